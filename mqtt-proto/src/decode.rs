@@ -1,0 +1,169 @@
+//! Incremental decoding of whole packets off the front of a read buffer.
+
+use bytes::{Buf, BytesMut};
+
+use crate::error::Error;
+use crate::packet::{Packet, PacketType};
+use crate::wire::{parse_varint, Reader, VarintPrefix, MAX_VARINT};
+use crate::{ProtocolVersion, Role};
+
+/// The largest remaining length a fixed header can announce (section 2.2.3).
+pub const MAX_REMAINING_LENGTH: u32 = MAX_VARINT;
+
+/// The largest whole packet: a first byte, a four-byte remaining length, and the largest body.
+const MAX_PACKET: u64 = 1 + 4 + MAX_VARINT as u64;
+
+/// What [`Decoder::decode`] found at the front of the buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole packet, now removed from the buffer.
+    Packet(Packet),
+    /// The buffer holds only the start of a packet and was left as it was. At least `needed`
+    /// more bytes must arrive before the next call can make progress (exactly that many when
+    /// the fixed header is complete).
+    Incomplete {
+        /// How many more bytes are needed at least.
+        needed: usize,
+    },
+}
+
+/// Decodes the packets one side of a connection sends.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use mqtt_proto::{Decoded, Decoder, Error, Packet, ProtocolVersion, Role};
+///
+/// let decoder = Decoder::new(ProtocolVersion::V311, Role::Server).with_max_packet_size(1024);
+/// let mut buf = BytesMut::from(&[0xD0, 0x00, 0x20][..]); // PINGRESP, then half a CONNACK
+/// assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Packet(Packet::PingResp)));
+/// assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Incomplete { needed: 1 }));
+/// buf.extend_from_slice(&[0x02, 0x00, 0x00]);
+/// assert!(matches!(decoder.decode(&mut buf), Ok(Decoded::Packet(Packet::ConnAck(_)))));
+///
+/// // A fixed header announcing too much is refused before the body arrives.
+/// let mut big = BytesMut::from(&[0x30, 0x80, 0x10][..]);
+/// assert_eq!(
+///     decoder.decode(&mut big),
+///     Err(Error::PacketTooLarge { size: 2051, max: 1024 })
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    from: Role,
+    max_packet_size: u32,
+}
+
+impl Decoder {
+    /// A decoder of the packets that `from` sends in `version`, with no size limit beyond the
+    /// protocol's own.
+    pub const fn new(version: ProtocolVersion, from: Role) -> Self {
+        Decoder {
+            version,
+            from,
+            max_packet_size: u32::MAX,
+        }
+    }
+
+    /// Refuses packets larger than `max` bytes in all (the v5 Maximum Packet Size: fixed
+    /// header included).
+    pub const fn with_max_packet_size(mut self, max: u32) -> Self {
+        self.max_packet_size = max;
+        self
+    }
+
+    /// The protocol version decoded.
+    pub const fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The side whose packets are decoded.
+    pub const fn from(&self) -> Role {
+        self.from
+    }
+
+    /// The size limit.
+    pub const fn max_packet_size(&self) -> u32 {
+        self.max_packet_size
+    }
+
+    /// Takes one whole packet off the front of `buf`, or reports how many more bytes it needs.
+    ///
+    /// The first byte and the remaining length are checked as soon as they arrive: a reserved
+    /// packet type, wrong fixed header flags, a packet this side never sends, a malformed
+    /// remaining length or a size over the limit are errors before the body is buffered. On
+    /// success the packet's bytes are split off `buf` without copying; on
+    /// [`Decoded::Incomplete`] `buf` is untouched. After an error the connection is unusable
+    /// and `buf` should be dropped.
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Decoded, Error> {
+        let Some(&first) = buf.first() else {
+            return Ok(Decoded::Incomplete { needed: 2 });
+        };
+        let packet_type = self.check_first_byte(first)?;
+        let flags = first & 0x0F;
+        let (remaining, len_bytes) = match parse_varint(&buf[1..])? {
+            VarintPrefix::Done(value, len) => (value, len),
+            VarintPrefix::Incomplete => return Ok(Decoded::Incomplete { needed: 1 }),
+        };
+        let header = 1 + len_bytes;
+        let total = header + remaining as usize;
+        if total as u64 > u64::from(self.max_packet_size).min(MAX_PACKET) {
+            return Err(Error::PacketTooLarge {
+                size: total as u64,
+                max: self.max_packet_size,
+            });
+        }
+        if buf.len() < total {
+            return Ok(Decoded::Incomplete {
+                needed: total - buf.len(),
+            });
+        }
+        let mut frame = buf.split_to(total).freeze();
+        frame.advance(header);
+        let mut reader = Reader::new(frame);
+        let packet = Packet::read_body(packet_type, flags, &mut reader, self.version)?;
+        self.check_packet(&packet)?;
+        Ok(Decoded::Packet(packet))
+    }
+
+    /// Section 2.1.2: the packet type must exist in this version and be one this side sends;
+    /// section 2.2.2: its flags must be the fixed ones ([MQTT-2.2.2-1], [MQTT-2.2.2-2]).
+    fn check_first_byte(&self, first: u8) -> Result<PacketType, Error> {
+        let raw_type = first >> 4;
+        let packet_type = match PacketType::from_u8(raw_type) {
+            Some(PacketType::Auth) if self.version == ProtocolVersion::V311 => None,
+            other => other,
+        }
+        .ok_or(Error::ReservedPacketType(raw_type))?;
+        if !packet_type.is_sent_by(self.from, self.version) {
+            return Err(Error::UnexpectedPacket {
+                packet: packet_type,
+                from: self.from,
+            });
+        }
+        let flags = first & 0x0F;
+        if let Some(expected) = packet_type.fixed_flags() {
+            if flags != expected {
+                return Err(Error::InvalidHeaderFlags {
+                    packet: packet_type,
+                    flags,
+                });
+            }
+        }
+        Ok(packet_type)
+    }
+
+    /// Rules that depend on who sent the packet.
+    fn check_packet(&self, packet: &Packet) -> Result<(), Error> {
+        // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier.
+        if let (Packet::Publish(p), Role::Client) = (packet, self.from) {
+            if !p.properties.subscription_identifiers.is_empty() {
+                return Err(Error::PropertyNotAllowed {
+                    context: "a PUBLISH from a client",
+                    property: crate::PropertyId::SubscriptionIdentifier,
+                });
+            }
+        }
+        Ok(())
+    }
+}
