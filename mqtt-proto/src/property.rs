@@ -593,10 +593,35 @@ macro_rules! properties {
         lists { $( $(#[$lmeta:meta])* $lfield:ident : $lty:ident, )* }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        ///
+        /// Decoded properties remember the order they arrived in and are encoded again in that
+        /// order, so a packet passes through byte for byte; properties set by hand follow.
+        #[derive(Clone, Default)]
         pub struct $name {
             $( $(#[$fmeta])* pub $field: Option<$ty>, )*
             $( $(#[$lmeta])* pub $lfield: $lty, )*
+            order: Order,
+        }
+
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                true $( && self.$field == other.$field )* $( && self.$lfield == other.$lfield )*
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct(stringify!($name));
+                $( if let Some(v) = &self.$field {
+                    d.field(stringify!($field), v);
+                } )*
+                $( if !self.$lfield.is_empty() {
+                    d.field(stringify!($lfield), &self.$lfield);
+                } )*
+                d.finish()
+            }
         }
 
         impl $name {
@@ -622,6 +647,7 @@ macro_rules! properties {
                         } )*
                         _ => return Err(Error::PropertyNotAllowed { context: $context, property: id }),
                     }
+                    this.order.note(id);
                     Ok(())
                 })?;
                 $( this.$lfield.attach(&block); )*
@@ -641,17 +667,67 @@ macro_rules! properties {
                 Ok(len)
             }
 
+            /// Writes the one property (or list) with identifier `id`, if set.
+            fn write_one<B: BufMut>(&self, id: PropertyId, buf: &mut B) {
+                match id {
+                    $( PropertyId::$id => if let Some(v) = &self.$field {
+                        buf.put_u8(PropertyId::$id as u8);
+                        PropertyValue::write(v, buf);
+                    }, )*
+                    $( _ if id == <$lty as ListItem>::ID => self.$lfield.write(buf), )*
+                    _ => {}
+                }
+            }
+
             /// Writes the Property Length and the properties; `len` is [`Self::encoded_len`].
             pub(crate) fn write<B: BufMut>(&self, len: usize, buf: &mut B) {
                 put_varint(buf, len);
-                $( if let Some(v) = &self.$field {
-                    buf.put_u8(PropertyId::$id as u8);
-                    PropertyValue::write(v, buf);
+                if len == 0 {
+                    return;
+                }
+                for id in self.order.ids() {
+                    self.write_one(id, buf);
+                }
+                $( if !self.order.contains(PropertyId::$id) {
+                    self.write_one(PropertyId::$id, buf);
                 } )*
-                $( self.$lfield.write(buf); )*
+                $( if !self.order.contains(<$lty as ListItem>::ID) {
+                    self.$lfield.write(buf);
+                } )*
             }
         }
     };
+}
+
+/// The order in which the properties of a decoded packet arrived (each identifier once, at its
+/// first appearance), so that encoding reproduces it.
+#[derive(Clone, Copy, Default)]
+struct Order {
+    ids: [u8; ORDER_CAPACITY],
+    len: u8,
+}
+
+/// More than the number of distinct properties any one packet may carry (CONNACK: 17).
+const ORDER_CAPACITY: usize = 20;
+
+impl Order {
+    fn note(&mut self, id: PropertyId) {
+        let len = usize::from(self.len);
+        if len < ORDER_CAPACITY && !self.contains(id) {
+            self.ids[len] = id as u8;
+            self.len += 1;
+        }
+    }
+
+    fn contains(&self, id: PropertyId) -> bool {
+        self.ids[..usize::from(self.len)].contains(&(id as u8))
+    }
+
+    fn ids(&self) -> impl Iterator<Item = PropertyId> + '_ {
+        self.ids[..usize::from(self.len)]
+            .iter()
+            .filter_map(|&id| PropertyId::from_u32(u32::from(id)))
+    }
 }
 
 /// Links a list type to its identifier and item type, for the `properties!` macro.

@@ -1,0 +1,902 @@
+#![allow(clippy::unwrap_used, clippy::panic)]
+//! mqtt-proto against rumqttc 0.25's own codec (`rumqttc::mqttbytes::v4` for v3.1.1,
+//! `rumqttc::v5::mqttbytes::v5` for v5), side by side in one run.
+//!
+//! Every scenario is measured four ways: encode and decode, ours and rumqttc's.
+//!
+//! * **Encode** writes into one reused `BytesMut` that is cleared before each packet and has
+//!   room for it, so neither library ever grows it.
+//! * **Decode** refills one reused `BytesMut` with the same wire bytes before each decode
+//!   (`buf.extend_from_slice(&wire)`) and decodes everything in it; the decoded packets are
+//!   dropped inside the timed region, so freeing what a decoder allocated counts too. Once the
+//!   decoded packets are gone the buffer is unique again and `extend_from_slice` reuses its
+//!   storage: the buffer itself costs neither library an allocation.
+//! * The wire bytes come from mqtt-proto and are checked, before anything is timed, to decode
+//!   to the same packet with both libraries; encodings are checked to be byte-identical (or, for
+//!   v5 packets whose properties the two libraries order differently, of the same length).
+//!
+//! Besides criterion's report the run prints, at the end, a summary table: a median of
+//! interleaved batches of each pair (ours, then rumqttc, then ours, ...) from a plain
+//! `Instant` loop, their ratio, and heap allocations per operation counted over 10,000
+//! operations by the `allocation-counter` global allocator (thread-local counters, no atomics).
+//!
+//! `cargo bench -p mqtt-proto --bench codec` (add `-- --quick` for a shorter criterion run;
+//! a positional filter restricts criterion as usual and the summary to the scenarios whose
+//! `scenario/op` name contains it). Set `CODEC_SUMMARY=0` to skip the summary.
+
+use std::hint::black_box;
+use std::num::NonZeroU16;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::Criterion;
+
+use mqtt_proto::{
+    Connect, Decoded, Decoder, MqttString, Packet, ProtocolVersion, PubResponse, Publish, QoS,
+    QosPid, ReasonCode, Role, SubAck, Subscribe, SubscribeFilter, TopicFilter, TopicName, Will,
+};
+use rumqttc::mqttbytes::v4 as r4;
+use rumqttc::v5::mqttbytes::v5 as r5;
+
+/// 25 bytes.
+const TOPIC: &str = "sensors/building-7/temp/1";
+const CLIENT_ID: &str = "bench-client-0001";
+const WILL_TOPIC: &str = "clients/bench-client-0001/status";
+const WILL_PAYLOAD: &[u8] = b"offline";
+const USERNAME: &str = "bench-user";
+const PASSWORD: &str = "correct-horse-battery-staple";
+const FILTERS: [(&str, QoS); 3] = [
+    ("sensors/+/temp/#", QoS::AtLeastOnce),
+    ("home/kitchen/lights", QoS::ExactlyOnce),
+    ("alerts/#", QoS::AtMostOnce),
+];
+const CONTENT_TYPE: &str = "application/json";
+const USER_PROPS: [(&str, &str); 2] = [("trace-id", "4bf92f3577b34da6"), ("source", "gw-7")];
+const EXPIRY: u32 = 3600;
+
+/// Operations per allocation count.
+const ALLOC_OPS: u32 = 10_000;
+
+fn payload(len: usize) -> Bytes {
+    (0..len).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+}
+
+fn pid(id: u16) -> NonZeroU16 {
+    NonZeroU16::new(id).unwrap()
+}
+
+fn version_name(v: ProtocolVersion) -> &'static str {
+    match v {
+        ProtocolVersion::V311 => "v311",
+        ProtocolVersion::V5 => "v5",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The packets, built once per library.
+
+fn r4_qos(q: QoS) -> rumqttc::mqttbytes::QoS {
+    match q {
+        QoS::AtMostOnce => rumqttc::mqttbytes::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::mqttbytes::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn r5_qos(q: QoS) -> rumqttc::v5::mqttbytes::QoS {
+    match q {
+        QoS::AtMostOnce => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn our_publish(v: ProtocolVersion, qos_pid: QosPid, len: usize, props: bool) -> Publish {
+    let mut p = Publish::new(TopicName::try_from(TOPIC).unwrap(), payload(len), qos_pid);
+    if props && v == ProtocolVersion::V5 {
+        p.properties.message_expiry_interval = Some(EXPIRY);
+        p.properties.content_type = Some(MqttString::try_from(CONTENT_TYPE).unwrap());
+        for (k, val) in USER_PROPS {
+            p.properties.user_properties.push_pair(k, val).unwrap();
+        }
+    }
+    p
+}
+
+fn r4_publish(qos_pid: QosPid, len: usize) -> r4::Publish {
+    let mut p = r4::Publish::from_bytes(TOPIC, r4_qos(qos_pid.qos()), payload(len));
+    p.pkid = qos_pid.packet_id().map_or(0, NonZeroU16::get);
+    p
+}
+
+fn r5_publish(qos_pid: QosPid, len: usize, props: bool) -> r5::Publish {
+    let properties = props.then(|| r5::PublishProperties {
+        message_expiry_interval: Some(EXPIRY),
+        content_type: Some(CONTENT_TYPE.to_owned()),
+        user_properties: USER_PROPS
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Default::default()
+    });
+    let mut p = r5::Publish::new(TOPIC, r5_qos(qos_pid.qos()), payload(len), properties);
+    p.pkid = qos_pid.packet_id().map_or(0, NonZeroU16::get);
+    p
+}
+
+fn our_connect(v: ProtocolVersion) -> Connect {
+    let mut c = Connect::new(v, MqttString::try_from(CLIENT_ID).unwrap());
+    c.keep_alive = 30;
+    let mut will = Will::new(TopicName::try_from(WILL_TOPIC).unwrap(), WILL_PAYLOAD);
+    will.qos = QoS::AtLeastOnce;
+    will.retain = true;
+    if v == ProtocolVersion::V5 {
+        c.properties.session_expiry_interval = Some(EXPIRY);
+        c.properties.receive_maximum = Some(pid(100));
+        will.properties.will_delay_interval = Some(10);
+        will.properties.message_expiry_interval = Some(EXPIRY);
+    }
+    c.will = Some(will);
+    c.username = Some(MqttString::try_from(USERNAME).unwrap());
+    c.password = Some(Bytes::from_static(PASSWORD.as_bytes()));
+    c
+}
+
+fn r4_connect() -> r4::Connect {
+    let mut c = r4::Connect::new(CLIENT_ID);
+    c.keep_alive = 30;
+    c.last_will = Some(r4::LastWill::new(
+        WILL_TOPIC,
+        WILL_PAYLOAD,
+        rumqttc::mqttbytes::QoS::AtLeastOnce,
+        true,
+    ));
+    c.set_login(USERNAME, PASSWORD);
+    c
+}
+
+type R5Connect = (r5::Connect, Option<r5::LastWill>, Option<r5::Login>);
+
+fn r5_connect() -> R5Connect {
+    let mut props = r5::ConnectProperties::new();
+    props.session_expiry_interval = Some(EXPIRY);
+    props.receive_maximum = Some(100);
+    let connect = r5::Connect {
+        keep_alive: 30,
+        client_id: CLIENT_ID.to_owned(),
+        clean_start: true,
+        properties: Some(props),
+    };
+    let will = r5::LastWill::new(
+        WILL_TOPIC,
+        WILL_PAYLOAD,
+        rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        true,
+        Some(r5::LastWillProperties {
+            delay_interval: Some(10),
+            payload_format_indicator: None,
+            message_expiry_interval: Some(EXPIRY),
+            content_type: None,
+            response_topic: None,
+            correlation_data: None,
+            user_properties: Vec::new(),
+        }),
+    );
+    (
+        connect,
+        Some(will),
+        Some(r5::Login::new(USERNAME, PASSWORD)),
+    )
+}
+
+fn our_subscribe() -> Subscribe {
+    let filters = FILTERS
+        .iter()
+        .map(|&(f, q)| SubscribeFilter::new(TopicFilter::try_from(f).unwrap(), q))
+        .collect();
+    Subscribe::new(pid(42), filters)
+}
+
+fn r4_subscribe() -> r4::Subscribe {
+    let mut s =
+        r4::Subscribe::new_many(FILTERS.iter().map(|&(f, q)| {
+            r4::SubscribeFilter::new(f.to_owned(), r4_qos(q))
+        }));
+    s.pkid = 42;
+    s
+}
+
+fn r5_subscribe() -> r5::Subscribe {
+    let mut s = r5::Subscribe::new_many(
+        FILTERS.iter().map(|&(f, q)| r5::Filter::new(f, r5_qos(q))),
+        None,
+    );
+    s.pkid = 42;
+    s
+}
+
+/// The mixed stream a client reads from a server: 16 packets, publishes of QoS 0, 1 and 2 (in
+/// v5 two of them with properties), acknowledgements, a PINGRESP and a SUBACK.
+fn our_mixed(v: ProtocolVersion) -> Vec<Packet> {
+    let publish = |q: QosPid, len: usize, props: bool| Packet::Publish(our_publish(v, q, len, props));
+    let suback = SubAck {
+        packet_id: pid(3),
+        reason_codes: vec![
+            ReasonCode::GrantedQoS1,
+            ReasonCode::GrantedQoS2,
+            ReasonCode::UnspecifiedError,
+        ],
+        properties: Default::default(),
+    };
+    vec![
+        publish(QosPid::AtMostOnce, 32, false),
+        publish(QosPid::AtLeastOnce(pid(1)), 64, true),
+        publish(QosPid::ExactlyOnce(pid(2)), 64, false),
+        Packet::PubAck(PubResponse::new(pid(10))),
+        Packet::PubRec(PubResponse::new(pid(11))),
+        Packet::PubRel(PubResponse::new(pid(12))),
+        Packet::PubComp(PubResponse::new(pid(13))),
+        Packet::PingResp,
+        Packet::SubAck(suback),
+        publish(QosPid::AtLeastOnce(pid(4)), 128, false),
+        publish(QosPid::AtMostOnce, 16, false),
+        Packet::PubAck(PubResponse::new(pid(14))),
+        publish(QosPid::ExactlyOnce(pid(5)), 256, true),
+        Packet::PubRec(PubResponse::new(pid(15))),
+        Packet::PubComp(PubResponse::new(pid(16))),
+        publish(QosPid::AtLeastOnce(pid(6)), 64, false),
+    ]
+}
+
+fn r4_mixed() -> Vec<r4::Packet> {
+    use rumqttc::mqttbytes::QoS as Q;
+    use r4::Packet as P;
+    let publish = |q: QosPid, len: usize| P::Publish(r4_publish(q, len));
+    vec![
+        publish(QosPid::AtMostOnce, 32),
+        publish(QosPid::AtLeastOnce(pid(1)), 64),
+        publish(QosPid::ExactlyOnce(pid(2)), 64),
+        P::PubAck(r4::PubAck::new(10)),
+        P::PubRec(r4::PubRec::new(11)),
+        P::PubRel(r4::PubRel::new(12)),
+        P::PubComp(r4::PubComp::new(13)),
+        P::PingResp,
+        P::SubAck(r4::SubAck::new(
+            3,
+            vec![
+                r4::SubscribeReasonCode::Success(Q::AtLeastOnce),
+                r4::SubscribeReasonCode::Success(Q::ExactlyOnce),
+                r4::SubscribeReasonCode::Failure,
+            ],
+        )),
+        publish(QosPid::AtLeastOnce(pid(4)), 128),
+        publish(QosPid::AtMostOnce, 16),
+        P::PubAck(r4::PubAck::new(14)),
+        publish(QosPid::ExactlyOnce(pid(5)), 256),
+        P::PubRec(r4::PubRec::new(15)),
+        P::PubComp(r4::PubComp::new(16)),
+        publish(QosPid::AtLeastOnce(pid(6)), 64),
+    ]
+}
+
+fn r5_mixed() -> Vec<r5::Packet> {
+    use r5::Packet as P;
+    use rumqttc::v5::mqttbytes::QoS as Q;
+    let publish = |q: QosPid, len: usize, props: bool| P::Publish(r5_publish(q, len, props));
+    vec![
+        publish(QosPid::AtMostOnce, 32, false),
+        publish(QosPid::AtLeastOnce(pid(1)), 64, true),
+        publish(QosPid::ExactlyOnce(pid(2)), 64, false),
+        P::PubAck(r5::PubAck::new(10, None)),
+        P::PubRec(r5::PubRec::new(11, None)),
+        P::PubRel(r5::PubRel::new(12, None)),
+        P::PubComp(r5::PubComp::new(13, None)),
+        P::PingResp(r5::PingResp),
+        P::SubAck(r5::SubAck {
+            pkid: 3,
+            return_codes: vec![
+                r5::SubscribeReasonCode::Success(Q::AtLeastOnce),
+                r5::SubscribeReasonCode::Success(Q::ExactlyOnce),
+                r5::SubscribeReasonCode::Unspecified,
+            ],
+            properties: None,
+        }),
+        publish(QosPid::AtLeastOnce(pid(4)), 128, false),
+        publish(QosPid::AtMostOnce, 16, false),
+        P::PubAck(r5::PubAck::new(14, None)),
+        publish(QosPid::ExactlyOnce(pid(5)), 256, true),
+        P::PubRec(r5::PubRec::new(15, None)),
+        P::PubComp(r5::PubComp::new(16, None)),
+        publish(QosPid::AtLeastOnce(pid(6)), 64, false),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding everything in a buffer, the way a client's read loop does.
+
+/// Decodes every packet in `buf` with mqtt-proto; returns how many there were.
+#[inline(always)]
+fn ours_decode_all(decoder: &Decoder, buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    while !buf.is_empty() {
+        match decoder.decode(buf) {
+            Ok(Decoded::Packet(p)) => {
+                black_box(p);
+                n += 1;
+            }
+            other => panic!("mqtt-proto: {other:?}"),
+        }
+    }
+    n
+}
+
+#[inline(always)]
+fn r4_decode_all(buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    while !buf.is_empty() {
+        black_box(r4::Packet::read(buf, usize::MAX).unwrap());
+        n += 1;
+    }
+    n
+}
+
+#[inline(always)]
+fn r5_decode_all(buf: &mut BytesMut) -> usize {
+    let mut n = 0;
+    while !buf.is_empty() {
+        black_box(r5::Packet::read(buf, None).unwrap());
+        n += 1;
+    }
+    n
+}
+
+fn ours_decode_one(decoder: &Decoder, wire: &[u8]) -> Packet {
+    let mut buf = BytesMut::from(wire);
+    match decoder.decode(&mut buf) {
+        Ok(Decoded::Packet(p)) if buf.is_empty() => p,
+        other => panic!("mqtt-proto: {other:?}"),
+    }
+}
+
+fn r4_decode_one(wire: &[u8]) -> r4::Packet {
+    let mut buf = BytesMut::from(wire);
+    let p = r4::Packet::read(&mut buf, usize::MAX).unwrap();
+    assert!(buf.is_empty());
+    p
+}
+
+fn r5_decode_one(wire: &[u8]) -> r5::Packet {
+    let mut buf = BytesMut::from(wire);
+    let p = r5::Packet::read(&mut buf, None).unwrap();
+    assert!(buf.is_empty());
+    p
+}
+
+fn ours_encode_all(packets: &[Packet], v: ProtocolVersion) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    for p in packets {
+        p.encode(v, &mut buf).unwrap();
+    }
+    buf.to_vec()
+}
+
+/// Checks that both encodings are the same bytes, or at least the same length where the two
+/// libraries order v5 properties differently (`same_bytes == false`).
+fn check_wire(name: &str, ours: &[u8], theirs: &[u8], same_bytes: bool) {
+    if same_bytes {
+        assert_eq!(ours, theirs, "{name}: encodings differ");
+    } else {
+        assert_eq!(ours.len(), theirs.len(), "{name}: encoded lengths differ");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The measurement: criterion, allocation counts and the summary's own timing.
+
+#[derive(Default)]
+struct Row {
+    name: String,
+    ours_ns: f64,
+    theirs_ns: f64,
+    ours_allocs: f64,
+    theirs_allocs: f64,
+}
+
+struct Bench {
+    criterion: Criterion,
+    summary: bool,
+    filter: Option<String>,
+    rows: Vec<Row>,
+}
+
+impl Bench {
+    /// Benchmarks one pair: criterion for both, then (for the summary) allocations per call and
+    /// interleaved timing.
+    fn pair<R1, R2>(
+        &mut self,
+        scenario: &str,
+        op: &str,
+        mut ours: impl FnMut() -> R1,
+        mut theirs: impl FnMut() -> R2,
+    ) {
+        let name = format!("{scenario}/{op}");
+        let mut group = self.criterion.benchmark_group(&name);
+        group.bench_function("mqtt-proto", |b| b.iter(&mut ours));
+        group.bench_function("rumqttc", |b| b.iter(&mut theirs));
+        group.finish();
+
+        if !self.summary || self.filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            return;
+        }
+        let ours_allocs = allocs_per_op(&mut ours);
+        let theirs_allocs = allocs_per_op(&mut theirs);
+        let (ours_ns, theirs_ns) = time_pair(&mut ours, &mut theirs);
+        self.rows.push(Row {
+            name,
+            ours_ns,
+            theirs_ns,
+            ours_allocs,
+            theirs_allocs,
+        });
+    }
+
+    fn print_summary(&self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
+        println!();
+        println!(
+            "Summary: median ns/op of 31 interleaved batches (~2 ms each); allocs/op over {ALLOC_OPS} ops"
+        );
+        println!(
+            "{:<width$}  {:>11}  {:>11}  {:>7}  {:>11}  {:>11}",
+            "scenario", "ours ns", "rumqttc ns", "ratio", "ours alloc", "rumqttc alloc"
+        );
+        println!("{}", "-".repeat(width + 2 + 11 + 2 + 11 + 2 + 7 + 2 + 11 + 2 + 13));
+        for r in &self.rows {
+            println!(
+                "{:<width$}  {:>11.1}  {:>11.1}  {:>7.2}  {:>11.2}  {:>11.2}",
+                r.name,
+                r.ours_ns,
+                r.theirs_ns,
+                r.ours_ns / r.theirs_ns,
+                r.ours_allocs,
+                r.theirs_allocs
+            );
+        }
+        println!("(ratio = ours / rumqttc; below 1 is faster. alloc = heap allocations per op)");
+    }
+}
+
+/// Heap allocations (reallocations included) per call of `f`, after one warm-up call.
+fn allocs_per_op<R>(f: &mut impl FnMut() -> R) -> f64 {
+    black_box(f());
+    let info = allocation_counter::measure(|| {
+        for _ in 0..ALLOC_OPS {
+            black_box(f());
+        }
+    });
+    info.count_total as f64 / f64::from(ALLOC_OPS)
+}
+
+/// Nanoseconds per call of `a` and of `b`: the median of 31 batches each, the batches of the
+/// two interleaved so that both see the same machine.
+fn time_pair<R1, R2>(a: &mut impl FnMut() -> R1, b: &mut impl FnMut() -> R2) -> (f64, f64) {
+    const BATCHES: usize = 31;
+    let target = Duration::from_millis(2);
+    let a_iters = calibrate(a, target);
+    let b_iters = calibrate(b, target);
+    let mut a_ns = Vec::with_capacity(BATCHES);
+    let mut b_ns = Vec::with_capacity(BATCHES);
+    for _ in 0..BATCHES {
+        a_ns.push(batch(a, a_iters));
+        b_ns.push(batch(b, b_iters));
+    }
+    (median(&mut a_ns), median(&mut b_ns))
+}
+
+fn calibrate<R>(f: &mut impl FnMut() -> R, target: Duration) -> u64 {
+    let mut iters = 1u64;
+    loop {
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(f());
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= target / 4 {
+            let per_iter = elapsed.as_secs_f64() / iters as f64;
+            return ((target.as_secs_f64() / per_iter) as u64).max(1);
+        }
+        iters *= 2;
+    }
+}
+
+fn batch<R>(f: &mut impl FnMut() -> R, iters: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        black_box(f());
+    }
+    start.elapsed().as_secs_f64() * 1e9 / iters as f64
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scenarios.
+
+/// PUBLISH QoS 1, 25-byte topic, `len`-byte payload (v5: with message expiry, content type and
+/// two user properties).
+fn publish_scenario(bench: &mut Bench, v: ProtocolVersion, len: usize) {
+    let scenario = format!("publish_qos1_{}_{}", size_name(len), version_name(v));
+    let qos_pid = QosPid::AtLeastOnce(pid(7));
+    let ours = our_publish(v, qos_pid, len, true);
+    let mut wire = BytesMut::new();
+    ours.encode(v, &mut wire).unwrap();
+    let wire = wire.to_vec();
+    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+
+    // Same bytes, and each decodes the other's encoding to the same packet.
+    let decoder = Decoder::new(v, Role::Server);
+    match v {
+        ProtocolVersion::V311 => {
+            let theirs = r4_publish(qos_pid, len);
+            theirs.write(&mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, true);
+            theirs_buf.clear();
+            assert_eq!(
+                ours_decode_one(&decoder, &wire),
+                Packet::Publish(ours.clone())
+            );
+            assert_eq!(r4_decode_one(&wire), r4::Packet::Publish(theirs.clone()));
+
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    theirs.write(&mut theirs_buf).unwrap()
+                },
+            );
+        }
+        ProtocolVersion::V5 => {
+            let theirs = r5_publish(qos_pid, len, true);
+            theirs.write(&mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, false);
+            assert_eq!(
+                ours_decode_one(&decoder, &theirs_buf),
+                Packet::Publish(ours.clone())
+            );
+            theirs_buf.clear();
+            assert_eq!(ours_decode_one(&decoder, &wire), Packet::Publish(ours.clone()));
+            assert_eq!(r5_decode_one(&wire), r5::Packet::Publish(theirs.clone()));
+
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    theirs.write(&mut theirs_buf).unwrap()
+                },
+            );
+        }
+    }
+    decode_pair(bench, &scenario, v, Role::Server, &wire, 1);
+}
+
+fn size_name(len: usize) -> String {
+    if len >= 1024 {
+        format!("{}KiB", len / 1024)
+    } else {
+        format!("{len}B")
+    }
+}
+
+/// Decode benchmark of `wire` (holding `count` packets) by both libraries, each from its own
+/// reused buffer refilled the same way.
+fn decode_pair(
+    bench: &mut Bench,
+    scenario: &str,
+    v: ProtocolVersion,
+    from: Role,
+    wire: &[u8],
+    count: usize,
+) {
+    let decoder = Decoder::new(v, from);
+    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let ours = || {
+        ours_buf.extend_from_slice(wire);
+        ours_decode_all(&decoder, &mut ours_buf)
+    };
+    match v {
+        ProtocolVersion::V311 => bench.pair(scenario, "decode", ours, || {
+            theirs_buf.extend_from_slice(wire);
+            r4_decode_all(&mut theirs_buf)
+        }),
+        ProtocolVersion::V5 => bench.pair(scenario, "decode", ours, || {
+            theirs_buf.extend_from_slice(wire);
+            r5_decode_all(&mut theirs_buf)
+        }),
+    }
+    // Every decode saw the whole stream.
+    let mut buf = BytesMut::from(wire);
+    assert_eq!(ours_decode_all(&decoder, &mut buf), count);
+}
+
+fn connect_scenario(bench: &mut Bench, v: ProtocolVersion) {
+    let scenario = format!("connect_{}", version_name(v));
+    let ours = our_connect(v);
+    let mut wire = BytesMut::new();
+    ours.encode(v, &mut wire).unwrap();
+    let wire = wire.to_vec();
+    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let decoder = Decoder::new(v, Role::Client);
+    assert_eq!(
+        ours_decode_one(&decoder, &wire),
+        Packet::Connect(Box::new(ours.clone()))
+    );
+    match v {
+        ProtocolVersion::V311 => {
+            let theirs = r4_connect();
+            theirs.write(&mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, true);
+            theirs_buf.clear();
+            assert_eq!(r4_decode_one(&wire), r4::Packet::Connect(theirs.clone()));
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    theirs.write(&mut theirs_buf).unwrap()
+                },
+            );
+        }
+        ProtocolVersion::V5 => {
+            let (c, will, login) = r5_connect();
+            c.write(&will, &login, &mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, false);
+            assert_eq!(
+                ours_decode_one(&decoder, &theirs_buf),
+                Packet::Connect(Box::new(ours.clone()))
+            );
+            theirs_buf.clear();
+            assert_eq!(
+                r5_decode_one(&wire),
+                r5::Packet::Connect(c.clone(), will.clone(), login.clone())
+            );
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    c.write(&will, &login, &mut theirs_buf).unwrap()
+                },
+            );
+        }
+    }
+    decode_pair(bench, &scenario, v, Role::Client, &wire, 1);
+}
+
+fn subscribe_scenario(bench: &mut Bench, v: ProtocolVersion) {
+    let scenario = format!("subscribe_3_filters_{}", version_name(v));
+    let ours = our_subscribe();
+    let mut wire = BytesMut::new();
+    ours.encode(v, &mut wire).unwrap();
+    let wire = wire.to_vec();
+    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let decoder = Decoder::new(v, Role::Client);
+    assert_eq!(
+        ours_decode_one(&decoder, &wire),
+        Packet::Subscribe(ours.clone())
+    );
+    match v {
+        ProtocolVersion::V311 => {
+            let theirs = r4_subscribe();
+            theirs.write(&mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, true);
+            theirs_buf.clear();
+            assert_eq!(r4_decode_one(&wire), r4::Packet::Subscribe(theirs.clone()));
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    theirs.write(&mut theirs_buf).unwrap()
+                },
+            );
+        }
+        ProtocolVersion::V5 => {
+            let theirs = r5_subscribe();
+            theirs.write(&mut theirs_buf).unwrap();
+            check_wire(&scenario, &wire, &theirs_buf, true);
+            theirs_buf.clear();
+            assert_eq!(r5_decode_one(&wire), r5::Packet::Subscribe(theirs.clone()));
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    ours.encode(v, &mut ours_buf).unwrap()
+                },
+                || {
+                    theirs_buf.clear();
+                    theirs.write(&mut theirs_buf).unwrap()
+                },
+            );
+        }
+    }
+    decode_pair(bench, &scenario, v, Role::Client, &wire, 1);
+}
+
+/// 16 packets from a server: encoded one after the other into one buffer, and decoded in one go
+/// from one buffer.
+fn mixed_scenario(bench: &mut Bench, v: ProtocolVersion) {
+    let scenario = format!("mixed_16_{}", version_name(v));
+    let ours = our_mixed(v);
+    let wire = ours_encode_all(&ours, v);
+    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let decoder = Decoder::new(v, Role::Server);
+    {
+        let mut buf = BytesMut::from(&wire[..]);
+        for p in &ours {
+            match decoder.decode(&mut buf) {
+                Ok(Decoded::Packet(d)) => assert_eq!(&d, p),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    match v {
+        ProtocolVersion::V311 => {
+            let theirs = r4_mixed();
+            for p in &theirs {
+                p.write(&mut theirs_buf, usize::MAX).unwrap();
+            }
+            check_wire(&scenario, &wire, &theirs_buf, true);
+            let mut buf = BytesMut::from(&wire[..]);
+            for p in &theirs {
+                assert_eq!(&r4::Packet::read(&mut buf, usize::MAX).unwrap(), p);
+            }
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    for p in &ours {
+                        p.encode(v, &mut ours_buf).unwrap();
+                    }
+                    ours_buf.len()
+                },
+                || {
+                    theirs_buf.clear();
+                    for p in &theirs {
+                        p.write(&mut theirs_buf, usize::MAX).unwrap();
+                    }
+                    theirs_buf.len()
+                },
+            );
+        }
+        ProtocolVersion::V5 => {
+            let theirs = r5_mixed();
+            for p in &theirs {
+                p.write(&mut theirs_buf, None).unwrap();
+            }
+            check_wire(&scenario, &wire, &theirs_buf, false);
+            let mut buf = BytesMut::from(&wire[..]);
+            for p in &theirs {
+                assert_eq!(&r5::Packet::read(&mut buf, None).unwrap(), p);
+            }
+            bench.pair(
+                &scenario,
+                "encode",
+                || {
+                    ours_buf.clear();
+                    for p in &ours {
+                        p.encode(v, &mut ours_buf).unwrap();
+                    }
+                    ours_buf.len()
+                },
+                || {
+                    theirs_buf.clear();
+                    for p in &theirs {
+                        p.write(&mut theirs_buf, None).unwrap();
+                    }
+                    theirs_buf.len()
+                },
+            );
+        }
+    }
+    decode_pair(bench, &scenario, v, Role::Server, &wire, 16);
+}
+
+/// The positional filter criterion was given, if any (a substring for the summary).
+fn positional_filter() -> Option<String> {
+    const TAKES_VALUE: &[&str] = &[
+        "--color",
+        "--save-baseline",
+        "--baseline",
+        "--baseline-lenient",
+        "--format",
+        "--profile-time",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    // `cargo bench` passes --bench; `cargo test --benches` does not and only smoke-tests.
+    let summary = has("--bench")
+        && !has("--list")
+        && !has("--profile-time")
+        && std::env::var("CODEC_SUMMARY").map_or(true, |v| v != "0");
+    let criterion = Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1000))
+        .sample_size(30)
+        .configure_from_args();
+    let mut bench = Bench {
+        criterion,
+        summary,
+        filter: positional_filter(),
+        rows: Vec::new(),
+    };
+
+    for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+        publish_scenario(&mut bench, v, 64);
+        publish_scenario(&mut bench, v, 4096);
+    }
+    for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+        connect_scenario(&mut bench, v);
+        subscribe_scenario(&mut bench, v);
+        mixed_scenario(&mut bench, v);
+    }
+
+    bench.criterion.final_summary();
+    bench.print_summary();
+}
