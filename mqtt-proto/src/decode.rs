@@ -127,7 +127,10 @@ impl Decoder {
     }
 
     /// Section 2.1.2: the packet type must exist in this version and be one this side sends;
-    /// section 2.2.2: its flags must be the fixed ones ([MQTT-2.2.2-1], [MQTT-2.2.2-2]).
+    /// its flags must be the fixed ones (v5 [MQTT-2.1.3-1]; v3.1.1 [MQTT-2.2.2-1],
+    /// [MQTT-2.2.2-2]), which for PUBREL, SUBSCRIBE and UNSUBSCRIBE are 0b0010 ([MQTT-3.6.1-1],
+    /// [MQTT-3.8.1-1], [MQTT-3.10.1-1]) and for DISCONNECT and AUTH zero ([MQTT-3.14.1-1],
+    /// [MQTT-3.15.1-1]).
     fn check_first_byte(&self, first: u8) -> Result<PacketType, Error> {
         let raw_type = first >> 4;
         let packet_type = match PacketType::from_u8(raw_type) {
@@ -161,6 +164,15 @@ impl Decoder {
                 return Err(Error::PropertyNotAllowed {
                     context: "a PUBLISH from a client",
                     property: crate::PropertyId::SubscriptionIdentifier,
+                });
+            }
+        }
+        // [MQTT-3.14.2-2]: a server's DISCONNECT carries no Session Expiry Interval.
+        if let (Packet::Disconnect(d), Role::Server) = (packet, self.from) {
+            if d.properties.session_expiry_interval.is_some() {
+                return Err(Error::PropertyNotAllowed {
+                    context: "a DISCONNECT from a server",
+                    property: crate::PropertyId::SessionExpiryInterval,
                 });
             }
         }

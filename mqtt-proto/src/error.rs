@@ -28,8 +28,8 @@ pub enum Error {
     /// Packet type 0, or 15 (AUTH) in v3.1.1, is reserved (section 2.1.2).
     #[error("reserved control packet type {0}")]
     ReservedPacketType(u8),
-    /// The flag bits of the fixed header are not the ones the packet type requires
-    /// [MQTT-2.2.2-1], [MQTT-2.2.2-2].
+    /// The flag bits of the fixed header are not the ones the packet type requires (v5
+    /// [MQTT-2.1.3-1]; v3.1.1 [MQTT-2.2.2-1], [MQTT-2.2.2-2]).
     #[error("invalid fixed header flags {flags:#06b} for {packet}")]
     InvalidHeaderFlags {
         /// The packet.
@@ -56,7 +56,8 @@ pub enum Error {
         /// Who sent it.
         from: Role,
     },
-    /// QoS 3 in a PUBLISH or a will [MQTT-3.3.1-4], [MQTT-3.1.2-14].
+    /// QoS 3 in a PUBLISH [MQTT-3.3.1-4], a will (v5 [MQTT-3.1.2-12]; v3.1.1 [MQTT-3.1.2-14])
+    /// or a subscription's options.
     #[error("QoS value 3 is reserved")]
     InvalidQoS,
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
@@ -65,8 +66,8 @@ pub enum Error {
     /// A Packet Identifier of zero [MQTT-2.2.1-3] (v3.1.1: [MQTT-2.3.1-1]).
     #[error("packet identifier 0")]
     PacketIdZero,
-    /// A UTF-8 Encoded String that is not well-formed UTF-8 (including encoded surrogates)
-    /// [MQTT-1.5.4-1] (v3.1.1: [MQTT-1.5.3-1]).
+    /// A UTF-8 Encoded String (or either string of a pair, [MQTT-1.5.7-1]) that is not
+    /// well-formed UTF-8, including encoded surrogates [MQTT-1.5.4-1] (v3.1.1: [MQTT-1.5.3-1]).
     #[error("string is not well-formed UTF-8")]
     InvalidUtf8,
     /// A UTF-8 Encoded String containing U+0000 [MQTT-1.5.4-2] (v3.1.1: [MQTT-1.5.3-2]).
@@ -85,13 +86,17 @@ pub enum Error {
     /// CONNECT's reserved flag is set [MQTT-3.1.2-3].
     #[error("reserved bit of the connect flags is set")]
     ReservedConnectFlag,
-    /// Will QoS or Will Retain set without the Will Flag [MQTT-3.1.2-11], [MQTT-3.1.2-13],
-    /// [MQTT-3.1.2-15].
+    /// Will QoS or Will Retain set without the Will Flag (v5 [MQTT-3.1.2-11], [MQTT-3.1.2-13];
+    /// v3.1.1 [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15]).
     #[error("will QoS or will retain set without the will flag")]
     InvalidWillFlags,
     /// A password without a user name in v3.1.1 [MQTT-3.1.2-22].
     #[error("password flag set without the user name flag")]
     PasswordWithoutUsername,
+    /// A v3.1.1 CONNECT with an empty Client Identifier must ask for a clean session
+    /// [MQTT-3.1.3-7]; a server answers it with return code 2 [MQTT-3.1.3-8].
+    #[error("empty client identifier without clean session")]
+    EmptyClientIdWithoutCleanSession,
     /// CONNACK's reserved flag bits are set [MQTT-3.2.2-1] (v3.1.1 section 3.2.2.1).
     #[error("reserved connect acknowledge flags {0:#010b}")]
     ReservedConnAckFlags(u8),
@@ -172,6 +177,7 @@ impl Error {
         match self {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             UnsupportedProtocolLevel(_) => ReasonCode::UnsupportedProtocolVersion,
+            EmptyClientIdWithoutCleanSession => ReasonCode::ClientIdentifierNotValid,
             TopicAliasZero => ReasonCode::TopicAliasInvalid,
             WildcardInTopicName => ReasonCode::TopicNameInvalid,
             EmptyTopicFilter | InvalidWildcard | InvalidSharedSubscription => {

@@ -263,7 +263,8 @@ impl PropertyValue for MqttString {
     }
 }
 
-/// Response Topic: a Topic Name, without wildcards [MQTT-3.3.2-14].
+/// Response Topic: a UTF-8 Encoded String [MQTT-3.3.2-13] and a Topic Name, without wildcards
+/// [MQTT-3.3.2-14].
 impl PropertyValue for TopicName {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, Error> {
         let s = r.string()?;
@@ -679,7 +680,8 @@ macro_rules! properties {
                 }
             }
 
-            /// Writes the Property Length and the properties; `len` is [`Self::encoded_len`].
+            /// Writes the Property Length, present even when zero [MQTT-2.2.2-1], and the properties;
+            /// `len` is [`Self::encoded_len`].
             pub(crate) fn write<B: BufMut>(&self, len: usize, buf: &mut B) {
                 put_varint(buf, len);
                 if len == 0 {
@@ -850,7 +852,7 @@ properties! {
         response_topic: TopicName = ResponseTopic,
         /// Correlation Data (3.3.2.3.6).
         correlation_data: Bytes = CorrelationData,
-        /// Content Type (3.3.2.3.9).
+        /// Content Type (3.3.2.3.9), a UTF-8 Encoded String [MQTT-3.3.2-19].
         content_type: MqttString = ContentType,
     }
     lists {

@@ -9,10 +9,12 @@ use crate::error::Error;
 use crate::wire::MAX_STRING_LEN;
 
 /// A UTF-8 Encoded String as MQTT defines it: well-formed UTF-8 (so no encoded surrogates)
-/// [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2], at most 65,535 bytes.
+/// [MQTT-1.5.4-1], no U+0000 [MQTT-1.5.4-2], at most 65,535 bytes (v3.1.1: [MQTT-1.5.3-1],
+/// [MQTT-1.5.3-2]). Topic names and filters are such strings, so the same holds for them
+/// ([MQTT-4.7.3-2], [MQTT-4.7.3-3]).
 ///
 /// Decoded strings share the read buffer; cloning one is a reference-count increment. U+FEFF is
-/// kept as it is [MQTT-1.5.4-3]. Code points the specification only discourages (controls,
+/// kept as it is [MQTT-1.5.4-3] (v3.1.1: [MQTT-1.5.3-3]). Code points the specification only discourages (controls,
 /// non-characters) are accepted, as it allows.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MqttString(ByteString);

@@ -10,7 +10,8 @@ use crate::string::MqttString;
 
 const SHARE_PREFIX: &str = "$share/";
 
-/// A Topic Name: the topic a PUBLISH is sent to. Never holds a wildcard [MQTT-3.3.2-2]; at least
+/// A Topic Name: the topic a PUBLISH is sent to. Never holds a wildcard [MQTT-3.3.2-2]
+/// (v5 [MQTT-4.7.0-1]; v3.1.1 [MQTT-4.7.1-1]); at least
 /// one character long [MQTT-4.7.3-1], except the empty name of a v5 PUBLISH that a Topic Alias
 /// stands in for ([`TopicName::empty`]).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,7 +191,8 @@ impl TopicFilter {
     }
 }
 
-/// [MQTT-4.7.1-1], [MQTT-4.7.1-2]: `#` alone and last, `+` alone in its level.
+/// `#` alone and last, `+` alone in its level: v5 [MQTT-4.7.1-1], [MQTT-4.7.1-2]; v3.1.1
+/// [MQTT-4.7.1-2], [MQTT-4.7.1-3].
 fn check_wildcards(filter: &str) -> Result<(), Error> {
     let mut levels = filter.split('/').peekable();
     while let Some(level) = levels.next() {

@@ -118,6 +118,8 @@ fn reserved_fixed_header_flags() {
         (0x11, PacketType::Connect, 1),
         (0xC8, PacketType::PingReq, 8),
         (0x42, PacketType::PubAck, 2),
+        (0xE1, PacketType::Disconnect, 1),
+        (0xF4, PacketType::Auth, 4),
     ];
     for (first, packet, flags) in cases {
         let from = if packet.is_sent_by(C, V5) { C } else { S };
@@ -310,6 +312,14 @@ fn strings_must_be_well_formed_utf8_without_null() {
         Error::NullCharacter,
         ReasonCode::MalformedPacket,
     );
+    // [MQTT-1.5.7-1]: either string of a User Property pair.
+    rejects(
+        V5,
+        S,
+        &packet(0x40, &[&[0, 1, 0x10, 7, 0x26, 0, 1, b'k', 0, 1, 0xC3]]),
+        Error::InvalidUtf8,
+        ReasonCode::MalformedPacket,
+    );
     // In a property: Reason String.
     rejects(
         V5,
@@ -361,6 +371,15 @@ fn connect_reserved_flag() {
         V3,
         C,
         &connect_v3(0x03, &[&s("c")]),
+        Error::ReservedConnectFlag,
+        ReasonCode::MalformedPacket,
+    );
+    let mut v5 = connect_v5(&[], &[&s("c")]);
+    v5[9] |= 0x01;
+    rejects(
+        V5,
+        C,
+        &v5,
         Error::ReservedConnectFlag,
         ReasonCode::MalformedPacket,
     );
@@ -964,6 +983,27 @@ fn no_local_on_a_shared_subscription() {
 }
 
 #[test]
+fn session_expiry_in_a_server_disconnect() {
+    // [MQTT-3.14.2-2]; a client may send it.
+    let with_expiry = [0xE0, 7, 0x00, 5, 0x11, 0, 0, 0, 9];
+    rejects(
+        V5,
+        S,
+        &with_expiry,
+        Error::PropertyNotAllowed {
+            context: "a DISCONNECT from a server",
+            property: PropertyId::SessionExpiryInterval,
+        },
+        ReasonCode::ProtocolError,
+    );
+    let mut buf = BytesMut::from(&with_expiry[..]);
+    assert!(matches!(
+        Decoder::new(V5, C).decode(&mut buf),
+        Ok(Decoded::Packet(Packet::Disconnect(_)))
+    ));
+}
+
+#[test]
 fn auth_does_not_exist_in_v311() {
     rejects(
         V3,
@@ -1033,6 +1073,19 @@ fn encoder_refuses_invalid_packets() {
     assert_eq!(
         v3_pw.encode(V3, &mut buf),
         Err(EncodeError::Invalid(Error::PasswordWithoutUsername))
+    );
+    // [MQTT-3.1.3-7]
+    let mut v3_resume = Connect::new(V3, MqttString::empty());
+    v3_resume.clean_start = false;
+    assert_eq!(
+        v3_resume.encode(V3, &mut buf),
+        Err(EncodeError::Invalid(
+            Error::EmptyClientIdWithoutCleanSession
+        ))
+    );
+    assert_eq!(
+        Error::EmptyClientIdWithoutCleanSession.reason_code(),
+        ReasonCode::ClientIdentifierNotValid
     );
     assert!(buf.is_empty(), "nothing written on error");
 }

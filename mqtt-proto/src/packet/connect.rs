@@ -110,6 +110,10 @@ impl Body for Connect {
         if let Some(username) = &self.username {
             len += username.encoded_len();
         }
+        // [MQTT-3.1.3-7] (v3.1.1): an empty Client Identifier needs a clean session.
+        if !v5 && self.client_id.is_empty() && !self.clean_start {
+            return Err(Error::EmptyClientIdWithoutCleanSession.into());
+        }
         if let Some(password) = &self.password {
             // [MQTT-3.1.2-22]: v3.1.1 has no password without a user name.
             if !v5 && self.username.is_none() {
@@ -192,11 +196,11 @@ impl Connect {
         let will_retain = flags & 0x20 != 0;
         let password_flag = flags & 0x40 != 0;
         let username_flag = flags & 0x80 != 0;
-        // [MQTT-3.1.2-11], [MQTT-3.1.2-13], [MQTT-3.1.2-15]
+        // [MQTT-3.1.2-11], [MQTT-3.1.2-13] (and v3.1.1 [MQTT-3.1.2-15])
         if !will_flag && (will_qos != 0 || will_retain) {
             return Err(Error::InvalidWillFlags);
         }
-        // [MQTT-3.1.2-14]
+        // v5 [MQTT-3.1.2-12]; v3.1.1 [MQTT-3.1.2-14]
         let will_qos = QoS::from_u8(will_qos).ok_or(Error::InvalidQoS)?;
         // [MQTT-3.1.2-22] (v3.1.1 only; v5 allows a password alone)
         let v5 = version == ProtocolVersion::V5;
@@ -209,7 +213,12 @@ impl Connect {
         } else {
             ConnectProperties::default()
         };
-        // [MQTT-3.1.3-1]: the payload fields appear in this order.
+        // [MQTT-3.1.3-1], [MQTT-3.1.3-3]: the payload fields appear in this order, the Client
+        // Identifier first; the flags say which are present (v5 [MQTT-3.1.2-9],
+        // [MQTT-3.1.2-16] to [MQTT-3.1.2-19]; v3.1.1 [MQTT-3.1.2-9], [MQTT-3.1.2-18] to
+        // [MQTT-3.1.2-21]). Client Identifier, Will Topic and User Name are UTF-8 Encoded
+        // Strings ([MQTT-3.1.3-4]; v5 [MQTT-3.1.3-11], [MQTT-3.1.3-12]; v3.1.1 [MQTT-3.1.3-10],
+        // [MQTT-3.1.3-11]).
         let client_id = r.string()?;
         let will = if will_flag {
             let properties = if v5 {
@@ -322,7 +331,7 @@ impl ConnAck {
         version: ProtocolVersion,
     ) -> Result<Self, Error> {
         let flags = r.u8()?;
-        // [MQTT-3.2.2-1]
+        // [MQTT-3.2.2-1] (v5; v3.1.1 section 3.2.2.1)
         if flags & 0xFE != 0 {
             return Err(Error::ReservedConnAckFlags(flags));
         }
@@ -336,6 +345,7 @@ impl ConnAck {
                 })?,
                 ConnAckProperties::default(),
             ),
+            // [MQTT-3.2.2-8]
             ProtocolVersion::V5 => (
                 check_reason(code, PacketType::ConnAck, CONNACK_REASONS)?,
                 ConnAckProperties::read(r)?,

@@ -8,13 +8,13 @@ use crate::property::{block_len, AuthProperties, DisconnectProperties};
 use crate::wire::Reader;
 use crate::{ProtocolVersion, ReasonCode};
 
-/// DISCONNECT reason codes (section 3.14.2.1).
+/// DISCONNECT reason codes (section 3.14.2.1, [MQTT-3.14.2-1]).
 const DISCONNECT_REASONS: &[u8] = &[
     0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94, 0x95,
     0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
 ];
 
-/// AUTH reason codes (section 3.15.2.1).
+/// AUTH reason codes (section 3.15.2.1, [MQTT-3.15.2-1]).
 const AUTH_REASONS: &[u8] = &[0x00, 0x18, 0x19];
 
 /// DISCONNECT: the last packet of a connection; from a server only in v5 (section 3.14). In

@@ -115,8 +115,10 @@ impl PacketType {
         }
     }
 
-    /// The fixed header flags every packet of this type carries; PUBLISH's vary and are checked
-    /// by the PUBLISH decoder ([MQTT-2.2.2-1], [MQTT-2.2.2-2]).
+    /// The fixed header flags every packet of this type carries (v5 [MQTT-2.1.3-1]; v3.1.1
+    /// [MQTT-2.2.2-1]): 0b0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE ([MQTT-3.6.1-1],
+    /// [MQTT-3.8.1-1], [MQTT-3.10.1-1]), zero for the rest ([MQTT-3.14.1-1], [MQTT-3.15.1-1]).
+    /// PUBLISH's vary and are checked by the PUBLISH decoder.
     pub(crate) const fn fixed_flags(self) -> Option<u8> {
         match self {
             PacketType::Publish => None,
@@ -417,7 +419,7 @@ impl From<Auth> for Packet {
     }
 }
 
-/// Reads a Packet Identifier, refusing 0 [MQTT-2.2.1-3].
+/// Reads a Packet Identifier, refusing 0 (v5 [MQTT-2.2.1-3]; v3.1.1 [MQTT-2.3.1-1]).
 pub(crate) fn read_packet_id(r: &mut Reader) -> Result<PacketId, Error> {
     PacketId::new(r.u16()?).ok_or(Error::PacketIdZero)
 }

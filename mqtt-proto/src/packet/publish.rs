@@ -94,8 +94,10 @@ impl Publish {
         self.qos_pid.packet_id()
     }
 
-    /// Checks the rules that tie fields together: DUP only with QoS > 0 [MQTT-3.3.1-2]; a
-    /// topic name unless a v5 Topic Alias stands in for it [MQTT-3.3.2-1], [MQTT-4.7.3-1].
+    /// Checks the rules that tie fields together: DUP only with QoS > 0 [MQTT-3.3.1-2],
+    /// [MQTT-4.3.1-1]; a topic name unless a v5 Topic Alias stands in for it [MQTT-3.3.2-1],
+    /// [MQTT-4.7.3-1]. The Packet Identifier exists exactly for QoS 1 and 2 by construction of
+    /// [`QosPid`] (v5 [MQTT-2.2.1-2]; v3.1.1 [MQTT-2.3.1-5]).
     fn check(&self, version: ProtocolVersion) -> Result<(), Error> {
         if self.dup && self.qos() == QoS::AtMostOnce {
             return Err(Error::DupWithQoS0);
@@ -179,9 +181,11 @@ impl Publish {
     }
 }
 
-/// The reason codes of PUBACK and PUBREC (sections 3.4.2.1, 3.5.2.1).
+/// The reason codes of PUBACK and PUBREC (sections 3.4.2.1, 3.5.2.1; [MQTT-3.4.2-1],
+/// [MQTT-3.5.2-1]).
 const PUBACK_REASONS: &[u8] = &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
-/// The reason codes of PUBREL and PUBCOMP (sections 3.6.2.1, 3.7.2.1).
+/// The reason codes of PUBREL and PUBCOMP (sections 3.6.2.1, 3.7.2.1; [MQTT-3.6.2-1],
+/// [MQTT-3.7.2-1]).
 const PUBREL_REASONS: &[u8] = &[0x00, 0x92];
 
 /// The shape PUBACK, PUBREC, PUBREL and PUBCOMP share: a Packet Identifier, a reason code and

@@ -57,7 +57,8 @@ impl SubscriptionOptions {
     }
 
     fn from_byte(byte: u8, version: ProtocolVersion) -> Result<Self, Error> {
-        // v5: bits 6 and 7 reserved [MQTT-3.8.3-5]; v3.1.1: bits 2 to 7 [MQTT-3-8.3-4].
+        // v5: bits 6 and 7 reserved [MQTT-3.8.3-5]; v3.1.1: bits 2 to 7 [MQTT-3.8.3-4] (printed
+        // in the v3.1.1 text as MQTT-3-8.3-4).
         let reserved = match version {
             ProtocolVersion::V5 => 0xC0,
             ProtocolVersion::V311 => 0xFC,
@@ -142,6 +143,7 @@ impl Subscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
+            // [MQTT-3.8.3-1]: UTF-8 Encoded Strings, valid filters.
             let filter = TopicFilter::from_string(r.string()?)?;
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
             let entry = SubscribeFilter { filter, options };
@@ -195,7 +197,7 @@ impl Body for Subscribe {
     }
 }
 
-/// SUBACK reason codes (section 3.9.3).
+/// SUBACK reason codes (section 3.9.3, [MQTT-3.9.3-2]).
 const SUBACK_REASONS: &[u8] = &[
     0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
 ];
@@ -326,6 +328,7 @@ impl Unsubscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
+            // [MQTT-3.10.3-1]
             filters.push(TopicFilter::from_string(r.string()?)?);
         }
         // [MQTT-3.10.3-2]
@@ -373,7 +376,7 @@ impl Body for Unsubscribe {
     }
 }
 
-/// UNSUBACK reason codes (section 3.11.3).
+/// UNSUBACK reason codes (section 3.11.3, [MQTT-3.11.3-2]).
 const UNSUBACK_REASONS: &[u8] = &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
 
 /// UNSUBACK (section 3.11). In v3.1.1 it carries no reason codes and `reason_codes` is empty.
