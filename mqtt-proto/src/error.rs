@@ -157,7 +157,7 @@ pub enum Error {
     #[error("{0} without any topic filter")]
     NoTopicFilters(PacketType),
     /// Reserved bits of the subscription options set, or Retain Handling 3 [MQTT-3.8.3-5]
-    /// (v3.1.1: [MQTT-3-8.3-4]).
+    /// (v3.1.1: [MQTT-3.8.3-4]).
     #[error("invalid subscription options byte {0:#010b}")]
     InvalidSubscriptionOptions(u8),
     /// No Local on a shared subscription [MQTT-3.8.3-4].

@@ -215,8 +215,8 @@ impl Connect {
         };
         // [MQTT-3.1.3-1], [MQTT-3.1.3-3]: the payload fields appear in this order, the Client
         // Identifier first; the flags say which are present (v5 [MQTT-3.1.2-9],
-        // [MQTT-3.1.2-16] to [MQTT-3.1.2-19]; v3.1.1 [MQTT-3.1.2-9], [MQTT-3.1.2-18] to
-        // [MQTT-3.1.2-21]). Client Identifier, Will Topic and User Name are UTF-8 Encoded
+        // [MQTT-3.1.2-16], [MQTT-3.1.2-17], [MQTT-3.1.2-18], [MQTT-3.1.2-19]; v3.1.1
+        // [MQTT-3.1.2-9], [MQTT-3.1.2-18], [MQTT-3.1.2-19], [MQTT-3.1.2-20], [MQTT-3.1.2-21]). Client Identifier, Will Topic and User Name are UTF-8 Encoded
         // Strings ([MQTT-3.1.3-4]; v5 [MQTT-3.1.3-11], [MQTT-3.1.3-12]; v3.1.1 [MQTT-3.1.3-10],
         // [MQTT-3.1.3-11]).
         let client_id = r.string()?;
