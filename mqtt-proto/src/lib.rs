@@ -60,8 +60,9 @@ pub use packet::{
 };
 pub use property::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionIdentifier,
-    SubscriptionIdentifiers, UnsubscribeProperties, UserProperties, UserProperty, WillProperties,
+    PayloadFormat, PropertyId, PropertyOrder, PublishProperties, SubscribeProperties,
+    SubscriptionIdentifier, SubscriptionIdentifiers, UnsubscribeProperties, UserProperties,
+    UserProperty, WillProperties,
 };
 pub use reason::ReasonCode;
 pub use string::MqttString;

@@ -601,7 +601,9 @@ macro_rules! properties {
         pub struct $name {
             $( $(#[$fmeta])* pub $field: Option<$ty>, )*
             $( $(#[$lmeta])* pub $lfield: $lty, )*
-            order: Order,
+            /// The order the properties arrived in, which encoding follows; leave it
+            /// `Default::default()` when building properties.
+            pub received_order: PropertyOrder,
         }
 
         impl PartialEq for $name {
@@ -648,7 +650,7 @@ macro_rules! properties {
                         } )*
                         _ => return Err(Error::PropertyNotAllowed { context: $context, property: id }),
                     }
-                    this.order.note(id);
+                    this.received_order.note(id);
                     Ok(())
                 })?;
                 $( this.$lfield.attach(&block); )*
@@ -687,13 +689,13 @@ macro_rules! properties {
                 if len == 0 {
                     return;
                 }
-                for id in self.order.ids() {
+                for id in self.received_order.ids() {
                     self.write_one(id, buf);
                 }
-                $( if !self.order.contains(PropertyId::$id) {
+                $( if !self.received_order.contains(PropertyId::$id) {
                     self.write_one(PropertyId::$id, buf);
                 } )*
-                $( if !self.order.contains(<$lty as ListItem>::ID) {
+                $( if !self.received_order.contains(<$lty as ListItem>::ID) {
                     self.$lfield.write(buf);
                 } )*
             }
@@ -702,9 +704,9 @@ macro_rules! properties {
 }
 
 /// The order in which the properties of a decoded packet arrived (each identifier once, at its
-/// first appearance), so that encoding reproduces it.
-#[derive(Clone, Copy, Default)]
-struct Order {
+/// first appearance), so that encoding reproduces it. Opaque; it never affects equality.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct PropertyOrder {
     ids: [u8; ORDER_CAPACITY],
     len: u8,
 }
@@ -712,7 +714,7 @@ struct Order {
 /// More than the number of distinct properties any one packet may carry (CONNACK: 17).
 const ORDER_CAPACITY: usize = 20;
 
-impl Order {
+impl PropertyOrder {
     fn note(&mut self, id: PropertyId) {
         let len = usize::from(self.len);
         if len < ORDER_CAPACITY && !self.contains(id) {
@@ -933,4 +935,10 @@ properties! {
 /// The encoded size of a property block: Property Length and properties.
 pub(crate) fn block_len(props_len: usize) -> usize {
     varint_len(props_len) + props_len
+}
+
+impl fmt::Debug for PropertyOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.ids()).finish()
+    }
 }

@@ -1,0 +1,150 @@
+//! Topic aliases (v5 section 3.3.2.3.4): the server's to us, resolved; ours to the server,
+//! assigned automatically to the most recently used topics. Both live only as long as one
+//! connection [MQTT-3.3.2-7].
+
+use alloc::vec::Vec;
+use core::num::NonZeroU16;
+use mqtt_proto::TopicName;
+
+/// The aliases the server has set up towards us, indexed by alias - 1.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InboundAliases {
+    map: Vec<Option<TopicName>>,
+    max: u16,
+}
+
+/// Why an inbound alias could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AliasError {
+    /// Above our Topic Alias Maximum [MQTT-3.3.2-9]: DISCONNECT 0x94.
+    OutOfRange,
+    /// An empty topic with an alias never set up: a Protocol Error (3.3.2.3.4).
+    Unknown,
+}
+
+impl InboundAliases {
+    /// Starts a connection with `max` aliases allowed.
+    pub(crate) fn reset(&mut self, max: u16) {
+        self.max = max;
+        self.map.clear();
+    }
+
+    /// Resolves (and for a non-empty topic, records) the alias of an inbound PUBLISH; returns
+    /// the topic to use.
+    pub(crate) fn resolve(
+        &mut self,
+        alias: NonZeroU16,
+        topic: &TopicName,
+    ) -> Result<TopicName, AliasError> {
+        if alias.get() > self.max {
+            return Err(AliasError::OutOfRange);
+        }
+        let index = usize::from(alias.get() - 1);
+        if topic.is_empty() {
+            return self
+                .map
+                .get(index)
+                .and_then(|t| t.clone())
+                .ok_or(AliasError::Unknown);
+        }
+        if self.map.len() <= index {
+            self.map.resize(index + 1, None);
+        }
+        if let Some(slot) = self.map.get_mut(index) {
+            *slot = Some(topic.clone());
+        }
+        Ok(topic.clone())
+    }
+}
+
+/// How an outbound PUBLISH uses an alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AliasUse {
+    /// No alias: send the topic.
+    None,
+    /// A new mapping: send the topic and the alias.
+    Assign(NonZeroU16),
+    /// An established mapping: send an empty topic and the alias.
+    Reuse(NonZeroU16),
+}
+
+/// Our aliases to the server: at most `max`, the least recently used one replaced.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutboundAliases {
+    entries: Vec<(TopicName, NonZeroU16, u64)>,
+    max: u16,
+    clock: u64,
+}
+
+impl OutboundAliases {
+    pub(crate) fn reset(&mut self, max: u16) {
+        self.max = max;
+        self.entries.clear();
+        self.clock = 0;
+    }
+
+    pub(crate) fn use_for(&mut self, topic: &TopicName) -> AliasUse {
+        if self.max == 0 || topic.is_empty() {
+            return AliasUse::None;
+        }
+        self.clock += 1;
+        if let Some(entry) = self.entries.iter_mut().find(|(t, _, _)| t == topic) {
+            entry.2 = self.clock;
+            return AliasUse::Reuse(entry.1);
+        }
+        if self.entries.len() < usize::from(self.max) {
+            let alias = NonZeroU16::new(self.entries.len() as u16 + 1).unwrap_or(NonZeroU16::MIN);
+            self.entries.push((topic.clone(), alias, self.clock));
+            return AliasUse::Assign(alias);
+        }
+        // Replace the least recently used mapping.
+        let Some(lru) = self.entries.iter_mut().min_by_key(|(_, _, used)| *used) else {
+            return AliasUse::None;
+        };
+        lru.0 = topic.clone();
+        lru.2 = self.clock;
+        AliasUse::Assign(lru.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &'static str) -> TopicName {
+        TopicName::try_from(s).unwrap()
+    }
+
+    #[test]
+    fn outbound_aliases_assign_reuse_and_replace_the_least_recently_used() {
+        let mut a = OutboundAliases::default();
+        a.reset(2);
+        let one = NonZeroU16::new(1).unwrap();
+        let two = NonZeroU16::new(2).unwrap();
+        assert_eq!(a.use_for(&t("a")), AliasUse::Assign(one));
+        assert_eq!(a.use_for(&t("b")), AliasUse::Assign(two));
+        assert_eq!(a.use_for(&t("a")), AliasUse::Reuse(one));
+        // "b" is least recently used: "c" takes alias 2.
+        assert_eq!(a.use_for(&t("c")), AliasUse::Assign(two));
+        assert_eq!(a.use_for(&t("a")), AliasUse::Reuse(one));
+        a.reset(0);
+        assert_eq!(a.use_for(&t("a")), AliasUse::None);
+    }
+
+    #[test]
+    fn inbound_aliases() {
+        let mut a = InboundAliases::default();
+        a.reset(2);
+        let one = NonZeroU16::new(1).unwrap();
+        assert_eq!(
+            a.resolve(one, &TopicName::empty()),
+            Err(AliasError::Unknown)
+        );
+        assert_eq!(a.resolve(one, &t("x")), Ok(t("x")));
+        assert_eq!(a.resolve(one, &TopicName::empty()), Ok(t("x")));
+        assert_eq!(
+            a.resolve(NonZeroU16::new(3).unwrap(), &t("y")),
+            Err(AliasError::OutOfRange)
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! What a session is configured with: the CONNECT it sends and the policies it follows.
+
+use bytes::Bytes;
+use core::time::Duration;
+use mqtt_proto::{Connect, ConnectProperties, MqttString, ProtocolVersion, UserProperties, Will};
+
+/// The reconnect policy: exponential backoff with full jitter (each delay is drawn uniformly
+/// from zero to the current ceiling), reset after a connection that stayed up long enough.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backoff {
+    /// Ceiling of the first delay.
+    pub initial: Duration,
+    /// The ceiling never grows past this.
+    pub max: Duration,
+    /// Each failed attempt multiplies the ceiling by this (in tenths: 20 = 2.0x).
+    pub multiplier_tenths: u32,
+    /// A connection that stayed up this long resets the ceiling to `initial`.
+    pub stable_after: Duration,
+    /// Whether to reconnect at all after a connection ends without `disconnect`.
+    pub enabled: bool,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(60),
+            multiplier_tenths: 20,
+            stable_after: Duration::from_secs(30),
+            enabled: true,
+        }
+    }
+}
+
+/// What the session does with a publish when its offline queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueFullPolicy {
+    /// Refuse the new publish with [`Error::QueueFull`](crate::Error::QueueFull): the caller
+    /// decides (backpressure). Nothing already accepted is ever dropped.
+    #[default]
+    RejectNew,
+}
+
+/// The configuration of a [`Session`](crate::Session).
+///
+/// Every field has a default ([`Config::new`]); v5-only fields are ignored for v3.1.1.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The protocol version to speak.
+    pub protocol_version: ProtocolVersion,
+    /// Client Identifier; empty asks the server to assign one (v5), which is then kept for
+    /// reconnects.
+    pub client_id: MqttString,
+    /// Clean Start on the first connection. Later connections of the same session always try
+    /// to resume it (v5, and v3.1.1 when `clean_start` is false).
+    pub clean_start: bool,
+    /// Keep Alive; zero turns keep-alive off. Sent in whole seconds.
+    pub keep_alive: Duration,
+    /// How long a PINGREQ (or the CONNACK) may go unanswered before the connection is declared
+    /// dead; `None` means the keep-alive interval itself.
+    pub response_timeout: Option<Duration>,
+    /// User Name.
+    pub username: Option<MqttString>,
+    /// Password.
+    pub password: Option<Bytes>,
+    /// The will message.
+    pub will: Option<Will>,
+    /// Session Expiry Interval in seconds (v5). `u32::MAX` never expires.
+    pub session_expiry_interval: u32,
+    /// Receive Maximum: how many QoS 1/2 messages the server may have unacknowledged towards
+    /// us (v5); also the client-side cap in manual-ack mode.
+    pub receive_maximum: u16,
+    /// Maximum Packet Size the client accepts; larger packets from the server are a
+    /// DISCONNECT 0x95.
+    pub maximum_packet_size: u32,
+    /// Topic Alias Maximum the client accepts from the server (v5).
+    pub topic_alias_maximum: u16,
+    /// The most topic aliases the client assigns itself (capped by the server's maximum);
+    /// zero turns outbound aliases off.
+    pub outbound_topic_aliases: u16,
+    /// Request Response Information (v5).
+    pub request_response_information: bool,
+    /// Request Problem Information (v5); `None` leaves the server's default (true).
+    pub request_problem_information: Option<bool>,
+    /// User Properties of CONNECT (v5).
+    pub user_properties: UserProperties,
+    /// Authentication Method for enhanced authentication (v5).
+    pub authentication_method: Option<MqttString>,
+    /// Initial Authentication Data (v5).
+    pub authentication_data: Option<Bytes>,
+    /// Whether inbound QoS 1/2 messages are acknowledged only when the application says so
+    /// ([`Session::ack`](crate::Session::ack)). Acknowledgements then still go out in the order
+    /// the messages arrived.
+    pub manual_acks: bool,
+    /// The most publishes (of any QoS) that wait for a connection or for flow-control room;
+    /// beyond it [`QueueFullPolicy`] applies.
+    pub max_queued: usize,
+    /// What happens when the queue is full.
+    pub queue_full: QueueFullPolicy,
+    /// The reconnect policy.
+    pub backoff: Backoff,
+    /// Seed of the generator that draws the backoff jitter; the session draws no other
+    /// randomness. Give each client a different seed.
+    pub random_seed: u64,
+}
+
+impl Config {
+    /// A configuration with defaults: clean start, keep-alive 60 s, receive maximum 65,535,
+    /// maximum packet size 1 MiB, 1,000 queued publishes, reconnect with 0.5 s to 60 s backoff.
+    pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
+        Config {
+            protocol_version,
+            client_id,
+            clean_start: true,
+            keep_alive: Duration::from_secs(60),
+            response_timeout: None,
+            username: None,
+            password: None,
+            will: None,
+            session_expiry_interval: 0,
+            receive_maximum: u16::MAX,
+            maximum_packet_size: 1024 * 1024,
+            topic_alias_maximum: 0,
+            outbound_topic_aliases: 0,
+            request_response_information: false,
+            request_problem_information: None,
+            user_properties: UserProperties::default(),
+            authentication_method: None,
+            authentication_data: None,
+            manual_acks: false,
+            max_queued: 1000,
+            queue_full: QueueFullPolicy::RejectNew,
+            backoff: Backoff::default(),
+            random_seed: 0x5EED,
+        }
+    }
+
+    /// The keep-alive in whole seconds as CONNECT carries it (at most 65,535).
+    pub(crate) fn keep_alive_secs(&self) -> u16 {
+        self.keep_alive.as_secs().min(u64::from(u16::MAX)) as u16
+    }
+
+    /// The CONNECT for one connection attempt.
+    pub(crate) fn connect(&self, client_id: &MqttString, clean_start: bool) -> Connect {
+        let mut c = Connect::new(self.protocol_version, client_id.clone());
+        c.clean_start = clean_start;
+        c.keep_alive = self.keep_alive_secs();
+        c.username = self.username.clone();
+        c.password = self.password.clone();
+        c.will = self.will.clone();
+        if self.protocol_version == ProtocolVersion::V5 {
+            let p: &mut ConnectProperties = &mut c.properties;
+            p.session_expiry_interval =
+                (self.session_expiry_interval != 0).then_some(self.session_expiry_interval);
+            p.receive_maximum =
+                core::num::NonZeroU16::new(self.receive_maximum).filter(|r| r.get() != u16::MAX);
+            p.maximum_packet_size = core::num::NonZeroU32::new(self.maximum_packet_size)
+                .filter(|m| m.get() < mqtt_proto::MAX_VARINT + 5);
+            p.topic_alias_maximum =
+                (self.topic_alias_maximum != 0).then_some(self.topic_alias_maximum);
+            p.request_response_information = self.request_response_information.then_some(true);
+            p.request_problem_information = self.request_problem_information;
+            p.user_properties = self.user_properties.clone();
+            p.authentication_method = self.authentication_method.clone();
+            p.authentication_data = self.authentication_data.clone();
+        }
+        c
+    }
+}

@@ -1,0 +1,287 @@
+//! What the session tells the application, the handles it gives out, and its errors.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+use mqtt_proto::{
+    AckProperties, AuthProperties, ConnAckProperties, DisconnectProperties, EncodeError,
+    MqttString, PacketId, Publish, QoS, ReasonCode,
+};
+
+/// Names one publish for its whole life, across reconnects. Unlike a Packet Identifier it is
+/// never reused, so a handle kept after its message completed can never match a later one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PublishId(pub(crate) u64);
+
+impl PublishId {
+    /// The sequence number: publishes of one session count up from 1.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What [`Session::publish`](crate::Session::publish) hands back at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublishTicket {
+    /// The publish's lasting name.
+    pub id: PublishId,
+    /// The Packet Identifier it was given (QoS 1 and 2).
+    pub packet_id: Option<PacketId>,
+}
+
+/// Names one SUBSCRIBE or UNSUBSCRIBE request, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The sequence number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Names one subscription (one topic filter of a [`Session::subscribe`](crate::Session::subscribe)
+/// call) for routing inbound messages to it. Never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionKey(pub(crate) u64);
+
+impl SubscriptionKey {
+    /// The sequence number.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// The token of an inbound QoS 1/2 message in manual-ack mode; hand it to
+/// [`Session::ack`](crate::Session::ack) once the message is processed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AckToken(pub(crate) u64);
+
+/// An application message received from the server, its topic already resolved from any Topic
+/// Alias. The payload is a slice of the read buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The PUBLISH as received, with `topic` filled in.
+    pub publish: Publish,
+    /// In manual-ack mode, the token to acknowledge a QoS 1/2 message with.
+    pub ack_token: Option<AckToken>,
+}
+
+/// The server's limits and grants, from CONNACK (v5 properties, defaults for v3.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// Receive Maximum: QoS 1/2 publishes the server accepts unacknowledged.
+    pub receive_maximum: u16,
+    /// The highest QoS the server accepts.
+    pub maximum_qos: QoS,
+    /// Whether retained messages are supported.
+    pub retain_available: bool,
+    /// The largest packet the server accepts.
+    pub maximum_packet_size: Option<u32>,
+    /// Topic aliases the server accepts from us.
+    pub topic_alias_maximum: u16,
+    /// Wildcard subscriptions supported.
+    pub wildcard_subscription_available: bool,
+    /// Subscription identifiers supported.
+    pub subscription_identifier_available: bool,
+    /// Shared subscriptions supported.
+    pub shared_subscription_available: bool,
+    /// The keep-alive in force (the server's, when it sent one).
+    pub keep_alive: Duration,
+    /// Session expiry the server chose, when it overrode ours.
+    pub session_expiry_interval: Option<u32>,
+}
+
+impl ServerLimits {
+    pub(crate) fn v311(keep_alive: Duration) -> Self {
+        ServerLimits {
+            receive_maximum: u16::MAX,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            wildcard_subscription_available: true,
+            subscription_identifier_available: false,
+            shared_subscription_available: true,
+            keep_alive,
+            session_expiry_interval: None,
+        }
+    }
+}
+
+/// A connection came up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// Whether the server resumed the session.
+    pub session_present: bool,
+    /// The server's limits.
+    pub limits: ServerLimits,
+    /// The client identifier in use (assigned by the server when ours was empty).
+    pub client_id: MqttString,
+    /// The CONNACK's other properties (Response Information, Reason String, User Properties).
+    pub properties: ConnAckProperties,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisconnectReason {
+    /// The transport closed or failed ([`Session::handle_closed`](crate::Session::handle_closed)).
+    TransportClosed,
+    /// The application asked for it.
+    Local,
+    /// The server refused the connection in its CONNACK.
+    Refused(ReasonCode),
+    /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
+    /// Reference for a redirect).
+    Server(ReasonCode, DisconnectProperties),
+    /// The server broke the protocol; the session sent DISCONNECT with this reason (v5) and
+    /// closed the connection.
+    ProtocolError(ReasonCode, mqtt_proto::Error),
+    /// No CONNACK arrived in time.
+    ConnAckTimeout,
+    /// No PINGRESP (or any packet) arrived in time after a PINGREQ.
+    KeepAliveTimeout,
+}
+
+/// Why a publish ended without being delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishFailure {
+    /// The server answered with an error reason code (v5 PUBACK / PUBREC 0x80 or above).
+    Rejected(ReasonCode, AckProperties),
+    /// Its Message Expiry Interval ran out while it waited to be sent.
+    Expired,
+    /// It is larger than the server's Maximum Packet Size.
+    PacketTooLarge {
+        /// Its encoded size.
+        size: usize,
+        /// The server's limit.
+        max: u32,
+    },
+    /// Its QoS is above the server's Maximum QoS.
+    QoSNotSupported(QoS),
+    /// It is retained and the server does not support retained messages.
+    RetainNotSupported,
+}
+
+/// The outcome of one topic filter of a SUBSCRIBE.
+pub type SubscribeResult = Result<QoS, ReasonCode>;
+
+/// What happened, for the application. Drained with
+/// [`Session::poll_event`](crate::Session::poll_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A connection is up (CONNACK success).
+    Connected(Connected),
+    /// A message arrived.
+    Message(Message),
+    /// A QoS 1 publish was acknowledged (PUBACK) or a QoS 2 publish completed (PUBCOMP); a QoS 0
+    /// publish was written to the transport.
+    PublishCompleted {
+        /// Which publish.
+        id: PublishId,
+        /// Its Packet Identifier (QoS 1/2).
+        packet_id: Option<PacketId>,
+        /// The reason code of the PUBACK, or of the PUBREC for QoS 2 (success or 0x10 "no
+        /// matching subscribers").
+        reason_code: ReasonCode,
+    },
+    /// A publish ended without delivery.
+    PublishFailed {
+        /// Which publish.
+        id: PublishId,
+        /// Its Packet Identifier, if it had one.
+        packet_id: Option<PacketId>,
+        /// Why.
+        reason: PublishFailure,
+    },
+    /// A SUBSCRIBE was answered: one result per filter, in order. `resubscribe` is true for the
+    /// SUBSCRIBE the session sent by itself after the server lost the session.
+    Subscribed {
+        /// Which request.
+        id: RequestId,
+        /// The subscriptions it made, in filter order.
+        keys: Vec<SubscriptionKey>,
+        /// Granted QoS or failure per filter.
+        results: Vec<SubscribeResult>,
+        /// Whether this was an automatic resubscription.
+        resubscribe: bool,
+    },
+    /// An UNSUBSCRIBE was answered (v3.1.1: every result is Success).
+    Unsubscribed {
+        /// Which request.
+        id: RequestId,
+        /// One reason code per filter.
+        results: Vec<ReasonCode>,
+    },
+    /// A connection ended. The session keeps its state and, unless the application
+    /// disconnected or reconnecting is off, schedules the next attempt.
+    Disconnected(DisconnectReason),
+    /// The next connection attempt waits this long.
+    ReconnectScheduled {
+        /// The delay.
+        delay: Duration,
+        /// Consecutive failed attempts so far.
+        attempt: u32,
+    },
+    /// The server sent AUTH (v5 enhanced authentication); answer with
+    /// [`Session::auth`](crate::Session::auth).
+    AuthChallenge {
+        /// Continue authentication (0x18) or Re-authenticate (0x19).
+        reason_code: ReasonCode,
+        /// Authentication Method, Data and the rest.
+        properties: AuthProperties,
+    },
+}
+
+/// Why a command was refused. Nothing was queued or sent when a command returns an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// All 65,535 Packet Identifiers are in use: wait for completions (backpressure).
+    #[error("no free packet identifier")]
+    NoFreePacketId,
+    /// The queue of waiting publishes is full (see `Config::max_queued`).
+    #[error("the publish queue is full")]
+    QueueFull,
+    /// The packet is larger than the server's Maximum Packet Size.
+    #[error("packet of {size} bytes exceeds the server's maximum packet size {max}")]
+    PacketTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// The QoS is above the server's Maximum QoS.
+    #[error("QoS {0:?} exceeds the server's maximum QoS")]
+    QoSNotSupported(QoS),
+    /// Retained messages are not available on this server.
+    #[error("the server does not support retained messages")]
+    RetainNotSupported,
+    /// The server does not support this kind of subscription.
+    #[error("the server does not support {0}")]
+    SubscriptionNotSupported(&'static str),
+    /// The packet cannot be encoded (an invalid field).
+    #[error("invalid packet: {0}")]
+    Invalid(#[from] EncodeError),
+    /// The token was already used, or belongs to a message whose acknowledgement is no longer
+    /// the application's to give (its connection ended and the server will send it again).
+    #[error("unknown or stale acknowledgement token")]
+    UnknownAckToken,
+    /// The command needs a connection (AUTH) or v5.
+    #[error("{0}")]
+    NotAvailable(&'static str),
+    /// `disconnect` was called; the session takes no new work.
+    #[error("the session is shutting down")]
+    Closing,
+}
+
+/// A configuration the session cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The CONNECT it describes is invalid.
+    #[error("invalid CONNECT: {0}")]
+    Connect(#[from] EncodeError),
+    /// Receive Maximum must be at least 1.
+    #[error("receive maximum must be at least 1")]
+    ReceiveMaximumZero,
+}

@@ -1,0 +1,130 @@
+//! Inbound QoS 1/2 state: the QoS 2 Packet Identifiers awaiting PUBREL, and, in manual-ack
+//! mode, the acknowledgements the application still owes, in arrival order.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use mqtt_proto::{PacketId, QoS};
+
+use crate::event::AckToken;
+
+/// A QoS 2 message received and not yet released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Qos2 {
+    /// Delivered; the application has not acknowledged it yet (manual mode), so no PUBREC
+    /// went out.
+    AwaitingApp,
+    /// PUBREC sent; PUBREL awaited.
+    Received,
+}
+
+/// An acknowledgement the application owes.
+#[derive(Debug, Clone, Copy)]
+struct Owed {
+    token: AckToken,
+    packet_id: PacketId,
+    qos: QoS,
+    /// Acknowledged by the application, waiting for those before it.
+    acked: bool,
+}
+
+/// What to send once an owed acknowledgement is released in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Release {
+    pub(crate) packet_id: PacketId,
+    pub(crate) qos: QoS,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Inbound {
+    /// QoS 2 identifiers awaiting PUBREL (this is session state: it survives reconnects when
+    /// the session is resumed [MQTT-4.1.0-1]).
+    qos2: Vec<(PacketId, Qos2)>,
+    owed: VecDeque<Owed>,
+    next_token: u64,
+}
+
+impl Inbound {
+    pub(crate) fn qos2_state(&self, id: PacketId) -> Option<Qos2> {
+        self.qos2.iter().find(|(p, _)| *p == id).map(|&(_, s)| s)
+    }
+
+    pub(crate) fn set_qos2(&mut self, id: PacketId, state: Qos2) {
+        match self.qos2.iter_mut().find(|(p, _)| *p == id) {
+            Some(entry) => entry.1 = state,
+            None => self.qos2.push((id, state)),
+        }
+    }
+
+    /// PUBREL: forgets the identifier; false if it was unknown.
+    pub(crate) fn release_qos2(&mut self, id: PacketId) -> bool {
+        match self.qos2.iter().position(|(p, _)| *p == id) {
+            Some(i) => {
+                self.qos2.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn qos2_ids(&self) -> impl Iterator<Item = PacketId> + '_ {
+        self.qos2.iter().map(|&(p, _)| p)
+    }
+
+    /// How many QoS 1/2 messages the server has sent that we have not finished acknowledging:
+    /// what our Receive Maximum limits.
+    pub(crate) fn unacknowledged(&self) -> usize {
+        let qos1 = self
+            .owed
+            .iter()
+            .filter(|o| o.qos == QoS::AtLeastOnce)
+            .count();
+        qos1 + self.qos2.len()
+    }
+
+    /// Records an acknowledgement the application owes and returns its token.
+    pub(crate) fn owe(&mut self, packet_id: PacketId, qos: QoS) -> AckToken {
+        self.next_token += 1;
+        let token = AckToken(self.next_token);
+        self.owed.push_back(Owed {
+            token,
+            packet_id,
+            qos,
+            acked: false,
+        });
+        token
+    }
+
+    /// The application acknowledged `token`. Returns false for an unknown token. Releases,
+    /// through `each`, every acknowledgement now at the front in arrival order
+    /// ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
+    pub(crate) fn ack(&mut self, token: AckToken, mut each: impl FnMut(Release)) -> bool {
+        let Some(owed) = self.owed.iter_mut().find(|o| o.token == token && !o.acked) else {
+            return false;
+        };
+        owed.acked = true;
+        while self.owed.front().is_some_and(|o| o.acked) {
+            if let Some(o) = self.owed.pop_front() {
+                each(Release {
+                    packet_id: o.packet_id,
+                    qos: o.qos,
+                });
+            }
+        }
+        true
+    }
+
+    /// The connection ended. QoS 1 acknowledgements still owed are dropped: the server sends
+    /// those messages again, and their tokens go stale. QoS 2 ones stay owed: the message is
+    /// not delivered again, so the application's acknowledgement is still the one that
+    /// releases the PUBREC.
+    pub(crate) fn connection_lost(&mut self) {
+        self.owed.retain(|o| o.qos == QoS::ExactlyOnce);
+    }
+
+    /// The server lost the session: all inbound QoS 2 state goes [MQTT-3.2.2-5] (v5 wording:
+    /// the client discards its session state).
+    pub(crate) fn discard(&mut self) {
+        self.qos2.clear();
+        self.owed.clear();
+    }
+}

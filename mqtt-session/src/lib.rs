@@ -1,0 +1,125 @@
+//! The sans-IO MQTT client: a [`Session`] state machine that speaks MQTT v3.1.1 and v5.0
+//! behind one API, and never touches a socket, a clock, a random number generator, a thread
+//! or a file. It takes **bytes and instants in** and gives **bytes, a deadline and events
+//! out**; a driver moves them between the session and the world.
+//!
+//! # The methods of [`Session`], in the order a driver uses them
+//!
+//! 1. **Getters** (`&self`): [`Session::state`], [`Session::is_connected`],
+//!    [`Session::protocol_version`], [`Session::inflight`], [`Session::can_publish`],
+//!    [`Session::should_connect`], [`Session::route`], ...
+//! 2. **Inputs**, each with the current instant: [`Session::handle_connected`] (the transport
+//!    is up), [`Session::handle_read`] (bytes arrived), [`Session::handle_closed`] (the
+//!    transport went away or could not be opened), [`Session::handle_timeout`] (a deadline
+//!    passed; early or repeated calls are harmless).
+//! 3. **Commands**, answered at once: [`Session::publish`] (returns the publish's id and
+//!    Packet Identifier), [`Session::subscribe`], [`Session::unsubscribe`], [`Session::ack`]
+//!    (manual-ack mode), [`Session::disconnect`], [`Session::auth`].
+//! 4. **Outputs**, drained after *every* input and command: [`Session::poll_transmit`] (bytes
+//!    to write, encoded into the caller's buffer), [`Session::poll_timeout`] (when to call
+//!    `handle_timeout`), [`Session::poll_event`] (what happened).
+//!
+//! After [`Session::poll_transmit`] has written everything, a state of [`State::Idle`] while
+//! the transport is open means the session has ended the connection: close the transport.
+//!
+//! # A whole run loop
+//!
+//! The loop of a driver over a blocking `std::net::TcpStream` (the `custom_event_loop`
+//! example is this loop, runnable):
+//!
+//! ```no_run
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::TcpStream;
+//! use std::time::{Duration, Instant};
+//! use bytes::BytesMut;
+//! use mqtt_proto::{MqttString, ProtocolVersion, QoS, SubscribeFilter, TopicFilter, TopicName};
+//! use mqtt_session::{Config, Event, OutboundMessage, Session, State};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::new(ProtocolVersion::V5, MqttString::new("loop-demo")?);
+//! let mut session: Session<Instant> = Session::new(config)?;
+//! let mut stream = TcpStream::connect("127.0.0.1:1883")?;
+//! session.handle_connected(Instant::now());
+//! session.subscribe(
+//!     Instant::now(),
+//!     vec![SubscribeFilter::new(TopicFilter::new("demo/#")?, QoS::ExactlyOnce)],
+//!     Default::default(),
+//! )?;
+//! session.publish(Instant::now(), OutboundMessage::new(TopicName::new("demo/1")?, "hi", QoS::AtLeastOnce))?;
+//!
+//! let (mut rx, mut tx) = (BytesMut::with_capacity(4096), BytesMut::new());
+//! loop {
+//!     // Outputs, after every input and command.
+//!     while session.poll_transmit(Instant::now(), &mut tx) > 0 {}
+//!     stream.write_all(&tx)?;
+//!     tx.clear();
+//!     while let Some(event) = session.poll_event() {
+//!         println!("{event:?}");
+//!     }
+//!     if session.state() == State::Idle {
+//!         break; // the session ended the connection
+//!     }
+//!     // Wait for bytes, or until the next deadline.
+//!     let now = Instant::now();
+//!     let wait = session.poll_timeout().map(|at| at.saturating_duration_since(now));
+//!     stream.set_read_timeout(Some(wait.unwrap_or(Duration::from_secs(60)).max(Duration::from_millis(1))))?;
+//!     rx.resize(rx.len() + 4096, 0);
+//!     let filled = rx.len() - 4096;
+//!     match stream.read(&mut rx[filled..]) {
+//!         Ok(0) => { rx.truncate(filled); session.handle_closed(Instant::now()); }
+//!         Ok(n) => { rx.truncate(filled + n); session.handle_read(Instant::now(), &mut rx); }
+//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => rx.truncate(filled),
+//!         Err(_) => { rx.truncate(filled); session.handle_closed(Instant::now()); }
+//!     }
+//!     session.handle_timeout(Instant::now());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What the session guarantees
+//!
+//! * Packet Identifiers are never in use twice; when all are taken, `publish` says so instead
+//!   of reusing one. A [`PublishId`] is never reused at all.
+//! * QoS 1/2 publishes survive reconnects: resent with DUP (and PUBREL resent) in order when
+//!   the server resumed the session, started over when it did not; never more in flight than
+//!   the server's Receive Maximum, including when it shrank across a reconnect.
+//! * Inbound QoS 2 messages are delivered exactly once; acknowledgements go out in arrival
+//!   order, also in manual-ack mode.
+//! * Subscriptions are made again, and reported, when the server lost the session.
+//! * Topic aliases are assigned when a message is written, never while it is queued, so a
+//!   queued message never carries an alias of a previous connection.
+//! * A protocol error from the server is answered (v5: DISCONNECT with its reason code),
+//!   reported once as [`Event::Disconnected`], and never a panic; the session's state is kept.
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod alias;
+mod backoff;
+mod config;
+mod event;
+mod ids;
+mod inbound;
+mod outbound;
+mod persist;
+mod session;
+mod subscriptions;
+mod time;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::{Backoff, Config, QueueFullPolicy};
+pub use event::{
+    AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
+    PublishId, PublishTicket, RequestId, ServerLimits, SubscribeResult, SubscriptionKey,
+};
+pub use outbound::Stage;
+pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
+pub use session::{OutboundMessage, Session, State};
+pub use time::{Instant, Timer};

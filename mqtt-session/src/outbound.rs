@@ -1,0 +1,376 @@
+//! Outbound publishes: the queue in publish order, their QoS 1/2 stages, flow control against
+//! the server's Receive Maximum, and Message Expiry while queued.
+//!
+//! The queue holds every publish from the moment it is accepted until it completes. Entries
+//! keep their order, which is the order PUBLISH and PUBREL packets are (re)sent in
+//! [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+
+use alloc::collections::VecDeque;
+use core::time::Duration;
+use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
+
+use crate::event::PublishId;
+use crate::time::Instant;
+
+/// Where a publish stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Waiting for a connection or for flow-control room. Sent before (then `dup` is set) only
+    /// if a reconnect found less room than there were messages in flight.
+    Queued,
+    /// PUBLISH sent, PUBACK or PUBREC awaited.
+    Sent,
+    /// PUBREC received, PUBREL sent, PUBCOMP awaited (QoS 2).
+    Released,
+}
+
+/// One publish on its way.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing<I> {
+    pub(crate) id: PublishId,
+    pub(crate) publish: Publish,
+    pub(crate) stage: Stage,
+    /// Whether the current stage's packet still has to be written: PUBLISH for `Queued` and
+    /// (after a reconnect) `Sent`, PUBREL for `Released`.
+    pub(crate) pending_tx: bool,
+    /// When its Message Expiry Interval runs out (v5); checked only while it waits.
+    pub(crate) expires_at: Option<I>,
+    /// The PUBREC's reason code, reported when the PUBCOMP arrives.
+    pub(crate) rec_reason: ReasonCode,
+}
+
+impl<I> Outgoing<I> {
+    pub(crate) fn packet_id(&self) -> Option<PacketId> {
+        self.publish.packet_id()
+    }
+}
+
+/// The queue and its counters.
+#[derive(Debug, Clone)]
+pub(crate) struct Outbound<I> {
+    entries: VecDeque<Outgoing<I>>,
+    /// QoS 1/2 entries in `Sent` or `Released` on this connection: what Receive Maximum limits.
+    in_flight: usize,
+    /// Entries in `Queued`.
+    queued: usize,
+    /// Entries whose `pending_tx` is set.
+    pending_tx: usize,
+    /// Entries with an expiry deadline that are `Queued`.
+    expiring: usize,
+}
+
+impl<I: Instant> Outbound<I> {
+    pub(crate) fn new() -> Self {
+        Outbound {
+            entries: VecDeque::new(),
+            in_flight: 0,
+            queued: 0,
+            pending_tx: 0,
+            expiring: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.queued
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Outgoing<I>> {
+        self.entries.iter()
+    }
+
+    /// Accepts a new publish, waiting to be sent.
+    pub(crate) fn push(&mut self, id: PublishId, publish: Publish, expires_at: Option<I>) {
+        self.queued += 1;
+        self.pending_tx += 1;
+        if expires_at.is_some() {
+            self.expiring += 1;
+        }
+        self.entries.push_back(Outgoing {
+            id,
+            publish,
+            stage: Stage::Queued,
+            pending_tx: true,
+            expires_at,
+            rec_reason: ReasonCode::Success,
+        });
+    }
+
+    /// Puts back an entry restored from persistence, in its stage, to be resent on the next
+    /// connection.
+    pub(crate) fn restore(&mut self, entry: Outgoing<I>) {
+        if entry.stage == Stage::Queued {
+            self.queued += 1;
+            if entry.expires_at.is_some() {
+                self.expiring += 1;
+            }
+        } else {
+            self.in_flight += 1;
+        }
+        if entry.pending_tx {
+            self.pending_tx += 1;
+        }
+        self.entries.push_back(entry);
+    }
+
+    /// The index of the entry with this Packet Identifier. Acknowledgements mostly come in
+    /// order, so the search starts at the front.
+    fn position(&self, packet_id: PacketId) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.publish.packet_id() == Some(packet_id))
+    }
+
+    pub(crate) fn get(&self, packet_id: PacketId) -> Option<&Outgoing<I>> {
+        self.position(packet_id).and_then(|i| self.entries.get(i))
+    }
+
+    /// Removes the entry with this Packet Identifier in stage `stage`.
+    pub(crate) fn complete(&mut self, packet_id: PacketId, stage: Stage) -> Option<Outgoing<I>> {
+        let index = self.position(packet_id)?;
+        if self.entries.get(index)?.stage != stage {
+            return None;
+        }
+        let entry = self.entries.remove(index)?;
+        self.forget(&entry);
+        Some(entry)
+    }
+
+    /// Adjusts the counters for an entry that leaves the queue.
+    fn forget(&mut self, entry: &Outgoing<I>) {
+        match entry.stage {
+            Stage::Queued => {
+                self.queued = self.queued.saturating_sub(1);
+                if entry.expires_at.is_some() {
+                    self.expiring = self.expiring.saturating_sub(1);
+                }
+            }
+            Stage::Sent | Stage::Released => self.in_flight -= 1,
+        }
+        if entry.pending_tx {
+            self.pending_tx = self.pending_tx.saturating_sub(1);
+        }
+    }
+
+    /// A PUBREC with a success code: the entry moves to `Released` and its PUBREL is due.
+    /// Returns false if no `Sent` QoS 2 entry has this id (a repeated PUBREC of a `Released`
+    /// one makes its PUBREL due again).
+    pub(crate) fn release(&mut self, packet_id: PacketId, reason: ReasonCode) -> bool {
+        let Some(index) = self.position(packet_id) else {
+            return false;
+        };
+        let Some(entry) = self.entries.get_mut(index) else {
+            return false;
+        };
+        if entry.publish.qos() != QoS::ExactlyOnce || entry.stage == Stage::Queued {
+            return false;
+        }
+        entry.stage = Stage::Released;
+        entry.rec_reason = reason;
+        if !entry.pending_tx {
+            entry.pending_tx = true;
+            self.pending_tx += 1;
+        }
+        true
+    }
+
+    /// The next entry whose packet is due and may go now, given the server's Receive Maximum:
+    /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit, and so does every
+    /// entry after it, so that messages leave in order. Returns its index.
+    pub(crate) fn next_due(&self, receive_maximum: u16) -> Option<usize> {
+        if self.pending_tx == 0 {
+            return None;
+        }
+        for (index, entry) in self.entries.iter().enumerate() {
+            if !entry.pending_tx {
+                continue;
+            }
+            if entry.stage == Stage::Queued
+                && entry.publish.qos() != QoS::AtMostOnce
+                && self.in_flight >= usize::from(receive_maximum)
+            {
+                return None;
+            }
+            return Some(index);
+        }
+        None
+    }
+
+    pub(crate) fn entry(&self, index: usize) -> Option<&Outgoing<I>> {
+        self.entries.get(index)
+    }
+
+    /// The packet of entry `index` was written: a QoS 0 entry leaves the queue (returned), a
+    /// QoS 1/2 PUBLISH becomes `Sent`, a PUBREL stays `Released`.
+    pub(crate) fn mark_written(&mut self, index: usize) -> Option<Outgoing<I>> {
+        let entry = self.entries.get_mut(index)?;
+        if entry.pending_tx {
+            entry.pending_tx = false;
+            self.pending_tx = self.pending_tx.saturating_sub(1);
+        }
+        match entry.stage {
+            Stage::Queued if entry.publish.qos() == QoS::AtMostOnce => {
+                let entry = self.entries.remove(index)?;
+                self.queued = self.queued.saturating_sub(1);
+                if entry.expires_at.is_some() {
+                    self.expiring = self.expiring.saturating_sub(1);
+                }
+                Some(entry)
+            }
+            Stage::Queued => {
+                if entry.expires_at.is_some() {
+                    self.expiring = self.expiring.saturating_sub(1);
+                }
+                entry.stage = Stage::Sent;
+                self.queued = self.queued.saturating_sub(1);
+                self.in_flight += 1;
+                None
+            }
+            Stage::Sent | Stage::Released => None,
+        }
+    }
+
+    /// Removes entry `index` without sending it (it expired or cannot be sent).
+    pub(crate) fn remove(&mut self, index: usize) -> Option<Outgoing<I>> {
+        let entry = self.entries.remove(index)?;
+        self.forget(&entry);
+        Some(entry)
+    }
+
+    /// Sets the Message Expiry Interval of entry `index` to what is left of it at `now`
+    /// (rounded up to a whole second), as the message is about to be sent.
+    pub(crate) fn refresh_expiry(&mut self, index: usize, now: I) {
+        if let Some(entry) = self.entries.get_mut(index) {
+            if let Some(at) = entry.expires_at {
+                let left = at.saturating_duration_since(now);
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                entry.publish.properties.message_expiry_interval =
+                    Some(secs.min(u64::from(u32::MAX)) as u32);
+            }
+        }
+    }
+
+    /// Takes out every `Queued` entry whose expiry has passed at `now`.
+    pub(crate) fn take_expired(&mut self, now: I, mut each: impl FnMut(Outgoing<I>)) {
+        if self.expiring == 0 {
+            return;
+        }
+        let mut index = 0;
+        while index < self.entries.len() {
+            let expired = self.entries.get(index).is_some_and(|e| {
+                e.stage == Stage::Queued && e.expires_at.is_some_and(|at| at <= now)
+            });
+            if expired {
+                if let Some(entry) = self.remove(index) {
+                    each(entry);
+                }
+            } else {
+                index += 1;
+            }
+        }
+    }
+
+    /// The earliest expiry among `Queued` entries.
+    pub(crate) fn next_expiry(&self) -> Option<I> {
+        if self.expiring == 0 {
+            return None;
+        }
+        self.entries
+            .iter()
+            .filter(|e| e.stage == Stage::Queued)
+            .filter_map(|e| e.expires_at)
+            .min()
+    }
+
+    /// The connection ended: nothing is in flight on a connection any more; QoS 0 messages
+    /// still queued stay queued.
+    pub(crate) fn connection_lost(&mut self) {
+        for entry in self.entries.iter_mut() {
+            if entry.stage != Stage::Queued && entry.pending_tx {
+                entry.pending_tx = false;
+                self.pending_tx = self.pending_tx.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The server resumed the session: resend, in order, PUBREL for every `Released` entry and
+    /// PUBLISH with DUP for every `Sent` one, as far as the new Receive Maximum allows; the
+    /// `Sent` ones beyond it wait as `Queued` (keeping DUP) until room frees up. This is how a
+    /// Receive Maximum that shrank across the reconnect is honoured.
+    pub(crate) fn resume(&mut self, receive_maximum: u16) {
+        let mut in_flight = 0usize;
+        for entry in self.entries.iter_mut() {
+            match entry.stage {
+                Stage::Released => {
+                    in_flight += 1;
+                    if !entry.pending_tx {
+                        entry.pending_tx = true;
+                        self.pending_tx += 1;
+                    }
+                }
+                Stage::Sent => {
+                    entry.publish.dup = true;
+                    if !entry.pending_tx {
+                        entry.pending_tx = true;
+                        self.pending_tx += 1;
+                    }
+                    if in_flight < usize::from(receive_maximum) {
+                        in_flight += 1;
+                    } else {
+                        entry.stage = Stage::Queued;
+                        self.queued += 1;
+                    }
+                }
+                Stage::Queued => {}
+            }
+        }
+        self.in_flight = in_flight;
+    }
+
+    /// The server lost the session: every `Sent` publish starts over as a new one (DUP clear),
+    /// and every `Released` one is handed to `done` — the server had received it (its PUBREC
+    /// said so), only the release was lost, and sending it again would deliver it twice.
+    pub(crate) fn restart(&mut self, mut done: impl FnMut(Outgoing<I>)) {
+        let mut index = 0;
+        while index < self.entries.len() {
+            let Some(entry) = self.entries.get_mut(index) else {
+                break;
+            };
+            match entry.stage {
+                Stage::Released => {
+                    if let Some(entry) = self.entries.remove(index) {
+                        if entry.pending_tx {
+                            self.pending_tx = self.pending_tx.saturating_sub(1);
+                        }
+                        done(entry);
+                    }
+                    continue;
+                }
+                Stage::Sent => {
+                    entry.stage = Stage::Queued;
+                    entry.publish.dup = false;
+                    self.queued += 1;
+                    if !entry.pending_tx {
+                        entry.pending_tx = true;
+                        self.pending_tx += 1;
+                    }
+                }
+                Stage::Queued => {}
+            }
+            index += 1;
+        }
+        self.in_flight = 0;
+    }
+}
+
+/// `now + interval seconds`.
+pub(crate) fn expiry_deadline<I: Instant>(now: I, interval: Option<u32>) -> Option<I> {
+    interval.and_then(|secs| now.checked_add(Duration::from_secs(u64::from(secs))))
+}

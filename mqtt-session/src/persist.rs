@@ -1,0 +1,301 @@
+//! The state that must survive a process restart, as plain data, with a compact binary form a
+//! driver can keep in a file. The core never touches a file itself.
+
+use alloc::vec::Vec;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use mqtt_proto::{
+    Decoded, Decoder, MqttString, Packet, PacketId, ProtocolVersion, Publish, Role, Subscribe,
+    SubscribeFilter, SubscribeProperties, SubscriptionIdentifier,
+};
+
+use crate::config::Config;
+use crate::event::{ConfigError, PublishId};
+use crate::outbound::{expiry_deadline, Outgoing, Stage};
+use crate::session::Session;
+use crate::time::Instant;
+
+/// A publish not yet completed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistedPublish {
+    /// Its [`PublishId`] number.
+    pub id: u64,
+    /// Its stage: `Queued` (never sent), `Sent` (PUBLISH sent, no PUBACK/PUBREC yet) or
+    /// `Released` (PUBREL sent, no PUBCOMP yet).
+    pub stage: Stage,
+    /// The message, with its Packet Identifier.
+    pub publish: Publish,
+}
+
+/// A granted subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistedSubscription {
+    /// Filter and options.
+    pub filter: SubscribeFilter,
+    /// The Subscription Identifier it was made with (v5).
+    pub identifier: Option<SubscriptionIdentifier>,
+}
+
+/// Everything of a session that must outlive the process: pending outbound QoS 0/1/2 messages
+/// with their ids and stage, the inbound QoS 2 ids awaiting PUBREL, the subscriptions, and the
+/// counters that keep ids unique.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The protocol version of the session.
+    pub protocol_version: ProtocolVersion,
+    /// The client identifier (as assigned, when the server assigned one).
+    pub client_id: MqttString,
+    /// Where the Packet Identifier cursor stands.
+    pub next_packet_id: u16,
+    /// The last [`PublishId`] handed out.
+    pub last_publish_id: u64,
+    /// Pending publishes, in order.
+    pub outgoing: Vec<PersistedPublish>,
+    /// Inbound QoS 2 Packet Identifiers awaiting PUBREL.
+    pub inbound_qos2: Vec<PacketId>,
+    /// Granted subscriptions.
+    pub subscriptions: Vec<PersistedSubscription>,
+}
+
+/// Why snapshot bytes could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Not a snapshot, or one of another format version.
+    #[error("not a session snapshot (bad magic or format version)")]
+    BadHeader,
+    /// The bytes end early or hold an invalid field.
+    #[error("corrupt snapshot: {0}")]
+    Corrupt(&'static str),
+    /// An embedded packet is invalid.
+    #[error("corrupt snapshot packet: {0}")]
+    Packet(#[from] mqtt_proto::Error),
+}
+
+const MAGIC: &[u8; 4] = b"MQS1";
+
+impl Snapshot {
+    /// Appends the snapshot's binary form to `buf`. Publishes and subscriptions are stored as
+    /// v5 packets, so nothing of them is lost.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.put_slice(MAGIC);
+        buf.put_u8(self.protocol_version.level());
+        put_str(buf, &self.client_id);
+        buf.put_u16(self.next_packet_id);
+        buf.put_u64(self.last_publish_id);
+        buf.put_u32(self.outgoing.len() as u32);
+        for p in &self.outgoing {
+            buf.put_u64(p.id);
+            buf.put_u8(match p.stage {
+                Stage::Queued => 0,
+                Stage::Sent => 1,
+                Stage::Released => 2,
+            });
+            put_packet(buf, |b| {
+                p.publish.encode(ProtocolVersion::V5, b).map(|_| ())
+            });
+        }
+        buf.put_u32(self.inbound_qos2.len() as u32);
+        for id in &self.inbound_qos2 {
+            buf.put_u16(id.get());
+        }
+        buf.put_u32(self.subscriptions.len() as u32);
+        for s in &self.subscriptions {
+            let subscribe = Subscribe {
+                packet_id: PacketId::MIN,
+                filters: alloc::vec![s.filter.clone()],
+                properties: SubscribeProperties {
+                    subscription_identifier: s.identifier,
+                    ..SubscribeProperties::default()
+                },
+            };
+            put_packet(buf, |b| {
+                subscribe.encode(ProtocolVersion::V5, b).map(|_| ())
+            });
+        }
+    }
+
+    /// Reads a snapshot written by [`Snapshot::encode`].
+    pub fn decode(mut bytes: Bytes) -> Result<Snapshot, SnapshotError> {
+        if bytes.len() < 5 || &bytes[..4] != MAGIC {
+            return Err(SnapshotError::BadHeader);
+        }
+        bytes.advance(4);
+        let protocol_version =
+            ProtocolVersion::from_level(bytes.get_u8()).ok_or(SnapshotError::BadHeader)?;
+        let client_id = MqttString::try_from(
+            alloc::string::String::from_utf8(take_len16(&mut bytes)?.to_vec())
+                .map_err(|_| SnapshotError::Corrupt("client id"))?,
+        )?;
+        need(&bytes, 2 + 8 + 4)?;
+        let next_packet_id = bytes.get_u16();
+        let last_publish_id = bytes.get_u64();
+        let count = bytes.get_u32() as usize;
+        let mut outgoing = Vec::with_capacity(count.min(bytes.len() / 12));
+        for _ in 0..count {
+            need(&bytes, 9)?;
+            let id = bytes.get_u64();
+            let stage = match bytes.get_u8() {
+                0 => Stage::Queued,
+                1 => Stage::Sent,
+                2 => Stage::Released,
+                _ => return Err(SnapshotError::Corrupt("stage")),
+            };
+            let Packet::Publish(publish) = take_packet(&mut bytes)? else {
+                return Err(SnapshotError::Corrupt("expected PUBLISH"));
+            };
+            outgoing.push(PersistedPublish { id, stage, publish });
+        }
+        need(&bytes, 4)?;
+        let count = bytes.get_u32() as usize;
+        need(&bytes, count.saturating_mul(2))?;
+        let mut inbound_qos2 = Vec::with_capacity(count);
+        for _ in 0..count {
+            inbound_qos2
+                .push(PacketId::new(bytes.get_u16()).ok_or(SnapshotError::Corrupt("id 0"))?);
+        }
+        need(&bytes, 4)?;
+        let count = bytes.get_u32() as usize;
+        let mut subscriptions = Vec::with_capacity(count.min(bytes.len() / 8));
+        for _ in 0..count {
+            let Packet::Subscribe(mut s) = take_packet(&mut bytes)? else {
+                return Err(SnapshotError::Corrupt("expected SUBSCRIBE"));
+            };
+            let filter = s
+                .filters
+                .pop()
+                .ok_or(SnapshotError::Corrupt("empty SUBSCRIBE"))?;
+            subscriptions.push(PersistedSubscription {
+                filter,
+                identifier: s.properties.subscription_identifier,
+            });
+        }
+        Ok(Snapshot {
+            protocol_version,
+            client_id,
+            next_packet_id,
+            last_publish_id,
+            outgoing,
+            inbound_qos2,
+            subscriptions,
+        })
+    }
+}
+
+fn put_str(buf: &mut BytesMut, s: &str) {
+    buf.put_u16(s.len() as u16);
+    buf.put_slice(s.as_bytes());
+}
+
+/// A length-prefixed (u32) packet.
+fn put_packet(
+    buf: &mut BytesMut,
+    encode: impl FnOnce(&mut BytesMut) -> Result<(), mqtt_proto::EncodeError>,
+) {
+    let at = buf.len();
+    buf.put_u32(0);
+    let start = buf.len();
+    if encode(buf).is_err() {
+        buf.truncate(start);
+    }
+    let len = (buf.len() - start) as u32;
+    buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+fn need(bytes: &Bytes, n: usize) -> Result<(), SnapshotError> {
+    if bytes.len() < n {
+        Err(SnapshotError::Corrupt("truncated"))
+    } else {
+        Ok(())
+    }
+}
+
+fn take_len16(bytes: &mut Bytes) -> Result<Bytes, SnapshotError> {
+    need(bytes, 2)?;
+    let len = usize::from(bytes.get_u16());
+    need(bytes, len)?;
+    Ok(bytes.split_to(len))
+}
+
+fn take_packet(bytes: &mut Bytes) -> Result<Packet, SnapshotError> {
+    need(bytes, 4)?;
+    let len = bytes.get_u32() as usize;
+    need(bytes, len)?;
+    let mut packet = BytesMut::from(&bytes.split_to(len)[..]);
+    match Decoder::new(ProtocolVersion::V5, Role::Client).decode(&mut packet)? {
+        Decoded::Packet(p) if packet.is_empty() => Ok(p),
+        _ => Err(SnapshotError::Corrupt("packet length")),
+    }
+}
+
+impl<I: Instant> Session<I> {
+    /// The state to keep across a process restart. Take it after every batch of inputs (or on
+    /// the events that change it: publish accepted, completed, subscribed) and store it.
+    pub fn snapshot(&self) -> Snapshot {
+        let (ids, outbound, inbound, subs, publish_seq) = self.parts();
+        Snapshot {
+            protocol_version: self.protocol_version(),
+            client_id: self.client_id().clone(),
+            next_packet_id: ids.next(),
+            last_publish_id: publish_seq,
+            outgoing: outbound
+                .iter()
+                .map(|e| PersistedPublish {
+                    id: e.id.0,
+                    stage: e.stage,
+                    publish: e.publish.clone(),
+                })
+                .collect(),
+            inbound_qos2: inbound.qos2_ids().collect(),
+            subscriptions: subs
+                .list
+                .iter()
+                .filter(|s| s.active)
+                .map(|s| PersistedSubscription {
+                    filter: s.filter.clone(),
+                    identifier: s.identifier,
+                })
+                .collect(),
+        }
+    }
+
+    /// A session that continues the one `snapshot` was taken of: its next connection asks to
+    /// resume the session, resends `Sent` publishes with DUP and `Released` ones' PUBREL in
+    /// order if the server still has it, and starts them over and resubscribes if not.
+    /// `config` must name the same protocol version; its client id is replaced by the
+    /// snapshot's.
+    pub fn restore(config: Config, snapshot: Snapshot, now: I) -> Result<Self, ConfigError> {
+        let mut session = Session::new(config)?;
+        let outgoing = snapshot
+            .outgoing
+            .into_iter()
+            .map(|p| {
+                let expires_at = if p.stage == Stage::Queued {
+                    expiry_deadline(now, p.publish.properties.message_expiry_interval)
+                } else {
+                    None
+                };
+                Outgoing {
+                    id: PublishId(p.id),
+                    pending_tx: p.stage == Stage::Queued,
+                    stage: p.stage,
+                    publish: p.publish,
+                    expires_at,
+                    rec_reason: mqtt_proto::ReasonCode::Success,
+                }
+            })
+            .collect();
+        session.restore_parts(
+            snapshot.client_id,
+            snapshot.next_packet_id,
+            snapshot.last_publish_id,
+            outgoing,
+            snapshot.inbound_qos2,
+            snapshot
+                .subscriptions
+                .into_iter()
+                .map(|s| (s.filter, s.identifier))
+                .collect(),
+        );
+        Ok(session)
+    }
+}

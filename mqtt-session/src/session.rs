@@ -1,0 +1,1378 @@
+//! The `Session`: composes the parts below it (packet ids, outbound queue, inbound state,
+//! aliases, subscriptions, timers, backoff) into the client's protocol state machine.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use core::time::Duration;
+use mqtt_proto::{
+    Auth, AuthProperties, ConnAck, Decoded, Decoder, Disconnect, DisconnectProperties, EncodeError,
+    MqttString, Packet, PacketId, PacketType, ProtocolVersion, PubResponse, Publish,
+    PublishProperties, QoS, QosPid, ReasonCode, Role, SubAck, Subscribe, SubscribeFilter,
+    SubscribeProperties, SubscriptionIdentifier, TopicFilter, TopicName, UnsubAck, Unsubscribe,
+    UnsubscribeProperties,
+};
+
+use crate::alias::{AliasError, AliasUse, InboundAliases, OutboundAliases};
+use crate::backoff::BackoffState;
+use crate::config::Config;
+use crate::event::{
+    AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
+    PublishId, PublishTicket, RequestId, ServerLimits, SubscribeResult, SubscriptionKey,
+};
+use crate::ids::PacketIds;
+use crate::inbound::{Inbound, Qos2};
+use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
+use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
+use crate::time::{after, Instant, Timer, Timers};
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// No connection. [`Session::should_connect`] says when to open one.
+    Idle,
+    /// CONNECT is (to be) sent; CONNACK (or an AUTH step) is awaited.
+    Connecting,
+    /// CONNACK accepted the connection.
+    Connected,
+    /// The session ended the connection; its last bytes (a DISCONNECT) wait in
+    /// [`Session::poll_transmit`], after which the state is `Idle` and the driver closes the
+    /// transport.
+    Closing,
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    /// The topic.
+    pub topic: TopicName,
+    /// The payload.
+    pub payload: Bytes,
+    /// The QoS.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// Properties (v5). Topic Alias is managed by the session and must be left unset;
+    /// Subscription Identifiers are for servers only [MQTT-3.3.4-6].
+    pub properties: PublishProperties,
+}
+
+impl OutboundMessage {
+    /// A message without properties, not retained.
+    pub fn new(topic: TopicName, payload: impl Into<Bytes>, qos: QoS) -> Self {
+        OutboundMessage {
+            topic,
+            payload: payload.into(),
+            qos,
+            retain: false,
+            properties: PublishProperties::default(),
+        }
+    }
+}
+
+/// A packet the session has decided to send that is not a PUBLISH or a PUBREL of the outbound
+/// queue (those are written from the queue itself, in order).
+#[derive(Debug, Clone)]
+enum Control {
+    Connect {
+        clean_start: bool,
+    },
+    /// PUBACK, PUBREC, PUBREL (for an unknown id) or PUBCOMP.
+    Ack(PacketType, PacketId, ReasonCode),
+    PingReq,
+    /// The last packet of a connection.
+    Disconnect(Box<Disconnect>),
+    Auth(Box<Auth>),
+}
+
+/// The client side of one MQTT session, over any number of connections. See the
+/// [crate documentation](crate) for the method groups and the order a driver calls them in.
+#[derive(Debug)]
+pub struct Session<I> {
+    config: Config,
+    client_id: MqttString,
+    state: State,
+    /// Whether the next CONNECT asks to resume the session (Clean Start 0).
+    resumable: bool,
+    /// Whether the CONNECT in flight asked for a clean start.
+    clean_sent: bool,
+    /// The application called `disconnect`: no reconnecting.
+    user_closed: bool,
+    timers: Timers<I>,
+    decoder: Decoder,
+    limits: ServerLimits,
+    keep_alive: Duration,
+    connected_at: Option<I>,
+    ping_outstanding: bool,
+    ids: PacketIds,
+    outbound: Outbound<I>,
+    inbound: Inbound,
+    in_aliases: InboundAliases,
+    out_aliases: OutboundAliases,
+    subs: Subscriptions,
+    control: VecDeque<Control>,
+    events: VecDeque<Event>,
+    backoff: BackoffState,
+    publish_seq: u64,
+    request_seq: u64,
+}
+
+impl<I: Instant> Session<I> {
+    /// A session that has not connected yet. Checks that the configuration makes a valid
+    /// CONNECT.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        if config.receive_maximum == 0 {
+            return Err(ConfigError::ReceiveMaximumZero);
+        }
+        config
+            .connect(&config.client_id, config.clean_start)
+            .encoded_len(config.protocol_version)?;
+        let decoder = Decoder::new(config.protocol_version, Role::Server)
+            .with_max_packet_size(config.maximum_packet_size);
+        Ok(Session {
+            client_id: config.client_id.clone(),
+            state: State::Idle,
+            resumable: !config.clean_start,
+            clean_sent: config.clean_start,
+            user_closed: false,
+            timers: Timers::new(),
+            decoder,
+            limits: ServerLimits::v311(config.keep_alive),
+            keep_alive: config.keep_alive,
+            connected_at: None,
+            ping_outstanding: false,
+            ids: PacketIds::new(),
+            outbound: Outbound::new(),
+            inbound: Inbound::default(),
+            in_aliases: InboundAliases::default(),
+            out_aliases: OutboundAliases::default(),
+            subs: Subscriptions::default(),
+            control: VecDeque::new(),
+            events: VecDeque::new(),
+            backoff: BackoffState::new(config.random_seed),
+            publish_seq: 0,
+            request_seq: 0,
+            config,
+        })
+    }
+
+    // ----------------------------------------------------------------- getters
+
+    /// Where the connection stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Whether a connection is up (CONNACK accepted it).
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// The protocol version spoken.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.config.protocol_version
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The client identifier in use (the server's assignment, once it made one).
+    pub fn client_id(&self) -> &MqttString {
+        &self.client_id
+    }
+
+    /// The server's limits of the current (or last) connection.
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    /// QoS 1/2 publishes sent and not yet acknowledged on this connection.
+    pub fn inflight(&self) -> usize {
+        self.outbound.in_flight()
+    }
+
+    /// Publishes waiting to be sent (for a connection or for flow-control room).
+    pub fn queued(&self) -> usize {
+        self.outbound.queued()
+    }
+
+    /// Publishes not yet completed, of any stage.
+    pub fn pending_publishes(&self) -> usize {
+        self.outbound.len()
+    }
+
+    /// Whether a publish would be accepted now (queue room and a free Packet Identifier).
+    pub fn can_publish(&self) -> bool {
+        !self.user_closed
+            && self.outbound.queued() < self.config.max_queued
+            && self.ids.len() < usize::from(u16::MAX)
+    }
+
+    /// Whether the session wants a new connection at `now`: it is idle, the application has not
+    /// disconnected, and any reconnect backoff is over.
+    pub fn should_connect(&self, now: I) -> bool {
+        self.state == State::Idle
+            && !self.user_closed
+            && self.timers.get(Timer::Reconnect).is_none_or(|at| at <= now)
+    }
+
+    /// The subscriptions an inbound message belongs to: by Subscription Identifier when the
+    /// PUBLISH carries them (v5), otherwise every granted subscription whose filter matches.
+    /// A message matching several overlapping subscriptions belongs to each of them once.
+    pub fn route<'a>(&'a self, publish: &'a Publish) -> impl Iterator<Item = SubscriptionKey> + 'a {
+        self.subs.route(publish)
+    }
+
+    /// The topic filter and options of a subscription, while it exists.
+    pub fn subscription(&self, key: SubscriptionKey) -> Option<&SubscribeFilter> {
+        self.subs.get(key).map(|s| &s.filter)
+    }
+
+    /// The granted subscriptions.
+    pub fn subscriptions(&self) -> impl Iterator<Item = (SubscriptionKey, &SubscribeFilter)> {
+        self.subs
+            .list
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| (s.key, &s.filter))
+    }
+
+    /// The next deadline and why.
+    pub fn next_timeout(&self) -> Option<(I, Timer)> {
+        self.timers.next()
+    }
+
+    // ----------------------------------------------------------------- inputs
+
+    /// The transport is up: the session queues CONNECT and starts waiting for CONNACK.
+    pub fn handle_connected(&mut self, now: I) {
+        if matches!(self.state, State::Connecting | State::Connected) {
+            self.end_connection(now, DisconnectReason::TransportClosed);
+        }
+        self.state = State::Connecting;
+        self.user_closed = false;
+        self.control.clear();
+        self.timers.stop(Timer::Reconnect);
+        self.clean_sent = !self.resumable;
+        self.control.push_back(Control::Connect {
+            clean_start: self.clean_sent,
+        });
+        self.decoder = Decoder::new(self.config.protocol_version, Role::Server)
+            .with_max_packet_size(self.config.maximum_packet_size);
+        self.in_aliases.reset(self.config.topic_alias_maximum);
+        self.out_aliases.reset(0);
+        self.ping_outstanding = false;
+        self.connected_at = None;
+        self.timers
+            .set(Timer::ConnAck, after(now, self.response_timeout()));
+    }
+
+    /// Bytes arrived. Every whole packet is taken off the front of `buf` and handled; a partial
+    /// packet stays for the next call. After a protocol error the rest of the connection's
+    /// input is ignored.
+    pub fn handle_read(&mut self, now: I, buf: &mut BytesMut) {
+        while matches!(self.state, State::Connecting | State::Connected) {
+            match self.decoder.decode(buf) {
+                Ok(Decoded::Packet(packet)) => self.on_packet(now, packet),
+                Ok(Decoded::Incomplete { .. }) => return,
+                Err(e) => {
+                    self.protocol_error(now, e.reason_code(), e);
+                }
+            }
+        }
+        // Not connected: nothing more is read on this connection.
+        buf.clear();
+    }
+
+    /// The transport closed or failed, or could not be opened. Harmless when the session
+    /// already ended the connection.
+    pub fn handle_closed(&mut self, now: I) {
+        match self.state {
+            State::Connecting | State::Connected => {
+                self.end_connection(now, DisconnectReason::TransportClosed);
+                self.state = State::Idle;
+            }
+            State::Closing => {
+                self.control.clear();
+                self.state = State::Idle;
+            }
+            State::Idle => {
+                // A connection attempt that failed before the transport came up.
+                if self.timers.get(Timer::Reconnect).is_none() && !self.user_closed {
+                    self.schedule_reconnect(now);
+                }
+            }
+        }
+        self.update_expiry_timer();
+    }
+
+    /// A deadline passed. Early and repeated calls do nothing.
+    pub fn handle_timeout(&mut self, now: I) {
+        if self.timers.expired(Timer::ConnAck, now) {
+            self.timers.stop(Timer::ConnAck);
+            if self.state == State::Connecting {
+                self.end_connection(now, DisconnectReason::ConnAckTimeout);
+                self.state = State::Idle;
+            }
+        }
+        if self.timers.expired(Timer::PingResponse, now) {
+            self.timers.stop(Timer::PingResponse);
+            if self.state == State::Connected {
+                self.end_connection(now, DisconnectReason::KeepAliveTimeout);
+                self.state = State::Idle;
+            }
+        }
+        if self.timers.expired(Timer::KeepAlive, now) {
+            self.timers.stop(Timer::KeepAlive);
+            if self.state == State::Connected && !self.ping_outstanding {
+                // [MQTT-3.1.2-23]: never silent for longer than the keep-alive.
+                self.control.push_back(Control::PingReq);
+                self.ping_outstanding = true;
+                self.timers
+                    .set(Timer::PingResponse, after(now, self.response_timeout()));
+            }
+        }
+        if self.timers.expired(Timer::Reconnect, now) {
+            self.timers.stop(Timer::Reconnect);
+        }
+        if self.timers.expired(Timer::MessageExpiry, now) {
+            self.expire(now);
+        }
+        self.update_expiry_timer();
+    }
+
+    // ----------------------------------------------------------------- commands
+
+    /// Publishes a message. The id and Packet Identifier are handed out at once; completion
+    /// is reported by [`Event::PublishCompleted`] or [`Event::PublishFailed`]. While
+    /// disconnected (or while the server's Receive Maximum is reached) the message waits in
+    /// the queue, in order.
+    pub fn publish(&mut self, now: I, message: OutboundMessage) -> Result<PublishTicket, Error> {
+        if self.user_closed {
+            return Err(Error::Closing);
+        }
+        if message.properties.topic_alias.is_some() {
+            return Err(Error::NotAvailable(
+                "topic aliases are assigned by the session",
+            ));
+        }
+        if !message.properties.subscription_identifiers.is_empty() {
+            return Err(Error::Invalid(EncodeError::Invalid(
+                mqtt_proto::Error::PropertyNotAllowed {
+                    context: "a PUBLISH from a client",
+                    property: mqtt_proto::PropertyId::SubscriptionIdentifier,
+                },
+            )));
+        }
+        let mut publish = Publish {
+            dup: false,
+            qos_pid: QosPid::AtMostOnce,
+            retain: message.retain,
+            topic: message.topic,
+            payload: message.payload,
+            properties: message.properties,
+        };
+        // Size with a placeholder id: the id does not change the size.
+        if message.qos != QoS::AtMostOnce {
+            publish.qos_pid = QosPid::new(message.qos, PacketId::MIN);
+        }
+        let size = publish.encoded_len(self.config.protocol_version)?;
+        if self.state == State::Connected {
+            self.check_limits(&publish, size).map_err(|f| match f {
+                PublishFailure::PacketTooLarge { size, max } => Error::PacketTooLarge { size, max },
+                PublishFailure::QoSNotSupported(q) => Error::QoSNotSupported(q),
+                _ => Error::RetainNotSupported,
+            })?;
+        }
+        if self.outbound.queued() >= self.config.max_queued {
+            return Err(Error::QueueFull);
+        }
+        let packet_id = if message.qos == QoS::AtMostOnce {
+            None
+        } else {
+            let id = self.ids.allocate().ok_or(Error::NoFreePacketId)?;
+            publish.qos_pid = QosPid::new(message.qos, id);
+            Some(id)
+        };
+        self.publish_seq += 1;
+        let id = PublishId(self.publish_seq);
+        let expires_at = match self.config.protocol_version {
+            ProtocolVersion::V5 => expiry_deadline(now, publish.properties.message_expiry_interval),
+            ProtocolVersion::V311 => None,
+        };
+        self.outbound.push(id, publish, expires_at);
+        self.update_expiry_timer();
+        Ok(PublishTicket { id, packet_id })
+    }
+
+    /// Subscribes to `filters`, each becoming a subscription with its own key (in order).
+    /// The result arrives as [`Event::Subscribed`]. On v5 the session gives the SUBSCRIBE a
+    /// Subscription Identifier (unless `properties` has one, or the server has none) so that
+    /// messages are routed exactly.
+    pub fn subscribe(
+        &mut self,
+        _now: I,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    ) -> Result<(RequestId, Vec<SubscriptionKey>), Error> {
+        if self.user_closed {
+            return Err(Error::Closing);
+        }
+        if filters.is_empty() {
+            return Err(Error::Invalid(EncodeError::Invalid(
+                mqtt_proto::Error::NoTopicFilters(PacketType::Subscribe),
+            )));
+        }
+        if self.state == State::Connected {
+            if !self.limits.wildcard_subscription_available
+                && filters.iter().any(|f| f.filter.has_wildcards())
+            {
+                return Err(Error::SubscriptionNotSupported("wildcard subscriptions"));
+            }
+            if !self.limits.shared_subscription_available
+                && filters.iter().any(|f| f.filter.is_shared())
+            {
+                return Err(Error::SubscriptionNotSupported("shared subscriptions"));
+            }
+        }
+        // Check the packet encodes before taking an id.
+        Subscribe {
+            packet_id: PacketId::MIN,
+            filters: filters.clone(),
+            properties: properties.clone(),
+        }
+        .encoded_len(self.config.protocol_version)?;
+        let packet_id = self.ids.allocate().ok_or(Error::NoFreePacketId)?;
+        let request = self.next_request();
+        let mut keys = Vec::with_capacity(filters.len());
+        for filter in filters {
+            let key = self.subs.new_key();
+            keys.push(key);
+            self.subs.list.push(Subscription {
+                key,
+                request,
+                filter,
+                identifier: properties.subscription_identifier,
+                active: false,
+            });
+        }
+        self.subs.subscribes.push(PendingSubscribe {
+            request,
+            packet_id,
+            keys: keys.clone(),
+            properties,
+            resubscribe: false,
+            sent: false,
+        });
+        Ok((request, keys))
+    }
+
+    /// Unsubscribes from `filters` (matched by their exact text). The result arrives as
+    /// [`Event::Unsubscribed`]; the subscriptions stay routable until then.
+    pub fn unsubscribe(
+        &mut self,
+        _now: I,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<RequestId, Error> {
+        if self.user_closed {
+            return Err(Error::Closing);
+        }
+        Unsubscribe {
+            packet_id: PacketId::MIN,
+            filters: filters.clone(),
+            properties: properties.clone(),
+        }
+        .encoded_len(self.config.protocol_version)?;
+        let packet_id = self.ids.allocate().ok_or(Error::NoFreePacketId)?;
+        let request = self.next_request();
+        self.subs.unsubscribes.push(PendingUnsubscribe {
+            request,
+            packet_id,
+            filters,
+            properties,
+            sent: false,
+        });
+        Ok(request)
+    }
+
+    /// Acknowledges a message received in manual-ack mode. Acknowledgements go out in the
+    /// order the messages arrived, whatever order the application acks them in
+    /// [MQTT-4.6.0-2], [MQTT-4.6.0-3].
+    pub fn ack(&mut self, _now: I, token: AckToken) -> Result<(), Error> {
+        let mut released = Vec::new();
+        if !self.inbound.ack(token, |r| released.push(r)) {
+            return Err(Error::UnknownAckToken);
+        }
+        let connected = self.state == State::Connected;
+        for r in released {
+            match r.qos {
+                QoS::ExactlyOnce => {
+                    self.inbound.set_qos2(r.packet_id, Qos2::Received);
+                    if connected {
+                        self.control.push_back(Control::Ack(
+                            PacketType::PubRec,
+                            r.packet_id,
+                            ReasonCode::Success,
+                        ));
+                    }
+                }
+                _ => {
+                    if connected {
+                        self.control.push_back(Control::Ack(
+                            PacketType::PubAck,
+                            r.packet_id,
+                            ReasonCode::Success,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the connection with DISCONNECT (`reason_code`, and on v5 `properties`, e.g. a
+    /// Session Expiry Interval) and stops reconnecting. Acknowledgements already queued go
+    /// out first; publishes not yet sent stay in the session. A later
+    /// [`Session::handle_connected`] starts again.
+    pub fn disconnect(
+        &mut self,
+        now: I,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+    ) -> Result<(), Error> {
+        let packet = Disconnect {
+            reason_code,
+            properties,
+        };
+        packet.encoded_len(self.config.protocol_version)?;
+        self.user_closed = true;
+        self.timers.stop(Timer::Reconnect);
+        match self.state {
+            State::Connected => {
+                if let Some(expiry) = packet.properties.session_expiry_interval {
+                    self.resumable = expiry != 0;
+                }
+                // Acknowledgements already queued still go out, before the DISCONNECT.
+                let queued = core::mem::take(&mut self.control);
+                self.end_connection(now, DisconnectReason::Local);
+                self.control = queued;
+                self.control
+                    .push_back(Control::Disconnect(Box::new(packet)));
+                self.state = State::Closing;
+            }
+            State::Connecting => {
+                self.end_connection(now, DisconnectReason::Local);
+                self.state = State::Idle;
+            }
+            State::Closing | State::Idle => {}
+        }
+        Ok(())
+    }
+
+    /// Sends AUTH (v5 enhanced authentication): the answer to an
+    /// [`Event::AuthChallenge`] (Continue authentication) or a re-authentication
+    /// (Re-authenticate) while connected.
+    pub fn auth(
+        &mut self,
+        _now: I,
+        reason_code: ReasonCode,
+        properties: AuthProperties,
+    ) -> Result<(), Error> {
+        if self.config.protocol_version != ProtocolVersion::V5 {
+            return Err(Error::NotAvailable("AUTH needs MQTT v5"));
+        }
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return Err(Error::NotAvailable("AUTH needs a connection"));
+        }
+        let packet = Auth {
+            reason_code,
+            properties,
+        };
+        packet.encoded_len(ProtocolVersion::V5)?;
+        self.control.push_back(Control::Auth(Box::new(packet)));
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- outputs
+
+    /// Encodes into `buf` every packet that is due and returns how many bytes it wrote.
+    /// Call after every input and command until it returns 0.
+    pub fn poll_transmit(&mut self, now: I, buf: &mut BytesMut) -> usize {
+        let start = buf.len();
+        let version = self.config.protocol_version;
+        match self.state {
+            State::Idle => return 0,
+            State::Connecting | State::Closing => {
+                // Before CONNACK only CONNECT and AUTH may go; while closing, what is queued.
+                let closing = self.state == State::Closing;
+                while let Some(c) = self.control.front() {
+                    if !closing && !matches!(c, Control::Connect { .. } | Control::Auth(_)) {
+                        break;
+                    }
+                    if let Some(c) = self.control.pop_front() {
+                        self.write_control(c, buf);
+                    }
+                }
+                if closing && self.control.is_empty() {
+                    self.state = State::Idle;
+                }
+            }
+            State::Connected => {
+                while let Some(c) = self.control.pop_front() {
+                    self.write_control(c, buf);
+                }
+                self.write_requests(buf);
+                self.write_publishes(now, buf);
+            }
+        }
+        let written = buf.len() - start;
+        if written > 0 && self.state == State::Connected && !self.keep_alive.is_zero() {
+            self.timers
+                .set(Timer::KeepAlive, after(now, self.keep_alive));
+        }
+        let _ = version;
+        self.update_expiry_timer();
+        written
+    }
+
+    /// The earliest deadline; call [`Session::handle_timeout`] when it passes.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<I> {
+        self.timers.next().map(|(at, _)| at)
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    // ----------------------------------------------------------------- internals
+
+    fn response_timeout(&self) -> Duration {
+        match self.config.response_timeout {
+            Some(t) => t,
+            None if !self.keep_alive.is_zero() => self.keep_alive,
+            None => Duration::from_secs(30),
+        }
+    }
+
+    fn next_request(&mut self) -> RequestId {
+        self.request_seq += 1;
+        RequestId(self.request_seq)
+    }
+
+    /// Whether the server's limits let this publish go; checked when it is accepted and again
+    /// when it is sent (the limits may change across a reconnect).
+    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), PublishFailure> {
+        if let Some(max) = self.limits.maximum_packet_size {
+            if size > max as usize {
+                return Err(PublishFailure::PacketTooLarge { size, max });
+            }
+        }
+        if publish.qos() > self.limits.maximum_qos {
+            return Err(PublishFailure::QoSNotSupported(publish.qos()));
+        }
+        if publish.retain && !self.limits.retain_available {
+            return Err(PublishFailure::RetainNotSupported);
+        }
+        Ok(())
+    }
+
+    fn write_control(&mut self, control: Control, buf: &mut BytesMut) {
+        let version = self.config.protocol_version;
+        // Everything below was validated when it was queued; an encoding error cannot happen,
+        // and if it did the packet would be skipped rather than the session panicking.
+        let _ = match control {
+            Control::Connect { clean_start } => self
+                .config
+                .connect(&self.client_id, clean_start)
+                .encode(version, buf),
+            Control::Ack(kind, id, reason) => {
+                PubResponse::with_reason(id, reason).encode(kind, version, buf)
+            }
+            Control::PingReq => Packet::PingReq.encode(version, buf),
+            Control::Disconnect(d) => d.encode(version, buf),
+            Control::Auth(a) => a.encode(version, buf),
+        };
+    }
+
+    /// SUBSCRIBE and UNSUBSCRIBE requests not yet sent on this connection.
+    fn write_requests(&mut self, buf: &mut BytesMut) {
+        let version = self.config.protocol_version;
+        let ids_available = self.limits.subscription_identifier_available;
+        for index in 0..self.subs.subscribes.len() {
+            let Some(pending) = self.subs.subscribes.get(index) else {
+                break;
+            };
+            if pending.sent {
+                continue;
+            }
+            let mut properties = pending.properties.clone();
+            if version == ProtocolVersion::V5 {
+                if properties.subscription_identifier.is_none() && ids_available {
+                    properties.subscription_identifier =
+                        SubscriptionIdentifier::new((pending.request.0 % 268_435_455) as u32 + 1);
+                }
+                if !ids_available {
+                    properties.subscription_identifier = None;
+                }
+            }
+            let keys = pending.keys.clone();
+            let packet_id = pending.packet_id;
+            let mut filters = Vec::with_capacity(keys.len());
+            for key in &keys {
+                if let Some(s) = self.subs.get_mut(*key) {
+                    s.identifier = properties.subscription_identifier;
+                    filters.push(s.filter.clone());
+                }
+            }
+            let _ = Subscribe {
+                packet_id,
+                filters,
+                properties,
+            }
+            .encode(version, buf);
+            if let Some(pending) = self.subs.subscribes.get_mut(index) {
+                pending.sent = true;
+            }
+        }
+        for pending in self.subs.unsubscribes.iter_mut().filter(|p| !p.sent) {
+            let _ = Unsubscribe {
+                packet_id: pending.packet_id,
+                filters: pending.filters.clone(),
+                properties: pending.properties.clone(),
+            }
+            .encode(version, buf);
+            pending.sent = true;
+        }
+    }
+
+    /// PUBLISH and PUBREL packets of the outbound queue, in order, within flow control.
+    fn write_publishes(&mut self, now: I, buf: &mut BytesMut) {
+        let version = self.config.protocol_version;
+        while let Some(index) = self.outbound.next_due(self.limits.receive_maximum) {
+            let Some(entry) = self.outbound.entry(index) else {
+                break;
+            };
+            if entry.stage == Stage::Released {
+                if let Some(id) = entry.packet_id() {
+                    let _ = PubResponse::new(id).encode(PacketType::PubRel, version, buf);
+                }
+                self.outbound.mark_written(index);
+                continue;
+            }
+            // The server's limits may have changed since the message was accepted.
+            let size = entry.publish.encoded_len(version).unwrap_or(usize::MAX);
+            if let Err(failure) = self.check_limits(&entry.publish, size) {
+                if let Some(entry) = self.outbound.remove(index) {
+                    self.fail(entry, failure);
+                }
+                continue;
+            }
+            self.outbound.refresh_expiry(index, now);
+            let Some(entry) = self.outbound.entry(index) else {
+                break;
+            };
+            let alias = if version == ProtocolVersion::V5 {
+                self.out_aliases.use_for(&entry.publish.topic)
+            } else {
+                AliasUse::None
+            };
+            let _ = match alias {
+                AliasUse::None => entry.publish.encode(version, buf),
+                AliasUse::Assign(a) | AliasUse::Reuse(a) => {
+                    let mut aliased = entry.publish.clone();
+                    aliased.properties.topic_alias = Some(a);
+                    if matches!(alias, AliasUse::Reuse(_)) {
+                        aliased.topic = TopicName::empty();
+                    }
+                    aliased.encode(version, buf)
+                }
+            };
+            if let Some(done) = self.outbound.mark_written(index) {
+                // QoS 0: complete once written.
+                self.events.push_back(Event::PublishCompleted {
+                    id: done.id,
+                    packet_id: None,
+                    reason_code: ReasonCode::Success,
+                });
+            }
+        }
+    }
+
+    /// Reports a publish that will not be delivered and frees its id.
+    fn fail(&mut self, entry: Outgoing<I>, reason: PublishFailure) {
+        let packet_id = entry.packet_id();
+        if let Some(id) = packet_id {
+            self.ids.release(id);
+        }
+        self.events.push_back(Event::PublishFailed {
+            id: entry.id,
+            packet_id,
+            reason,
+        });
+    }
+
+    fn expire(&mut self, now: I) {
+        let mut expired = Vec::new();
+        self.outbound.take_expired(now, |e| expired.push(e));
+        for entry in expired {
+            self.fail(entry, PublishFailure::Expired);
+        }
+    }
+
+    fn update_expiry_timer(&mut self) {
+        let next = self.outbound.next_expiry();
+        self.timers.set(Timer::MessageExpiry, next);
+    }
+
+    /// A packet from the server.
+    fn on_packet(&mut self, now: I, packet: Packet) {
+        // Any packet shows the server is alive.
+        self.timers.stop(Timer::PingResponse);
+        self.ping_outstanding = false;
+        if self.state == State::Connecting {
+            match packet {
+                Packet::ConnAck(ack) => self.on_connack(now, *ack),
+                Packet::Auth(auth) => self.on_auth(now, auth),
+                Packet::Disconnect(d) => self.on_server_disconnect(now, d),
+                // [MQTT-3.2.0-1]: the server's first packet is CONNACK (or AUTH in v5).
+                other => self.protocol_error(
+                    now,
+                    ReasonCode::ProtocolError,
+                    unexpected(other.packet_type()),
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => self.on_publish(now, p),
+            Packet::PubAck(a) => self.on_puback(a),
+            Packet::PubRec(a) => self.on_pubrec(a),
+            Packet::PubRel(a) => self.on_pubrel(a),
+            Packet::PubComp(a) => self.on_pubcomp(a),
+            Packet::SubAck(a) => self.on_suback(now, a),
+            Packet::UnsubAck(a) => self.on_unsuback(now, a),
+            Packet::PingResp => {}
+            Packet::Disconnect(d) => self.on_server_disconnect(now, d),
+            Packet::Auth(a) => self.on_auth(now, a),
+            other => self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                unexpected(other.packet_type()),
+            ),
+        }
+    }
+
+    fn on_connack(&mut self, now: I, ack: ConnAck) {
+        self.timers.stop(Timer::ConnAck);
+        if ack.reason_code.is_error() {
+            self.end_connection(now, DisconnectReason::Refused(ack.reason_code));
+            self.state = State::Idle;
+            return;
+        }
+        // v5 [MQTT-3.2.2-4]; v3.1.1 [MQTT-3.2.2-1]: a clean start is never answered with a
+        // session.
+        if self.clean_sent && ack.session_present {
+            self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                mqtt_proto::Error::SessionPresentWithError,
+            );
+            return;
+        }
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
+        let p = &ack.properties;
+        self.keep_alive = match p.server_keep_alive {
+            Some(secs) if v5 => Duration::from_secs(u64::from(secs)),
+            _ => self.config.keep_alive,
+        };
+        self.limits = if v5 {
+            ServerLimits {
+                receive_maximum: p.receive_maximum.map_or(u16::MAX, |r| r.get()),
+                maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
+                retain_available: p.retain_available.unwrap_or(true),
+                maximum_packet_size: p.maximum_packet_size.map(|m| m.get()),
+                topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+                wildcard_subscription_available: p.wildcard_subscription_available.unwrap_or(true),
+                subscription_identifier_available: p
+                    .subscription_identifier_available
+                    .unwrap_or(true),
+                shared_subscription_available: p.shared_subscription_available.unwrap_or(true),
+                keep_alive: self.keep_alive,
+                session_expiry_interval: p.session_expiry_interval,
+            }
+        } else {
+            ServerLimits::v311(self.keep_alive)
+        };
+        if let Some(id) = &p.assigned_client_identifier {
+            self.client_id = id.clone();
+        }
+        self.resumable = if v5 {
+            p.session_expiry_interval
+                .unwrap_or(self.config.session_expiry_interval)
+                != 0
+        } else {
+            !self.config.clean_start
+        };
+        self.out_aliases.reset(
+            self.config
+                .outbound_topic_aliases
+                .min(self.limits.topic_alias_maximum),
+        );
+        self.state = State::Connected;
+        self.connected_at = Some(now);
+        if !self.keep_alive.is_zero() {
+            self.timers
+                .set(Timer::KeepAlive, after(now, self.keep_alive));
+        }
+        self.events.push_back(Event::Connected(Connected {
+            session_present: ack.session_present,
+            limits: self.limits.clone(),
+            client_id: self.client_id.clone(),
+            properties: ack.properties,
+        }));
+        if ack.session_present {
+            // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP) and PUBREL, in order.
+            self.outbound.resume(self.limits.receive_maximum);
+        } else {
+            // The server has no session: start the publishes over, forget inbound QoS 2
+            // state, and subscribe again to everything that was granted.
+            let mut done = Vec::new();
+            self.outbound.restart(|e| done.push(e));
+            for entry in done {
+                if let Some(id) = entry.packet_id() {
+                    self.ids.release(id);
+                }
+                self.events.push_back(Event::PublishCompleted {
+                    id: entry.id,
+                    packet_id: entry.packet_id(),
+                    reason_code: entry.rec_reason,
+                });
+            }
+            self.inbound.discard();
+            self.resubscribe();
+        }
+    }
+
+    /// Queues a SUBSCRIBE for every group of granted subscriptions (one per original request,
+    /// keeping its Subscription Identifier) that no unanswered request covers.
+    fn resubscribe(&mut self) {
+        let mut requests: Vec<RequestId> = Vec::new();
+        for s in self.subs.list.iter().filter(|s| s.active) {
+            let pending = self.subs.subscribes.iter().any(|p| p.keys.contains(&s.key));
+            if !pending && !requests.contains(&s.request) {
+                requests.push(s.request);
+            }
+        }
+        for request in requests {
+            let Some(packet_id) = self.ids.allocate() else {
+                return;
+            };
+            let keys: Vec<SubscriptionKey> = self
+                .subs
+                .list
+                .iter()
+                .filter(|s| s.active && s.request == request)
+                .map(|s| s.key)
+                .collect();
+            let identifier = self
+                .subs
+                .list
+                .iter()
+                .find(|s| s.request == request)
+                .and_then(|s| s.identifier);
+            let properties = SubscribeProperties {
+                subscription_identifier: identifier,
+                ..SubscribeProperties::default()
+            };
+            self.subs.subscribes.push(PendingSubscribe {
+                request,
+                packet_id,
+                keys,
+                properties,
+                resubscribe: true,
+                sent: false,
+            });
+        }
+    }
+
+    fn on_publish(&mut self, now: I, mut publish: Publish) {
+        if let Some(alias) = publish.properties.topic_alias {
+            match self.in_aliases.resolve(alias, &publish.topic) {
+                Ok(topic) => publish.topic = topic,
+                Err(AliasError::OutOfRange) => {
+                    return self.protocol_error(
+                        now,
+                        ReasonCode::TopicAliasInvalid,
+                        mqtt_proto::Error::TopicAliasZero,
+                    );
+                }
+                Err(AliasError::Unknown) => {
+                    return self.protocol_error(
+                        now,
+                        ReasonCode::ProtocolError,
+                        mqtt_proto::Error::EmptyTopicName,
+                    );
+                }
+            }
+        }
+        let manual = self.config.manual_acks;
+        let v5 = self.config.protocol_version == ProtocolVersion::V5;
+        let over_receive_maximum =
+            v5 && self.inbound.unacknowledged() >= usize::from(self.config.receive_maximum);
+        match publish.qos_pid {
+            QosPid::AtMostOnce => self.deliver(publish, None),
+            QosPid::AtLeastOnce(id) => {
+                if over_receive_maximum && manual {
+                    return self.receive_maximum_exceeded(now);
+                }
+                if manual {
+                    let token = self.inbound.owe(id, QoS::AtLeastOnce);
+                    self.deliver(publish, Some(token));
+                } else {
+                    self.control.push_back(Control::Ack(
+                        PacketType::PubAck,
+                        id,
+                        ReasonCode::Success,
+                    ));
+                    self.deliver(publish, None);
+                }
+            }
+            QosPid::ExactlyOnce(id) => match self.inbound.qos2_state(id) {
+                // A resend of a message already delivered: never deliver it twice.
+                Some(Qos2::Received) => self.control.push_back(Control::Ack(
+                    PacketType::PubRec,
+                    id,
+                    ReasonCode::Success,
+                )),
+                Some(Qos2::AwaitingApp) => {}
+                None => {
+                    if over_receive_maximum {
+                        return self.receive_maximum_exceeded(now);
+                    }
+                    if manual {
+                        self.inbound.set_qos2(id, Qos2::AwaitingApp);
+                        let token = self.inbound.owe(id, QoS::ExactlyOnce);
+                        self.deliver(publish, Some(token));
+                    } else {
+                        self.inbound.set_qos2(id, Qos2::Received);
+                        self.control.push_back(Control::Ack(
+                            PacketType::PubRec,
+                            id,
+                            ReasonCode::Success,
+                        ));
+                        self.deliver(publish, None);
+                    }
+                }
+            },
+        }
+    }
+
+    /// The server sent more QoS 1/2 messages than our Receive Maximum: DISCONNECT 0x93
+    /// (section 3.3.4).
+    fn receive_maximum_exceeded(&mut self, now: I) {
+        self.protocol_error(
+            now,
+            ReasonCode::ReceiveMaximumExceeded,
+            unexpected(PacketType::Publish),
+        );
+    }
+
+    fn deliver(&mut self, publish: Publish, ack_token: Option<AckToken>) {
+        self.events
+            .push_back(Event::Message(Message { publish, ack_token }));
+    }
+
+    fn on_puback(&mut self, ack: PubResponse) {
+        let is_qos1 = self
+            .outbound
+            .get(ack.packet_id)
+            .is_some_and(|e| e.publish.qos() == QoS::AtLeastOnce);
+        if !is_qos1 {
+            return; // Late or duplicate: nothing waits for it.
+        }
+        if let Some(entry) = self.outbound.complete(ack.packet_id, Stage::Sent) {
+            self.finish(entry, ack);
+        }
+    }
+
+    /// Ends a QoS 1 (PUBACK) or failed QoS 2 (PUBREC) flow.
+    fn finish(&mut self, entry: Outgoing<I>, ack: PubResponse) {
+        if ack.reason_code.is_error() {
+            self.fail(
+                entry,
+                PublishFailure::Rejected(ack.reason_code, ack.properties),
+            );
+        } else {
+            self.ids.release(ack.packet_id);
+            self.events.push_back(Event::PublishCompleted {
+                id: entry.id,
+                packet_id: Some(ack.packet_id),
+                reason_code: ack.reason_code,
+            });
+        }
+    }
+
+    fn on_pubrec(&mut self, ack: PubResponse) {
+        let id = ack.packet_id;
+        let Some(entry) = self.outbound.get(id) else {
+            // Nothing of ours: let the server finish its flow (v5: 0x92).
+            self.control.push_back(Control::Ack(
+                PacketType::PubRel,
+                id,
+                ReasonCode::PacketIdentifierNotFound,
+            ));
+            return;
+        };
+        if entry.publish.qos() != QoS::ExactlyOnce {
+            return;
+        }
+        if ack.reason_code.is_error() {
+            // A failed PUBREC ends the flow: no PUBREL (v5 section 4.3.3).
+            if let Some(entry) = self.outbound.complete(id, Stage::Sent) {
+                self.finish(entry, ack);
+            }
+        } else {
+            self.outbound.release(id, ack.reason_code);
+        }
+    }
+
+    fn on_pubrel(&mut self, ack: PubResponse) {
+        let id = ack.packet_id;
+        let reason = if self.inbound.release_qos2(id) {
+            ReasonCode::Success
+        } else {
+            // Not a dropped connection: answer so the server can finish (v5: 0x92).
+            ReasonCode::PacketIdentifierNotFound
+        };
+        self.control
+            .push_back(Control::Ack(PacketType::PubComp, id, reason));
+    }
+
+    fn on_pubcomp(&mut self, ack: PubResponse) {
+        if let Some(entry) = self.outbound.complete(ack.packet_id, Stage::Released) {
+            self.ids.release(ack.packet_id);
+            self.events.push_back(Event::PublishCompleted {
+                id: entry.id,
+                packet_id: Some(ack.packet_id),
+                reason_code: entry.rec_reason,
+            });
+        }
+    }
+
+    fn on_suback(&mut self, now: I, ack: SubAck) {
+        let Some(index) = self
+            .subs
+            .subscribes
+            .iter()
+            .position(|p| p.packet_id == ack.packet_id && p.sent)
+        else {
+            return;
+        };
+        let pending = self.subs.subscribes.remove(index);
+        self.ids.release(pending.packet_id);
+        // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: one reason code per filter, in order.
+        if ack.reason_codes.len() != pending.keys.len() {
+            return self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                unexpected(PacketType::SubAck),
+            );
+        }
+        let mut results: Vec<SubscribeResult> = Vec::with_capacity(pending.keys.len());
+        for (&key, &code) in pending.keys.iter().zip(&ack.reason_codes) {
+            let granted = match code {
+                ReasonCode::Success => Some(QoS::AtMostOnce),
+                ReasonCode::GrantedQoS1 => Some(QoS::AtLeastOnce),
+                ReasonCode::GrantedQoS2 => Some(QoS::ExactlyOnce),
+                _ => None,
+            };
+            match granted {
+                Some(qos) => {
+                    let filter = self.subs.get(key).map(|s| s.filter.filter.clone());
+                    if let Some(filter) = filter {
+                        // A new subscription to the same filter replaces the old one
+                        // [MQTT-3.8.4-3].
+                        self.subs
+                            .list
+                            .retain(|s| s.key == key || s.filter.filter != filter || !s.active);
+                    }
+                    if let Some(s) = self.subs.get_mut(key) {
+                        s.active = true;
+                    }
+                    results.push(Ok(qos));
+                }
+                None => {
+                    self.subs.list.retain(|s| s.key != key);
+                    results.push(Err(code));
+                }
+            }
+        }
+        self.events.push_back(Event::Subscribed {
+            id: pending.request,
+            keys: pending.keys,
+            results,
+            resubscribe: pending.resubscribe,
+        });
+    }
+
+    fn on_unsuback(&mut self, now: I, ack: UnsubAck) {
+        let Some(index) = self
+            .subs
+            .unsubscribes
+            .iter()
+            .position(|p| p.packet_id == ack.packet_id && p.sent)
+        else {
+            return;
+        };
+        let pending = self.subs.unsubscribes.remove(index);
+        self.ids.release(pending.packet_id);
+        let results = match self.config.protocol_version {
+            ProtocolVersion::V311 => alloc::vec![ReasonCode::Success; pending.filters.len()],
+            ProtocolVersion::V5 => ack.reason_codes,
+        };
+        if results.len() != pending.filters.len() {
+            return self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                unexpected(PacketType::UnsubAck),
+            );
+        }
+        for (filter, code) in pending.filters.iter().zip(&results) {
+            if !code.is_error() {
+                self.subs.remove_filter(filter);
+            }
+        }
+        self.events.push_back(Event::Unsubscribed {
+            id: pending.request,
+            results,
+        });
+    }
+
+    fn on_server_disconnect(&mut self, now: I, d: Disconnect) {
+        self.end_connection(now, DisconnectReason::Server(d.reason_code, d.properties));
+        self.state = State::Idle;
+    }
+
+    fn on_auth(&mut self, now: I, auth: Auth) {
+        // AUTH only answers an Authentication Method we sent (section 4.12).
+        if self.config.authentication_method.is_none() {
+            return self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                unexpected(PacketType::Auth),
+            );
+        }
+        self.events.push_back(Event::AuthChallenge {
+            reason_code: auth.reason_code,
+            properties: auth.properties,
+        });
+    }
+
+    /// The server broke the protocol: on v5, DISCONNECT with the reason; then the connection
+    /// ends, and the error is reported once. The session's state is kept.
+    fn protocol_error(&mut self, now: I, reason: ReasonCode, error: mqtt_proto::Error) {
+        self.end_connection(now, DisconnectReason::ProtocolError(reason, error));
+        if self.config.protocol_version == ProtocolVersion::V5 {
+            self.control
+                .push_back(Control::Disconnect(Box::new(Disconnect::new(reason))));
+            self.state = State::Closing;
+        } else {
+            self.state = State::Idle;
+        }
+    }
+
+    /// What every end of a connection does: stop its timers, forget what belonged to it, report
+    /// it, and schedule the next attempt. The caller sets the state after.
+    fn end_connection(&mut self, now: I, reason: DisconnectReason) {
+        let was_stable = self.connected_at.is_some_and(|at| {
+            now.saturating_duration_since(at) >= self.config.backoff.stable_after
+        });
+        self.timers.stop_connection_timers();
+        self.control.clear();
+        self.outbound.connection_lost();
+        self.inbound.connection_lost();
+        self.subs.connection_lost();
+        self.ping_outstanding = false;
+        self.connected_at = None;
+        self.events.push_back(Event::Disconnected(reason));
+        if was_stable {
+            self.backoff.reset();
+        }
+        if !self.user_closed {
+            self.schedule_reconnect(now);
+        }
+    }
+
+    fn schedule_reconnect(&mut self, now: I) {
+        if !self.config.backoff.enabled {
+            return;
+        }
+        let delay = self.backoff.next_delay(&self.config.backoff);
+        self.timers.set(Timer::Reconnect, after(now, delay));
+        self.events.push_back(Event::ReconnectScheduled {
+            delay,
+            attempt: self.backoff.attempt(),
+        });
+    }
+
+    // ------------------------------------------------------------- persistence hooks
+
+    pub(crate) fn parts(&self) -> (&PacketIds, &Outbound<I>, &Inbound, &Subscriptions, u64) {
+        (
+            &self.ids,
+            &self.outbound,
+            &self.inbound,
+            &self.subs,
+            self.publish_seq,
+        )
+    }
+
+    pub(crate) fn restore_parts(
+        &mut self,
+        client_id: MqttString,
+        next_packet_id: u16,
+        publish_seq: u64,
+        outgoing: Vec<Outgoing<I>>,
+        inbound_qos2: Vec<PacketId>,
+        subscriptions: Vec<(SubscribeFilter, Option<SubscriptionIdentifier>)>,
+    ) {
+        self.client_id = client_id;
+        self.resumable = true;
+        self.publish_seq = publish_seq;
+        for entry in outgoing {
+            if let Some(id) = entry.packet_id() {
+                self.ids.claim(id);
+            }
+            self.outbound.restore(entry);
+        }
+        self.ids.set_next(next_packet_id);
+        for id in inbound_qos2 {
+            self.inbound.set_qos2(id, Qos2::Received);
+        }
+        for (filter, identifier) in subscriptions {
+            let request = self.next_request();
+            let key = self.subs.new_key();
+            self.subs.list.push(Subscription {
+                key,
+                request,
+                filter,
+                identifier,
+                active: true,
+            });
+        }
+    }
+}
+
+fn unexpected(packet: PacketType) -> mqtt_proto::Error {
+    mqtt_proto::Error::UnexpectedPacket {
+        packet,
+        from: Role::Server,
+    }
+}
