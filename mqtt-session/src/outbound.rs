@@ -132,10 +132,14 @@ impl<I: Instant> Outbound<I> {
         self.position(packet_id).and_then(|i| self.entries.get(i))
     }
 
-    /// Removes the entry with this Packet Identifier in stage `stage`.
+    /// Removes the entry with this Packet Identifier in stage `stage`. A publish sent on an
+    /// earlier connection and waiting to be resent counts as `Sent`: the server may answer it
+    /// before the resend.
     pub(crate) fn complete(&mut self, packet_id: PacketId, stage: Stage) -> Option<Outgoing<I>> {
         let index = self.position(packet_id)?;
-        if self.entries.get(index)?.stage != stage {
+        let entry = self.entries.get(index)?;
+        let was_sent = entry.stage == Stage::Queued && entry.publish.dup;
+        if entry.stage != stage && !(stage == Stage::Sent && was_sent) {
             return None;
         }
         let entry = self.entries.remove(index)?;
@@ -169,8 +173,20 @@ impl<I: Instant> Outbound<I> {
         let Some(entry) = self.entries.get_mut(index) else {
             return false;
         };
-        if entry.publish.qos() != QoS::ExactlyOnce || entry.stage == Stage::Queued {
+        if entry.publish.qos() != QoS::ExactlyOnce {
             return false;
+        }
+        if entry.stage == Stage::Queued {
+            // Never sent: not ours to release. Sent on an earlier connection and waiting to be
+            // resent: the server has it, so release it now.
+            if !entry.publish.dup {
+                return false;
+            }
+            self.queued = self.queued.saturating_sub(1);
+            self.in_flight += 1;
+            if entry.expires_at.is_some() {
+                self.expiring = self.expiring.saturating_sub(1);
+            }
         }
         entry.stage = Stage::Released;
         entry.rec_reason = reason;
@@ -225,7 +241,8 @@ impl<I: Instant> Outbound<I> {
                 Some(entry)
             }
             Stage::Queued => {
-                if entry.expires_at.is_some() {
+                // Once sent, expiry is the server's business.
+                if entry.expires_at.take().is_some() {
                     self.expiring = self.expiring.saturating_sub(1);
                 }
                 entry.stage = Stage::Sent;

@@ -1122,7 +1122,11 @@ impl<I: Instant> Session<I> {
     fn on_pubrec(&mut self, ack: PubResponse) {
         let id = ack.packet_id;
         let Some(entry) = self.outbound.get(id) else {
-            // Nothing of ours: let the server finish its flow (v5: 0x92).
+            // Nothing of ours: let the server finish its flow (v5: 0x92), unless its PUBREC
+            // already ended it with an error.
+            if ack.reason_code.is_error() {
+                return;
+            }
             self.control.push_back(Control::Ack(
                 PacketType::PubRel,
                 id,

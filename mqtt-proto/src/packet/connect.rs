@@ -220,6 +220,11 @@ impl Connect {
         // Strings ([MQTT-3.1.3-4]; v5 [MQTT-3.1.3-11], [MQTT-3.1.3-12]; v3.1.1 [MQTT-3.1.3-10],
         // [MQTT-3.1.3-11]).
         let client_id = r.string()?;
+        // [MQTT-3.1.3-7] (v3.1.1): refused as the encoder refuses it; the server answers with
+        // `reason_code()`, Client Identifier not valid = return code 2 [MQTT-3.1.3-8].
+        if !v5 && client_id.is_empty() && !clean_start {
+            return Err(Error::EmptyClientIdWithoutCleanSession);
+        }
         let will = if will_flag {
             let properties = if v5 {
                 WillProperties::read(r)?
