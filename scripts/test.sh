@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: unit, integration, doc tests, and the replay of the fuzz
-# corpus. This is the README's test command, and .ci/run ends with it.
+# Runs every test of the workspace: unit, integration (against a real mosquitto the tests start
+# themselves), doc tests, and the replay of the fuzz corpus. This is the README's test command,
+# and .ci/run ends with it. Whatever the tests need is installed here; a tool that cannot be
+# installed is a loud failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v cargo >/dev/null 2>&1; then
     echo "error: cargo is not installed (https://rustup.rs)" >&2
     exit 1
+fi
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing mosquitto (the integration tests start their own brokers)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+        # The package's own service is not wanted: the tests start brokers on free ports.
+        systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true
+    else
+        echo "error: mosquitto is missing; install it with: sudo apt-get install -y mosquitto" >&2
+        exit 1
+    fi
 fi
 cargo test --workspace

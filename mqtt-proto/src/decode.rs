@@ -14,6 +14,8 @@ pub const MAX_REMAINING_LENGTH: u32 = MAX_VARINT;
 const MAX_PACKET: u64 = 1 + 4 + MAX_VARINT as u64;
 
 /// What [`Decoder::decode`] found at the front of the buffer.
+// The packet is the common case; boxing it would cost an allocation per packet.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decoded {
     /// A whole packet, now removed from the buffer.

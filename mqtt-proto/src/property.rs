@@ -392,7 +392,7 @@ struct Entries {
     /// How many entries of this list's identifier `raw` holds.
     count: usize,
     /// Their encoded length, identifiers included.
-    len: usize,
+    bytes: usize,
     /// Whether `raw` holds nothing but this list's entries.
     dense: bool,
 }
@@ -439,13 +439,13 @@ impl Entries {
     /// Appends an entry, first copying the list out of a shared block if it lives in one.
     fn push<T: PropertyValue>(&mut self, id: PropertyId, value: &T) -> Result<(), EncodeError> {
         let value_len = value.encoded_len()?;
-        let mut buf = BytesMut::with_capacity(self.len + 1 + value_len);
+        let mut buf = BytesMut::with_capacity(self.bytes + 1 + value_len);
         self.write(id, &mut buf);
         buf.put_u8(id as u8);
         value.write(&mut buf);
         self.raw = buf.freeze();
         self.count += 1;
-        self.len = self.raw.len();
+        self.bytes = self.raw.len();
         self.dense = true;
         Ok(())
     }
@@ -487,18 +487,18 @@ macro_rules! property_list {
 
             fn note_entry(&mut self, entry_len: usize) {
                 self.0.count += 1;
-                self.0.len += entry_len;
+                self.0.bytes += entry_len;
             }
 
             fn attach(&mut self, block: &Bytes) {
                 if self.0.count > 0 {
                     self.0.raw = block.clone();
-                    self.0.dense = self.0.len == block.len();
+                    self.0.dense = self.0.bytes == block.len();
                 }
             }
 
             fn encoded_len(&self) -> usize {
-                self.0.len
+                self.0.bytes
             }
 
             fn write<B: BufMut>(&self, buf: &mut B) {

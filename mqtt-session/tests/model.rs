@@ -199,10 +199,8 @@ impl Model {
                         assert_eq!(*count, 1, "QoS 2 message {n} delivered twice");
                     }
                 }
-                Event::PublishCompleted { id, .. } => {
-                    if self.tickets.contains_key(&id) {
-                        assert!(self.completed.insert(id), "{id:?} completed twice");
-                    }
+                Event::PublishCompleted { id, .. } if self.tickets.contains_key(&id) => {
+                    assert!(self.completed.insert(id), "{id:?} completed twice");
                 }
                 Event::PublishFailed { id, reason, .. } => {
                     assert!(matches!(reason, PublishFailure::Rejected(..)), "{reason:?}");
