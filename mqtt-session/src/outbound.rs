@@ -74,6 +74,13 @@ impl<I: Instant> Outbound<I> {
         self.entries.len()
     }
 
+    /// Gives back the memory of a queue that grew in a burst and is empty again.
+    pub(crate) fn shrink_if_drained(&mut self) {
+        if self.entries.is_empty() && self.entries.capacity() > 16 {
+            self.entries.shrink_to(4);
+        }
+    }
+
     pub(crate) fn queued(&self) -> usize {
         self.queued
     }

@@ -149,7 +149,9 @@ impl<I: Instant> Session<I> {
             out_aliases: OutboundAliases::default(),
             subs: Subscriptions::default(),
             control: VecDeque::new(),
-            events: VecDeque::new(),
+            // One event is the common case; a queue that grew in a burst is given back when
+            // it drains (see `poll_event`).
+            events: VecDeque::with_capacity(1),
             backoff: BackoffState::new(config.random_seed),
             publish_seq: 0,
             request_seq: 0,
@@ -648,7 +650,13 @@ impl<I: Instant> Session<I> {
     /// The next event for the application.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            shrink_if_drained(&mut self.events);
+            shrink_if_drained(&mut self.control);
+            self.outbound.shrink_if_drained();
+        }
+        event
     }
 
     // ----------------------------------------------------------------- internals
@@ -1180,6 +1188,9 @@ impl<I: Instant> Session<I> {
             return;
         };
         let pending = self.subs.subscribes.remove(index);
+        if self.subs.subscribes.is_empty() {
+            self.subs.subscribes = Vec::new();
+        }
         self.ids.release(pending.packet_id);
         // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: one reason code per filter, in order.
         if ack.reason_codes.len() != pending.keys.len() {
@@ -1236,6 +1247,9 @@ impl<I: Instant> Session<I> {
             return;
         };
         let pending = self.subs.unsubscribes.remove(index);
+        if self.subs.unsubscribes.is_empty() {
+            self.subs.unsubscribes = Vec::new();
+        }
         self.ids.release(pending.packet_id);
         let results = match self.config.protocol_version {
             ProtocolVersion::V311 => alloc::vec![ReasonCode::Success; pending.filters.len()],
@@ -1371,6 +1385,14 @@ impl<I: Instant> Session<I> {
                 active: true,
             });
         }
+    }
+}
+
+/// Gives back the memory of a queue that grew in a burst and is empty again; small queues keep
+/// theirs, so steady traffic allocates nothing.
+fn shrink_if_drained<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 16 {
+        queue.shrink_to(4);
     }
 }
 
