@@ -2,7 +2,7 @@
 //! protocol versions: the sans-IO core talking to a real broker over a blocking socket.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_test_broker::Mosquitto;
+use mqtt_test_support::Mosquitto;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

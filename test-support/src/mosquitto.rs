@@ -1,0 +1,167 @@
+//! Starts a real mosquitto for integration tests: a free loopback port, its own configuration
+//! and data directory, stopped by its process id when dropped. A missing `mosquitto` binary is
+//! a loud failure that names the command to install it, never a skip.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to run the broker.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra lines for the listener's configuration (e.g. `allow_anonymous false`).
+    pub extra_config: Vec<String>,
+    /// Keep messages on disk across restarts (`persistence true`).
+    pub persistence: bool,
+}
+
+/// A running mosquitto.
+#[derive(Debug)]
+pub struct Mosquitto {
+    child: Option<Child>,
+    port: u16,
+    dir: PathBuf,
+    options: Options,
+}
+
+/// Why the broker could not be started.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The mosquitto binary: `$MOSQUITTO`, `mosquitto` on the PATH, or Debian's `/usr/sbin`.
+fn binary() -> Result<PathBuf, StartError> {
+    if let Some(path) = std::env::var_os("MOSQUITTO") {
+        return Ok(PathBuf::from(path));
+    }
+    let candidates = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("mosquitto"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    candidates
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin/mosquitto")])
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            StartError(
+                "mosquitto is not installed: run `apt-get update && apt-get install -y mosquitto` \
+                 (scripts/test.sh does this when run as root)"
+                    .into(),
+            )
+        })
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+impl Mosquitto {
+    /// Starts mosquitto with `options` and waits (at most 10 s) until it accepts connections.
+    pub fn start(options: Options) -> Result<Mosquitto, StartError> {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("mqtt-test-broker-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| StartError(format!("{dir:?}: {e}")))?;
+        let mut broker = Mosquitto {
+            child: None,
+            port,
+            dir,
+            options,
+        };
+        broker.spawn()?;
+        Ok(broker)
+    }
+
+    /// Starts a plain anonymous broker.
+    pub fn plain() -> Result<Mosquitto, StartError> {
+        Self::start(Options::default())
+    }
+
+    fn spawn(&mut self) -> Result<(), StartError> {
+        let conf = self.dir.join("mosquitto.conf");
+        let mut text = format!(
+            "listener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            self.port,
+            self.options.persistence,
+            self.dir.display(),
+            self.dir.display()
+        );
+        for line in &self.options.extra_config {
+            text.push_str(line);
+            text.push('\n');
+        }
+        std::fs::File::create(&conf)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(|e| StartError(format!("{conf:?}: {e}")))?;
+        let child = Command::new(binary()?)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| StartError(format!("starting mosquitto: {e}")))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return Err(StartError(format!(
+                    "mosquitto exited with {status}; log: {}",
+                    std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(StartError("mosquitto did not listen within 10 s".into()))
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its data directory (configuration, log, persistence file).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops it (SIGKILL, by process id) without removing its data.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops it and starts it again on the same port with the same data.
+    pub fn restart(&mut self) -> Result<(), StartError> {
+        self.kill();
+        self.spawn()
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
