@@ -268,6 +268,8 @@ impl<I: Instant> Session<I> {
         self.out_aliases.reset(0);
         self.ping_outstanding = false;
         self.connected_at = None;
+        // The previous server's keep-alive does not carry over to this connection.
+        self.keep_alive = self.config.keep_alive;
         self.timers
             .set(Timer::ConnAck, after(now, self.response_timeout()));
     }
@@ -329,12 +331,15 @@ impl<I: Instant> Session<I> {
         }
         if self.timers.expired(Timer::KeepAlive, now) {
             self.timers.stop(Timer::KeepAlive);
-            if self.state == State::Connected && !self.ping_outstanding {
-                // [MQTT-3.1.2-23]: never silent for longer than the keep-alive.
+            if self.state == State::Connected {
+                // Never silent for longer than the keep-alive (v5 [MQTT-3.1.2-20]; v3.1.1
+                // [MQTT-3.1.2-23]), even while an earlier PINGREQ is still unanswered.
                 self.control.push_back(Control::PingReq);
-                self.ping_outstanding = true;
-                self.timers
-                    .set(Timer::PingResponse, after(now, self.response_timeout()));
+                if !self.ping_outstanding {
+                    self.ping_outstanding = true;
+                    self.timers
+                        .set(Timer::PingResponse, after(now, self.response_timeout()));
+                }
             }
         }
         if self.timers.expired(Timer::Reconnect, now) {
@@ -589,6 +594,23 @@ impl<I: Instant> Session<I> {
         }
         if !matches!(self.state, State::Connecting | State::Connected) {
             return Err(Error::NotAvailable("AUTH needs a connection"));
+        }
+        // [MQTT-4.12.0-7]: no AUTH without an Authentication Method in CONNECT;
+        // [MQTT-4.12.0-5], [MQTT-4.12.1-1]: every AUTH repeats that method.
+        let Some(method) = &self.config.authentication_method else {
+            return Err(Error::NotAvailable(
+                "AUTH needs an authentication method in the configuration",
+            ));
+        };
+        let mut properties = properties;
+        match &properties.authentication_method {
+            None => properties.authentication_method = Some(method.clone()),
+            Some(m) if m == method => {}
+            Some(_) => {
+                return Err(Error::NotAvailable(
+                    "AUTH must use the configured authentication method",
+                ))
+            }
         }
         let packet = Auth {
             reason_code,
@@ -890,11 +912,24 @@ impl<I: Instant> Session<I> {
             self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,
-                mqtt_proto::Error::SessionPresentWithError,
+                unexpected(PacketType::ConnAck),
             );
             return;
         }
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
+        // [MQTT-4.12.0-5]: a successful CONNACK after enhanced authentication repeats the
+        // method.
+        if v5
+            && self.config.authentication_method.is_some()
+            && ack.properties.authentication_method != self.config.authentication_method
+        {
+            self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                unexpected(PacketType::ConnAck),
+            );
+            return;
+        }
         let p = &ack.properties;
         self.keep_alive = match p.server_keep_alive {
             Some(secs) if v5 => Duration::from_secs(u64::from(secs)),
@@ -1279,8 +1314,11 @@ impl<I: Instant> Session<I> {
     }
 
     fn on_auth(&mut self, now: I, auth: Auth) {
-        // AUTH only answers an Authentication Method we sent (section 4.12).
-        if self.config.authentication_method.is_none() {
+        // AUTH only answers an Authentication Method we sent, and repeats it (section 4.12,
+        // [MQTT-4.12.0-5]).
+        if self.config.authentication_method.is_none()
+            || auth.properties.authentication_method != self.config.authentication_method
+        {
             return self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,

@@ -41,10 +41,11 @@ pub enum Timer {
 }
 
 impl Timer {
+    /// In the order ties are reported: a dead connection before a due PINGREQ.
     const ALL: [Timer; 5] = [
         Timer::ConnAck,
-        Timer::KeepAlive,
         Timer::PingResponse,
+        Timer::KeepAlive,
         Timer::Reconnect,
         Timer::MessageExpiry,
     ];
