@@ -83,7 +83,8 @@ impl OutboundAliases {
         self.clock = 0;
     }
 
-    pub(crate) fn use_for(&mut self, topic: &TopicName) -> AliasUse {
+    /// The alias to send `topic` with: an established one, or (when `may_assign`) a new one.
+    pub(crate) fn use_for(&mut self, topic: &TopicName, may_assign: bool) -> AliasUse {
         if self.max == 0 || topic.is_empty() {
             return AliasUse::None;
         }
@@ -91,6 +92,9 @@ impl OutboundAliases {
         if let Some(entry) = self.entries.iter_mut().find(|(t, _, _)| t == topic) {
             entry.2 = self.clock;
             return AliasUse::Reuse(entry.1);
+        }
+        if !may_assign {
+            return AliasUse::None;
         }
         if self.entries.len() < usize::from(self.max) {
             let alias = NonZeroU16::new(self.entries.len() as u16 + 1).unwrap_or(NonZeroU16::MIN);
@@ -111,6 +115,12 @@ impl OutboundAliases {
 mod tests {
     use super::*;
 
+    impl OutboundAliases {
+        fn use_for_test(&mut self, topic: &TopicName) -> AliasUse {
+            self.use_for(topic, true)
+        }
+    }
+
     fn t(s: &'static str) -> TopicName {
         TopicName::try_from(s).unwrap()
     }
@@ -121,14 +131,14 @@ mod tests {
         a.reset(2);
         let one = NonZeroU16::new(1).unwrap();
         let two = NonZeroU16::new(2).unwrap();
-        assert_eq!(a.use_for(&t("a")), AliasUse::Assign(one));
-        assert_eq!(a.use_for(&t("b")), AliasUse::Assign(two));
-        assert_eq!(a.use_for(&t("a")), AliasUse::Reuse(one));
+        assert_eq!(a.use_for_test(&t("a")), AliasUse::Assign(one));
+        assert_eq!(a.use_for_test(&t("b")), AliasUse::Assign(two));
+        assert_eq!(a.use_for_test(&t("a")), AliasUse::Reuse(one));
         // "b" is least recently used: "c" takes alias 2.
-        assert_eq!(a.use_for(&t("c")), AliasUse::Assign(two));
-        assert_eq!(a.use_for(&t("a")), AliasUse::Reuse(one));
+        assert_eq!(a.use_for_test(&t("c")), AliasUse::Assign(two));
+        assert_eq!(a.use_for_test(&t("a")), AliasUse::Reuse(one));
         a.reset(0);
-        assert_eq!(a.use_for(&t("a")), AliasUse::None);
+        assert_eq!(a.use_for_test(&t("a")), AliasUse::None);
     }
 
     #[test]

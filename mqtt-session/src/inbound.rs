@@ -66,8 +66,12 @@ impl Inbound {
         }
     }
 
-    pub(crate) fn qos2_ids(&self) -> impl Iterator<Item = PacketId> + '_ {
-        self.qos2.iter().map(|&(p, _)| p)
+    /// The QoS 2 ids whose PUBREC went out.
+    pub(crate) fn qos2_received_ids(&self) -> impl Iterator<Item = PacketId> + '_ {
+        self.qos2
+            .iter()
+            .filter(|(_, s)| *s == Qos2::Received)
+            .map(|&(p, _)| p)
     }
 
     /// How many QoS 1/2 messages the server has sent that we have not finished acknowledging:

@@ -245,7 +245,9 @@ impl<I: Instant> Session<I> {
                     publish: e.publish.clone(),
                 })
                 .collect(),
-            inbound_qos2: inbound.qos2_ids().collect(),
+            // Only the ids whose PUBREC went out: a message the application has not acknowledged
+            // yet is delivered again after a restart, when the server resends it.
+            inbound_qos2: inbound.qos2_received_ids().collect(),
             subscriptions: subs
                 .list
                 .iter()

@@ -556,6 +556,19 @@ impl<I: Instant> Session<I> {
             properties,
         };
         packet.encoded_len(self.config.protocol_version)?;
+        // v5 3.14.2.2.2: a Session Expiry Interval on DISCONNECT may not turn a session that
+        // CONNECT gave no expiry into one that outlives the connection (a Protocol Error).
+        if self.config.protocol_version == ProtocolVersion::V5
+            && self.config.session_expiry_interval == 0
+            && packet
+                .properties
+                .session_expiry_interval
+                .is_some_and(|e| e != 0)
+        {
+            return Err(Error::NotAvailable(
+                "a non-zero session expiry on DISCONNECT needs one in CONNECT",
+            ));
+        }
         self.user_closed = true;
         self.timers.stop(Timer::Reconnect);
         match self.state {
@@ -745,6 +758,8 @@ impl<I: Instant> Session<I> {
             let mut properties = pending.properties.clone();
             if version == ProtocolVersion::V5 {
                 if properties.subscription_identifier.is_none() && ids_available {
+                    // Derived from the request's number, which is never reused (wrapping only
+                    // after 268,435,455 requests).
                     properties.subscription_identifier =
                         SubscriptionIdentifier::new((pending.request.0 % 268_435_455) as u32 + 1);
                 }
@@ -808,8 +823,16 @@ impl<I: Instant> Session<I> {
             let Some(entry) = self.outbound.entry(index) else {
                 break;
             };
+            // A new alias adds a property (three bytes, and at most two more when the lengths
+            // grow); it is only set up when the packet still fits the server's limit
+            // [MQTT-3.2.2-15]. Reusing one only makes the packet smaller.
+            let room_for_alias = self
+                .limits
+                .maximum_packet_size
+                .is_none_or(|max| size + 5 <= max as usize);
             let alias = if version == ProtocolVersion::V5 {
-                self.out_aliases.use_for(&entry.publish.topic)
+                self.out_aliases
+                    .use_for(&entry.publish.topic, room_for_alias)
             } else {
                 AliasUse::None
             };
@@ -1050,10 +1073,11 @@ impl<I: Instant> Session<I> {
             match self.in_aliases.resolve(alias, &publish.topic) {
                 Ok(topic) => publish.topic = topic,
                 Err(AliasError::OutOfRange) => {
+                    // [MQTT-3.3.2-10]: above the maximum we announced.
                     return self.protocol_error(
                         now,
                         ReasonCode::TopicAliasInvalid,
-                        mqtt_proto::Error::TopicAliasZero,
+                        mqtt_proto::Error::InvalidPropertyValue(mqtt_proto::PropertyId::TopicAlias),
                     );
                 }
                 Err(AliasError::Unknown) => {
@@ -1072,7 +1096,7 @@ impl<I: Instant> Session<I> {
         match publish.qos_pid {
             QosPid::AtMostOnce => self.deliver(publish, None),
             QosPid::AtLeastOnce(id) => {
-                if over_receive_maximum && manual {
+                if over_receive_maximum {
                     return self.receive_maximum_exceeded(now);
                 }
                 if manual {
@@ -1316,7 +1340,15 @@ impl<I: Instant> Session<I> {
     fn on_auth(&mut self, now: I, auth: Auth) {
         // AUTH only answers an Authentication Method we sent, and repeats it (section 4.12,
         // [MQTT-4.12.0-5]).
-        if self.config.authentication_method.is_none()
+        // Re-authenticate (0x19) is the client's to send; Success ends an exchange only after
+        // CONNACK ([MQTT-4.12.0-2]: before it the server sends 0x18).
+        let reason_ok = match auth.reason_code {
+            ReasonCode::ContinueAuthentication => true,
+            ReasonCode::Success => self.state == State::Connected,
+            _ => false,
+        };
+        if !reason_ok
+            || self.config.authentication_method.is_none()
             || auth.properties.authentication_method != self.config.authentication_method
         {
             return self.protocol_error(
@@ -1401,7 +1433,12 @@ impl<I: Instant> Session<I> {
     ) {
         self.client_id = client_id;
         self.resumable = true;
-        self.publish_seq = publish_seq;
+        // Never hand out a PublishId or a Subscription Identifier that a restored entry has.
+        self.publish_seq = outgoing.iter().map(|e| e.id.0).fold(publish_seq, u64::max);
+        self.request_seq = subscriptions
+            .iter()
+            .filter_map(|(_, id)| id.map(|i| u64::from(i.get())))
+            .fold(self.request_seq, u64::max);
         for entry in outgoing {
             if let Some(id) = entry.packet_id() {
                 self.ids.claim(id);

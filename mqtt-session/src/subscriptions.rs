@@ -82,9 +82,12 @@ impl Subscriptions {
         })
     }
 
-    /// Removes every subscription with this exact filter string (an UNSUBSCRIBE succeeded).
+    /// Removes every granted subscription with this exact filter string (an UNSUBSCRIBE
+    /// succeeded). A subscription to the same filter still waiting for its SUBACK was asked for
+    /// after the UNSUBSCRIBE, which the server answers in order, so it stays.
     pub(crate) fn remove_filter(&mut self, filter: &TopicFilter) {
-        self.list.retain(|s| s.filter.filter != *filter);
+        self.list
+            .retain(|s| !(s.active && s.filter.filter == *filter));
     }
 
     /// The connection ended: every unanswered request will be sent again.

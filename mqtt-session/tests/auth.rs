@@ -1,0 +1,383 @@
+//! v5 enhanced authentication (section 4.12): the exchange before CONNACK, re-authentication
+//! while connected, and an AUTH the client never asked for.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use bytes::Bytes;
+use core::time::Duration;
+use mqtt_proto::*;
+use mqtt_session::testing::Pair;
+use mqtt_session::{
+    Config, Connected, DisconnectReason, Error as SessionError, Event, ServerLimits, State,
+};
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+const CLIENT_ID: &str = "auth";
+const METHOD: &str = "SCRAM-SHA-256";
+
+fn config(method: bool) -> Config {
+    let mut c = Config::new(V5, MqttString::try_from(CLIENT_ID).unwrap());
+    c.backoff.initial = Duration::ZERO;
+    if method {
+        c.authentication_method = Some(MqttString::try_from(METHOD).unwrap());
+        c.authentication_data = Some(Bytes::from_static(b"client-first"));
+    }
+    c
+}
+
+fn auth_properties(data: &'static [u8]) -> AuthProperties {
+    AuthProperties {
+        authentication_method: Some(MqttString::try_from(METHOD).unwrap()),
+        authentication_data: Some(Bytes::from_static(data)),
+        ..AuthProperties::default()
+    }
+}
+
+fn auth(reason_code: ReasonCode, data: &'static [u8]) -> Auth {
+    Auth {
+        reason_code,
+        properties: auth_properties(data),
+    }
+}
+
+fn challenge(reason_code: ReasonCode, data: &'static [u8]) -> Event {
+    Event::AuthChallenge {
+        reason_code,
+        properties: auth_properties(data),
+    }
+}
+
+fn limits() -> ServerLimits {
+    ServerLimits {
+        receive_maximum: u16::MAX,
+        maximum_qos: QoS::ExactlyOnce,
+        retain_available: true,
+        maximum_packet_size: None,
+        topic_alias_maximum: 0,
+        wildcard_subscription_available: true,
+        subscription_identifier_available: true,
+        shared_subscription_available: true,
+        keep_alive: Duration::from_secs(60),
+        session_expiry_interval: None,
+    }
+}
+
+fn unexpected_auth() -> Vec<Event> {
+    vec![
+        Event::Disconnected(DisconnectReason::ProtocolError(
+            ReasonCode::ProtocolError,
+            mqtt_proto::Error::UnexpectedPacket {
+                packet: PacketType::Auth,
+                from: Role::Server,
+            },
+        )),
+        Event::ReconnectScheduled {
+            delay: Duration::ZERO,
+            attempt: 1,
+        },
+    ]
+}
+
+/// Runs the exchange: CONNECT with method and data, a server challenge, the client's answer,
+/// CONNACK.
+fn authenticated_pair() -> Pair {
+    let mut pair = Pair::new(config(true));
+    let connect = pair.open();
+    // 3.1.2.11.9 / 3.1.2.11.10: the method and the initial data are in CONNECT.
+    let expected = ConnectProperties {
+        // The default Maximum Packet Size (1 MiB) is announced too.
+        maximum_packet_size: core::num::NonZeroU32::new(1024 * 1024),
+        authentication_method: Some(MqttString::try_from(METHOD).unwrap()),
+        authentication_data: Some(Bytes::from_static(b"client-first")),
+        ..ConnectProperties::default()
+    };
+    assert_eq!(connect.properties, expected);
+
+    // [MQTT-4.12.0-2]: the server's AUTH during authentication is 0x18 Continue.
+    assert_eq!(
+        pair.send(auth(ReasonCode::ContinueAuthentication, b"server-first")),
+        vec![]
+    );
+    assert_eq!(
+        pair.events(),
+        vec![challenge(
+            ReasonCode::ContinueAuthentication,
+            b"server-first"
+        )]
+    );
+    assert_eq!(pair.session.state(), State::Connecting);
+
+    // [MQTT-4.12.0-3]: the client's answer is AUTH 0x18 Continue, [MQTT-4.12.0-5] with the
+    // same method.
+    let (r, sent) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ContinueAuthentication,
+            auth_properties(b"client-final"),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Auth(auth(
+            ReasonCode::ContinueAuthentication,
+            b"client-final"
+        ))]
+    );
+    assert_eq!(pair.session.state(), State::Connecting);
+
+    // The CONNACK completes it, repeating the method ([MQTT-4.12.0-5]).
+    let properties = ConnAckProperties {
+        authentication_method: Some(MqttString::try_from(METHOD).unwrap()),
+        authentication_data: Some(Bytes::from_static(b"server-final")),
+        ..ConnAckProperties::default()
+    };
+    assert_eq!(
+        pair.send(ConnAck {
+            properties: properties.clone(),
+            ..ConnAck::default()
+        }),
+        vec![]
+    );
+    assert_eq!(
+        pair.events(),
+        vec![Event::Connected(Connected {
+            session_present: false,
+            limits: limits(),
+            client_id: MqttString::try_from(CLIENT_ID).unwrap(),
+            properties,
+        })]
+    );
+    assert!(pair.session.is_connected());
+    pair
+}
+
+// Section 4.12: enhanced authentication before CONNACK.
+#[test]
+fn enhanced_authentication_runs_before_connack() {
+    authenticated_pair();
+}
+
+// Section 4.12.1: re-authentication while connected starts with the client's AUTH 0x19
+// Re-authenticate ([MQTT-4.12.1-1]: the same method); the server answers with AUTH 0x18 or,
+// when done, AUTH 0x00 Success. The connection stays up throughout.
+#[test]
+fn re_authentication_while_connected() {
+    let mut pair = authenticated_pair();
+    let (r, sent) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ReAuthenticate,
+            auth_properties(b"re-first"),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Auth(auth(ReasonCode::ReAuthenticate, b"re-first"))]
+    );
+    assert_eq!(
+        pair.send(auth(ReasonCode::ContinueAuthentication, b"re-challenge")),
+        vec![]
+    );
+    assert_eq!(
+        pair.events(),
+        vec![challenge(
+            ReasonCode::ContinueAuthentication,
+            b"re-challenge"
+        )]
+    );
+    let (r, sent) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ContinueAuthentication,
+            auth_properties(b"re-final"),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Auth(auth(
+            ReasonCode::ContinueAuthentication,
+            b"re-final"
+        ))]
+    );
+    assert_eq!(pair.send(auth(ReasonCode::Success, b"re-done")), vec![]);
+    assert_eq!(
+        pair.events(),
+        vec![challenge(ReasonCode::Success, b"re-done")]
+    );
+    assert!(pair.session.is_connected());
+    // Other traffic goes on as usual.
+    let (r, sent) = pair.command(|s, now| {
+        s.publish(
+            now,
+            mqtt_session::OutboundMessage::new(TopicName::new("a").unwrap(), "x", QoS::AtMostOnce),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Publish(Publish::new(
+            TopicName::new("a").unwrap(),
+            "x",
+            QosPid::AtMostOnce
+        ))]
+    );
+}
+
+// [MQTT-4.12.0-6]: without an Authentication Method in CONNECT the server sends no AUTH. One
+// that does breaks the protocol: DISCONNECT 0x82 (section 4.13), before or after CONNACK.
+#[test]
+fn auth_from_the_server_without_a_method_is_a_protocol_error() {
+    // Before CONNACK.
+    let mut pair = Pair::new(config(false));
+    let connect = pair.open();
+    assert_eq!(connect.properties.authentication_method, None);
+    assert_eq!(
+        pair.send(auth(ReasonCode::ContinueAuthentication, b"?")),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+    assert_eq!(pair.events(), unexpected_auth());
+    assert!(!pair.open);
+
+    // After CONNACK.
+    let mut pair = Pair::new(config(false));
+    pair.open();
+    pair.send(ConnAck::default());
+    pair.events();
+    assert_eq!(
+        pair.send(auth(ReasonCode::ContinueAuthentication, b"?")),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+    assert_eq!(pair.events(), unexpected_auth());
+    assert!(!pair.open);
+}
+
+// `Session::auth` needs MQTT v5 and a connection.
+#[test]
+fn auth_needs_v5_and_a_connection() {
+    let mut pair = Pair::new(config(true));
+    let (r, sent) =
+        pair.command(|s, now| s.auth(now, ReasonCode::ReAuthenticate, auth_properties(b"x")));
+    assert!(matches!(r, Err(SessionError::NotAvailable(_))), "{r:?}");
+    assert_eq!(sent, vec![]);
+
+    let mut c = Config::new(
+        ProtocolVersion::V311,
+        MqttString::try_from(CLIENT_ID).unwrap(),
+    );
+    c.authentication_method = Some(MqttString::try_from(METHOD).unwrap());
+    let mut pair = Pair::new(c);
+    pair.open();
+    pair.send(ConnAck::default());
+    pair.events();
+    let (r, sent) =
+        pair.command(|s, now| s.auth(now, ReasonCode::ReAuthenticate, auth_properties(b"x")));
+    assert!(matches!(r, Err(SessionError::NotAvailable(_))), "{r:?}");
+    assert_eq!(sent, vec![]);
+}
+
+// [MQTT-4.12.0-7]: "If the Client does not include an Authentication Method in the CONNECT,
+// the Client MUST NOT send an AUTH packet to the Server." The session refuses the command.
+#[test]
+fn no_auth_is_sent_without_an_authentication_method_in_connect() {
+    let mut pair = Pair::new(config(false));
+    pair.open();
+    pair.send(ConnAck::default());
+    pair.events();
+    let (r, sent) =
+        pair.command(|s, now| s.auth(now, ReasonCode::ReAuthenticate, auth_properties(b"x")));
+    assert!(matches!(r, Err(SessionError::NotAvailable(_))), "{r:?}");
+    assert_eq!(sent, vec![]);
+    assert!(pair.session.is_connected());
+}
+
+// [MQTT-4.12.0-5]: every AUTH of the exchange carries the method of the CONNECT;
+// [MQTT-4.12.1-1]: re-authentication uses the same method. The session fills in the configured
+// method, refuses another one, and treats a server AUTH with another method as a protocol
+// error (DISCONNECT 0x82).
+#[test]
+fn every_auth_carries_the_configured_method() {
+    let mut pair = authenticated_pair();
+    let (r, sent) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ReAuthenticate,
+            AuthProperties {
+                authentication_data: Some(Bytes::from_static(b"re-first")),
+                ..AuthProperties::default()
+            },
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Auth(auth(ReasonCode::ReAuthenticate, b"re-first"))]
+    );
+    let other = AuthProperties {
+        authentication_method: Some(MqttString::try_from("PLAIN").unwrap()),
+        ..AuthProperties::default()
+    };
+    let (r, sent) = pair.command(|s, now| s.auth(now, ReasonCode::ReAuthenticate, other.clone()));
+    assert!(matches!(r, Err(SessionError::NotAvailable(_))), "{r:?}");
+    assert_eq!(sent, vec![]);
+
+    assert_eq!(
+        pair.send(Auth {
+            reason_code: ReasonCode::ContinueAuthentication,
+            properties: other,
+        }),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+    assert_eq!(pair.events(), unexpected_auth());
+}
+
+// [MQTT-4.12.0-2]: an AUTH the server sends during authentication carries 0x18 Continue
+// authentication; 0x19 Re-authenticate is sent by a client only (3.15.2.1), and before the
+// CONNACK the exchange ends with CONNACK, not AUTH 0x00. Either is a protocol error:
+// DISCONNECT 0x82 (section 4.13).
+#[test]
+fn a_server_auth_with_a_reason_code_it_may_not_send_is_a_protocol_error() {
+    let cases = [
+        (false, ReasonCode::ReAuthenticate),
+        (false, ReasonCode::Success),
+        (true, ReasonCode::ReAuthenticate),
+    ];
+    for (connected, code) in cases {
+        let mut pair = if connected {
+            authenticated_pair()
+        } else {
+            let mut pair = Pair::new(config(true));
+            pair.open();
+            pair
+        };
+        assert_eq!(
+            pair.send(auth(code, b"?")),
+            vec![Packet::Disconnect(Disconnect::new(
+                ReasonCode::ProtocolError
+            ))],
+            "{code:?} (connected: {connected})"
+        );
+        let events = pair.events();
+        assert!(
+            matches!(
+                &events[..],
+                [
+                    Event::Disconnected(DisconnectReason::ProtocolError(
+                        ReasonCode::ProtocolError,
+                        _
+                    )),
+                    Event::ReconnectScheduled { .. },
+                ]
+            ),
+            "{events:?}"
+        );
+        assert!(!pair.open);
+    }
+}
