@@ -3,7 +3,9 @@
 //!
 //! The queue holds every publish from the moment it is accepted until it completes. Entries
 //! keep their order, which is the order PUBLISH and PUBREL packets are (re)sent in
-//! [MQTT-4.4.0-1], [MQTT-4.6.0-1].
+//! [MQTT-4.4.0-1], [MQTT-4.6.0-1]. A resent PUBLISH keeps its Packet Identifier, freed only by
+//! its acknowledgement (v3.1.1 [MQTT-2.3.1-3]), and carries DUP [MQTT-3.3.1-1]; after its
+//! PUBREL only the PUBREL is ever resent [MQTT-4.3.3-6].
 
 use alloc::collections::VecDeque;
 use core::time::Duration;
@@ -170,9 +172,10 @@ impl<I: Instant> Outbound<I> {
         }
     }
 
-    /// A PUBREC with a success code: the entry moves to `Released` and its PUBREL is due.
-    /// Returns false if no `Sent` QoS 2 entry has this id (a repeated PUBREC of a `Released`
-    /// one makes its PUBREL due again).
+    /// A PUBREC with a success code: the entry moves to `Released`. Returns whether a PUBREL
+    /// is to be sent (false if no sent QoS 2 entry has this id; true again for a repeated
+    /// PUBREC of a `Released` one). The caller writes that PUBREL in the order the PUBRECs
+    /// arrived [MQTT-4.6.0-4]; only a resend after a reconnect comes from the queue.
     pub(crate) fn release(&mut self, packet_id: PacketId, reason: ReasonCode) -> bool {
         let Some(index) = self.position(packet_id) else {
             return false;
@@ -197,14 +200,15 @@ impl<I: Instant> Outbound<I> {
         }
         entry.stage = Stage::Released;
         entry.rec_reason = reason;
-        if !entry.pending_tx {
-            entry.pending_tx = true;
-            self.pending_tx += 1;
+        if entry.pending_tx {
+            entry.pending_tx = false;
+            self.pending_tx = self.pending_tx.saturating_sub(1);
         }
         true
     }
 
-    /// The next entry whose packet is due and may go now, given the server's Receive Maximum:
+    /// The next entry whose packet is due and may go now, given the server's Receive Maximum
+    /// ([MQTT-3.3.4-7], [MQTT-4.9.0-2]):
     /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit, and so does every
     /// entry after it, so that messages leave in order. Returns its index.
     pub(crate) fn next_due(&self, receive_maximum: u16) -> Option<usize> {
@@ -248,7 +252,7 @@ impl<I: Instant> Outbound<I> {
                 Some(entry)
             }
             Stage::Queued => {
-                // Once sent, expiry is the server's business.
+                // Once sent, expiry is the server's business [MQTT-4.3.3-7].
                 if entry.expires_at.take().is_some() {
                     self.expiring = self.expiring.saturating_sub(1);
                 }

@@ -249,7 +249,8 @@ impl<I: Instant> Session<I> {
 
     // ----------------------------------------------------------------- inputs
 
-    /// The transport is up: the session queues CONNECT and starts waiting for CONNACK.
+    /// The transport is up: the session queues CONNECT, the first packet of every connection
+    /// [MQTT-3.1.0-1], and starts waiting for CONNACK.
     pub fn handle_connected(&mut self, now: I) {
         if matches!(self.state, State::Connecting | State::Connected) {
             self.end_connection(now, DisconnectReason::TransportClosed);
@@ -265,6 +266,8 @@ impl<I: Instant> Session<I> {
         self.decoder = Decoder::new(self.config.protocol_version, Role::Server)
             .with_max_packet_size(self.config.maximum_packet_size);
         self.in_aliases.reset(self.config.topic_alias_maximum);
+        // Our aliases stay within the server's Topic Alias Maximum, none when it has none
+        // [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9].
         self.out_aliases.reset(0);
         self.ping_outstanding = false;
         self.connected_at = None;
@@ -353,7 +356,11 @@ impl<I: Instant> Session<I> {
 
     // ----------------------------------------------------------------- commands
 
-    /// Publishes a message. The id and Packet Identifier are handed out at once; completion
+    /// Publishes a message: QoS 1 and 2 get a Packet Identifier not in use, and stay
+    /// unacknowledged until their PUBACK or PUBCOMP (v5 [MQTT-4.3.2-1], [MQTT-4.3.2-2],
+    /// [MQTT-4.3.2-3], [MQTT-4.3.3-1], [MQTT-4.3.3-2], [MQTT-4.3.3-3], [MQTT-4.3.3-4],
+    /// [MQTT-4.3.3-5]; v3.1.1 [MQTT-4.3.2-1], [MQTT-4.3.3-1]). The id and Packet Identifier are
+    /// handed out at once; completion
     /// is reported by [`Event::PublishCompleted`] or [`Event::PublishFailed`]. While
     /// disconnected (or while the server's Receive Maximum is reached) the message waits in
     /// the queue, in order.
@@ -610,6 +617,18 @@ impl<I: Instant> Session<I> {
         }
         // [MQTT-4.12.0-7]: no AUTH without an Authentication Method in CONNECT;
         // [MQTT-4.12.0-5], [MQTT-4.12.1-1]: every AUTH repeats that method.
+        // The client continues an exchange (0x18) [MQTT-4.12.0-3], or starts a
+        // re-authentication (0x19) once connected.
+        let reason_ok = match reason_code {
+            ReasonCode::ContinueAuthentication => true,
+            ReasonCode::ReAuthenticate => self.state == State::Connected,
+            _ => false,
+        };
+        if !reason_ok {
+            return Err(Error::NotAvailable(
+                "a client AUTH carries Continue authentication, or Re-authenticate when connected",
+            ));
+        }
         let Some(method) = &self.config.authentication_method else {
             return Err(Error::NotAvailable(
                 "AUTH needs an authentication method in the configuration",
@@ -644,7 +663,9 @@ impl<I: Instant> Session<I> {
         match self.state {
             State::Idle => return 0,
             State::Connecting | State::Closing => {
-                // Before CONNACK only CONNECT and AUTH may go; while closing, what is queued.
+                // Before CONNACK only CONNECT and AUTH may go [MQTT-3.1.2-30]; while closing,
+                // what is queued, the DISCONNECT last: nothing follows it on this connection
+                // and the driver closes the transport [MQTT-3.14.4-1], [MQTT-3.14.4-2].
                 let closing = self.state == State::Closing;
                 while let Some(c) = self.control.front() {
                     if !closing && !matches!(c, Control::Connect { .. } | Control::Auth(_)) {
@@ -659,6 +680,8 @@ impl<I: Instant> Session<I> {
                 }
             }
             State::Connected => {
+                // Acknowledgements and other control packets never wait for flow-control room
+                // [MQTT-3.3.4-8], [MQTT-4.9.0-3].
                 while let Some(c) = self.control.pop_front() {
                     self.write_control(c, buf);
                 }
@@ -709,8 +732,9 @@ impl<I: Instant> Session<I> {
         RequestId(self.request_seq)
     }
 
-    /// Whether the server's limits let this publish go; checked when it is accepted and again
-    /// when it is sent (the limits may change across a reconnect).
+    /// Whether the server's limits let this publish go: Maximum Packet Size [MQTT-3.2.2-15],
+    /// Maximum QoS [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14]. Checked when it is
+    /// accepted and again when it is sent (the limits may change across a reconnect).
     fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), PublishFailure> {
         if let Some(max) = self.limits.maximum_packet_size {
             if size > max as usize {
@@ -924,6 +948,7 @@ impl<I: Instant> Session<I> {
 
     fn on_connack(&mut self, now: I, ack: ConnAck) {
         self.timers.stop(Timer::ConnAck);
+        // [MQTT-4.13.2-1]: a refusing CONNACK ends the connection.
         if ack.reason_code.is_error() {
             self.end_connection(now, DisconnectReason::Refused(ack.reason_code));
             self.state = State::Idle;
@@ -954,6 +979,7 @@ impl<I: Instant> Session<I> {
             return;
         }
         let p = &ack.properties;
+        // [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the server's keep-alive replaces ours.
         self.keep_alive = match p.server_keep_alive {
             Some(secs) if v5 => Duration::from_secs(u64::from(secs)),
             _ => self.config.keep_alive,
@@ -979,6 +1005,10 @@ impl<I: Instant> Session<I> {
         if let Some(id) = &p.assigned_client_identifier {
             self.client_id = id.clone();
         }
+        // Whether the next connection resumes: the session outlives this connection when its
+        // expiry is non-zero (v5 [MQTT-3.1.2-23]) or Clean Session was 0 (v3.1.1
+        // [MQTT-3.1.2-4]); with Clean Start / Clean Session 1 it starts afresh ([MQTT-3.1.2-4]
+        // v5, [MQTT-3.1.2-6] v3.1.1).
         self.resumable = if v5 {
             p.session_expiry_interval
                 .unwrap_or(self.config.session_expiry_interval)
@@ -1007,8 +1037,10 @@ impl<I: Instant> Session<I> {
             // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP) and PUBREL, in order.
             self.outbound.resume(self.limits.receive_maximum);
         } else {
-            // The server has no session: start the publishes over, forget inbound QoS 2
-            // state, and subscribe again to everything that was granted.
+            // The server has no session: discard the protocol state of the old one
+            // [MQTT-3.2.2-5] (inbound QoS 2 ids, packets in flight), but keep the
+            // application's work: publishes start over as new ones, and everything that was
+            // granted is subscribed again.
             let mut done = Vec::new();
             self.outbound.restart(|e| done.push(e));
             for entry in done {
@@ -1089,6 +1121,13 @@ impl<I: Instant> Session<I> {
                 }
             }
         }
+        // Every PUBLISH is answered as its QoS requires, with its own Packet Identifier
+        // ([MQTT-3.3.4-1], [MQTT-4.5.0-2], v5 [MQTT-2.2.1-5], [MQTT-4.3.2-4], [MQTT-4.3.3-8];
+        // v3.1.1 [MQTT-2.3.1-6], [MQTT-4.3.2-2]); a QoS 2 message is delivered once, its
+        // repeats only answered with PUBREC until the PUBREL ([MQTT-4.3.3-10]; v3.1.1
+        // [MQTT-4.3.3-2]). Once a flow is finished its id names a new message
+        // ([MQTT-4.3.2-5], [MQTT-4.3.3-12]). In manual-ack mode the answer waits for the
+        // application.
         let manual = self.config.manual_acks;
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
         let over_receive_maximum =
@@ -1169,7 +1208,8 @@ impl<I: Instant> Session<I> {
         }
     }
 
-    /// Ends a QoS 1 (PUBACK) or failed QoS 2 (PUBREC) flow.
+    /// Ends a QoS 1 (PUBACK) or failed QoS 2 (PUBREC) flow; a failed one is never sent again
+    /// [MQTT-4.4.0-2].
     fn finish(&mut self, entry: Outgoing<I>, ack: PubResponse) {
         if ack.reason_code.is_error() {
             self.fail(
@@ -1209,11 +1249,14 @@ impl<I: Instant> Session<I> {
             if let Some(entry) = self.outbound.complete(id, Stage::Sent) {
                 self.finish(entry, ack);
             }
-        } else {
-            self.outbound.release(id, ack.reason_code);
+        } else if self.outbound.release(id, ack.reason_code) {
+            // [MQTT-4.3.3-4], in the order the PUBRECs arrived [MQTT-4.6.0-4].
+            self.control
+                .push_back(Control::Ack(PacketType::PubRel, id, ReasonCode::Success));
         }
     }
 
+    /// PUBREL: answered with PUBCOMP and the same Packet Identifier [MQTT-4.3.3-11].
     fn on_pubrel(&mut self, ack: PubResponse) {
         let id = ack.packet_id;
         let reason = if self.inbound.release_qos2(id) {
@@ -1364,7 +1407,8 @@ impl<I: Instant> Session<I> {
     }
 
     /// The server broke the protocol: on v5, DISCONNECT with the reason; then the connection
-    /// ends, and the error is reported once. The session's state is kept.
+    /// ends [MQTT-4.8.0-1], and the error is reported once. The session's state is kept
+    /// ([MQTT-4.1.0-1]: it lives as long as the session, not the connection).
     fn protocol_error(&mut self, now: I, reason: ReasonCode, error: mqtt_proto::Error) {
         self.end_connection(now, DisconnectReason::ProtocolError(reason, error));
         if self.config.protocol_version == ProtocolVersion::V5 {
