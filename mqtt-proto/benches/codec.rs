@@ -4,9 +4,14 @@
 //!
 //! Every scenario is measured four ways: encode and decode, ours and rumqttc's.
 //!
-//! * **Encode** writes into one reused `BytesMut` that is cleared before each packet and has
-//!   room for it, so neither library ever grows it.
-//! * **Decode** refills one reused `BytesMut` with the same wire bytes before each decode
+//! * Both libraries of a pair work in the **same buffer** (one `RefCell<BytesMut>`, borrowed the
+//!   same way by both closures), so that neither gains from a luckier address or alignment, and
+//!   PUBLISH payloads of both point into the same static array. The buffer sits half a page
+//!   (modulo 4 KiB) from the bytes copied into it, which keeps "4K aliasing" from moving whole
+//!   scenarios by up to 2x between runs (see [`COPY_DISTANCE`]).
+//! * **Encode** writes into that buffer, cleared before each operation and with room for the
+//!   packet(s), so neither library ever grows it.
+//! * **Decode** refills the buffer with the same wire bytes before each operation
 //!   (`buf.extend_from_slice(&wire)`) and decodes everything in it; the decoded packets are
 //!   dropped inside the timed region, so freeing what a decoder allocated counts too. Once the
 //!   decoded packets are gone the buffer is unique again and `extend_from_slice` reuses its
@@ -15,28 +20,41 @@
 //!   to the same packet with both libraries; encodings are checked to be byte-identical (or, for
 //!   v5 packets whose properties the two libraries order differently, of the same length).
 //!
-//! Besides criterion's report the run prints, at the end, a summary table: a median of
-//! interleaved batches of each pair (ours, then rumqttc, then ours, ...) from a plain
-//! `Instant` loop, their ratio, and heap allocations per operation counted over 10,000
-//! operations by the `allocation-counter` global allocator (thread-local counters, no atomics).
+//! Besides criterion's report the run prints, at the end, a summary table: for each pair
+//! criterion's median estimates of this run (read back from its `estimates.json`), a second
+//! opinion from a plain `Instant` loop (the median of interleaved batches: ours, then rumqttc,
+//! then ours, ...; the same code inlined at another place can land a few ns apart), the ratios,
+//! and heap allocations (`alloc` and `realloc` calls) per operation, counted over 10,000
+//! operations outside any timing by the global allocator `mqtt_test_support::gated_alloc::Gated`.
+//! That allocator counts only while asked to; the rest of the time it costs one relaxed load
+//! per allocation, so that it does not slow down the library that allocates more (an
+//! always-counting allocator added ~8 ns per allocation here, ~45 ns to a v5 PUBLISH decode by
+//! rumqttc).
 //!
 //! `cargo bench -p mqtt-proto --bench codec` (add `-- --quick` for a shorter criterion run;
 //! a positional filter restricts criterion as usual and the summary to the scenarios whose
-//! `scenario/op` name contains it). Set `CODEC_SUMMARY=0` to skip the summary.
+//! `scenario/op` name contains it). Set `CODEC_SUMMARY=0` to skip the summary, or
+//! `CODEC_CRITERION=0` to skip criterion and print only the summary (quick A/B comparisons).
 
+use std::cell::RefCell;
 use std::hint::black_box;
 use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use criterion::Criterion;
 
 use mqtt_proto::{
     Connect, Decoded, Decoder, MqttString, Packet, ProtocolVersion, PubResponse, Publish, QoS,
     QosPid, ReasonCode, Role, SubAck, Subscribe, SubscribeFilter, TopicFilter, TopicName, Will,
 };
+use mqtt_test_support::gated_alloc::{count_allocations, Gated};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
+
+#[global_allocator]
+static GLOBAL: Gated = Gated;
 
 /// 25 bytes.
 const TOPIC: &str = "sensors/building-7/temp/1";
@@ -57,8 +75,19 @@ const EXPIRY: u32 = 3600;
 /// Operations per allocation count.
 const ALLOC_OPS: u32 = 10_000;
 
+/// The payload bytes: one static array, so that both libraries encode from the same memory.
+static PAYLOAD: [u8; 4096] = {
+    let mut a = [0u8; 4096];
+    let mut i = 0;
+    while i < a.len() {
+        a[i] = b'a' + (i % 26) as u8;
+        i += 1;
+    }
+    a
+};
+
 fn payload(len: usize) -> Bytes {
-    (0..len).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>().into()
+    Bytes::from_static(&PAYLOAD[..len])
 }
 
 fn pid(id: u16) -> NonZeroU16 {
@@ -198,10 +227,11 @@ fn our_subscribe() -> Subscribe {
 }
 
 fn r4_subscribe() -> r4::Subscribe {
-    let mut s =
-        r4::Subscribe::new_many(FILTERS.iter().map(|&(f, q)| {
-            r4::SubscribeFilter::new(f.to_owned(), r4_qos(q))
-        }));
+    let mut s = r4::Subscribe::new_many(
+        FILTERS
+            .iter()
+            .map(|&(f, q)| r4::SubscribeFilter::new(f.to_owned(), r4_qos(q))),
+    );
     s.pkid = 42;
     s
 }
@@ -218,7 +248,8 @@ fn r5_subscribe() -> r5::Subscribe {
 /// The mixed stream a client reads from a server: 16 packets, publishes of QoS 0, 1 and 2 (in
 /// v5 two of them with properties), acknowledgements, a PINGRESP and a SUBACK.
 fn our_mixed(v: ProtocolVersion) -> Vec<Packet> {
-    let publish = |q: QosPid, len: usize, props: bool| Packet::Publish(our_publish(v, q, len, props));
+    let publish =
+        |q: QosPid, len: usize, props: bool| Packet::Publish(our_publish(v, q, len, props));
     let suback = SubAck {
         packet_id: pid(3),
         reason_codes: vec![
@@ -249,8 +280,8 @@ fn our_mixed(v: ProtocolVersion) -> Vec<Packet> {
 }
 
 fn r4_mixed() -> Vec<r4::Packet> {
-    use rumqttc::mqttbytes::QoS as Q;
     use r4::Packet as P;
+    use rumqttc::mqttbytes::QoS as Q;
     let publish = |q: QosPid, len: usize| P::Publish(r4_publish(q, len));
     vec![
         publish(QosPid::AtMostOnce, 32),
@@ -396,6 +427,8 @@ fn check_wire(name: &str, ours: &[u8], theirs: &[u8], same_bytes: bool) {
 #[derive(Default)]
 struct Row {
     name: String,
+    /// Criterion's median estimates of this run, when criterion ran.
+    criterion_ns: Option<(f64, f64)>,
     ours_ns: f64,
     theirs_ns: f64,
     ours_allocs: f64,
@@ -404,6 +437,9 @@ struct Row {
 
 struct Bench {
     criterion: Criterion,
+    run_criterion: bool,
+    /// Where criterion writes its estimates, when it runs and the summary is printed.
+    criterion_home: Option<PathBuf>,
     summary: bool,
     filter: Option<String>,
     rows: Vec<Row>,
@@ -420,19 +456,31 @@ impl Bench {
         mut theirs: impl FnMut() -> R2,
     ) {
         let name = format!("{scenario}/{op}");
-        let mut group = self.criterion.benchmark_group(&name);
-        group.bench_function("mqtt-proto", |b| b.iter(&mut ours));
-        group.bench_function("rumqttc", |b| b.iter(&mut theirs));
-        group.finish();
+        if self.run_criterion {
+            let mut group = self.criterion.benchmark_group(&name);
+            group.bench_function("mqtt-proto", |b| b.iter(&mut ours));
+            group.bench_function("rumqttc", |b| b.iter(&mut theirs));
+            group.finish();
+        }
 
-        if !self.summary || self.filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+        if !self.summary
+            || self
+                .filter
+                .as_ref()
+                .is_some_and(|f| !name.contains(f.as_str()))
+        {
             return;
         }
         let ours_allocs = allocs_per_op(&mut ours);
         let theirs_allocs = allocs_per_op(&mut theirs);
         let (ours_ns, theirs_ns) = time_pair(&mut ours, &mut theirs);
+        let criterion_ns = self.criterion_home.as_deref().and_then(|home| {
+            criterion_median(home, &name, "mqtt-proto")
+                .zip(criterion_median(home, &name, "rumqttc"))
+        });
         self.rows.push(Row {
             name,
+            criterion_ns,
             ours_ns,
             theirs_ns,
             ours_allocs,
@@ -444,19 +492,39 @@ impl Bench {
         if self.rows.is_empty() {
             return;
         }
-        let width = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(8)
+            .max(8);
+        // Columns: name, two blocks of 9 + 9 + 7 and one of 9 + 9, four spaces between blocks.
+        let rule = "-".repeat(width + 2 + 25 + 4 + 25 + 4 + 18);
         println!();
+        println!("Summary (ns per operation; allocs per operation over {ALLOC_OPS} operations)");
+        println!("  criterion: criterion's median estimate of this run (--quick: rougher)");
         println!(
-            "Summary: median ns/op of 31 interleaved batches (~2 ms each); allocs/op over {ALLOC_OPS} ops"
+            "  loop:      median of 31 interleaved ~2 ms batches, ours and rumqttc alternating"
         );
         println!(
-            "{:<width$}  {:>11}  {:>11}  {:>7}  {:>11}  {:>11}",
-            "scenario", "ours ns", "rumqttc ns", "ratio", "ours alloc", "rumqttc alloc"
+            "{:<width$}  {:^25}    {:^25}    {:^18}",
+            "", "criterion", "loop", "allocs/op"
         );
-        println!("{}", "-".repeat(width + 2 + 11 + 2 + 11 + 2 + 7 + 2 + 11 + 2 + 13));
+        println!(
+            "{:<width$}  {:>9}{:>9}{:>7}    {:>9}{:>9}{:>7}    {:>9}{:>9}",
+            "scenario", "ours", "rumqttc", "ratio", "ours", "rumqttc", "ratio", "ours", "rumqttc"
+        );
+        println!("{rule}");
         for r in &self.rows {
+            let criterion = match r.criterion_ns {
+                Some((ours, theirs)) => {
+                    format!("{ours:>9.1}{theirs:>9.1}{:>7.2}", ours / theirs)
+                }
+                None => format!("{:>9}{:>9}{:>7}", "-", "-", "-"),
+            };
             println!(
-                "{:<width$}  {:>11.1}  {:>11.1}  {:>7.2}  {:>11.2}  {:>11.2}",
+                "{:<width$}  {criterion}    {:>9.1}{:>9.1}{:>7.2}    {:>9.2}{:>9.2}",
                 r.name,
                 r.ours_ns,
                 r.theirs_ns,
@@ -465,19 +533,58 @@ impl Bench {
                 r.theirs_allocs
             );
         }
-        println!("(ratio = ours / rumqttc; below 1 is faster. alloc = heap allocations per op)");
+        println!("{rule}");
+        println!("ratio = ours / rumqttc: below 1 is faster");
     }
+}
+
+/// Criterion's median estimate, in ns, of `function` in `group` from the run that just ended,
+/// read from `estimates.json` under criterion's output directory `home`.
+fn criterion_median(home: &Path, group: &str, function: &str) -> Option<f64> {
+    let safe = |s: &str| s.replace(['?', '"', '/', '\\', '*', '<', '>', ':', '|', '^'], "_");
+    let path = home
+        .join(safe(group))
+        .join(safe(function))
+        .join("new")
+        .join("estimates.json");
+    let json = std::fs::read_to_string(path).ok()?;
+    // {"mean":{...},"median":{"confidence_interval":{...},"point_estimate":110.2,...},...}
+    let median = &json[json.find("\"median\"")?..];
+    let value = &median[median.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// Criterion's output directory, found the way criterion finds it: `CRITERION_HOME`, else
+/// `criterion` in the cargo target directory (`CARGO_TARGET_DIR`, else what `cargo metadata`
+/// reports).
+fn criterion_home() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(home.into());
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(dir).join("criterion"));
+    }
+    let cargo = std::env::var_os("CARGO")?;
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .ok()?;
+    let json = String::from_utf8(output.stdout).ok()?;
+    let key = "\"target_directory\":\"";
+    let rest = &json[json.find(key)? + key.len()..];
+    Some(PathBuf::from(rest[..rest.find('"')?].replace("\\\\", "\\")).join("criterion"))
 }
 
 /// Heap allocations (reallocations included) per call of `f`, after one warm-up call.
 fn allocs_per_op<R>(f: &mut impl FnMut() -> R) -> f64 {
     black_box(f());
-    let info = allocation_counter::measure(|| {
+    let ((), calls) = count_allocations(|| {
         for _ in 0..ALLOC_OPS {
             black_box(f());
         }
     });
-    info.count_total as f64 / f64::from(ALLOC_OPS)
+    calls as f64 / f64::from(ALLOC_OPS)
 }
 
 /// Nanoseconds per call of `a` and of `b`: the median of 31 batches each, the batches of the
@@ -528,69 +635,148 @@ fn median(v: &mut [f64]) -> f64 {
 // ---------------------------------------------------------------------------------------------
 // The scenarios.
 
+/// Where a copy's destination sits relative to its source, modulo 4 KiB. Loads whose address
+/// matches that of a store still in flight in the low 12 bits wait for it ("4K aliasing"), so a
+/// copy runs up to twice as slow when the destination lies just past the source modulo 4 KiB.
+/// Where heap addresses happen to fall moved whole scenarios, for both libraries alike, by up to
+/// 2x from one run to the next; fixing the distance at half a page keeps runs comparable.
+const COPY_DISTANCE: usize = 2048;
+
+/// The encode buffer shared by both libraries (so that both write to the same memory), placed
+/// at [`COPY_DISTANCE`] from the payloads they copy in.
+fn encode_buf(wire_len: usize) -> RefCell<BytesMut> {
+    let mut buf = BytesMut::with_capacity(2 * wire_len + 64 + 4096);
+    let skip =
+        (PAYLOAD.as_ptr() as usize + COPY_DISTANCE).wrapping_sub(buf.as_ptr() as usize) % 4096;
+    buf.resize(skip, 0);
+    buf.advance(skip);
+    RefCell::new(buf)
+}
+
+/// The decode buffer shared by both libraries, and a copy of `wire` placed at
+/// [`COPY_DISTANCE`] from it. With room for two packets (streams) the buffer is refilled at its
+/// start and one packet further on, alternately, the same for both libraries.
+fn decode_setup(wire: &[u8]) -> (RefCell<BytesMut>, Vec<u8>, usize) {
+    let buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let mut store = vec![0u8; wire.len() + 4096];
+    let at = (buf.as_ptr() as usize + COPY_DISTANCE).wrapping_sub(store.as_ptr() as usize) % 4096;
+    store[at..at + wire.len()].copy_from_slice(wire);
+    (RefCell::new(buf), store, at)
+}
+
+/// Encode benchmark: each closure writes its library's packet(s) into the cleared shared
+/// buffer.
+fn encode_pair(
+    bench: &mut Bench,
+    scenario: &str,
+    wire_len: usize,
+    mut ours: impl FnMut(&mut BytesMut),
+    mut theirs: impl FnMut(&mut BytesMut),
+) {
+    let buf = encode_buf(wire_len);
+    bench.pair(
+        scenario,
+        "encode",
+        || {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            ours(&mut buf);
+            buf.len()
+        },
+        || {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            theirs(&mut buf);
+            buf.len()
+        },
+    );
+}
+
+/// Decode benchmark of `wire` (holding `count` packets) by both libraries from the shared
+/// buffer, refilled the same way before each decode.
+fn decode_pair(
+    bench: &mut Bench,
+    scenario: &str,
+    v: ProtocolVersion,
+    from: Role,
+    wire: &[u8],
+    count: usize,
+) {
+    let decoder = Decoder::new(v, from);
+    let (buf, store, at) = decode_setup(wire);
+    let wire = &store[at..at + wire.len()];
+    let ours = || {
+        let mut buf = buf.borrow_mut();
+        buf.extend_from_slice(wire);
+        ours_decode_all(&decoder, &mut buf)
+    };
+    match v {
+        ProtocolVersion::V311 => bench.pair(scenario, "decode", ours, || {
+            let mut buf = buf.borrow_mut();
+            buf.extend_from_slice(wire);
+            r4_decode_all(&mut buf)
+        }),
+        ProtocolVersion::V5 => bench.pair(scenario, "decode", ours, || {
+            let mut buf = buf.borrow_mut();
+            buf.extend_from_slice(wire);
+            r5_decode_all(&mut buf)
+        }),
+    }
+    // Every decode saw the whole stream.
+    let mut buf = BytesMut::from(wire);
+    assert_eq!(ours_decode_all(&decoder, &mut buf), count);
+}
+
+fn encode_r4(p: &r4::Packet) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    p.write(&mut buf, usize::MAX).unwrap();
+    buf.to_vec()
+}
+
+fn encode_r5(p: &r5::Packet) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    p.write(&mut buf, None).unwrap();
+    buf.to_vec()
+}
+
 /// PUBLISH QoS 1, 25-byte topic, `len`-byte payload (v5: with message expiry, content type and
 /// two user properties).
 fn publish_scenario(bench: &mut Bench, v: ProtocolVersion, len: usize) {
     let scenario = format!("publish_qos1_{}_{}", size_name(len), version_name(v));
     let qos_pid = QosPid::AtLeastOnce(pid(7));
     let ours = our_publish(v, qos_pid, len, true);
-    let mut wire = BytesMut::new();
-    ours.encode(v, &mut wire).unwrap();
-    let wire = wire.to_vec();
-    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-
-    // Same bytes, and each decodes the other's encoding to the same packet.
+    let wire = ours_encode_all(&[Packet::Publish(ours.clone())], v);
     let decoder = Decoder::new(v, Role::Server);
+    assert_eq!(
+        ours_decode_one(&decoder, &wire),
+        Packet::Publish(ours.clone())
+    );
+    let encode_ours = |buf: &mut BytesMut| {
+        ours.encode(v, buf).unwrap();
+    };
+    // Same bytes (v5: same length, and each decodes the other's encoding to the same packet).
     match v {
         ProtocolVersion::V311 => {
             let theirs = r4_publish(qos_pid, len);
-            theirs.write(&mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, true);
-            theirs_buf.clear();
-            assert_eq!(
-                ours_decode_one(&decoder, &wire),
-                Packet::Publish(ours.clone())
-            );
+            let theirs_wire = encode_r4(&r4::Packet::Publish(theirs.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, true);
             assert_eq!(r4_decode_one(&wire), r4::Packet::Publish(theirs.clone()));
-
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    theirs.write(&mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                theirs.write(buf).unwrap();
+            });
         }
         ProtocolVersion::V5 => {
             let theirs = r5_publish(qos_pid, len, true);
-            theirs.write(&mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, false);
+            let theirs_wire = encode_r5(&r5::Packet::Publish(theirs.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, false);
             assert_eq!(
-                ours_decode_one(&decoder, &theirs_buf),
+                ours_decode_one(&decoder, &theirs_wire),
                 Packet::Publish(ours.clone())
             );
-            theirs_buf.clear();
-            assert_eq!(ours_decode_one(&decoder, &wire), Packet::Publish(ours.clone()));
             assert_eq!(r5_decode_one(&wire), r5::Packet::Publish(theirs.clone()));
-
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    theirs.write(&mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                theirs.write(buf).unwrap();
+            });
         }
     }
     decode_pair(bench, &scenario, v, Role::Server, &wire, 1);
@@ -604,236 +790,146 @@ fn size_name(len: usize) -> String {
     }
 }
 
-/// Decode benchmark of `wire` (holding `count` packets) by both libraries, each from its own
-/// reused buffer refilled the same way.
-fn decode_pair(
-    bench: &mut Bench,
-    scenario: &str,
-    v: ProtocolVersion,
-    from: Role,
-    wire: &[u8],
-    count: usize,
-) {
-    let decoder = Decoder::new(v, from);
-    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let ours = || {
-        ours_buf.extend_from_slice(wire);
-        ours_decode_all(&decoder, &mut ours_buf)
-    };
-    match v {
-        ProtocolVersion::V311 => bench.pair(scenario, "decode", ours, || {
-            theirs_buf.extend_from_slice(wire);
-            r4_decode_all(&mut theirs_buf)
-        }),
-        ProtocolVersion::V5 => bench.pair(scenario, "decode", ours, || {
-            theirs_buf.extend_from_slice(wire);
-            r5_decode_all(&mut theirs_buf)
-        }),
-    }
-    // Every decode saw the whole stream.
-    let mut buf = BytesMut::from(wire);
-    assert_eq!(ours_decode_all(&decoder, &mut buf), count);
-}
-
+/// CONNECT with a will (QoS 1, retained), user name and password; v5 with session expiry,
+/// receive maximum, and will delay and message expiry on the will.
 fn connect_scenario(bench: &mut Bench, v: ProtocolVersion) {
     let scenario = format!("connect_{}", version_name(v));
     let ours = our_connect(v);
-    let mut wire = BytesMut::new();
-    ours.encode(v, &mut wire).unwrap();
-    let wire = wire.to_vec();
-    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let wire = ours_encode_all(&[Packet::from(ours.clone())], v);
     let decoder = Decoder::new(v, Role::Client);
-    assert_eq!(
-        ours_decode_one(&decoder, &wire),
-        Packet::Connect(Box::new(ours.clone()))
-    );
+    assert_eq!(ours_decode_one(&decoder, &wire), Packet::from(ours.clone()));
+    let encode_ours = |buf: &mut BytesMut| {
+        ours.encode(v, buf).unwrap();
+    };
     match v {
         ProtocolVersion::V311 => {
             let theirs = r4_connect();
-            theirs.write(&mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, true);
-            theirs_buf.clear();
+            let theirs_wire = encode_r4(&r4::Packet::Connect(theirs.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, true);
             assert_eq!(r4_decode_one(&wire), r4::Packet::Connect(theirs.clone()));
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    theirs.write(&mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                theirs.write(buf).unwrap();
+            });
         }
         ProtocolVersion::V5 => {
             let (c, will, login) = r5_connect();
-            c.write(&will, &login, &mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, false);
+            let theirs_wire =
+                encode_r5(&r5::Packet::Connect(c.clone(), will.clone(), login.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, false);
             assert_eq!(
-                ours_decode_one(&decoder, &theirs_buf),
-                Packet::Connect(Box::new(ours.clone()))
+                ours_decode_one(&decoder, &theirs_wire),
+                Packet::from(ours.clone())
             );
-            theirs_buf.clear();
             assert_eq!(
                 r5_decode_one(&wire),
                 r5::Packet::Connect(c.clone(), will.clone(), login.clone())
             );
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    c.write(&will, &login, &mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                c.write(&will, &login, buf).unwrap();
+            });
         }
     }
     decode_pair(bench, &scenario, v, Role::Client, &wire, 1);
 }
 
+/// SUBSCRIBE with three filters of QoS 1, 2 and 0, no properties.
 fn subscribe_scenario(bench: &mut Bench, v: ProtocolVersion) {
     let scenario = format!("subscribe_3_filters_{}", version_name(v));
     let ours = our_subscribe();
-    let mut wire = BytesMut::new();
-    ours.encode(v, &mut wire).unwrap();
-    let wire = wire.to_vec();
-    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
+    let wire = ours_encode_all(&[Packet::Subscribe(ours.clone())], v);
     let decoder = Decoder::new(v, Role::Client);
     assert_eq!(
         ours_decode_one(&decoder, &wire),
         Packet::Subscribe(ours.clone())
     );
+    let encode_ours = |buf: &mut BytesMut| {
+        ours.encode(v, buf).unwrap();
+    };
     match v {
         ProtocolVersion::V311 => {
             let theirs = r4_subscribe();
-            theirs.write(&mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, true);
-            theirs_buf.clear();
+            let theirs_wire = encode_r4(&r4::Packet::Subscribe(theirs.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, true);
             assert_eq!(r4_decode_one(&wire), r4::Packet::Subscribe(theirs.clone()));
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    theirs.write(&mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                theirs.write(buf).unwrap();
+            });
         }
         ProtocolVersion::V5 => {
             let theirs = r5_subscribe();
-            theirs.write(&mut theirs_buf).unwrap();
-            check_wire(&scenario, &wire, &theirs_buf, true);
-            theirs_buf.clear();
+            let theirs_wire = encode_r5(&r5::Packet::Subscribe(theirs.clone()));
+            check_wire(&scenario, &wire, &theirs_wire, true);
             assert_eq!(r5_decode_one(&wire), r5::Packet::Subscribe(theirs.clone()));
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    ours.encode(v, &mut ours_buf).unwrap()
-                },
-                || {
-                    theirs_buf.clear();
-                    theirs.write(&mut theirs_buf).unwrap()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                theirs.write(buf).unwrap();
+            });
         }
     }
     decode_pair(bench, &scenario, v, Role::Client, &wire, 1);
 }
 
-/// 16 packets from a server: encoded one after the other into one buffer, and decoded in one go
-/// from one buffer.
+/// 16 packets from a server: encoded one after the other into one buffer (through each
+/// library's packet enum), and decoded in one go from one buffer.
 fn mixed_scenario(bench: &mut Bench, v: ProtocolVersion) {
     let scenario = format!("mixed_16_{}", version_name(v));
     let ours = our_mixed(v);
     let wire = ours_encode_all(&ours, v);
-    let mut ours_buf = BytesMut::with_capacity(2 * wire.len() + 64);
-    let mut theirs_buf = BytesMut::with_capacity(2 * wire.len() + 64);
     let decoder = Decoder::new(v, Role::Server);
-    {
-        let mut buf = BytesMut::from(&wire[..]);
-        for p in &ours {
-            match decoder.decode(&mut buf) {
-                Ok(Decoded::Packet(d)) => assert_eq!(&d, p),
-                other => panic!("{other:?}"),
-            }
+    let mut buf = BytesMut::from(&wire[..]);
+    for p in &ours {
+        match decoder.decode(&mut buf) {
+            Ok(Decoded::Packet(d)) => assert_eq!(&d, p),
+            other => panic!("{other:?}"),
         }
     }
+    let encode_ours = |buf: &mut BytesMut| {
+        for p in &ours {
+            p.encode(v, buf).unwrap();
+        }
+    };
     match v {
         ProtocolVersion::V311 => {
             let theirs = r4_mixed();
-            for p in &theirs {
-                p.write(&mut theirs_buf, usize::MAX).unwrap();
-            }
-            check_wire(&scenario, &wire, &theirs_buf, true);
+            let theirs_wire: Vec<u8> = theirs.iter().flat_map(encode_r4).collect();
+            check_wire(&scenario, &wire, &theirs_wire, true);
             let mut buf = BytesMut::from(&wire[..]);
             for p in &theirs {
                 assert_eq!(&r4::Packet::read(&mut buf, usize::MAX).unwrap(), p);
             }
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    for p in &ours {
-                        p.encode(v, &mut ours_buf).unwrap();
-                    }
-                    ours_buf.len()
-                },
-                || {
-                    theirs_buf.clear();
-                    for p in &theirs {
-                        p.write(&mut theirs_buf, usize::MAX).unwrap();
-                    }
-                    theirs_buf.len()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                for p in &theirs {
+                    p.write(buf, usize::MAX).unwrap();
+                }
+            });
         }
         ProtocolVersion::V5 => {
             let theirs = r5_mixed();
-            for p in &theirs {
-                p.write(&mut theirs_buf, None).unwrap();
-            }
-            check_wire(&scenario, &wire, &theirs_buf, false);
+            let theirs_wire: Vec<u8> = theirs.iter().flat_map(encode_r5).collect();
+            check_wire(&scenario, &wire, &theirs_wire, false);
             let mut buf = BytesMut::from(&wire[..]);
             for p in &theirs {
                 assert_eq!(&r5::Packet::read(&mut buf, None).unwrap(), p);
             }
-            bench.pair(
-                &scenario,
-                "encode",
-                || {
-                    ours_buf.clear();
-                    for p in &ours {
-                        p.encode(v, &mut ours_buf).unwrap();
-                    }
-                    ours_buf.len()
-                },
-                || {
-                    theirs_buf.clear();
-                    for p in &theirs {
-                        p.write(&mut theirs_buf, None).unwrap();
-                    }
-                    theirs_buf.len()
-                },
-            );
+            encode_pair(bench, &scenario, wire.len(), encode_ours, |buf| {
+                for p in &theirs {
+                    p.write(buf, None).unwrap();
+                }
+            });
         }
     }
     decode_pair(bench, &scenario, v, Role::Server, &wire, 16);
+}
+
+/// Keeps the CPU busy for `time`.
+fn warm_up_cpu(time: Duration) {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < time {
+        for i in 0..10_000u64 {
+            x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(i));
+        }
+    }
+    black_box(x);
 }
 
 /// The positional filter criterion was given, if any (a substring for the summary).
@@ -869,7 +965,10 @@ fn positional_filter() -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let has = |flag: &str| args.iter().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
     // `cargo bench` passes --bench; `cargo test --benches` does not and only smoke-tests.
     let summary = has("--bench")
         && !has("--list")
@@ -880,12 +979,23 @@ fn main() {
         .measurement_time(Duration::from_millis(1000))
         .sample_size(30)
         .configure_from_args();
+    let run_criterion = std::env::var("CODEC_CRITERION").map_or(true, |v| v != "0");
     let mut bench = Bench {
         criterion,
+        run_criterion,
+        criterion_home: if run_criterion && summary {
+            criterion_home()
+        } else {
+            None
+        },
         summary,
         filter: positional_filter(),
         rows: Vec::new(),
     };
+
+    // The first benchmark of a run otherwise measures a cold CPU (clock, caches, page faults):
+    // it came out at twice its steady-state time.
+    warm_up_cpu(Duration::from_millis(500));
 
     for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
         publish_scenario(&mut bench, v, 64);

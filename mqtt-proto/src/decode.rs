@@ -123,9 +123,8 @@ impl Decoder {
         let mut frame = buf.split_to(total).freeze();
         frame.advance(header);
         let mut reader = Reader::new(frame);
-        let packet = Packet::read_body(packet_type, flags, &mut reader, self.version)?;
-        self.check_packet(&packet)?;
-        Ok(Decoded::Packet(packet))
+        Packet::read_body(packet_type, flags, &mut reader, self.version, self.from)
+            .map(Decoded::Packet)
     }
 
     /// Section 2.1.2: the packet type must exist in this version and be one this side sends;
@@ -156,28 +155,5 @@ impl Decoder {
             }
         }
         Ok(packet_type)
-    }
-
-    /// Rules that depend on who sent the packet.
-    fn check_packet(&self, packet: &Packet) -> Result<(), Error> {
-        // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier.
-        if let (Packet::Publish(p), Role::Client) = (packet, self.from) {
-            if !p.properties.subscription_identifiers.is_empty() {
-                return Err(Error::PropertyNotAllowed {
-                    context: "a PUBLISH from a client",
-                    property: crate::PropertyId::SubscriptionIdentifier,
-                });
-            }
-        }
-        // [MQTT-3.14.2-2]: a server's DISCONNECT carries no Session Expiry Interval.
-        if let (Packet::Disconnect(d), Role::Server) = (packet, self.from) {
-            if d.properties.session_expiry_interval.is_some() {
-                return Err(Error::PropertyNotAllowed {
-                    context: "a DISCONNECT from a server",
-                    property: crate::PropertyId::SessionExpiryInterval,
-                });
-            }
-        }
-        Ok(())
     }
 }

@@ -115,11 +115,10 @@ enum Kind {
     Pair,
 }
 
-/// Splits the next property off a block: its identifier and the whole entry (identifier and
-/// value). The value's extent follows from the identifier's data type; a value that runs past
-/// the block is malformed.
-fn next_entry(block: &mut Reader) -> Result<(PropertyId, Reader), Error> {
-    let bytes = block.peek();
+/// The identifier of the next property in `bytes` (the rest of a block), the length of that
+/// identifier and the length of the value after it. The value's extent follows from the
+/// identifier's data type; a value that runs past the block is malformed.
+fn entry_extent(bytes: &[u8]) -> Result<(PropertyId, usize, usize), Error> {
     let (raw_id, id_len) = match parse_varint(bytes)? {
         VarintPrefix::Done(id, len) => (id, len),
         VarintPrefix::Incomplete => return Err(Error::UnexpectedEnd),
@@ -146,6 +145,16 @@ fn next_entry(block: &mut Reader) -> Result<(PropertyId, Reader), Error> {
             key + prefixed(key)?
         }
     };
+    if id_len + value_len > bytes.len() {
+        return Err(Error::UnexpectedEnd);
+    }
+    Ok((id, id_len, value_len))
+}
+
+/// Splits the next property off a block: its identifier and the whole entry (identifier and
+/// value).
+fn next_entry(block: &mut Reader) -> Result<(PropertyId, Reader), Error> {
+    let (id, id_len, value_len) = entry_extent(block.peek())?;
     let mut entry = Reader::new(block.take(id_len + value_len)?);
     entry.skip(id_len);
     Ok((id, entry))
@@ -154,6 +163,10 @@ fn next_entry(block: &mut Reader) -> Result<(PropertyId, Reader), Error> {
 /// A value type that properties carry, with the checks the specification puts on it.
 pub(crate) trait PropertyValue: Sized {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, Error>;
+    /// Checks a value without keeping it (the entries of a decoded list stay in the block).
+    fn validate(r: &mut Reader, id: PropertyId) -> Result<(), Error> {
+        Self::read(r, id).map(drop)
+    }
     fn encoded_len(&self) -> Result<usize, EncodeError>;
     fn write<B: BufMut>(&self, buf: &mut B);
 }
@@ -372,6 +385,11 @@ impl PropertyValue for UserProperty {
             value: r.string()?,
         })
     }
+    /// Checks both strings in place, without taking a reference to the buffer for each.
+    fn validate(r: &mut Reader, _: PropertyId) -> Result<(), Error> {
+        r.skip_string()?;
+        r.skip_string()
+    }
     fn encoded_len(&self) -> Result<usize, EncodeError> {
         Ok(self.key.encoded_len() + self.value.encoded_len())
     }
@@ -569,18 +587,41 @@ impl UserProperties {
 /// Reads a property block: a Property Length, then properties. Every value is checked; a
 /// property the packet may not carry, a repeated one that may not repeat, or a block that ends
 /// inside a property is an error.
+///
+/// The values are read straight from `r`, without a `Bytes` handle per entry or on the block:
+/// each handle costs an atomic reference count increment and decrement. The block is returned
+/// (for the repeatable properties, which keep it) only when it holds a User Property or a
+/// Subscription Identifier.
 pub(crate) fn read_block(
     r: &mut Reader,
     mut each: impl FnMut(PropertyId, usize, &mut Reader) -> Result<(), Error>,
-) -> Result<Bytes, Error> {
-    let block = r.property_block()?;
-    let mut scan = Reader::new(block.clone());
-    while !scan.is_empty() {
-        let before = scan.remaining();
-        let (id, mut value) = next_entry(&mut scan)?;
-        each(id, before - scan.remaining(), &mut value)?;
+) -> Result<Option<Bytes>, Error> {
+    let len = r.varint()? as usize;
+    let block = r.peek().get(..len).ok_or(Error::UnexpectedEnd)?;
+    // A first pass over the identifiers only, to learn whether the block must be kept.
+    let mut keep = false;
+    let mut at = 0;
+    while at < len {
+        let (id, id_len, value_len) = entry_extent(&block[at..])?;
+        keep |= matches!(
+            id,
+            PropertyId::UserProperty | PropertyId::SubscriptionIdentifier
+        );
+        at += id_len + value_len;
     }
-    Ok(block)
+    let kept = if keep { Some(r.peek_bytes(len)) } else { None };
+    let end = r.remaining() - len;
+    while r.remaining() > end {
+        // The extents were checked by the first pass.
+        let (id, id_len, value_len) = entry_extent(r.peek())?;
+        r.skip(id_len);
+        let before = r.remaining();
+        each(id, id_len + value_len, r)?;
+        if before - r.remaining() != value_len {
+            return Err(Error::UnexpectedEnd);
+        }
+    }
+    Ok(kept)
 }
 
 /// Declares the properties of one packet: the single-valued ones as `Option`s, the repeatable
@@ -645,7 +686,7 @@ macro_rules! properties {
                             this.$field = Some(<$ty as PropertyValue>::read(value, id)?);
                         } )*
                         $( _ if id == <$lty as ListItem>::ID => {
-                            let _ = <$lty as ListItem>::Item::read(value, id)?;
+                            <$lty as ListItem>::Item::validate(value, id)?;
                             this.$lfield.note_entry(entry_len);
                         } )*
                         _ => return Err(Error::PropertyNotAllowed { context: $context, property: id }),
@@ -653,7 +694,9 @@ macro_rules! properties {
                     this.received_order.note(id);
                     Ok(())
                 })?;
-                $( this.$lfield.attach(&block); )*
+                if let Some(block) = &block {
+                    $( this.$lfield.attach(block); )*
+                }
                 Ok(this)
             }
 
@@ -687,6 +730,12 @@ macro_rules! properties {
             pub(crate) fn write<B: BufMut>(&self, len: usize, buf: &mut B) {
                 put_varint(buf, len);
                 if len == 0 {
+                    return;
+                }
+                // Built by hand: no received order to follow.
+                if self.received_order.is_empty() {
+                    $( self.write_one(PropertyId::$id, buf); )*
+                    $( self.$lfield.write(buf); )*
                     return;
                 }
                 for id in self.received_order.ids() {
@@ -725,6 +774,10 @@ impl PropertyOrder {
 
     fn contains(&self, id: PropertyId) -> bool {
         self.ids[..usize::from(self.len)].contains(&(id as u8))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     fn ids(&self) -> impl Iterator<Item = PropertyId> + '_ {

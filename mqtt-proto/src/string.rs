@@ -65,6 +65,11 @@ impl MqttString {
     }
 }
 
+/// The checks of [`MqttString::from_bytes`] on bytes that are not kept.
+pub(crate) fn check_bytes(bytes: &[u8]) -> Result<(), Error> {
+    check(core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?)
+}
+
 fn check(s: &str) -> Result<(), Error> {
     if s.len() > MAX_STRING_LEN {
         return Err(Error::StringTooLong(s.len()));

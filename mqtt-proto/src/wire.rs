@@ -158,10 +158,19 @@ impl Reader {
         MqttString::from_bytes(self.binary()?)
     }
 
-    /// A Property Length and the property block it announces.
-    pub(crate) fn property_block(&mut self) -> Result<Bytes, Error> {
-        let len = self.varint()?;
-        self.take(len as usize)
+    /// Checks a UTF-8 Encoded String (section 1.5.4) and skips it, without taking a
+    /// reference to the buffer.
+    pub(crate) fn skip_string(&mut self) -> Result<(), Error> {
+        let len = usize::from(self.u16()?);
+        self.need(len)?;
+        crate::string::check_bytes(&self.buf[..len])?;
+        self.buf.advance(len);
+        Ok(())
+    }
+
+    /// The next `n` bytes (checked by the caller) as a slice of the body, without consuming them.
+    pub(crate) fn peek_bytes(&self, n: usize) -> Bytes {
+        self.buf.slice(..n)
     }
 }
 

@@ -8,8 +8,13 @@
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::*;
 use mqtt_session::{Config, Event, OutboundMessage, Session};
+use mqtt_test_support::gated_alloc::{count_allocations, net_bytes, Gated};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+// Counts only inside `count_allocations` / `net_bytes`, so the timed loops run at full speed.
+#[global_allocator]
+static GLOBAL: Gated = Gated;
 
 fn connected(version: ProtocolVersion) -> Session<Instant> {
     let mut config = Config::new(version, MqttString::try_from("bench").unwrap());
@@ -81,20 +86,16 @@ fn throughput(version: ProtocolVersion, qos: QoS, n: u32) -> (f64, f64) {
         }
         best = best.min(start.elapsed().as_secs_f64());
     }
-    let allocs = allocation_counter::measure(|| {
+    let ((), allocs) = count_allocations(|| {
         for _ in 0..n {
             round(&mut session, now, &message, &mut out, &mut ack);
         }
     });
-    (
-        f64::from(n) / best,
-        allocs.count_total as f64 / f64::from(n),
-    )
+    (f64::from(n) / best, allocs as f64 / f64::from(n))
 }
 
-fn idle_heap(version: ProtocolVersion) -> i64 {
-    let mut kept = None;
-    let info = allocation_counter::measure(|| {
+fn idle_heap(version: ProtocolVersion) -> isize {
+    let (kept, bytes) = net_bytes(|| {
         let mut session = connected(version);
         let now = Instant::now();
         let filters = ["sensors/+/temp", "alerts/#", "cmd/bench/+"]
@@ -114,10 +115,10 @@ fn idle_heap(version: ProtocolVersion) -> i64 {
         session.handle_read(now, &mut suback);
         while session.poll_event().is_some() {}
         drop(out);
-        kept = Some(session);
+        session
     });
     black_box(&kept);
-    info.bytes_current
+    bytes
 }
 
 fn main() {

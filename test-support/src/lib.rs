@@ -1,8 +1,9 @@
 //! Test support shared by the workspace's tests: [`mosquitto`] starts real brokers, [`alloc`]
-//! counts heap allocations.
+//! counts heap allocations, [`gated_alloc`] counts them only when asked (for benchmarks).
 #![deny(unsafe_code)]
 
 pub mod alloc;
+pub mod gated_alloc;
 pub mod mosquitto;
 
 pub use mosquitto::{free_port, Mosquitto, Options, StartError};

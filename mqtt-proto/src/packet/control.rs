@@ -40,6 +40,7 @@ impl Disconnect {
         r: &mut Reader,
         _: u8,
         version: ProtocolVersion,
+        from: crate::Role,
     ) -> Result<Self, Error> {
         let mut packet = Disconnect::default();
         // v5: "If the Remaining Length is less than 1 the value of 0x00 is used"; "if less than
@@ -51,6 +52,13 @@ impl Disconnect {
             }
         }
         expect_end(r, PacketType::Disconnect)?;
+        // [MQTT-3.14.2-2]: a server's DISCONNECT carries no Session Expiry Interval.
+        if from == crate::Role::Server && packet.properties.session_expiry_interval.is_some() {
+            return Err(Error::PropertyNotAllowed {
+                context: "a DISCONNECT from a server",
+                property: crate::PropertyId::SessionExpiryInterval,
+            });
+        }
         Ok(packet)
     }
 }

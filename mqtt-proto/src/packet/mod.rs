@@ -326,42 +326,41 @@ impl Packet {
         }
     }
 
-    /// Reads the body of a packet whose fixed header said `packet_type` and `flags`.
+    /// Reads the body of a packet whose fixed header said `packet_type` and `flags`, sent by
+    /// `from`. Each arm hands its result straight back (no `Ok(match ..)` around `?`), so that the
+    /// packet is built in the caller's return slot instead of being copied out of a temporary.
     pub(crate) fn read_body(
         packet_type: PacketType,
         flags: u8,
         r: &mut Reader,
         version: ProtocolVersion,
+        from: Role,
     ) -> Result<Packet, Error> {
-        Ok(match packet_type {
+        match packet_type {
             PacketType::Connect => {
-                Packet::Connect(Box::new(Connect::read_body(r, flags, version)?))
+                Connect::read_body(r, flags, version).map(|p| Packet::Connect(Box::new(p)))
             }
             PacketType::ConnAck => {
-                Packet::ConnAck(Box::new(ConnAck::read_body(r, flags, version)?))
+                ConnAck::read_body(r, flags, version).map(|p| Packet::ConnAck(Box::new(p)))
             }
-            PacketType::Publish => Packet::Publish(Publish::read_body(r, flags, version)?),
-            PacketType::PubAck => Packet::PubAck(PubResponse::read(r, packet_type, version)?),
-            PacketType::PubRec => Packet::PubRec(PubResponse::read(r, packet_type, version)?),
-            PacketType::PubRel => Packet::PubRel(PubResponse::read(r, packet_type, version)?),
-            PacketType::PubComp => Packet::PubComp(PubResponse::read(r, packet_type, version)?),
-            PacketType::Subscribe => Packet::Subscribe(Subscribe::read_body(r, flags, version)?),
-            PacketType::SubAck => Packet::SubAck(SubAck::read_body(r, flags, version)?),
+            PacketType::Publish => Publish::read_body(r, flags, version, from).map(Packet::Publish),
+            PacketType::PubAck => PubResponse::read(r, packet_type, version).map(Packet::PubAck),
+            PacketType::PubRec => PubResponse::read(r, packet_type, version).map(Packet::PubRec),
+            PacketType::PubRel => PubResponse::read(r, packet_type, version).map(Packet::PubRel),
+            PacketType::PubComp => PubResponse::read(r, packet_type, version).map(Packet::PubComp),
+            PacketType::Subscribe => Subscribe::read_body(r, flags, version).map(Packet::Subscribe),
+            PacketType::SubAck => SubAck::read_body(r, flags, version).map(Packet::SubAck),
             PacketType::Unsubscribe => {
-                Packet::Unsubscribe(Unsubscribe::read_body(r, flags, version)?)
+                Unsubscribe::read_body(r, flags, version).map(Packet::Unsubscribe)
             }
-            PacketType::UnsubAck => Packet::UnsubAck(UnsubAck::read_body(r, flags, version)?),
-            PacketType::PingReq => {
-                expect_end(r, packet_type)?;
-                Packet::PingReq
+            PacketType::UnsubAck => UnsubAck::read_body(r, flags, version).map(Packet::UnsubAck),
+            PacketType::PingReq => expect_end(r, packet_type).map(|()| Packet::PingReq),
+            PacketType::PingResp => expect_end(r, packet_type).map(|()| Packet::PingResp),
+            PacketType::Disconnect => {
+                Disconnect::read_body(r, flags, version, from).map(Packet::Disconnect)
             }
-            PacketType::PingResp => {
-                expect_end(r, packet_type)?;
-                Packet::PingResp
-            }
-            PacketType::Disconnect => Packet::Disconnect(Disconnect::read_body(r, flags, version)?),
-            PacketType::Auth => Packet::Auth(Auth::read_body(r, flags, version)?),
-        })
+            PacketType::Auth => Auth::read_body(r, flags, version).map(Packet::Auth),
+        }
     }
 }
 

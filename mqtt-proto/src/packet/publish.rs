@@ -152,6 +152,7 @@ impl Publish {
         r: &mut Reader,
         flags: u8,
         version: ProtocolVersion,
+        from: crate::Role,
     ) -> Result<Self, Error> {
         let dup = flags & 0x08 != 0;
         let retain = flags & 0x01 != 0;
@@ -168,16 +169,31 @@ impl Publish {
             ProtocolVersion::V5 => PublishProperties::read(r)?,
             ProtocolVersion::V311 => PublishProperties::default(),
         };
-        let publish = Publish {
+        // The rules of `check`, applied before the packet is assembled so that it is built in
+        // place (checking the assembled packet made the compiler copy it).
+        if dup && qos == QoS::AtMostOnce {
+            return Err(Error::DupWithQoS0);
+        }
+        if topic.is_empty()
+            && (version == ProtocolVersion::V311 || properties.topic_alias.is_none())
+        {
+            return Err(Error::EmptyTopicName);
+        }
+        // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier.
+        if from == crate::Role::Client && !properties.subscription_identifiers.is_empty() {
+            return Err(Error::PropertyNotAllowed {
+                context: "a PUBLISH from a client",
+                property: crate::PropertyId::SubscriptionIdentifier,
+            });
+        }
+        Ok(Publish {
             dup,
             qos_pid,
             retain,
             topic,
             payload: r.rest(),
             properties,
-        };
-        publish.check(version)?;
-        Ok(publish)
+        })
     }
 }
 
