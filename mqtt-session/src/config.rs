@@ -106,7 +106,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration with defaults: clean start, keep-alive 60 s, receive maximum 65,535,
-    /// maximum packet size 1 MiB, 1,000 queued publishes, reconnect with 0.5 s to 60 s backoff.
+    /// maximum packet size 1 MiB, up to 16 outbound topic aliases (within the server's
+    /// maximum), 1,000 queued publishes, reconnect with 0.5 s to 60 s backoff.
     pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
         Config {
             protocol_version,
@@ -121,7 +122,7 @@ impl Config {
             receive_maximum: u16::MAX,
             maximum_packet_size: 1024 * 1024,
             topic_alias_maximum: 0,
-            outbound_topic_aliases: 0,
+            outbound_topic_aliases: 16,
             request_response_information: false,
             request_problem_information: None,
             user_properties: UserProperties::default(),

@@ -301,7 +301,9 @@ fn outbound_aliases_are_assigned_reused_and_replaced_least_recently_used_first()
     assert_eq!(send_qos0(&mut pair, "t/1"), expect("t/1", 0));
 
     // A client configured without aliases uses none.
-    let mut pair = Pair::new(config());
+    let mut c = config();
+    c.outbound_topic_aliases = 0;
+    let mut pair = Pair::new(c);
     connect(&mut pair, false, server_alias_maximum(10));
     assert_eq!(send_qos0(&mut pair, "t/1"), expect("t/1", 0));
     assert_eq!(send_qos0(&mut pair, "t/1"), expect("t/1", 0));
