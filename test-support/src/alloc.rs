@@ -1,6 +1,6 @@
 //! A counting global allocator. A test binary installs it with
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static GLOBAL: mqtt_test_support::alloc::Counting = mqtt_test_support::alloc::Counting;
 //! ```

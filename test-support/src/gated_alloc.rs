@@ -3,7 +3,7 @@
 //! code fairly ([`crate::alloc::Counting`] updates four sequentially consistent atomics on every
 //! allocation, which would inflate the time of whatever allocates):
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static GLOBAL: mqtt_test_support::gated_alloc::Gated = mqtt_test_support::gated_alloc::Gated;
 //! ```
