@@ -222,8 +222,9 @@ impl<I: Instant> Session<I> {
     }
 
     /// The subscriptions an inbound message belongs to: by Subscription Identifier when the
-    /// PUBLISH carries them (v5), otherwise every granted subscription whose filter matches.
-    /// A message matching several overlapping subscriptions belongs to each of them once.
+    /// PUBLISH carries them (v5), otherwise every subscription whose filter matches, granted
+    /// or still waiting for its SUBACK (a resumed session's queued messages come first). A
+    /// message matching several overlapping subscriptions belongs to each of them once.
     pub fn route<'a>(&'a self, publish: &'a Publish) -> impl Iterator<Item = SubscriptionKey> + 'a {
         self.subs.route(publish)
     }

@@ -66,17 +66,23 @@ impl Subscriptions {
 
     /// The subscriptions an inbound message belongs to. When the PUBLISH carries Subscription
     /// Identifiers (v5), exactly the subscriptions made with those identifiers whose filter
-    /// matches the topic; otherwise every granted subscription whose filter matches. Each
-    /// subscription appears once, in the order they were made.
+    /// matches the topic; otherwise every subscription whose filter matches. Subscriptions
+    /// still waiting for their SUBACK count: a resumed session's queued messages arrive before
+    /// it. Each subscription appears once, in the order they were made.
     pub(crate) fn route<'a>(
         &'a self,
         publish: &'a Publish,
     ) -> impl Iterator<Item = SubscriptionKey> + 'a {
         let ids = &publish.properties.subscription_identifiers;
-        let by_id = !ids.is_empty();
+        // Identifiers this session never gave (a subscription of an earlier process, resumed
+        // by the server) fall back to the filters.
+        let by_id = !ids.is_empty()
+            && self
+                .list
+                .iter()
+                .any(|s| s.identifier.is_some_and(|id| ids.iter().any(|i| i == id)));
         self.list.iter().filter_map(move |s| {
-            let wanted = s.active
-                && s.filter.filter.matches(&publish.topic)
+            let wanted = s.filter.filter.matches(&publish.topic)
                 && (!by_id || s.identifier.is_some_and(|id| ids.iter().any(|i| i == id)));
             wanted.then_some(s.key)
         })

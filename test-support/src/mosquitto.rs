@@ -96,7 +96,7 @@ impl Mosquitto {
     fn spawn(&mut self) -> Result<(), StartError> {
         let conf = self.dir.join("mosquitto.conf");
         let mut text = format!(
-            "listener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest file {}/mosquitto.log\n",
+            "listener {} 127.0.0.1\nallow_anonymous true\npersistence {}\npersistence_location {}/\nlog_dest file {}/mosquitto.log\nautosave_interval 1\nautosave_on_changes true\n",
             self.port,
             self.options.persistence,
             self.dir.display(),
@@ -155,6 +155,26 @@ impl Mosquitto {
     /// Stops it and starts it again on the same port with the same data.
     pub fn restart(&mut self) -> Result<(), StartError> {
         self.kill();
+        self.spawn()
+    }
+
+    /// Stops it with SIGTERM (mosquitto saves its persistence database on the way out), waits
+    /// at most 10 s for it to exit, and starts it again on the same port with the same data.
+    pub fn restart_graceful(&mut self) -> Result<(), StartError> {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         self.spawn()
     }
 }

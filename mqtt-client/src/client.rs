@@ -1,0 +1,448 @@
+//! The application's side: a cheap, clonable `Client` that sends commands to the connection
+//! task, subscriptions as streams, and handles for publishes in flight.
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+use futures_core::Stream;
+use mqtt_proto::{
+    PacketId, Publish, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter,
+    TopicName,
+};
+use mqtt_session::{
+    AckToken, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ServerLimits,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// What can go wrong with a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The session refused the command (queue full, no free packet id, a server limit, an
+    /// invalid packet, ...).
+    #[error(transparent)]
+    Session(#[from] mqtt_session::Error),
+    /// The publish ended without delivery.
+    #[error("publish failed: {0:?}")]
+    PublishFailed(PublishFailure),
+    /// The server refused a subscription: the reason code per filter that failed.
+    #[error("subscription refused: {0:?}")]
+    SubscribeFailed(Vec<ReasonCode>),
+    /// The connection task has ended (after `disconnect`, or when it was dropped).
+    #[error("the connection task has ended")]
+    Closed,
+}
+
+/// A message delivered to a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The PUBLISH, its topic resolved. Payload and topic share the read buffer.
+    pub publish: Publish,
+    /// In manual-ack mode, the token for [`Client::ack`].
+    pub ack_token: Option<AckToken>,
+}
+
+impl Message {
+    /// The topic.
+    pub fn topic(&self) -> &TopicName {
+        &self.publish.topic
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.publish.payload
+    }
+
+    /// The QoS it was delivered with.
+    pub fn qos(&self) -> QoS {
+        self.publish.qos()
+    }
+}
+
+/// What a subscription stream yields.
+// Messages are the common case; boxing them would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A message.
+    Message(Message),
+    /// The reader fell behind its buffer and this many messages were dropped for this
+    /// subscription (the connection and other subscriptions were not held up).
+    Lagged(u64),
+}
+
+/// Connection state changes, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// Connected to `server` (index into `Options::servers`), with the server's limits.
+    Connected {
+        /// Which server.
+        server: usize,
+        /// Whether the server resumed the session.
+        session_present: bool,
+        /// The server's limits.
+        limits: ServerLimits,
+    },
+    /// The connection ended.
+    Disconnected(DisconnectReason),
+    /// The next attempt waits this long.
+    Reconnecting {
+        /// The delay.
+        delay: Duration,
+        /// Consecutive failed attempts.
+        attempt: u32,
+    },
+    /// A connection attempt failed before MQTT began (DNS, TCP, TLS, WebSocket).
+    ConnectFailed {
+        /// Which server.
+        server: usize,
+        /// What went wrong.
+        error: String,
+    },
+    /// The server redirected us (v5 Server Reference) and the redirect is followed.
+    Redirected(String),
+    /// Subscriptions made again after the server lost the session, with their results.
+    Resubscribed(Vec<Result<QoS, ReasonCode>>),
+    /// The connection task stopped for good.
+    Stopped,
+}
+
+/// How a publish completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishDone {
+    /// The publish.
+    pub id: PublishId,
+    /// Its Packet Identifier (QoS 1/2).
+    pub packet_id: Option<PacketId>,
+    /// PUBACK's reason code, or PUBREC's for QoS 2 (Success for QoS 0).
+    pub reason_code: ReasonCode,
+}
+
+/// A command from a `Client` to the connection task.
+// Publishes are the common case; boxing them would cost an allocation per publish.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Command {
+    /// Publish; the ticket says the id at once, `done` the completion.
+    Publish {
+        /// The message.
+        message: OutboundMessage,
+        /// Where the id goes.
+        ticket: oneshot::Sender<Result<(PublishId, Option<PacketId>), ClientError>>,
+        /// Where the completion goes.
+        done: oneshot::Sender<Result<PublishDone, ClientError>>,
+    },
+    /// Subscribe.
+    Subscribe {
+        /// Filters and options.
+        filters: Vec<SubscribeFilter>,
+        /// Properties.
+        properties: SubscribeProperties,
+        /// Where the subscription goes.
+        reply: oneshot::Sender<Result<Subscription, ClientError>>,
+    },
+    /// Unsubscribe from the filters of a subscription (explicitly or on drop).
+    Unsubscribe {
+        /// Which subscription stream.
+        stream: u64,
+        /// Where the result goes, if anyone waits.
+        reply: Option<oneshot::Sender<Result<Vec<ReasonCode>, ClientError>>>,
+    },
+    /// Acknowledge a message in manual-ack mode.
+    Ack(AckToken, oneshot::Sender<Result<(), ClientError>>),
+    /// Graceful disconnect.
+    Disconnect(oneshot::Sender<Result<(), ClientError>>),
+}
+
+/// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
+#[derive(Debug, Clone)]
+pub struct Client {
+    commands: async_channel::Sender<Command>,
+    events: async_channel::Receiver<ConnectionEvent>,
+}
+
+impl Client {
+    /// A client and the receiving end of its commands, for a driver to run.
+    pub fn new(
+        command_capacity: usize,
+        events: async_channel::Receiver<ConnectionEvent>,
+    ) -> (Client, async_channel::Receiver<Command>) {
+        let (tx, rx) = async_channel::bounded(command_capacity.max(1));
+        (
+            Client {
+                commands: tx,
+                events,
+            },
+            rx,
+        )
+    }
+
+    async fn send(&self, command: Command) -> Result<(), ClientError> {
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| ClientError::Closed)
+    }
+
+    /// Publishes and waits until the QoS flow completes (PUBACK / PUBCOMP, or written for
+    /// QoS 0). Waits (backpressure) while the command queue is full. Dropping the future does
+    /// not cancel the publish.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+    ) -> Result<PublishDone, ClientError> {
+        let topic = TopicName::new(topic.to_string())
+            .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
+        self.publish_message(OutboundMessage::new(topic, payload, qos))
+            .await?
+            .await
+    }
+
+    /// Hands a message to the session and returns at once with its id and Packet Identifier;
+    /// await the handle for the completion.
+    pub async fn publish_message(
+        &self,
+        message: OutboundMessage,
+    ) -> Result<PublishHandle, ClientError> {
+        let (ticket_tx, ticket_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        self.send(Command::Publish {
+            message,
+            ticket: ticket_tx,
+            done: done_tx,
+        })
+        .await?;
+        let (id, packet_id) = ticket_rx.await.map_err(|_| ClientError::Closed)??;
+        Ok(PublishHandle {
+            id,
+            packet_id,
+            done: done_rx,
+        })
+    }
+
+    /// Subscribes to one filter; resolves when the server granted it.
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
+        let filter = TopicFilter::new(filter.to_string())
+            .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
+        self.subscribe_many(vec![SubscribeFilter::new(filter, qos)], Default::default())
+            .await
+    }
+
+    /// Subscribes to several filters in one SUBSCRIBE; the stream carries the messages of all
+    /// of them. Fails if the server refused any filter.
+    pub async fn subscribe_many(
+        &self,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    ) -> Result<Subscription, ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Subscribe {
+            filters,
+            properties,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Acknowledges a message (manual-ack mode). Acknowledgements go out in arrival order.
+    pub async fn ack(&self, message: &Message) -> Result<(), ClientError> {
+        let Some(token) = message.ack_token else {
+            return Ok(());
+        };
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Ack(token, reply)).await?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Waits for publishes in flight (up to `Options::disconnect_timeout`), sends DISCONNECT,
+    /// closes the connection and stops the connection task.
+    pub async fn disconnect(&self) -> Result<(), ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Disconnect(reply)).await?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// The next connection event. Events are kept in a bounded buffer; when nobody reads them
+    /// the oldest are dropped, never blocking the connection.
+    pub async fn next_event(&self) -> Option<ConnectionEvent> {
+        self.events.recv().await.ok()
+    }
+
+    /// Connection events as a stream.
+    pub fn events(&self) -> async_channel::Receiver<ConnectionEvent> {
+        self.events.clone()
+    }
+
+    /// The sending side of the command channel, for the connection task (subscriptions send
+    /// their unsubscribe through it).
+    pub fn command_sender(&self) -> async_channel::Sender<Command> {
+        self.commands.clone()
+    }
+}
+
+/// A publish on its way; await it for the completion.
+#[derive(Debug)]
+pub struct PublishHandle {
+    /// Its lasting id.
+    pub id: PublishId,
+    /// Its Packet Identifier (QoS 1/2).
+    pub packet_id: Option<PacketId>,
+    done: oneshot::Receiver<Result<PublishDone, ClientError>>,
+}
+
+impl Future for PublishHandle {
+    type Output = Result<PublishDone, ClientError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.done)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    }
+}
+
+static STREAM_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// The sending side of one subscription stream, kept by the connection task.
+#[derive(Debug)]
+pub struct SubscriptionSink {
+    tx: async_channel::Sender<Delivery>,
+    lagged: Arc<AtomicU64>,
+}
+
+impl SubscriptionSink {
+    /// Delivers without ever waiting: when the buffer is full the message is counted, and the
+    /// reader is told how many it missed before it reads on. Returns false once the reader is
+    /// gone.
+    pub fn deliver(&mut self, message: Message) -> bool {
+        match self.tx.try_send(Delivery::Message(message)) {
+            Ok(()) => true,
+            Err(async_channel::TrySendError::Full(_)) => {
+                self.lagged.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(async_channel::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// A subscription: a stream of only the messages routed to it. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    stream: u64,
+    // Boxed: the receiver is not `Unpin`, and `Stream` wants to be polled through `&mut`.
+    rx: Pin<Box<async_channel::Receiver<Delivery>>>,
+    /// Messages dropped because the buffer was full, not yet reported.
+    lagged: Arc<AtomicU64>,
+    commands: async_channel::Sender<Command>,
+    granted: Vec<QoS>,
+    unsubscribed: bool,
+}
+
+impl Subscription {
+    /// A subscription stream and its sink, for the connection task.
+    pub fn channel(
+        capacity: usize,
+        commands: async_channel::Sender<Command>,
+        granted: Vec<QoS>,
+    ) -> (Subscription, SubscriptionSink) {
+        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        let stream = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
+        let lagged = Arc::new(AtomicU64::new(0));
+        (
+            Subscription {
+                stream,
+                rx: Box::pin(rx),
+                lagged: lagged.clone(),
+                commands,
+                granted,
+                unsubscribed: false,
+            },
+            SubscriptionSink { tx, lagged },
+        )
+    }
+
+    /// The number the connection task knows this stream by.
+    pub fn stream_id(&self) -> u64 {
+        self.stream
+    }
+
+    /// The QoS the server granted per filter.
+    pub fn granted(&self) -> &[QoS] {
+        &self.granted
+    }
+
+    pub(crate) fn set_granted(&mut self, granted: Vec<QoS>) {
+        self.granted = granted;
+    }
+
+    /// The next delivery, or `None` once the connection task has ended.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// The next message, skipping lag reports.
+    pub async fn next_message(&mut self) -> Option<Message> {
+        loop {
+            match self.next().await? {
+                Delivery::Message(m) => return Some(m),
+                Delivery::Lagged(_) => continue,
+            }
+        }
+    }
+
+    /// Unsubscribes and waits for the server's answer (one reason code per filter).
+    pub async fn unsubscribe(mut self) -> Result<Vec<ReasonCode>, ClientError> {
+        self.unsubscribed = true;
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Unsubscribe {
+                stream: self.stream,
+                reply: Some(reply),
+            })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Delivery;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        // Missed messages are reported before what arrived after them is read.
+        let missed = self.lagged.swap(0, Ordering::Relaxed);
+        if missed > 0 {
+            return Poll::Ready(Some(Delivery::Lagged(missed)));
+        }
+        match self.rx.as_mut().poll_next(cx) {
+            Poll::Pending => {
+                // A drop can race with the reader finding the buffer empty.
+                let missed = self.lagged.swap(0, Ordering::Relaxed);
+                if missed > 0 {
+                    Poll::Ready(Some(Delivery::Lagged(missed)))
+                } else {
+                    Poll::Pending
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if !self.unsubscribed {
+            // Never waits: if the command queue is full the subscription's messages are
+            // simply no longer delivered (the sink notices the closed stream).
+            let _ = self.commands.try_send(Command::Unsubscribe {
+                stream: self.stream,
+                reply: None,
+            });
+        }
+    }
+}

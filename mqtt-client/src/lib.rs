@@ -1,0 +1,26 @@
+//! The runtime-agnostic half of the MQTT drivers. Both `mqtt-tokio` and `mqtt-smol` build on
+//! it, so the two have the same public face and none of this logic is written twice:
+//!
+//! * [`Client`]: the cheap, clonable handle (`Send + Sync`) that applications use; its
+//!   commands go to the connection task through a bounded channel (callers wait when it is
+//!   full: backpressure).
+//! * [`Subscription`]: a `Stream` of only the messages routed to it; it never makes the
+//!   connection wait: a reader that falls behind its buffer gets [`Delivery::Lagged`] with the
+//!   number of messages it missed, while keep-alive, acknowledgements and other subscriptions
+//!   go on.
+//! * [`Options`]: servers from URLs (`mqtt://`, `mqtts://`, `ws://`, `wss://`, credentials in
+//!   the URL), fail-over, and the session configuration.
+//! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
+//!   choice, redirects), so that a runtime's loop only moves bytes and time.
+#![forbid(unsafe_code)]
+
+mod client;
+mod driver;
+mod options;
+
+pub use client::{
+    Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishDone, PublishHandle,
+    Subscription, SubscriptionSink,
+};
+pub use driver::Driver;
+pub use options::{Options, OptionsError, Scheme, Server};

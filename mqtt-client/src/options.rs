@@ -1,0 +1,277 @@
+//! Connection options: from a URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`, with user and
+//! password) or a builder, with several servers for fail-over.
+
+use bytes::Bytes;
+use mqtt_proto::{MqttString, ProtocolVersion};
+use mqtt_session::Config;
+use std::time::Duration;
+
+/// How to reach a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// `mqtt://`: plain TCP (default port 1883).
+    Mqtt,
+    /// `mqtts://`: TLS over TCP (default port 8883).
+    Mqtts,
+    /// `ws://`: WebSocket (default port 80, path `/mqtt`).
+    Ws,
+    /// `wss://`: WebSocket over TLS (default port 443, path `/mqtt`).
+    Wss,
+}
+
+impl Scheme {
+    /// Whether the transport is encrypted.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::Mqtts | Scheme::Wss)
+    }
+
+    /// Whether the transport is a WebSocket.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Scheme::Ws | Scheme::Wss)
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            Scheme::Mqtt => 1883,
+            Scheme::Mqtts => 8883,
+            Scheme::Ws => 80,
+            Scheme::Wss => 443,
+        }
+    }
+}
+
+/// User name and optional password found in a URL.
+pub type Credentials = (String, Option<String>);
+
+/// One server to connect to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Server {
+    /// The transport.
+    pub scheme: Scheme,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// WebSocket path (`/mqtt` by default).
+    pub path: String,
+}
+
+impl Server {
+    /// Parses `scheme://[user[:password]@]host[:port][/path]`; returns the server and the
+    /// credentials found in it.
+    pub fn parse(url: &str) -> Result<(Server, Option<Credentials>), OptionsError> {
+        let bad = || OptionsError::Url(url.to_string());
+        let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "mqtt" | "tcp" => Scheme::Mqtt,
+            "mqtts" | "ssl" | "tls" => Scheme::Mqtts,
+            "ws" => Scheme::Ws,
+            "wss" => Scheme::Wss,
+            _ => return Err(bad()),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (credentials, host_port) = match authority.rsplit_once('@') {
+            Some((cred, hp)) => {
+                let (user, pass) = match cred.split_once(':') {
+                    Some((u, p)) => (percent_decode(u), Some(percent_decode(p))),
+                    None => (percent_decode(cred), None),
+                };
+                (Some((user, pass)), hp)
+            }
+            None => (None, authority),
+        };
+        let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
+            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+            let port = match after.strip_prefix(':') {
+                Some(p) => p.parse().map_err(|_| bad())?,
+                None if after.is_empty() => scheme.default_port(),
+                None => return Err(bad()),
+            };
+            (host.to_string(), port)
+        } else {
+            match host_port.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), p.parse().map_err(|_| bad())?),
+                None => (host_port.to_string(), scheme.default_port()),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        let path = if path.is_empty() {
+            "/mqtt".to_string()
+        } else {
+            path.to_string()
+        };
+        Ok((
+            Server {
+                scheme,
+                host,
+                port,
+                path,
+            },
+            credentials,
+        ))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Why options could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OptionsError {
+    /// The URL is not `scheme://[user[:password]@]host[:port][/path]` with a known scheme.
+    #[error("invalid server URL {0:?}")]
+    Url(String),
+    /// A field is not a valid MQTT string.
+    #[error("invalid field: {0}")]
+    Field(#[from] mqtt_proto::Error),
+    /// No server was given.
+    #[error("no server given")]
+    NoServer,
+}
+
+/// Everything a driver needs to run a connection: the servers, the session configuration, and
+/// the driver's own limits.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Servers, tried in order for fail-over.
+    pub servers: Vec<Server>,
+    /// The session configuration (protocol version, client id, keep-alive, credentials, ...).
+    pub session: Config,
+    /// How long a TCP (and TLS / WebSocket) connect may take.
+    pub connect_timeout: Duration,
+    /// Messages a subscription buffers for its reader. When a reader falls this far behind, the
+    /// subscription drops further messages and reports how many (`Lagged`) instead of stalling
+    /// the connection.
+    pub subscription_capacity: usize,
+    /// Commands (publish, subscribe, ...) waiting for the connection task; callers wait
+    /// (backpressure) when it is full.
+    pub command_capacity: usize,
+    /// Follow a v5 Server Reference (DISCONNECT or CONNACK "use another server") to its server.
+    pub follow_server_reference: bool,
+    /// How long `disconnect` waits for publishes in flight to complete before DISCONNECT.
+    pub disconnect_timeout: Duration,
+    /// TCP_NODELAY (on by default: with Nagle on, a request/response round trip takes tens of
+    /// milliseconds instead of a fraction of one).
+    pub nodelay: bool,
+}
+
+impl Options {
+    /// Options for one server URL, v5, a client id, and defaults for the rest. User and
+    /// password in the URL become the credentials.
+    pub fn new(url: &str, client_id: &str) -> Result<Options, OptionsError> {
+        let (server, credentials) = Server::parse(url)?;
+        let mut session = Config::new(ProtocolVersion::V5, MqttString::new(client_id.to_string())?);
+        if let Some((user, pass)) = credentials {
+            session.username = Some(MqttString::new(user)?);
+            session.password = pass.map(Bytes::from);
+        }
+        Ok(Options {
+            servers: vec![server],
+            session,
+            connect_timeout: Duration::from_secs(10),
+            subscription_capacity: 1024,
+            command_capacity: 1024,
+            follow_server_reference: true,
+            disconnect_timeout: Duration::from_secs(5),
+            nodelay: true,
+        })
+    }
+
+    /// Adds a fail-over server.
+    pub fn server(mut self, url: &str) -> Result<Options, OptionsError> {
+        self.servers.push(Server::parse(url)?.0);
+        Ok(self)
+    }
+
+    /// Sets the protocol version.
+    pub fn protocol_version(mut self, version: ProtocolVersion) -> Self {
+        self.session.protocol_version = version;
+        self
+    }
+
+    /// Sets the keep-alive.
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
+        self.session.keep_alive = keep_alive;
+        self
+    }
+
+    /// Sets Clean Start for the first connection.
+    pub fn clean_start(mut self, clean: bool) -> Self {
+        self.session.clean_start = clean;
+        self
+    }
+
+    /// Sets the v5 Session Expiry Interval in seconds.
+    pub fn session_expiry(mut self, seconds: u32) -> Self {
+        self.session.session_expiry_interval = seconds;
+        self
+    }
+
+    /// Sets user name and password.
+    pub fn credentials(mut self, user: &str, password: &[u8]) -> Result<Self, OptionsError> {
+        self.session.username = Some(MqttString::new(user.to_string())?);
+        self.session.password = Some(Bytes::copy_from_slice(password));
+        Ok(self)
+    }
+
+    /// Sets the will.
+    pub fn will(mut self, will: mqtt_proto::Will) -> Self {
+        self.session.will = Some(will);
+        self
+    }
+
+    /// Acknowledge inbound QoS 1/2 messages only when the application calls `Client::ack`.
+    pub fn manual_acks(mut self, manual: bool) -> Self {
+        self.session.manual_acks = manual;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let (s, c) = Server::parse("mqtt://localhost").unwrap();
+        assert_eq!(
+            (s.scheme, s.host.as_str(), s.port, c),
+            (Scheme::Mqtt, "localhost", 1883, None)
+        );
+        let (s, c) = Server::parse("mqtts://alice:s%3Acret@broker.example:8884").unwrap();
+        assert_eq!((s.scheme, s.port), (Scheme::Mqtts, 8884));
+        assert_eq!(c, Some(("alice".into(), Some("s:cret".into()))));
+        let (s, _) = Server::parse("wss://[::1]:9001/ws").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.path.as_str()),
+            ("::1", 9001, "/ws")
+        );
+        let (s, _) = Server::parse("ws://h").unwrap();
+        assert_eq!((s.port, s.path.as_str()), (80, "/mqtt"));
+        assert!(Server::parse("http://h").is_err());
+        assert!(Server::parse("mqtt://:1883").is_err());
+        assert!(Server::parse("mqtt://h:notaport").is_err());
+    }
+}

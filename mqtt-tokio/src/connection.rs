@@ -1,0 +1,150 @@
+//! The connection task: one loop that writes what the session produced, delivers its events,
+//! then waits for bytes, a command or the next deadline, and feeds the result back.
+
+use bytes::BytesMut;
+use mqtt_client::{Client, Driver, Options};
+use mqtt_session::ConfigError;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::transport::{Connector, TcpConnector, Transport};
+
+/// Events a connection keeps for readers who come late; older ones are dropped.
+const EVENT_BUFFER: usize = 64;
+
+/// A connection task not yet running: run it yourself with [`Connection::run`], or use
+/// [`spawn`].
+pub struct Connection {
+    driver: Driver,
+    commands: async_channel::Receiver<mqtt_client::Command>,
+    connector: Box<dyn Connector>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("driver", &self.driver)
+            .finish()
+    }
+}
+
+/// A client and its connection task, not yet running.
+pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
+    let (events_tx, events_rx) = async_channel::bounded(EVENT_BUFFER);
+    let (client, commands) = Client::new(options.command_capacity, events_rx);
+    let driver = Driver::new(options, client_commands(&client), events_tx)?;
+    Ok((
+        client,
+        Connection {
+            driver,
+            commands,
+            connector: Box::new(TcpConnector),
+        },
+    ))
+}
+
+/// A client whose connection task runs on the current tokio runtime. It connects at once and
+/// reconnects with backoff until `disconnect`.
+pub fn spawn(options: Options) -> Result<Client, ConfigError> {
+    let (client, connection) = new(options)?;
+    tokio::spawn(connection.run());
+    Ok(client)
+}
+
+fn client_commands(client: &Client) -> async_channel::Sender<mqtt_client::Command> {
+    client.command_sender()
+}
+
+impl Connection {
+    /// Uses `connector` instead of plain TCP.
+    pub fn with_connector(mut self, connector: impl Connector) -> Self {
+        self.connector = Box::new(connector);
+        self
+    }
+
+    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped).
+    pub async fn run(mut self) {
+        let mut transport: Option<Box<dyn Transport>> = None;
+        let mut rx = BytesMut::with_capacity(8 * 1024);
+        let mut tx = BytesMut::with_capacity(8 * 1024);
+        let mut commands_open = true;
+        loop {
+            let now = Instant::now();
+            if transport.is_none() {
+                if let Some((index, server)) = self.driver.server_to_connect(now) {
+                    let timeout = self.driver.options().connect_timeout;
+                    let options = self.driver.options().clone();
+                    let attempt =
+                        tokio::time::timeout(timeout, self.connector.connect(&server, &options))
+                            .await;
+                    let now = Instant::now();
+                    match attempt {
+                        Ok(Ok(t)) => {
+                            tracing::debug!(server = index, host = %server.host, "transport up");
+                            transport = Some(t);
+                            rx.clear();
+                            self.driver.connected(now);
+                        }
+                        Ok(Err(e)) => self.driver.connect_failed(now, e.to_string()),
+                        Err(_) => self.driver.connect_failed(now, "connect timed out".into()),
+                    }
+                }
+            }
+            // Outputs: bytes first, then events.
+            let now = Instant::now();
+            tx.clear();
+            self.driver.transmit(now, &mut tx);
+            if let Some(t) = transport.as_mut() {
+                if !tx.is_empty() && t.write_all(&tx).await.is_err() {
+                    transport = None;
+                    self.driver.closed(Instant::now());
+                }
+            }
+            self.driver.dispatch(now);
+            if transport.is_some() && self.driver.wants_close() {
+                if let Some(mut t) = transport.take() {
+                    let _ = t.shutdown().await;
+                }
+                self.driver.closed(Instant::now());
+                self.driver.dispatch(Instant::now());
+            }
+            if self.driver.is_finished() {
+                break;
+            }
+            let deadline = self.driver.next_deadline();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                // Commands first: a subscription made while the connection comes up is in
+                // place before the messages of a resumed session arrive.
+                biased;
+                command = self.commands.recv(), if commands_open => match command {
+                    Ok(c) => self.driver.command(Instant::now(), c),
+                    Err(_) => {
+                        commands_open = false;
+                        self.driver.clients_gone(Instant::now());
+                    }
+                },
+                read = async {
+                    match transport.as_mut() {
+                        Some(t) => t.read_buf(&mut rx).await,
+                        None => std::future::pending().await,
+                    }
+                } => match read {
+                    Ok(0) | Err(_) => {
+                        transport = None;
+                        self.driver.closed(Instant::now());
+                    }
+                    Ok(_) => self.driver.read(Instant::now(), &mut rx),
+                },
+                () = sleep => {}
+            }
+            // Deadlines are compared here rather than trusted to the timer alone.
+            self.driver.timeout(Instant::now());
+        }
+    }
+}

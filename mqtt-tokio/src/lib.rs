@@ -1,0 +1,28 @@
+//! The MQTT client for tokio: a thin loop around the sans-IO [`mqtt_session::Session`]. The
+//! public face ([`Client`], [`Subscription`], [`Options`], ...) comes from the runtime-agnostic
+//! `mqtt-client` crate, shared with `mqtt-smol`; this crate adds the transports and the loop.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use mqtt_tokio::{Options, QoS};
+//! let client = mqtt_tokio::spawn(Options::new("mqtt://127.0.0.1:1883", "demo")?)?;
+//! let mut sub = client.subscribe("demo/#", QoS::AtLeastOnce).await?;
+//! client.publish("demo/1", "hello", QoS::AtLeastOnce).await?;
+//! if let Some(message) = sub.next_message().await {
+//!     println!("{}: {:?}", message.topic(), message.payload());
+//! }
+//! client.disconnect().await?;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod connection;
+mod transport;
+
+pub use connection::{new, spawn, Connection};
+pub use mqtt_client::{
+    Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError, PublishDone,
+    PublishHandle, Scheme, Server, Subscription,
+};
+pub use mqtt_proto::QoS;
+pub use transport::{Connector, TcpConnector, Transport};
