@@ -17,10 +17,13 @@
 mod client;
 mod driver;
 mod options;
+mod tls;
 
 pub use client::{
     Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishDone, PublishHandle,
     Subscription, SubscriptionSink,
 };
 pub use driver::Driver;
-pub use options::{Options, OptionsError, Scheme, Server};
+pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+pub use rustls;
+pub use tls::{TlsError, TlsOptions};

@@ -140,6 +140,9 @@ fn percent_decode(s: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum OptionsError {
+    /// TLS settings could not be made.
+    #[error(transparent)]
+    Tls(#[from] crate::TlsError),
     /// The URL is not `scheme://[user[:password]@]host[:port][/path]` with a known scheme.
     #[error("invalid server URL {0:?}")]
     Url(String),
@@ -175,6 +178,9 @@ pub struct Options {
     /// TCP_NODELAY (on by default: with Nagle on, a request/response round trip takes tens of
     /// milliseconds instead of a fraction of one).
     pub nodelay: bool,
+    /// TLS settings for `mqtts://` and `wss://`; `None` means [`TlsOptions::new`](crate::TlsOptions::new)
+    /// (verification on, bundled roots with the `webpki-roots` feature).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Options {
@@ -196,6 +202,7 @@ impl Options {
             follow_server_reference: true,
             disconnect_timeout: Duration::from_secs(5),
             nodelay: true,
+            tls: None,
         })
     }
 
@@ -240,6 +247,12 @@ impl Options {
     pub fn will(mut self, will: mqtt_proto::Will) -> Self {
         self.session.will = Some(will);
         self
+    }
+
+    /// Uses these TLS settings for `mqtts://` and `wss://` servers.
+    pub fn tls(mut self, tls: crate::TlsOptions) -> Result<Self, crate::TlsError> {
+        self.tls = Some(tls.build()?);
+        Ok(self)
     }
 
     /// Acknowledge inbound QoS 1/2 messages only when the application calls `Client::ack`.

@@ -22,7 +22,7 @@ mod transport;
 pub use connection::{new, spawn, Connection};
 pub use mqtt_client::{
     Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError, PublishDone,
-    PublishHandle, Scheme, Server, Subscription,
+    PublishHandle, Scheme, Server, Subscription, TlsError, TlsOptions,
 };
 pub use mqtt_proto::QoS;
 pub use transport::{Connector, TcpConnector, Transport};

@@ -1,0 +1,169 @@
+//! TLS settings (rustls): server verification on by default, against bundled roots (feature
+//! `webpki-roots`) and/or the CAs you give; client certificates; and an insecure mode under a
+//! name nobody picks by accident.
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::sync::Arc;
+
+/// Why TLS settings could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// PEM data held no certificate, or an unreadable one.
+    #[error("no valid certificate in the PEM data: {0}")]
+    Certificate(String),
+    /// PEM data held no private key, or an unreadable one.
+    #[error("no valid private key in the PEM data: {0}")]
+    PrivateKey(String),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    /// Verification is on but there is no root to verify against.
+    #[error("no root certificates: add a CA with `ca_pem`, or enable the `webpki-roots` feature")]
+    NoRoots,
+}
+
+/// TLS settings for `mqtts://` and `wss://` servers.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    roots: RootCertStore,
+    client: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    verify: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TlsOptions {
+    /// Verification on, against the bundled Mozilla roots when the `webpki-roots` feature is
+    /// on (otherwise against the CAs added with [`TlsOptions::ca_pem`]).
+    pub fn new() -> Self {
+        #[allow(unused_mut)]
+        let mut roots = RootCertStore::empty();
+        #[cfg(feature = "webpki-roots")]
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        TlsOptions {
+            roots,
+            client: None,
+            verify: true,
+        }
+    }
+
+    /// Trusts the CA certificates in `pem` too.
+    pub fn ca_pem(mut self, pem: &[u8]) -> Result<Self, TlsError> {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| TlsError::Certificate(e.to_string()))?;
+            self.roots
+                .add(cert)
+                .map_err(|e| TlsError::Certificate(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(TlsError::Certificate("empty".into()));
+        }
+        Ok(self)
+    }
+
+    /// Presents this client certificate chain and key (PEM) to servers that ask for one.
+    pub fn client_certificate_pem(mut self, chain: &[u8], key: &[u8]) -> Result<Self, TlsError> {
+        let chain = CertificateDer::pem_slice_iter(chain)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError::Certificate(e.to_string()))?;
+        if chain.is_empty() {
+            return Err(TlsError::Certificate("empty chain".into()));
+        }
+        let key =
+            PrivateKeyDer::from_pem_slice(key).map_err(|e| TlsError::PrivateKey(e.to_string()))?;
+        self.client = Some((chain, Arc::new(key)));
+        Ok(self)
+    }
+
+    /// Accepts any server certificate: no protection against a man in the middle. For tests
+    /// against throwaway brokers only.
+    pub fn dangerous_accept_any_server_certificate(mut self) -> Self {
+        self.verify = false;
+        self
+    }
+
+    /// The rustls configuration.
+    pub fn build(self) -> Result<Arc<ClientConfig>, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let builder = if self.verify {
+            if self.roots.is_empty() {
+                return Err(TlsError::NoRoots);
+            }
+            builder.with_root_certificates(self.roots)
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
+        };
+        let config = match self.client {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key.clone_key())
+                .map_err(|e| TlsError::Config(e.to_string()))?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Arc::new(config))
+    }
+}
+
+/// The verifier of [`TlsOptions::dangerous_accept_any_server_certificate`]: signatures are
+/// still checked, the certificate is not.
+#[derive(Debug)]
+struct AcceptAny(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
