@@ -95,7 +95,8 @@ impl Connection {
             tx.clear();
             self.driver.transmit(now, &mut tx);
             if let Some(t) = transport.as_mut() {
-                if !tx.is_empty() && t.write_all(&tx).await.is_err() {
+                // Flushed: TLS and WebSocket transports buffer what is written.
+                if !tx.is_empty() && (t.write_all(&tx).await.is_err() || t.flush().await.is_err()) {
                     transport = None;
                     self.driver.closed(Instant::now());
                 }

@@ -18,6 +18,7 @@
 
 mod connection;
 mod transport;
+mod websocket;
 
 pub use connection::{new, spawn, Connection};
 pub use mqtt_client::{
