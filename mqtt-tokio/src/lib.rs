@@ -16,10 +16,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod callback;
 mod connection;
 mod transport;
 mod websocket;
 
+pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection};
 pub use mqtt_client::{
     Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError, PublishDone,
