@@ -129,8 +129,8 @@ pub struct PublishDone {
 pub enum Command {
     /// Publish; the ticket says the id at once, `done` the completion.
     Publish {
-        /// The message.
-        message: OutboundMessage,
+        /// The message (boxed: it keeps every queued command small).
+        message: Box<OutboundMessage>,
         /// Where the id goes.
         ticket: oneshot::Sender<Result<(PublishId, Option<PacketId>), ClientError>>,
         /// Where the completion goes.
@@ -213,7 +213,7 @@ impl Client {
         let (ticket_tx, ticket_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         self.send(Command::Publish {
-            message,
+            message: Box::new(message),
             ticket: ticket_tx,
             done: done_tx,
         })
@@ -311,22 +311,33 @@ static STREAM_IDS: AtomicU64 = AtomicU64::new(1);
 /// The sending side of one subscription stream, kept by the connection task.
 #[derive(Debug)]
 pub struct SubscriptionSink {
+    // Unbounded underneath, bounded by `capacity` here: memory follows the backlog instead
+    // of being reserved up front for every subscription.
     tx: async_channel::Sender<Delivery>,
+    capacity: usize,
     lagged: Arc<AtomicU64>,
 }
 
 impl SubscriptionSink {
-    /// Delivers without ever waiting: when the buffer is full the message is counted, and the
-    /// reader is told how many it missed before it reads on. Returns false once the reader is
-    /// gone.
-    pub fn deliver(&mut self, message: Message) -> bool {
-        match self.tx.try_send(Delivery::Message(message)) {
-            Ok(()) => true,
-            Err(async_channel::TrySendError::Full(_)) => {
+    /// Puts a message in the reader's buffer if there is room, and says whether it was taken.
+    /// A QoS 0 message (`lossy`) that does not fit is dropped and counted (see
+    /// [`Delivery::Lagged`]) and counts as taken; a QoS 1/2 one is not taken and waits. A
+    /// reader that is gone takes everything (nobody will read it).
+    pub fn try_deliver(&mut self, message: Message, lossy: bool) -> bool {
+        if self.tx.len() >= self.capacity && !self.tx.is_closed() {
+            if lossy {
                 self.lagged.fetch_add(1, Ordering::Relaxed);
-                true
             }
-            Err(async_channel::TrySendError::Closed(_)) => false,
+            return lossy;
+        }
+        match self.tx.try_send(Delivery::Message(message)) {
+            Ok(()) | Err(async_channel::TrySendError::Closed(_)) => true,
+            Err(async_channel::TrySendError::Full(_)) => {
+                if lossy {
+                    self.lagged.fetch_add(1, Ordering::Relaxed);
+                }
+                lossy
+            }
         }
     }
 }
@@ -351,7 +362,8 @@ impl Subscription {
         commands: async_channel::Sender<Command>,
         granted: Vec<QoS>,
     ) -> (Subscription, SubscriptionSink) {
-        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        let (tx, rx) = async_channel::unbounded();
+        let capacity = capacity.max(1);
         let stream = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicU64::new(0));
         (
@@ -363,7 +375,11 @@ impl Subscription {
                 granted,
                 unsubscribed: false,
             },
-            SubscriptionSink { tx, lagged },
+            SubscriptionSink {
+                tx,
+                capacity,
+                lagged,
+            },
         )
     }
 

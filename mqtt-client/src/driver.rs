@@ -7,7 +7,8 @@ use bytes::BytesMut;
 use futures_channel::oneshot;
 use mqtt_proto::{DisconnectProperties, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
-    ConfigError, DisconnectReason, Event, PublishId, RequestId, Session, State, SubscriptionKey,
+    AckToken, ConfigError, DisconnectReason, Event, PublishId, RequestId, Session, State,
+    SubscriptionKey,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -23,7 +24,14 @@ struct Stream {
     keys: Vec<SubscriptionKey>,
     filters: Vec<TopicFilter>,
     sink: SubscriptionSink,
+    /// QoS 1/2 messages waiting for room in the reader's buffer. They are not acknowledged
+    /// yet, so the server stops sending once our Receive Maximum (its in-flight window) is
+    /// reached: backpressure, not loss.
+    overflow: std::collections::VecDeque<(mqtt_session::Message, Option<AckToken>)>,
 }
+
+/// How often a full stream is tried again.
+const OVERFLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -49,6 +57,11 @@ pub struct Driver {
     /// Messages no stream took yet (a resumed session delivers before the application has
     /// subscribed again); a new subscription picks up those it matches.
     unrouted: std::collections::VecDeque<mqtt_session::Message>,
+    /// Whether the application acknowledges (manual acks); otherwise the driver acknowledges
+    /// a QoS 1/2 message once every stream it belongs to has taken it.
+    user_acks: bool,
+    /// Deliveries still to make before the driver acknowledges a message.
+    owed: HashMap<AckToken, usize>,
 }
 
 impl Driver {
@@ -59,8 +72,12 @@ impl Driver {
         commands: async_channel::Sender<Command>,
         events: async_channel::Sender<ConnectionEvent>,
     ) -> Result<Driver, ConfigError> {
+        let user_acks = options.session.manual_acks;
+        let mut config = options.session.clone();
+        // The driver holds acknowledgements back while a reader's buffer is full.
+        config.manual_acks = true;
         Ok(Driver {
-            session: Session::new(options.session.clone())?,
+            session: Session::new(config)?,
             options,
             commands: commands.downgrade(),
             events,
@@ -76,6 +93,8 @@ impl Driver {
             redirect: None,
             ever_connected: false,
             unrouted: std::collections::VecDeque::new(),
+            user_acks,
+            owed: HashMap::new(),
         })
     }
 
@@ -140,6 +159,7 @@ impl Driver {
 
     /// Time passed: the session's deadlines, and the graceful-disconnect deadline.
     pub fn timeout(&mut self, now: Instant) {
+        self.flush_all(now);
         self.session.handle_timeout(now);
         self.maybe_disconnect(now);
     }
@@ -147,6 +167,15 @@ impl Driver {
     /// The next instant the loop must wake up at.
     pub fn next_deadline(&self) -> Option<Instant> {
         let disconnect = self.disconnect.as_ref().map(|(_, at)| *at);
+        let retry = self
+            .streams
+            .values()
+            .any(|s| !s.overflow.is_empty())
+            .then(|| Instant::now() + OVERFLOW_RETRY);
+        let disconnect = match (disconnect, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         match (self.session.poll_timeout(), disconnect) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -227,7 +256,7 @@ impl Driver {
                     let _ = ticket.send(Err(ClientError::Session(mqtt_session::Error::Closing)));
                     return;
                 }
-                match self.session.publish(now, message) {
+                match self.session.publish(now, *message) {
                     Ok(t) => {
                         let _ = ticket.send(Ok((t.id, t.packet_id)));
                         self.publishes.insert(t.id, done);
@@ -265,6 +294,7 @@ impl Driver {
                                 keys,
                                 filters: filter_names,
                                 sink,
+                                overflow: std::collections::VecDeque::new(),
                             },
                         );
                         self.subscribes
@@ -297,7 +327,7 @@ impl Driver {
 
     /// Stops feeding a stream, and unsubscribes from the filters no other stream uses.
     fn unsubscribe(&mut self, now: Instant, stream: u64, reply: Option<Reply<Vec<ReasonCode>>>) {
-        let Some(old) = self.streams.remove(&stream) else {
+        let Some(mut old) = self.streams.remove(&stream) else {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Vec::new()));
             }
@@ -305,6 +335,16 @@ impl Driver {
         };
         for key in &old.keys {
             self.routes.remove(key);
+        }
+        // What waited for this reader counts as taken.
+        for (_, token) in std::mem::take(&mut old.overflow) {
+            if let Some(token) = token {
+                if self.user_acks {
+                    let _ = self.session.ack(now, token);
+                } else {
+                    self.delivered_once(now, token);
+                }
+            }
         }
         let still_used = |f: &TopicFilter| self.streams.values().any(|s| s.filters.contains(f));
         let filters: Vec<TopicFilter> =
@@ -329,9 +369,13 @@ impl Driver {
         }
     }
 
-    /// Turns the session's events into deliveries, completions and connection events.
-    pub fn dispatch(&mut self, now: Instant) {
+    /// Turns the session's events into deliveries, completions and connection events; returns
+    /// whether there were any (acknowledgements they caused may be due for transmission).
+    pub fn dispatch(&mut self, now: Instant) -> bool {
+        self.flush_all(now);
+        let mut any = false;
         while let Some(event) = self.session.poll_event() {
+            any = true;
             match event {
                 Event::Connected(c) => {
                     self.ever_connected = true;
@@ -413,31 +457,22 @@ impl Driver {
             }
         }
         self.maybe_disconnect(now);
+        any
     }
 
     fn deliver(&mut self, now: Instant, message: mqtt_session::Message) {
         let keys: Vec<SubscriptionKey> = self.session.route(&message.publish).collect();
-        let mut delivered = false;
         let mut streams: Vec<u64> = Vec::with_capacity(keys.len());
         for key in keys {
             if let Some(&stream) = self.routes.get(&key) {
-                if !streams.contains(&stream) {
+                if !streams.contains(&stream) && self.streams.contains_key(&stream) {
                     streams.push(stream);
                 }
             }
         }
-        for stream in streams {
-            if let Some(s) = self.streams.get_mut(&stream) {
-                delivered |= s.sink.deliver(Message {
-                    publish: message.publish.clone(),
-                    ack_token: message.ack_token,
-                });
-            }
-        }
-        // A message no stream took waits (bounded) for a subscription that matches it; one
-        // nobody can acknowledge must not hold up the server's quota of unacknowledged
-        // messages, so it is acknowledged when it is given up.
-        if !delivered {
+        if streams.is_empty() {
+            // No stream yet: wait (bounded) for a subscription that matches; a message given
+            // up is acknowledged so that it does not hold up the server's quota.
             if self.unrouted.len() >= self.options.subscription_capacity.max(1) {
                 if let Some(old) = self.unrouted.pop_front() {
                     if let Some(token) = old.ack_token {
@@ -446,6 +481,70 @@ impl Driver {
                 }
             }
             self.unrouted.push_back(message);
+            return;
+        }
+        if let Some(token) = message.ack_token {
+            if !self.user_acks {
+                self.owed.insert(token, streams.len());
+            }
+        }
+        for stream in streams {
+            if let Some(s) = self.streams.get_mut(&stream) {
+                s.overflow.push_back((message.clone(), message.ack_token));
+            }
+            self.flush(now, stream);
+        }
+    }
+
+    /// Moves what waits for `stream` into its reader's buffer while there is room.
+    fn flush(&mut self, now: Instant, stream: u64) {
+        let user_acks = self.user_acks;
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        let mut taken = Vec::new();
+        while let Some((message, token)) = s.overflow.pop_front() {
+            let qos0 = message.publish.qos() == mqtt_proto::QoS::AtMostOnce;
+            let out = Message {
+                publish: message.publish.clone(),
+                ack_token: if user_acks { token } else { None },
+            };
+            if s.sink.try_deliver(out, qos0) {
+                taken.push(token);
+            } else {
+                s.overflow.push_front((message, token));
+                break;
+            }
+        }
+        for token in taken.into_iter().flatten() {
+            self.delivered_once(now, token);
+        }
+    }
+
+    /// One stream took a message: acknowledge it once all its streams have (automatic acks).
+    fn delivered_once(&mut self, now: Instant, token: AckToken) {
+        if self.user_acks {
+            return;
+        }
+        if let Some(left) = self.owed.get_mut(&token) {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.owed.remove(&token);
+                let _ = self.session.ack(now, token);
+            }
+        }
+    }
+
+    /// Retries every stream whose reader's buffer was full.
+    pub fn flush_all(&mut self, now: Instant) {
+        let waiting: Vec<u64> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| !s.overflow.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
+        for stream in waiting {
+            self.flush(now, stream);
         }
     }
 

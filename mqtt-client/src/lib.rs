@@ -4,10 +4,13 @@
 //! * [`Client`]: the cheap, clonable handle (`Send + Sync`) that applications use; its
 //!   commands go to the connection task through a bounded channel (callers wait when it is
 //!   full: backpressure).
-//! * [`Subscription`]: a `Stream` of only the messages routed to it; it never makes the
-//!   connection wait: a reader that falls behind its buffer gets [`Delivery::Lagged`] with the
-//!   number of messages it missed, while keep-alive, acknowledgements and other subscriptions
-//!   go on.
+//! * [`Subscription`]: a `Stream` of only the messages routed to it. A reader that falls
+//!   behind its buffer never makes the connection wait (keep-alive and other subscriptions go
+//!   on): QoS 1/2 messages that do not fit wait unacknowledged, so the server's in-flight
+//!   window (our Receive Maximum) holds the rest back and nothing is lost; QoS 0 messages that
+//!   do not fit are dropped for that reader and reported as [`Delivery::Lagged`] with their
+//!   number. The window is the connection's, so a reader that holds it full also delays the
+//!   QoS 1/2 messages of other subscriptions: that is MQTT's flow control.
 //! * [`Options`]: servers from URLs (`mqtt://`, `mqtts://`, `ws://`, `wss://`, credentials in
 //!   the URL), fail-over, and the session configuration.
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server

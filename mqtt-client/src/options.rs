@@ -164,9 +164,11 @@ pub struct Options {
     pub session: Config,
     /// How long a TCP (and TLS / WebSocket) connect may take.
     pub connect_timeout: Duration,
-    /// Messages a subscription buffers for its reader. When a reader falls this far behind, the
-    /// subscription drops further messages and reports how many (`Lagged`) instead of stalling
-    /// the connection.
+    /// Messages a subscription buffers for its reader. A reader that falls this far behind
+    /// never stalls the connection: further QoS 0 messages are dropped for it and counted
+    /// (`Delivery::Lagged`); QoS 1/2 messages wait unacknowledged, so the server stops sending
+    /// once its in-flight window (our Receive Maximum) is full, and resumes as the reader
+    /// catches up. Keep-alive and other subscriptions go on meanwhile.
     pub subscription_capacity: usize,
     /// Commands (publish, subscribe, ...) waiting for the connection task; callers wait
     /// (backpressure) when it is full.
@@ -198,7 +200,7 @@ impl Options {
             session,
             connect_timeout: Duration::from_secs(10),
             subscription_capacity: 1024,
-            command_capacity: 1024,
+            command_capacity: 64,
             follow_server_reference: true,
             disconnect_timeout: Duration::from_secs(5),
             nodelay: true,

@@ -10,7 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::transport::{Connector, TcpConnector, Transport};
 
 /// Events a connection keeps for readers who come late; older ones are dropped.
-const EVENT_BUFFER: usize = 64;
+const EVENT_BUFFER: usize = 16;
+/// Room made in the read buffer before each read.
+const READ_CHUNK: usize = 2048;
 
 /// A connection task not yet running: run it yourself with [`Connection::run`], or use
 /// [`spawn`].
@@ -64,9 +66,16 @@ impl Connection {
 
     /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped).
     pub async fn run(mut self) {
-        let mut transport: Option<Box<dyn Transport>> = None;
-        let mut rx = BytesMut::with_capacity(8 * 1024);
-        let mut tx = BytesMut::with_capacity(8 * 1024);
+        type Halves = (
+            tokio::io::ReadHalf<Box<dyn Transport>>,
+            tokio::io::WriteHalf<Box<dyn Transport>>,
+        );
+        // Read and write halves: writing never stops reading, so a peer that stops reading
+        // while its own output to us is full can never deadlock the two sides.
+        let mut transport: Option<Halves> = None;
+        // Both grow to what the traffic needs; an idle connection holds little.
+        let mut rx = BytesMut::new();
+        let mut tx = BytesMut::new();
         let mut commands_open = true;
         loop {
             let now = Instant::now();
@@ -81,35 +90,40 @@ impl Connection {
                     match attempt {
                         Ok(Ok(t)) => {
                             tracing::debug!(server = index, host = %server.host, "transport up");
-                            transport = Some(t);
+                            transport = Some(tokio::io::split(t));
                             rx.clear();
+                            tx.clear();
                             self.driver.connected(now);
                         }
-                        Ok(Err(e)) => self.driver.connect_failed(now, e.to_string()),
+                        Ok(Err(e)) => {
+                            tracing::debug!(server = index, error = %e, "connect failed");
+                            self.driver.connect_failed(now, e.to_string())
+                        }
                         Err(_) => self.driver.connect_failed(now, "connect timed out".into()),
                     }
                 }
             }
-            // Outputs: bytes first, then events.
-            let now = Instant::now();
-            tx.clear();
-            self.driver.transmit(now, &mut tx);
-            if let Some(t) = transport.as_mut() {
-                // Flushed: TLS and WebSocket transports buffer what is written.
-                if !tx.is_empty() && (t.write_all(&tx).await.is_err() || t.flush().await.is_err()) {
-                    transport = None;
-                    self.driver.closed(Instant::now());
+            // Outputs, until there are none: bytes (queued for the writer), then events
+            // (whose acknowledgements may make more bytes).
+            loop {
+                let now = Instant::now();
+                let wrote = self.driver.transmit(now, &mut tx);
+                let events = self.driver.dispatch(now);
+                if wrote == 0 && !events {
+                    break;
                 }
             }
-            self.driver.dispatch(now);
-            if transport.is_some() && self.driver.wants_close() {
-                if let Some(mut t) = transport.take() {
-                    let _ = t.shutdown().await;
+            if transport.is_none() {
+                tx.clear();
+            }
+            if transport.is_some() && self.driver.wants_close() && tx.is_empty() {
+                if let Some((_, mut w)) = transport.take() {
+                    let _ = w.shutdown().await;
                 }
                 self.driver.closed(Instant::now());
                 self.driver.dispatch(Instant::now());
             }
-            if self.driver.is_finished() {
+            if self.driver.is_finished() && tx.is_empty() {
                 break;
             }
             let deadline = self.driver.next_deadline();
@@ -119,10 +133,34 @@ impl Connection {
                     None => std::future::pending().await,
                 }
             };
+            let (reader, writer) = match transport.as_mut() {
+                Some((r, w)) => (Some(r), Some(w)),
+                None => (None, None),
+            };
+            let pending_write = !tx.is_empty();
             tokio::select! {
-                // Commands first: a subscription made while the connection comes up is in
-                // place before the messages of a resumed session arrive.
+                // Writes first (nothing waits behind commands), then commands before reads: a
+                // subscription made while the connection comes up is in place before the
+                // messages of a resumed session arrive.
                 biased;
+                written = async {
+                    match writer {
+                        Some(w) => {
+                            let n = w.write_buf(&mut tx).await?;
+                            // TLS and WebSocket transports buffer what is written.
+                            if tx.is_empty() {
+                                w.flush().await?;
+                            }
+                            Ok::<usize, std::io::Error>(n)
+                        }
+                        None => std::future::pending().await,
+                    }
+                }, if pending_write => {
+                    if matches!(written, Ok(0) | Err(_)) {
+                        transport = None;
+                        self.driver.closed(Instant::now());
+                    }
+                },
                 command = self.commands.recv(), if commands_open => match command {
                     Ok(c) => self.driver.command(Instant::now(), c),
                     Err(_) => {
@@ -131,8 +169,11 @@ impl Connection {
                     }
                 },
                 read = async {
-                    match transport.as_mut() {
-                        Some(t) => t.read_buf(&mut rx).await,
+                    match reader {
+                        Some(r) => {
+                            rx.reserve(READ_CHUNK);
+                            r.read_buf(&mut rx).await
+                        }
                         None => std::future::pending().await,
                     }
                 } => match read {
