@@ -59,6 +59,9 @@ pub(crate) struct Outbound<I> {
     pending_tx: usize,
     /// Entries with an expiry deadline that are `Queued`.
     expiring: usize,
+    /// No entry before this index has `pending_tx` set: where the search for the next packet
+    /// to write starts, so that many publishes in flight do not make each write a scan.
+    scan_from: usize,
 }
 
 impl<I: Instant> Outbound<I> {
@@ -69,11 +72,21 @@ impl<I: Instant> Outbound<I> {
             queued: 0,
             pending_tx: 0,
             expiring: 0,
+            scan_from: 0,
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Removes entry `index`, keeping the scan start in place.
+    fn take_at(&mut self, index: usize) -> Option<Outgoing<I>> {
+        let entry = self.entries.remove(index)?;
+        if index < self.scan_from {
+            self.scan_from -= 1;
+        }
+        Some(entry)
     }
 
     /// Gives back the memory of a queue that grew in a burst and is empty again.
@@ -127,6 +140,7 @@ impl<I: Instant> Outbound<I> {
             self.pending_tx += 1;
         }
         self.entries.push_back(entry);
+        self.scan_from = 0;
     }
 
     /// The index of the entry with this Packet Identifier. Acknowledgements mostly come in
@@ -151,7 +165,7 @@ impl<I: Instant> Outbound<I> {
         if entry.stage != stage && !(stage == Stage::Sent && was_sent) {
             return None;
         }
-        let entry = self.entries.remove(index)?;
+        let entry = self.take_at(index)?;
         self.forget(&entry);
         Some(entry)
     }
@@ -211,14 +225,16 @@ impl<I: Instant> Outbound<I> {
     /// ([MQTT-3.3.4-7], [MQTT-4.9.0-2]):
     /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit, and so does every
     /// entry after it, so that messages leave in order. Returns its index.
-    pub(crate) fn next_due(&self, receive_maximum: u16) -> Option<usize> {
+    pub(crate) fn next_due(&mut self, receive_maximum: u16) -> Option<usize> {
         if self.pending_tx == 0 {
             return None;
         }
-        for (index, entry) in self.entries.iter().enumerate() {
+        let start = self.scan_from.min(self.entries.len());
+        for (index, entry) in self.entries.iter().enumerate().skip(start) {
             if !entry.pending_tx {
                 continue;
             }
+            self.scan_from = index;
             if entry.stage == Stage::Queued
                 && entry.publish.qos() != QoS::AtMostOnce
                 && self.in_flight >= usize::from(receive_maximum)
@@ -244,7 +260,7 @@ impl<I: Instant> Outbound<I> {
         }
         match entry.stage {
             Stage::Queued if entry.publish.qos() == QoS::AtMostOnce => {
-                let entry = self.entries.remove(index)?;
+                let entry = self.take_at(index)?;
                 self.queued = self.queued.saturating_sub(1);
                 if entry.expires_at.is_some() {
                     self.expiring = self.expiring.saturating_sub(1);
@@ -267,7 +283,7 @@ impl<I: Instant> Outbound<I> {
 
     /// Removes entry `index` without sending it (it expired or cannot be sent).
     pub(crate) fn remove(&mut self, index: usize) -> Option<Outgoing<I>> {
-        let entry = self.entries.remove(index)?;
+        let entry = self.take_at(index)?;
         self.forget(&entry);
         Some(entry)
     }
@@ -320,6 +336,7 @@ impl<I: Instant> Outbound<I> {
     /// The connection ended: nothing is in flight on a connection any more; QoS 0 messages
     /// still queued stay queued.
     pub(crate) fn connection_lost(&mut self) {
+        self.scan_from = 0;
         for entry in self.entries.iter_mut() {
             if entry.stage != Stage::Queued && entry.pending_tx {
                 entry.pending_tx = false;
@@ -333,6 +350,7 @@ impl<I: Instant> Outbound<I> {
     /// `Sent` ones beyond it wait as `Queued` (keeping DUP) until room frees up. This is how a
     /// Receive Maximum that shrank across the reconnect is honoured.
     pub(crate) fn resume(&mut self, receive_maximum: u16) {
+        self.scan_from = 0;
         let mut in_flight = 0usize;
         for entry in self.entries.iter_mut() {
             match entry.stage {
@@ -366,6 +384,7 @@ impl<I: Instant> Outbound<I> {
     /// and every `Released` one is handed to `done` — the server had received it (its PUBREC
     /// said so), only the release was lost, and sending it again would deliver it twice.
     pub(crate) fn restart(&mut self, mut done: impl FnMut(Outgoing<I>)) {
+        self.scan_from = 0;
         let mut index = 0;
         while index < self.entries.len() {
             let Some(entry) = self.entries.get_mut(index) else {
@@ -373,7 +392,7 @@ impl<I: Instant> Outbound<I> {
             };
             match entry.stage {
                 Stage::Released => {
-                    if let Some(entry) = self.entries.remove(index) {
+                    if let Some(entry) = self.take_at(index) {
                         if entry.pending_tx {
                             self.pending_tx = self.pending_tx.saturating_sub(1);
                         }

@@ -70,6 +70,16 @@ impl Order {
     }
 }
 
+/// How long a subscriber waits for the next message before counting the rest as lost.
+fn wait() -> Duration {
+    Duration::from_secs(
+        std::env::var("BENCH_WAIT")
+            .ok()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(5),
+    )
+}
+
 fn payload(seq: u64, size: usize) -> Vec<u8> {
     let mut p = vec![0u8; size.max(8)];
     p[..8].copy_from_slice(&seq.to_be_bytes());
@@ -122,7 +132,7 @@ async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) ->
     let mut order = Order::new(n as usize);
     let consumer = async {
         while order.received() < n {
-            match tokio::time::timeout(Duration::from_secs(5), s.next()).await {
+            match tokio::time::timeout(wait(), s.next()).await {
                 Ok(Some(Delivery::Message(m))) => order.note(seq_of(m.payload())),
                 Ok(Some(Delivery::Lagged(_))) => {}
                 _ => break,
@@ -207,7 +217,7 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     };
     let consumer = async {
         while order.received() < n {
-            match tokio::time::timeout(Duration::from_secs(5), sub_loop.poll()).await {
+            match tokio::time::timeout(wait(), sub_loop.poll()).await {
                 Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)))) => {
                     order.note(seq_of(&p.payload))
                 }
@@ -368,6 +378,9 @@ fn main() {
     ] {
         let n = n / scale;
         let tag = format!("q{}-{}", qos as u8, size);
+        if std::env::var("BENCH_ONLY").is_ok_and(|only| only != tag) {
+            continue;
+        }
         let ours = rt.block_on(ours_throughput(port, qos, size, n, &tag));
         let theirs = rt.block_on(rumqttc_throughput(port, qos, size, n, &tag));
         for (name, r) in [("ours", ours), ("rumqttc", theirs)] {
