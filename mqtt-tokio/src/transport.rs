@@ -10,7 +10,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-/// A byte stream to a server.
+/// A byte stream to a server: ordered, lossless and in both directions, as MQTT needs
+/// ([MQTT-4.2.0-1]; v3.1.1 [MQTT-7.1.2-1]).
 pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
