@@ -122,17 +122,21 @@ pub struct PublishDone {
     pub reason_code: ReasonCode,
 }
 
+/// Where the connection task says which id a publish got.
+pub type PublishTicket = oneshot::Sender<Result<(PublishId, Option<PacketId>), ClientError>>;
+
 /// A command from a `Client` to the connection task.
 // Publishes are the common case; boxing them would cost an allocation per publish.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
-    /// Publish; the ticket says the id at once, `done` the completion.
+    /// Publish; the ticket (if any) says the id at once, `done` the completion.
     Publish {
         /// The message (boxed: it keeps every queued command small).
         message: Box<OutboundMessage>,
-        /// Where the id goes.
-        ticket: oneshot::Sender<Result<(PublishId, Option<PacketId>), ClientError>>,
+        /// Where the id goes; `None` when the caller only waits for the completion (a refusal
+        /// then goes to `done`).
+        ticket: Option<PublishTicket>,
         /// Where the completion goes.
         done: oneshot::Sender<Result<PublishDone, ClientError>>,
     },
@@ -199,9 +203,15 @@ impl Client {
     ) -> Result<PublishDone, ClientError> {
         let topic = TopicName::new(topic.to_string())
             .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
-        self.publish_message(OutboundMessage::new(topic, payload, qos))
-            .await?
-            .await
+        // One channel: the completion (or the refusal) is all this caller waits for.
+        let (done, done_rx) = oneshot::channel();
+        self.send(Command::Publish {
+            message: Box::new(OutboundMessage::new(topic, payload, qos)),
+            ticket: None,
+            done,
+        })
+        .await?;
+        done_rx.await.map_err(|_| ClientError::Closed)?
     }
 
     /// Hands a message to the session and returns at once with its id and Packet Identifier;
@@ -214,7 +224,7 @@ impl Client {
         let (done_tx, done_rx) = oneshot::channel();
         self.send(Command::Publish {
             message: Box::new(message),
-            ticket: ticket_tx,
+            ticket: Some(ticket_tx),
             done: done_tx,
         })
         .await?;

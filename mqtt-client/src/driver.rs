@@ -62,6 +62,36 @@ pub struct Driver {
     user_acks: bool,
     /// Deliveries still to make before the driver acknowledges a message.
     owed: HashMap<AckToken, usize>,
+    /// Reused for the streams of each message.
+    route_buf: Vec<u64>,
+    /// Reused for the acknowledgements a flush releases.
+    ack_buf: Vec<Option<AckToken>>,
+    /// Publishes the session had no room for (queue full, no free Packet Identifier), in
+    /// order; while any wait, the loop takes no further commands, so callers wait too.
+    held: std::collections::VecDeque<HeldPublish>,
+}
+
+type Ticket = crate::client::PublishTicket;
+
+/// A publish waiting for room in the session.
+#[derive(Debug)]
+struct HeldPublish {
+    message: Box<mqtt_session::OutboundMessage>,
+    ticket: Option<Ticket>,
+    done: Reply<PublishDone>,
+}
+
+impl HeldPublish {
+    fn refuse(self, e: ClientError) {
+        match self.ticket {
+            Some(ticket) => {
+                let _ = ticket.send(Err(e));
+            }
+            None => {
+                let _ = self.done.send(Err(e));
+            }
+        }
+    }
 }
 
 impl Driver {
@@ -95,6 +125,9 @@ impl Driver {
             unrouted: std::collections::VecDeque::new(),
             user_acks,
             owed: HashMap::new(),
+            route_buf: Vec::new(),
+            ack_buf: Vec::new(),
+            held: std::collections::VecDeque::new(),
         })
     }
 
@@ -233,6 +266,9 @@ impl Driver {
             return;
         }
         self.disconnecting = true;
+        for held in std::mem::take(&mut self.held) {
+            held.refuse(mqtt_session::Error::Closing.into());
+        }
         let connected = matches!(self.session.state(), State::Connected);
         let _ = self.session.disconnect(
             now,
@@ -252,19 +288,17 @@ impl Driver {
                 ticket,
                 done,
             } => {
+                let held = HeldPublish {
+                    message,
+                    ticket,
+                    done,
+                };
                 if self.disconnecting || self.disconnect.is_some() {
-                    let _ = ticket.send(Err(ClientError::Session(mqtt_session::Error::Closing)));
+                    held.refuse(mqtt_session::Error::Closing.into());
                     return;
                 }
-                match self.session.publish(now, *message) {
-                    Ok(t) => {
-                        let _ = ticket.send(Ok((t.id, t.packet_id)));
-                        self.publishes.insert(t.id, done);
-                    }
-                    Err(e) => {
-                        let _ = ticket.send(Err(e.into()));
-                    }
-                }
+                self.held.push_back(held);
+                self.publish_held(now);
             }
             Command::Subscribe {
                 filters,
@@ -325,6 +359,45 @@ impl Driver {
         }
     }
 
+    /// Whether the loop should take more commands: not while publishes wait for room in the
+    /// session (backpressure reaches the callers through the bounded command channel).
+    pub fn accepts_commands(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Hands waiting publishes to the session, in order, while it has room.
+    fn publish_held(&mut self, now: Instant) {
+        while !self.held.is_empty() && self.session.can_publish() {
+            let Some(HeldPublish {
+                message,
+                ticket,
+                done,
+            }) = self.held.pop_front()
+            else {
+                return;
+            };
+            match self.session.publish(now, *message) {
+                Ok(t) => {
+                    if let Some(ticket) = ticket {
+                        let _ = ticket.send(Ok((t.id, t.packet_id)));
+                    }
+                    self.publishes.insert(t.id, done);
+                }
+                Err(e) => {
+                    let e = ClientError::from(e);
+                    match ticket {
+                        Some(ticket) => {
+                            let _ = ticket.send(Err(e));
+                        }
+                        None => {
+                            let _ = done.send(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Stops feeding a stream, and unsubscribes from the filters no other stream uses.
     fn unsubscribe(&mut self, now: Instant, stream: u64, reply: Option<Reply<Vec<ReasonCode>>>) {
         let Some(mut old) = self.streams.remove(&stream) else {
@@ -373,6 +446,9 @@ impl Driver {
     /// whether there were any (acknowledgements they caused may be due for transmission).
     pub fn dispatch(&mut self, now: Instant) -> bool {
         self.flush_all(now);
+        if !self.held.is_empty() {
+            self.publish_held(now);
+        }
         let mut any = false;
         while let Some(event) = self.session.poll_event() {
             any = true;
@@ -461,15 +537,21 @@ impl Driver {
     }
 
     fn deliver(&mut self, now: Instant, message: mqtt_session::Message) {
-        let keys: Vec<SubscriptionKey> = self.session.route(&message.publish).collect();
-        let mut streams: Vec<u64> = Vec::with_capacity(keys.len());
-        for key in keys {
+        // Reused buffers: routing a message allocates nothing.
+        let mut streams = std::mem::take(&mut self.route_buf);
+        streams.clear();
+        for key in self.session.route(&message.publish) {
             if let Some(&stream) = self.routes.get(&key) {
                 if !streams.contains(&stream) && self.streams.contains_key(&stream) {
                     streams.push(stream);
                 }
             }
         }
+        self.deliver_to(now, message, &streams);
+        self.route_buf = streams;
+    }
+
+    fn deliver_to(&mut self, now: Instant, message: mqtt_session::Message, streams: &[u64]) {
         if streams.is_empty() {
             // No stream yet: wait (bounded) for a subscription that matches; a message given
             // up is acknowledged so that it does not hold up the server's quota.
@@ -488,7 +570,7 @@ impl Driver {
                 self.owed.insert(token, streams.len());
             }
         }
-        for stream in streams {
+        for &stream in streams {
             if let Some(s) = self.streams.get_mut(&stream) {
                 s.overflow.push_back((message.clone(), message.ack_token));
             }
@@ -499,10 +581,12 @@ impl Driver {
     /// Moves what waits for `stream` into its reader's buffer while there is room.
     fn flush(&mut self, now: Instant, stream: u64) {
         let user_acks = self.user_acks;
+        let mut taken = std::mem::take(&mut self.ack_buf);
+        taken.clear();
         let Some(s) = self.streams.get_mut(&stream) else {
+            self.ack_buf = taken;
             return;
         };
-        let mut taken = Vec::new();
         while let Some((message, token)) = s.overflow.pop_front() {
             let qos0 = message.publish.qos() == mqtt_proto::QoS::AtMostOnce;
             let out = Message {
@@ -516,9 +600,10 @@ impl Driver {
                 break;
             }
         }
-        for token in taken.into_iter().flatten() {
+        for token in taken.drain(..).flatten() {
             self.delivered_once(now, token);
         }
+        self.ack_buf = taken;
     }
 
     /// One stream took a message: acknowledge it once all its streams have (automatic acks).

@@ -24,7 +24,7 @@ mod tls;
 
 pub use client::{
     Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishDone, PublishHandle,
-    Subscription, SubscriptionSink,
+    PublishTicket, Subscription, SubscriptionSink,
 };
 pub use driver::Driver;
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};

@@ -88,6 +88,10 @@ pub struct Config {
     pub authentication_method: Option<MqttString>,
     /// Initial Authentication Data (v5).
     pub authentication_data: Option<Bytes>,
+    /// The most QoS 1/2 publishes unacknowledged at once, whatever the server allows (v5: the
+    /// lower of this and the server's Receive Maximum). v3.1.1 has no way to learn the broker's
+    /// window, and brokers drop or refuse publishes beyond it, so the default is 100.
+    pub max_inflight: u16,
     /// Whether inbound QoS 1/2 messages are acknowledged only when the application says so
     /// ([`Session::ack`](crate::Session::ack)). Acknowledgements then still go out in the order
     /// the messages arrived.
@@ -128,6 +132,7 @@ impl Config {
             user_properties: UserProperties::default(),
             authentication_method: None,
             authentication_data: None,
+            max_inflight: 100,
             manual_acks: false,
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,

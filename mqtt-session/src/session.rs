@@ -720,6 +720,16 @@ impl<I: Instant> Session<I> {
 
     // ----------------------------------------------------------------- internals
 
+    /// How many QoS 1/2 publishes may be unacknowledged at once: the server's Receive Maximum
+    /// (v5), capped by our own `max_inflight` (v3.1.1 has no negotiation, and brokers drop or
+    /// refuse what exceeds their window).
+    fn send_quota(&self) -> u16 {
+        self.limits
+            .receive_maximum
+            .min(self.config.max_inflight)
+            .max(1)
+    }
+
     fn response_timeout(&self) -> Duration {
         match self.config.response_timeout {
             Some(t) => t,
@@ -825,7 +835,7 @@ impl<I: Instant> Session<I> {
     /// PUBLISH and PUBREL packets of the outbound queue, in order, within flow control.
     fn write_publishes(&mut self, now: I, buf: &mut BytesMut) {
         let version = self.config.protocol_version;
-        while let Some(index) = self.outbound.next_due(self.limits.receive_maximum) {
+        while let Some(index) = self.outbound.next_due(self.send_quota()) {
             let Some(entry) = self.outbound.entry(index) else {
                 break;
             };
@@ -1036,7 +1046,7 @@ impl<I: Instant> Session<I> {
         }));
         if ack.session_present {
             // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP) and PUBREL, in order.
-            self.outbound.resume(self.limits.receive_maximum);
+            self.outbound.resume(self.send_quota());
         } else {
             // The server has no session: discard the protocol state of the old one
             // [MQTT-3.2.2-5] (inbound QoS 2 ids, packets in flight), but keep the

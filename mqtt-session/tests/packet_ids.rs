@@ -408,6 +408,8 @@ fn random_traffic_never_has_an_id_in_use_twice() {
         let mut config = config(version);
         config.clean_start = false;
         config.session_expiry_interval = 3600;
+        // Every publish goes out at once: this test is about ids, not the in-flight window.
+        config.max_inflight = u16::MAX;
         let held_publishes: Vec<PersistedPublish> = (1..=20u16)
             .map(|n| PersistedPublish {
                 id: u64::from(n),

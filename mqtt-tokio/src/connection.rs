@@ -161,7 +161,7 @@ impl Connection {
                         self.driver.closed(Instant::now());
                     }
                 },
-                command = self.commands.recv(), if commands_open => match command {
+                command = self.commands.recv(), if commands_open && self.driver.accepts_commands() => match command {
                     Ok(c) => self.driver.command(Instant::now(), c),
                     Err(_) => {
                         commands_open = false;
