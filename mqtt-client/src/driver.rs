@@ -236,6 +236,18 @@ impl Driver {
         total
     }
 
+    /// Every output, until there is none: bytes (appended to `tx` for the writer), then events
+    /// (whose acknowledgements may make more bytes). A loop calls this after every input.
+    pub fn drain(&mut self, now: Instant, tx: &mut BytesMut) {
+        loop {
+            let wrote = self.transmit(now, tx);
+            let events = self.dispatch(now);
+            if wrote == 0 && !events {
+                break;
+            }
+        }
+    }
+
     /// The last `Client` is gone: disconnect gracefully and stop.
     pub fn clients_gone(&mut self, now: Instant) {
         if self.disconnect.is_none() && !self.disconnecting {

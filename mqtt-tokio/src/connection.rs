@@ -103,16 +103,8 @@ impl Connection {
                     }
                 }
             }
-            // Outputs, until there are none: bytes (queued for the writer), then events
-            // (whose acknowledgements may make more bytes).
-            loop {
-                let now = Instant::now();
-                let wrote = self.driver.transmit(now, &mut tx);
-                let events = self.driver.dispatch(now);
-                if wrote == 0 && !events {
-                    break;
-                }
-            }
+            // Outputs, until there are none (bytes are queued for the writer).
+            self.driver.drain(Instant::now(), &mut tx);
             if transport.is_none() {
                 tx.clear();
             }

@@ -1,0 +1,206 @@
+//! The connection task on async-io: the same loop as mqtt-tokio's (write what the session
+//! produced, deliver its events, wait for bytes, a command or the next deadline), with
+//! futures-io and async-io timers.
+
+use async_io::Timer;
+use bytes::BytesMut;
+use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
+use futures_util::{select_biased, FutureExt};
+use mqtt_client::{Client, Driver, Options};
+use mqtt_session::ConfigError;
+use std::time::Instant;
+
+use crate::transport::{Connector, TcpConnector, Transport};
+
+const EVENT_BUFFER: usize = 16;
+const READ_CHUNK: usize = 2048;
+
+/// A connection task not yet running: run it on your executor with [`Connection::run`], or
+/// use [`spawn`].
+pub struct Connection {
+    driver: Driver,
+    commands: async_channel::Receiver<mqtt_client::Command>,
+    connector: Box<dyn Connector>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("driver", &self.driver)
+            .finish()
+    }
+}
+
+/// A client and its connection task, not yet running.
+pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
+    let (events_tx, events_rx) = async_channel::bounded(EVENT_BUFFER);
+    let (client, commands) = Client::new(options.command_capacity, events_rx);
+    let driver = Driver::new(options, client.command_sender(), events_tx)?;
+    Ok((
+        client,
+        Connection {
+            driver,
+            commands,
+            connector: Box::new(TcpConnector),
+        },
+    ))
+}
+
+/// Why [`spawn`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The session configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The connection thread could not be started.
+    #[error("starting the connection thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// A client whose connection task runs on a thread of its own (an async-io executor), so it
+/// works from smol and async-std programs alike.
+pub fn spawn(options: Options) -> Result<Client, SpawnError> {
+    let (client, connection) = new(options)?;
+    std::thread::Builder::new()
+        .name("mqtt-connection".into())
+        .spawn(move || async_io::block_on(connection.run()))?;
+    Ok(client)
+}
+
+impl Connection {
+    /// Uses `connector` instead of plain TCP / TLS.
+    pub fn with_connector(mut self, connector: impl Connector) -> Self {
+        self.connector = Box::new(connector);
+        self
+    }
+
+    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped).
+    pub async fn run(mut self) {
+        type Halves = (
+            futures_lite::io::ReadHalf<Box<dyn Transport>>,
+            futures_lite::io::WriteHalf<Box<dyn Transport>>,
+        );
+        let mut transport: Option<Halves> = None;
+        let mut rx = BytesMut::new();
+        let mut tx = BytesMut::new();
+        let mut scratch = vec![0u8; READ_CHUNK];
+        let mut commands_open = true;
+        loop {
+            let now = Instant::now();
+            if transport.is_none() {
+                if let Some((_, server)) = self.driver.server_to_connect(now) {
+                    let timeout = self.driver.options().connect_timeout;
+                    let options = self.driver.options().clone();
+                    let attempt = futures_lite::future::or(
+                        async { Some(self.connector.connect(&server, &options).await) },
+                        async {
+                            Timer::after(timeout).await;
+                            None
+                        },
+                    )
+                    .await;
+                    let now = Instant::now();
+                    match attempt {
+                        Some(Ok(t)) => {
+                            transport = Some(futures_lite::io::split(t));
+                            rx.clear();
+                            tx.clear();
+                            self.driver.connected(now);
+                        }
+                        Some(Err(e)) => self.driver.connect_failed(now, e.to_string()),
+                        None => self.driver.connect_failed(now, "connect timed out".into()),
+                    }
+                }
+            }
+            self.driver.drain(Instant::now(), &mut tx);
+            if transport.is_none() {
+                tx.clear();
+            }
+            if transport.is_some() && self.driver.wants_close() && tx.is_empty() {
+                if let Some((_, mut w)) = transport.take() {
+                    let _ = w.close().await;
+                }
+                self.driver.closed(Instant::now());
+                self.driver.dispatch(Instant::now());
+            }
+            if self.driver.is_finished() && tx.is_empty() {
+                break;
+            }
+            let deadline = self.driver.next_deadline();
+            let (reader, writer) = match transport.as_mut() {
+                Some((r, w)) => (Some(r), Some(w)),
+                None => (None, None),
+            };
+            let pending_write = !tx.is_empty();
+            let accepts = commands_open && self.driver.accepts_commands();
+            enum Woke {
+                Wrote(std::io::Result<usize>),
+                Command(Result<mqtt_client::Command, async_channel::RecvError>),
+                Read(std::io::Result<usize>),
+                Timer,
+            }
+            let write = async {
+                match writer {
+                    Some(w) if pending_write => {
+                        let n = w.write(&tx).await?;
+                        w.flush().await?;
+                        Ok(n)
+                    }
+                    _ => std::future::pending().await,
+                }
+            };
+            let command = async {
+                if accepts {
+                    self.commands.recv().await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            let read = async {
+                match reader {
+                    Some(r) => r.read(&mut scratch).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let timer = async {
+                match deadline {
+                    Some(at) => {
+                        Timer::at(at).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let woke = select_biased! {
+                w = write.fuse() => Woke::Wrote(w),
+                c = command.fuse() => Woke::Command(c),
+                r = read.fuse() => Woke::Read(r),
+                () = timer.fuse() => Woke::Timer,
+            };
+            let now = Instant::now();
+            match woke {
+                Woke::Wrote(Ok(n)) if n > 0 => {
+                    let _ = tx.split_to(n);
+                }
+                Woke::Wrote(_) => {
+                    transport = None;
+                    self.driver.closed(now);
+                }
+                Woke::Command(Ok(c)) => self.driver.command(now, c),
+                Woke::Command(Err(_)) => {
+                    commands_open = false;
+                    self.driver.clients_gone(now);
+                }
+                Woke::Read(Ok(0)) | Woke::Read(Err(_)) => {
+                    transport = None;
+                    self.driver.closed(now);
+                }
+                Woke::Read(Ok(n)) => {
+                    rx.extend_from_slice(&scratch[..n]);
+                    self.driver.read(now, &mut rx);
+                }
+                Woke::Timer => {}
+            }
+            self.driver.timeout(Instant::now());
+        }
+    }
+}

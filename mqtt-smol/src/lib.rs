@@ -1,0 +1,32 @@
+//! The MQTT client for smol — and for async-std programs, which run on the same async-io
+//! reactor. The public face ([`Client`], [`Subscription`], [`Options`], ...) is the same as
+//! `mqtt-tokio`'s: both come from the runtime-agnostic `mqtt-client` crate. This crate adds
+//! only the transports and the loop, on async-io and futures-io.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! smol::block_on(async {
+//!     use mqtt_smol::{Options, QoS};
+//!     let client = mqtt_smol::spawn(Options::new("mqtt://127.0.0.1:1883", "demo")?)?;
+//!     let mut sub = client.subscribe("demo/#", QoS::AtLeastOnce).await?;
+//!     client.publish("demo/1", "hello", QoS::AtLeastOnce).await?;
+//!     if let Some(message) = sub.next_message().await {
+//!         println!("{}: {:?}", message.topic(), message.payload());
+//!     }
+//!     client.disconnect().await?;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+
+mod connection;
+mod transport;
+
+pub use connection::{new, spawn, Connection, SpawnError};
+pub use mqtt_client::{
+    Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError, PublishDone,
+    PublishHandle, Scheme, Server, Subscription, TlsError, TlsOptions,
+};
+pub use mqtt_proto::QoS;
+pub use transport::{Connector, TcpConnector, Transport};

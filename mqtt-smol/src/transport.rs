@@ -1,0 +1,58 @@
+//! Transports on async-io: TCP and TLS (futures-rustls); bring your own with a [`Connector`].
+
+use async_net::TcpStream;
+use futures_lite::io::{AsyncRead, AsyncWrite};
+use futures_rustls::rustls::pki_types::ServerName;
+use futures_rustls::TlsConnector;
+use mqtt_client::{Options, Scheme, Server};
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+
+/// A byte stream to a server.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Transport for T {}
+
+/// The future a [`Connector`] returns.
+pub type ConnectFuture<'a> =
+    Pin<Box<dyn Future<Output = io::Result<Box<dyn Transport>>> + Send + 'a>>;
+
+/// Opens transports to servers.
+pub trait Connector: Send + 'static {
+    /// Opens a transport to `server`; the connection task bounds it with
+    /// `Options::connect_timeout`.
+    fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a>;
+}
+
+/// The built-in connector: TCP (TCP_NODELAY as the options say) and TLS over it with rustls.
+#[derive(Debug, Default, Clone)]
+pub struct TcpConnector;
+
+impl Connector for TcpConnector {
+    fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a> {
+        Box::pin(async move {
+            if server.scheme.is_websocket() {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "WebSocket is not built into mqtt-smol yet",
+                ));
+            }
+            let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
+            tcp.set_nodelay(options.nodelay)?;
+            if server.scheme != Scheme::Mqtts {
+                return Ok(Box::new(tcp) as Box<dyn Transport>);
+            }
+            let config = match &options.tls {
+                Some(config) => config.clone(),
+                None => mqtt_client::TlsOptions::new()
+                    .build()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            };
+            let name = ServerName::try_from(server.host.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            let tls = TlsConnector::from(config).connect(name, tcp).await?;
+            Ok(Box::new(tls) as Box<dyn Transport>)
+        })
+    }
+}
