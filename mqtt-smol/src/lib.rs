@@ -22,6 +22,7 @@
 
 mod connection;
 mod transport;
+mod websocket;
 
 pub use connection::{new, spawn, Connection, SpawnError};
 pub use mqtt_client::{

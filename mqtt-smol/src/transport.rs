@@ -25,34 +25,50 @@ pub trait Connector: Send + 'static {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a>;
 }
 
-/// The built-in connector: TCP (TCP_NODELAY as the options say) and TLS over it with rustls.
+/// The built-in connector: TCP (TCP_NODELAY as the options say), TLS over it with rustls, and
+/// WebSocket over either.
 #[derive(Debug, Default, Clone)]
 pub struct TcpConnector;
 
 impl Connector for TcpConnector {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a> {
         Box::pin(async move {
-            if server.scheme.is_websocket() {
-                return Err(io::Error::new(
-                    io::ErrorKind::Unsupported,
-                    "WebSocket is not built into mqtt-smol yet",
-                ));
-            }
             let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
             tcp.set_nodelay(options.nodelay)?;
-            if server.scheme != Scheme::Mqtts {
-                return Ok(Box::new(tcp) as Box<dyn Transport>);
-            }
-            let config = match &options.tls {
-                Some(config) => config.clone(),
-                None => mqtt_client::TlsOptions::new()
-                    .build()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            let stream: Box<dyn Transport> = if server.scheme.is_tls() {
+                tls(server, options, tcp).await?
+            } else {
+                Box::new(tcp)
             };
-            let name = ServerName::try_from(server.host.clone())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-            let tls = TlsConnector::from(config).connect(name, tcp).await?;
-            Ok(Box::new(tls) as Box<dyn Transport>)
+            if !server.scheme.is_websocket() {
+                return Ok(stream);
+            }
+            let scheme = if server.scheme == Scheme::Wss {
+                "wss"
+            } else {
+                "ws"
+            };
+            let host = if server.host.contains(':') {
+                format!("[{}]", server.host)
+            } else {
+                server.host.clone()
+            };
+            let url = format!("{scheme}://{host}:{}{}", server.port, server.path);
+            crate::websocket::connect(&url, stream).await
         })
     }
+}
+
+/// TLS over an established TCP stream; SNI and verification use the host of the URL.
+async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
+    let config = match &options.tls {
+        Some(config) => config.clone(),
+        None => mqtt_client::TlsOptions::new()
+            .build()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+    };
+    let name = ServerName::try_from(server.host.clone())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let stream = TlsConnector::from(config).connect(name, tcp).await?;
+    Ok(Box::new(stream))
 }

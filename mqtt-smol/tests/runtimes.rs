@@ -105,3 +105,39 @@ fn will_on_a_cut_connection_under_smol() {
         within("disconnect", watcher.disconnect()).await.unwrap();
     });
 }
+
+#[test]
+fn websocket_under_async_std() {
+    // Debian's mosquitto here cannot serve WebSocket: a real embedded broker does.
+    let addr = mqtt_test_support::embedded::rumqttd("ws").unwrap();
+    async_std::task::block_on(async {
+        let options = Options::new(&format!("ws://{addr}/mqtt"), "ws-async-std")
+            .unwrap()
+            .protocol_version(ProtocolVersion::V311);
+        let client = mqtt_smol::spawn(options).unwrap();
+        within("CONNACK", async {
+            loop {
+                match client.next_event().await {
+                    Some(ConnectionEvent::Connected { .. }) => return,
+                    Some(ConnectionEvent::ConnectFailed { error, .. }) => panic!("{error}"),
+                    Some(_) => {}
+                    None => panic!("task ended"),
+                }
+            }
+        })
+        .await;
+        let mut sub = within("subscribe", client.subscribe("ws/#", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let big = vec![9u8; 50_000];
+        within(
+            "publish",
+            client.publish("ws/big", big.clone(), QoS::AtLeastOnce),
+        )
+        .await
+        .unwrap();
+        let m = within("message", sub.next_message()).await.unwrap();
+        assert_eq!(m.payload().len(), big.len());
+        within("disconnect", client.disconnect()).await.unwrap();
+    });
+}

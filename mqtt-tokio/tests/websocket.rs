@@ -5,62 +5,10 @@
 
 use mqtt_proto::ProtocolVersion;
 use mqtt_tokio::{ConnectionEvent, Options, QoS};
-use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn websocket_broker() -> SocketAddr {
-    use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let server = ServerSettings {
-        name: "ws".into(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: 64 * 1024,
-            max_inflight_count: 100,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-        },
-    };
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 16,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 10,
-            custom_segment: None,
-            initialized_filters: None,
-            shared_subscriptions_strategy: Default::default(),
-        },
-        v4: None,
-        v5: None,
-        ws: Some(HashMap::from([("1".to_string(), server)])),
-        cluster: None,
-        console: None,
-        bridge: None,
-        prometheus: None,
-        metrics: None,
-    };
-    std::thread::spawn(move || {
-        let _ = Broker::new(config).start();
-    });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while TcpStream::connect(addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the WebSocket broker did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    addr
+fn websocket_broker() -> std::net::SocketAddr {
+    mqtt_test_support::embedded::rumqttd("ws").unwrap()
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc;
+pub mod embedded;
 pub mod gated_alloc;
 pub mod mosquitto;
 
