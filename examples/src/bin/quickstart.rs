@@ -9,9 +9,8 @@
 
 use mqtt_proto::ProtocolVersion;
 use mqtt_tokio::{ConnectionEvent, Delivery, Options, QoS};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let mut url = None;
@@ -30,7 +29,7 @@ fn main() -> ExitCode {
     }
     let url = match url {
         Some(u) => u,
-        None => match embedded_broker(version) {
+        None => match mqtt_examples::embedded_broker(version) {
             Ok(addr) => {
                 println!("started an embedded broker (rumqttd) on {addr}");
                 format!("mqtt://{addr}")
@@ -112,66 +111,4 @@ async fn run(url: &str, version: ProtocolVersion) -> Result<(), Box<dyn std::err
     client.disconnect().await?;
     println!("disconnected");
     Ok(())
-}
-
-/// Starts rumqttd on a free loopback port in a thread of this process and waits (at most
-/// 5 s) until it accepts connections.
-fn embedded_broker(version: ProtocolVersion) -> Result<SocketAddr, Box<dyn std::error::Error>> {
-    use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
-    use std::collections::HashMap;
-
-    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let server = ServerSettings {
-        name: "quickstart".into(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: 256 * 1024,
-            max_inflight_count: 100,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-        },
-    };
-    let listeners = HashMap::from([("1".to_string(), server)]);
-    let (v4, v5) = match version {
-        ProtocolVersion::V311 => (Some(listeners), None),
-        ProtocolVersion::V5 => (None, Some(listeners)),
-    };
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 16,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 10,
-            custom_segment: None,
-            initialized_filters: None,
-            shared_subscriptions_strategy: Default::default(),
-        },
-        v4,
-        v5,
-        ws: None,
-        cluster: None,
-        console: None,
-        bridge: None,
-        prometheus: None,
-        metrics: None,
-    };
-    std::thread::spawn(move || {
-        let mut broker = Broker::new(config);
-        if let Err(e) = broker.start() {
-            eprintln!("embedded broker stopped: {e}");
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return Ok(addr);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err("the embedded broker did not start listening".into())
 }
