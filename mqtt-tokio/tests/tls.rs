@@ -3,97 +3,12 @@
 //! ours, and the insecure mode is there under its long name. Every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_test_support::{free_port, Mosquitto, Options as BrokerOptions};
+use mqtt_test_support::tls::TlsBroker;
 use mqtt_tokio::{Client, ConnectionEvent, Options, QoS, TlsOptions};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use std::path::Path;
 use std::time::Duration;
 
-struct Pki {
-    ca_pem: String,
-    client_pem: String,
-    client_key: String,
-}
-
-/// A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, written to
-/// `dir` for mosquitto.
-fn pki(dir: &Path) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let mut client_params = CertificateParams::new(vec!["client".to_string()]).unwrap();
-    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    client_params
-        .distinguished_name
-        .push(DnType::CommonName, "mqtt-test-client");
-    let client = client_params.signed_by(&client_key, &ca).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("server.pem"), server.pem()).unwrap();
-    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).unwrap();
-    Pki {
-        ca_pem: ca.pem(),
-        client_pem: client.pem(),
-        client_key: client_key.serialize_pem(),
-    }
-}
-
-struct TlsBroker {
-    broker: Mosquitto,
-    tls_port: u16,
-    mtls_port: u16,
-    pki: Pki,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
 fn tls_broker(name: &str) -> TlsBroker {
-    let dir = std::env::temp_dir().join(format!("mqtt-tokio-tls-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pki = pki(&dir);
-    let (tls_port, mtls_port) = (free_port(), free_port());
-    let files = |extra: &str| {
-        vec![
-            format!("cafile {}", dir.join("ca.pem").display()),
-            format!("certfile {}", dir.join("server.pem").display()),
-            format!("keyfile {}", dir.join("server.key").display()),
-            extra.to_string(),
-        ]
-    };
-    let mut extra = vec![format!("listener {tls_port} 127.0.0.1")];
-    extra.extend(files(""));
-    extra.push(format!("listener {mtls_port} 127.0.0.1"));
-    extra.extend(files("require_certificate true"));
-    let broker = Mosquitto::start(BrokerOptions {
-        extra_config: extra,
-        ..BrokerOptions::default()
-    })
-    .unwrap();
-    TlsBroker {
-        broker,
-        tls_port,
-        mtls_port,
-        pki,
-        _dir: tempdir::Dir(dir),
-    }
+    mqtt_test_support::tls::tls_broker(name).unwrap()
 }
 
 fn options(port: u16, id: &str) -> Options {

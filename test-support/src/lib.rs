@@ -6,5 +6,6 @@ pub mod alloc;
 pub mod embedded;
 pub mod gated_alloc;
 pub mod mosquitto;
+pub mod tls;
 
 pub use mosquitto::{free_port, Mosquitto, Options, StartError};

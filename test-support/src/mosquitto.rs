@@ -74,18 +74,26 @@ pub fn free_port() -> u16 {
 impl Mosquitto {
     /// Starts mosquitto with `options` and waits (at most 10 s) until it accepts connections.
     pub fn start(options: Options) -> Result<Mosquitto, StartError> {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("mqtt-test-broker-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| StartError(format!("{dir:?}: {e}")))?;
-        let mut broker = Mosquitto {
-            child: None,
-            port,
-            dir,
-            options,
-        };
-        broker.spawn()?;
-        Ok(broker)
+        // Another test may take the free port first: then this mosquitto cannot bind and
+        // exits, and another port is tried.
+        let mut last = StartError("no attempt".into());
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir()
+                .join(format!("mqtt-test-broker-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| StartError(format!("{dir:?}: {e}")))?;
+            let mut broker = Mosquitto {
+                child: None,
+                port,
+                dir,
+                options: options.clone(),
+            };
+            match broker.spawn() {
+                Ok(()) => return Ok(broker),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// Starts a plain anonymous broker.
@@ -121,6 +129,12 @@ impl Mosquitto {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Something listens; make sure it is this mosquitto, not a process that had the
+                // port first (mosquitto exits at once when it cannot bind).
+                std::thread::sleep(Duration::from_millis(100));
+                if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                    return Err(StartError(format!("mosquitto exited with {status}")));
+                }
                 return Ok(());
             }
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
