@@ -170,3 +170,62 @@ fn broker_restart_without_persistence_resubscribes() {
         }
     }
 }
+
+#[test]
+fn a_slow_subscriber_does_not_stall_the_connection() {
+    let broker = Mosquitto::plain().unwrap();
+    let url = format!("mqtt://127.0.0.1:{}", broker.port());
+    on_both(move |rt| {
+        let url = url.clone();
+        Box::pin(async move {
+            let mut o = options(&url, &format!("slow-{rt}"));
+            o.subscription_capacity = 4;
+            o.session.keep_alive = Duration::from_secs(1);
+            let client = connected(o).await;
+            let mut slow = within("subscribe", client.subscribe("slow/a", QoS::AtLeastOnce))
+                .await
+                .unwrap();
+            let mut fast = within("subscribe", client.subscribe("slow/b", QoS::AtLeastOnce))
+                .await
+                .unwrap();
+            let publisher = connected(options(&url, &format!("slow-{rt}-p"))).await;
+            for n in 0..12 {
+                within(
+                    "publish",
+                    publisher.publish("slow/a", format!("{n}"), QoS::AtLeastOnce),
+                )
+                .await
+                .unwrap();
+            }
+            within(
+                "publish",
+                publisher.publish("slow/b", "fast", QoS::AtLeastOnce),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                &within("fast", fast.next_message()).await.unwrap().payload()[..],
+                b"fast"
+            );
+            // Past two keep-alive intervals with the slow reader idle, the connection is up.
+            async_io::Timer::after(Duration::from_millis(2200)).await;
+            within(
+                "publish",
+                publisher.publish("slow/b", "still", QoS::AtLeastOnce),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                &within("fast", fast.next_message()).await.unwrap().payload()[..],
+                b"still"
+            );
+            // QoS 1: nothing lost, in order.
+            for n in 0..12 {
+                let m = within("slow", slow.next_message()).await.unwrap();
+                assert_eq!(m.payload().as_ref(), format!("{n}").as_bytes());
+            }
+            within("disconnect", client.disconnect()).await.unwrap();
+            within("disconnect", publisher.disconnect()).await.unwrap();
+        })
+    });
+}
