@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::client::{
-    ClientError, Command, ConnectionEvent, Message, PublishDone, Subscription, SubscriptionSink,
+    Client, ClientError, Command, ConnectionEvent, Message, PublishDone, Subscription,
+    SubscriptionSink,
 };
 use crate::options::{Options, Server};
 
@@ -129,6 +130,19 @@ impl Driver {
             ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
         })
+    }
+
+    /// A client and the driver of its connection task, wired together: the client's commands
+    /// arrive on the returned receiver, connection events go to a buffer of `event_buffer`
+    /// (the oldest dropped when nobody reads them).
+    pub fn client_pair(
+        options: Options,
+        event_buffer: usize,
+    ) -> Result<(Client, Driver, async_channel::Receiver<Command>), ConfigError> {
+        let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
+        let (client, commands) = Client::new(options.command_capacity, events_rx);
+        let driver = Driver::new(options, client.command_sender(), events_tx)?;
+        Ok((client, driver, commands))
     }
 
     /// The session.

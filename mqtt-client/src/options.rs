@@ -57,6 +57,20 @@ pub struct Server {
 }
 
 impl Server {
+    /// The WebSocket URL of a `ws://` or `wss://` server (IPv6 hosts in brackets).
+    pub fn websocket_url(&self) -> String {
+        let scheme = if self.scheme == Scheme::Wss {
+            "wss"
+        } else {
+            "ws"
+        };
+        if self.host.contains(':') {
+            format!("{scheme}://[{}]:{}{}", self.host, self.port, self.path)
+        } else {
+            format!("{scheme}://{}:{}{}", self.host, self.port, self.path)
+        }
+    }
+
     /// Parses `scheme://[user[:password]@]host[:port][/path]`; returns the server and the
     /// credentials found in it.
     pub fn parse(url: &str) -> Result<(Server, Option<Credentials>), OptionsError> {
@@ -249,6 +263,18 @@ impl Options {
     pub fn will(mut self, will: mqtt_proto::Will) -> Self {
         self.session.will = Some(will);
         self
+    }
+
+    /// The rustls configuration for `mqtts://` and `wss://`: the one set with
+    /// [`Options::tls`], or the default (verification on, bundled roots with the
+    /// `webpki-roots` feature).
+    pub fn tls_config(&self) -> std::io::Result<std::sync::Arc<rustls::ClientConfig>> {
+        match &self.tls {
+            Some(config) => Ok(config.clone()),
+            None => crate::TlsOptions::new()
+                .build()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+        }
     }
 
     /// Uses these TLS settings for `mqtts://` and `wss://` servers.

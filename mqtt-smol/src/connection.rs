@@ -33,9 +33,7 @@ impl std::fmt::Debug for Connection {
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
-    let (events_tx, events_rx) = async_channel::bounded(EVENT_BUFFER);
-    let (client, commands) = Client::new(options.command_capacity, events_rx);
-    let driver = Driver::new(options, client.command_sender(), events_tx)?;
+    let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
         client,
         Connection {

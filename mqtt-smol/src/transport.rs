@@ -4,7 +4,7 @@ use async_net::TcpStream;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_rustls::rustls::pki_types::ServerName;
 use futures_rustls::TlsConnector;
-use mqtt_client::{Options, Scheme, Server};
+use mqtt_client::{Options, Server};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -43,30 +43,14 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            let scheme = if server.scheme == Scheme::Wss {
-                "wss"
-            } else {
-                "ws"
-            };
-            let host = if server.host.contains(':') {
-                format!("[{}]", server.host)
-            } else {
-                server.host.clone()
-            };
-            let url = format!("{scheme}://{host}:{}{}", server.port, server.path);
-            crate::websocket::connect(&url, stream).await
+            crate::websocket::connect(&server.websocket_url(), stream).await
         })
     }
 }
 
 /// TLS over an established TCP stream; SNI and verification use the host of the URL.
 async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
-    let config = match &options.tls {
-        Some(config) => config.clone(),
-        None => mqtt_client::TlsOptions::new()
-            .build()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
-    };
+    let config = options.tls_config()?;
     let name = ServerName::try_from(server.host.clone())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let stream = TlsConnector::from(config).connect(name, tcp).await?;

@@ -32,9 +32,7 @@ impl std::fmt::Debug for Connection {
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
-    let (events_tx, events_rx) = async_channel::bounded(EVENT_BUFFER);
-    let (client, commands) = Client::new(options.command_capacity, events_rx);
-    let driver = Driver::new(options, client_commands(&client), events_tx)?;
+    let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
         client,
         Connection {
@@ -51,10 +49,6 @@ pub fn spawn(options: Options) -> Result<Client, ConfigError> {
     let (client, connection) = new(options)?;
     tokio::spawn(connection.run());
     Ok(client)
-}
-
-fn client_commands(client: &Client) -> async_channel::Sender<mqtt_client::Command> {
-    client.command_sender()
 }
 
 impl Connection {
