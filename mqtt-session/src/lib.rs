@@ -24,58 +24,9 @@
 //!
 //! # A whole run loop
 //!
-//! The loop of a driver over a blocking `std::net::TcpStream` (the `custom_event_loop`
-//! example is this loop, runnable):
-//!
-//! ```no_run
-//! use std::io::{ErrorKind, Read, Write};
-//! use std::net::TcpStream;
-//! use std::time::{Duration, Instant};
-//! use bytes::BytesMut;
-//! use mqtt_proto::{MqttString, ProtocolVersion, QoS, SubscribeFilter, TopicFilter, TopicName};
-//! use mqtt_session::{Config, Event, OutboundMessage, Session, State};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::new(ProtocolVersion::V5, MqttString::new("loop-demo")?);
-//! let mut session: Session<Instant> = Session::new(config)?;
-//! let mut stream = TcpStream::connect("127.0.0.1:1883")?;
-//! session.handle_connected(Instant::now());
-//! session.subscribe(
-//!     Instant::now(),
-//!     vec![SubscribeFilter::new(TopicFilter::new("demo/#")?, QoS::ExactlyOnce)],
-//!     Default::default(),
-//! )?;
-//! session.publish(Instant::now(), OutboundMessage::new(TopicName::new("demo/1")?, "hi", QoS::AtLeastOnce))?;
-//!
-//! let (mut rx, mut tx) = (BytesMut::with_capacity(4096), BytesMut::new());
-//! loop {
-//!     // Outputs, after every input and command.
-//!     while session.poll_transmit(Instant::now(), &mut tx) > 0 {}
-//!     stream.write_all(&tx)?;
-//!     tx.clear();
-//!     while let Some(event) = session.poll_event() {
-//!         println!("{event:?}");
-//!     }
-//!     if session.state() == State::Idle {
-//!         break; // the session ended the connection
-//!     }
-//!     // Wait for bytes, or until the next deadline.
-//!     let now = Instant::now();
-//!     let wait = session.poll_timeout().map(|at| at.saturating_duration_since(now));
-//!     stream.set_read_timeout(Some(wait.unwrap_or(Duration::from_secs(60)).max(Duration::from_millis(1))))?;
-//!     rx.resize(rx.len() + 4096, 0);
-//!     let filled = rx.len() - 4096;
-//!     match stream.read(&mut rx[filled..]) {
-//!         Ok(0) => { rx.truncate(filled); session.handle_closed(Instant::now()); }
-//!         Ok(n) => { rx.truncate(filled + n); session.handle_read(Instant::now(), &mut rx); }
-//!         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => rx.truncate(filled),
-//!         Err(_) => { rx.truncate(filled); session.handle_closed(Instant::now()); }
-//!     }
-//!     session.handle_timeout(Instant::now());
-//! }
-//! # Ok(())
-//! # }
-//! ```
+//! The loop of a driver that owns its own I/O ends this page: the `custom-event-loop` example of
+//! this workspace, shown here as a compiling doctest (it is the example's own file, so the two
+//! cannot drift apart).
 //!
 //! # What the session guarantees
 //!
@@ -91,6 +42,7 @@
 //!   queued message never carries an alias of a previous connection.
 //! * A protocol error from the server is answered (v5: DISCONNECT with its reason code),
 //!   reported once as [`Event::Disconnected`], and never a panic; the session's state is kept.
+#![doc = concat!("# The run loop of `custom-event-loop`\n\n```no_run\n", include_str!("../../examples/src/bin/custom-event-loop.rs"), "\n```\n")]
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
