@@ -42,6 +42,25 @@ pub(crate) fn put_varint<B: BufMut>(buf: &mut B, mut value: usize) {
     }
 }
 
+/// Writes `value` (at most [`MAX_VARINT`]) as a Variable Byte Integer at the front of `out`,
+/// which has room for four bytes, and returns how many bytes it took.
+pub(crate) fn varint_into(out: &mut [u8], mut value: usize) -> usize {
+    let mut n = 0;
+    for slot in out.iter_mut().take(4) {
+        let mut byte = (value % 128) as u8;
+        value /= 128;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        *slot = byte;
+        n += 1;
+        if value == 0 {
+            break;
+        }
+    }
+    n
+}
+
 /// The outcome of parsing a Variable Byte Integer from the front of a slice that may be
 /// incomplete.
 pub(crate) enum VarintPrefix {

@@ -700,3 +700,48 @@ fn decoded_fields_share_the_read_buffer() {
     );
     assert_eq!(&p.payload[..], b"hello");
 }
+
+/// Topics short enough to be written together with the fixed header and longer ones, around
+/// the boundary, at every QoS and in both versions: the bytes are the ones section 3.3 lays
+/// out, built here field by field.
+#[test]
+fn publish_topic_lengths_around_the_merged_write() {
+    for len in (1..=80).chain([127, 128, 300, 20_000]) {
+        let topic: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        for qos_pid in [
+            QosPid::AtMostOnce,
+            QosPid::AtLeastOnce(pid(0x1234)),
+            QosPid::ExactlyOnce(pid(7)),
+        ] {
+            for version in [ProtocolVersion::V311, ProtocolVersion::V5] {
+                let payload = b"payload";
+                let mut body = cat(&[&(len as u16).to_be_bytes(), topic.as_bytes()]);
+                if let Some(id) = qos_pid.packet_id() {
+                    body.extend_from_slice(&id.get().to_be_bytes());
+                }
+                if version == ProtocolVersion::V5 {
+                    body.push(0); // no properties
+                }
+                body.extend_from_slice(payload);
+                let mut remaining = Vec::new();
+                let mut n = body.len();
+                loop {
+                    let byte = (n % 128) as u8;
+                    n /= 128;
+                    remaining.push(if n > 0 { byte | 0x80 } else { byte });
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let first = 0x30 | ((qos_pid.qos() as u8) << 1);
+                let bytes = cat(&[&[first], &remaining, &body]);
+                let publish = Publish::new(
+                    TopicName::new(topic.clone()).unwrap(),
+                    Bytes::from_static(payload),
+                    qos_pid,
+                );
+                vector(version, Role::Client, &bytes, Packet::Publish(publish));
+            }
+        }
+    }
+}

@@ -183,6 +183,20 @@ pub(crate) trait Body {
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError>;
     /// Writes the body; `len` is what [`Body::body_len`] returned.
     fn write_body<B: BufMut>(&self, version: ProtocolVersion, len: usize, buf: &mut B);
+    /// Writes the fixed header (`first` byte, remaining length `len`), then the body. A packet
+    /// may override this to merge the header with the start of its body into fewer writes:
+    /// each `put_*` on a `BufMut` checks capacity and advances on its own.
+    fn write_packet<B: BufMut>(
+        &self,
+        version: ProtocolVersion,
+        first: u8,
+        len: usize,
+        buf: &mut B,
+    ) {
+        buf.put_u8(first);
+        put_varint(buf, len);
+        self.write_body(version, len, buf);
+    }
 }
 
 /// The whole encoded size of a packet with this remaining length.
@@ -210,9 +224,8 @@ pub(crate) fn encode<P: Body, B: BufMut>(
             available: buf.remaining_mut(),
         });
     }
-    buf.put_u8(((p.packet_type() as u8) << 4) | p.flags());
-    put_varint(buf, body_len);
-    p.write_body(version, body_len, buf);
+    let first = ((p.packet_type() as u8) << 4) | p.flags();
+    p.write_packet(version, first, body_len, buf);
     Ok(total)
 }
 
@@ -329,6 +342,7 @@ impl Packet {
     /// Reads the body of a packet whose fixed header said `packet_type` and `flags`, sent by
     /// `from`. Each arm hands its result straight back (no `Ok(match ..)` around `?`), so that the
     /// packet is built in the caller's return slot instead of being copied out of a temporary.
+    #[inline]
     pub(crate) fn read_body(
         packet_type: PacketType,
         flags: u8,

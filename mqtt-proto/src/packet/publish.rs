@@ -9,7 +9,7 @@ use super::{
 use crate::error::{EncodeError, Error};
 use crate::property::{block_len, AckProperties, PublishProperties};
 use crate::topic::TopicName;
-use crate::wire::{put_binary, Reader};
+use crate::wire::{put_binary, put_varint, varint_into, Reader};
 use crate::{PacketId, ProtocolVersion, QoS, ReasonCode};
 
 /// The QoS of a PUBLISH together with its Packet Identifier, which exists exactly when the QoS
@@ -139,6 +139,47 @@ impl Body for Publish {
         if let Some(id) = self.packet_id() {
             buf.put_u16(id.get());
         }
+        self.write_rest(version, buf);
+    }
+
+    /// A topic of up to [`SHORT_TOPIC`] bytes goes out in one write together with the fixed
+    /// header and the Packet Identifier: three writes fewer per message.
+    fn write_packet<B: BufMut>(
+        &self,
+        version: ProtocolVersion,
+        first: u8,
+        len: usize,
+        buf: &mut B,
+    ) {
+        let topic = self.topic.as_bytes();
+        if topic.len() > SHORT_TOPIC {
+            buf.put_u8(first);
+            put_varint(buf, len);
+            self.write_body(version, len, buf);
+            return;
+        }
+        let mut start = [0u8; 5 + 2 + SHORT_TOPIC + 2];
+        start[0] = first;
+        let mut n = 1 + varint_into(&mut start[1..5], len);
+        start[n..n + 2].copy_from_slice(&(topic.len() as u16).to_be_bytes());
+        n += 2;
+        start[n..n + topic.len()].copy_from_slice(topic);
+        n += topic.len();
+        if let Some(id) = self.packet_id() {
+            start[n..n + 2].copy_from_slice(&id.get().to_be_bytes());
+            n += 2;
+        }
+        buf.put_slice(&start[..n]);
+        self.write_rest(version, buf);
+    }
+}
+
+/// The longest topic [`Publish`] encodes together with its fixed header.
+const SHORT_TOPIC: usize = 64;
+
+impl Publish {
+    /// The properties (v5) and the payload.
+    fn write_rest<B: BufMut>(&self, version: ProtocolVersion, buf: &mut B) {
         if version == ProtocolVersion::V5 {
             let len = self.properties.encoded_len().unwrap_or(0);
             self.properties.write(len, buf);
@@ -148,6 +189,7 @@ impl Body for Publish {
 }
 
 impl Publish {
+    #[inline]
     pub(crate) fn read_body(
         r: &mut Reader,
         flags: u8,
