@@ -549,3 +549,109 @@ fn subscribing_again_right_after_unsubscribing_keeps_the_new_subscription() {
         assert_eq!(route(&pair, &inbound("u/1", &[])), new, "{version}");
     }
 }
+
+// The same, with both requests made before the session writes anything (a driver that takes
+// several commands per wake-up, or requests made while offline): they go out in the order
+// they were asked for. SUBSCRIBE first would have the server subscribe and then unsubscribe,
+// and the UNSUBACK that comes second would end the new subscription too. After a reconnect
+// without a session, the resubscription of what the server lost goes before both.
+#[test]
+fn an_unsubscribe_and_a_subscribe_made_together_go_out_in_that_order() {
+    for version in VERSIONS {
+        for offline in [false, true] {
+            let mut pair = connected_pair(version, ConnAck::default());
+            let old = granted(&mut pair, vec![filter("u/#", QoS::AtLeastOnce)]);
+            if offline {
+                pair.drop_connection();
+                pair.events();
+            }
+            let now = pair.now;
+            let unsubscribe_id = pair
+                .session
+                .unsubscribe(
+                    now,
+                    vec![TopicFilter::new("u/#").unwrap()],
+                    Default::default(),
+                )
+                .unwrap();
+            let (id, new) = pair
+                .session
+                .subscribe(
+                    now,
+                    vec![filter("u/#", QoS::ExactlyOnce)],
+                    Default::default(),
+                )
+                .unwrap();
+            let sent = if offline {
+                pair.open();
+                pair.send(ConnAck::default())
+            } else {
+                pair.pump()
+            };
+            let kinds: Vec<(&str, Option<QoS>)> = sent
+                .iter()
+                .map(|p| match p {
+                    Packet::Unsubscribe(_) => ("UNSUBSCRIBE", None),
+                    Packet::Subscribe(s) => ("SUBSCRIBE", Some(s.filters[0].options.qos)),
+                    _ => ("other", None),
+                })
+                .collect();
+            let mut expected = vec![("UNSUBSCRIBE", None), ("SUBSCRIBE", Some(QoS::ExactlyOnce))];
+            if offline {
+                // The server lost the session: the old subscription is made again first.
+                expected.insert(0, ("SUBSCRIBE", Some(QoS::AtLeastOnce)));
+            }
+            assert_eq!(kinds, expected, "{version} offline: {offline}");
+            pair.events();
+            for packet in &sent {
+                match packet {
+                    Packet::Unsubscribe(u) => pair.send(UnsubAck {
+                        packet_id: u.packet_id,
+                        reason_codes: match version {
+                            ProtocolVersion::V5 => vec![ReasonCode::Success],
+                            ProtocolVersion::V311 => vec![],
+                        },
+                        properties: AckProperties::default(),
+                    }),
+                    Packet::Subscribe(s) => {
+                        let code = match s.filters[0].options.qos {
+                            QoS::ExactlyOnce => ReasonCode::GrantedQoS2,
+                            _ => ReasonCode::GrantedQoS1,
+                        };
+                        pair.send(suback(s.packet_id.get(), vec![code]))
+                    }
+                    other => panic!("{other:?}"),
+                };
+            }
+            let events = pair.events();
+            let tail = &events[events.len() - 2..];
+            assert_eq!(
+                tail,
+                [
+                    Event::Unsubscribed {
+                        id: unsubscribe_id,
+                        results: vec![ReasonCode::Success],
+                    },
+                    Event::Subscribed {
+                        id,
+                        keys: new.clone(),
+                        results: vec![Ok(QoS::ExactlyOnce)],
+                        resubscribe: false,
+                    },
+                ],
+                "{version} offline: {offline}"
+            );
+            assert_ne!(old, new);
+            assert_eq!(
+                granted_filters(&pair),
+                vec![(new[0], "u/#".to_owned())],
+                "{version} offline: {offline}"
+            );
+            assert_eq!(
+                route(&pair, &inbound("u/1", &[])),
+                new,
+                "{version} offline: {offline}"
+            );
+        }
+    }
+}
