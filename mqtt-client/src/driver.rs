@@ -272,6 +272,11 @@ impl Driver {
     }
 
     fn finish(&mut self, result: Result<(), ClientError>) {
+        // Closed before `disconnect` returns: a command sent after it fails at once with
+        // `Closed` instead of waiting in the queue of a task that will never read it again.
+        if let Some(commands) = self.commands.upgrade() {
+            commands.close();
+        }
         if let Some((reply, _)) = self.disconnect.take() {
             let _ = reply.send(result);
         }
