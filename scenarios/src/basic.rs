@@ -1,0 +1,240 @@
+//! Publish and subscribe at every QoS, retained messages, the will, a persistent session, and
+//! a client used after it disconnected.
+
+use bytes::Bytes;
+use futures::future::abortable;
+use mqtt_client::ClientError;
+use mqtt_proto::{ProtocolVersion, QoS, TopicName, Will};
+use mqtt_session::OutboundMessage;
+use mqtt_test_support::Mosquitto;
+
+use crate::{
+    connected, disconnect, next_message, options, publish, subscribe, text, url, wait_connected,
+    within, Runtime,
+};
+
+fn broker() -> Mosquitto {
+    Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// QoS 0, 1 and 2 round trips through the broker: each message arrives with its topic, payload
+/// and QoS, the completion carries a Packet Identifier exactly for QoS 1 and 2, and the
+/// non-waiting publish says its packet id at once.
+pub async fn qos_round_trips<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let client = connected(
+        rt,
+        options(
+            &url(broker.port()),
+            &format!("rt-{}-{version}", R::NAME),
+            version,
+        ),
+    )
+    .await;
+    let mut sub = subscribe(&client, "rt/#", QoS::ExactlyOnce).await;
+    assert_eq!(sub.granted(), [QoS::ExactlyOnce]);
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let topic = format!("rt/{}", qos as u8);
+        let payload = format!("m{}", qos as u8);
+        let done = publish(&client, &topic, payload.clone(), qos).await;
+        assert_eq!(done.packet_id.is_some(), qos != QoS::AtMostOnce, "{qos:?}");
+        let m = next_message(&mut sub, &format!("the QoS {} message", qos as u8)).await;
+        assert_eq!(m.topic().as_str(), topic);
+        assert_eq!(m.payload(), &Bytes::from(payload));
+        assert_eq!(m.qos(), qos);
+    }
+    // The non-waiting form says its packet id at once.
+    let handle = within(
+        "publish_message",
+        client.publish_message(OutboundMessage::new(
+            TopicName::new("rt/h").unwrap(),
+            "h",
+            QoS::AtLeastOnce,
+        )),
+    )
+    .await
+    .unwrap();
+    assert!(handle.packet_id.is_some());
+    let id = handle.id;
+    assert_eq!(
+        within("the handle's completion", handle).await.unwrap().id,
+        id
+    );
+    assert_eq!(
+        next_message(&mut sub, "the handle's message")
+            .await
+            .topic()
+            .as_str(),
+        "rt/h"
+    );
+    disconnect(&client).await;
+}
+
+/// A retained message reaches a later subscriber with the RETAIN flag; once cleared (empty
+/// retained payload), a new subscriber gets nothing retained.
+pub async fn retained_messages<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let url = url(broker.port());
+    let publisher = connected(rt, options(&url, &format!("ret-p-{}", R::NAME), version)).await;
+    let mut message =
+        OutboundMessage::new(TopicName::new("ret/t").unwrap(), "kept", QoS::AtLeastOnce);
+    message.retain = true;
+    within("the retained publish", async {
+        publisher.publish_message(message).await.unwrap().await
+    })
+    .await
+    .unwrap();
+    let subscriber = connected(rt, options(&url, &format!("ret-s-{}", R::NAME), version)).await;
+    let mut sub = subscribe(&subscriber, "ret/#", QoS::AtLeastOnce).await;
+    let m = next_message(&mut sub, "the retained message").await;
+    assert!(m.publish.retain);
+    assert_eq!(m.topic().as_str(), "ret/t");
+    assert_eq!(m.payload(), &Bytes::from_static(b"kept"));
+    // Clear it.
+    let mut clear = OutboundMessage::new(
+        TopicName::new("ret/t").unwrap(),
+        Bytes::new(),
+        QoS::AtLeastOnce,
+    );
+    clear.retain = true;
+    within("the clearing publish", async {
+        publisher.publish_message(clear).await.unwrap().await
+    })
+    .await
+    .unwrap();
+    // The live subscriber sees the clearing message itself...
+    let m = next_message(&mut sub, "the clearing message").await;
+    assert!(m.payload().is_empty());
+    drop(sub);
+    // ...and a new subscription gets nothing retained: the first message it sees is one
+    // published after it subscribed (retained messages would come first, right after SUBACK).
+    let mut again = subscribe(&subscriber, "ret/#", QoS::AtLeastOnce).await;
+    publish(&publisher, "ret/marker", "live", QoS::AtLeastOnce).await;
+    let m = next_message(&mut again, "the live marker").await;
+    assert_eq!(
+        (m.topic().as_str(), text(&m).as_str()),
+        ("ret/marker", "live")
+    );
+    assert!(!m.publish.retain);
+    disconnect(&publisher).await;
+    disconnect(&subscriber).await;
+}
+
+/// The broker publishes the will when the connection is cut without DISCONNECT (the
+/// connection task is dropped, as in a crash).
+pub async fn will_on_a_cut_connection<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let url = url(broker.port());
+    let watcher = connected(rt, options(&url, &format!("will-w-{}", R::NAME), version)).await;
+    let mut sub = subscribe(&watcher, "will/#", QoS::AtLeastOnce).await;
+    let mut will = Will::new(TopicName::new(format!("will/{version}")).unwrap(), "gone");
+    will.qos = QoS::AtLeastOnce;
+    let (client, task) = rt
+        .connection(options(&url, &format!("will-c-{}", R::NAME), version).will(will))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (task, cut) = abortable(task);
+    rt.spawn_task(Box::pin(async move {
+        let _ = task.await;
+    }));
+    wait_connected(&client).await;
+    // Cut: the task (and its socket) goes away without DISCONNECT.
+    cut.abort();
+    let m = next_message(&mut sub, "the will").await;
+    assert_eq!(m.topic().as_str(), format!("will/{version}"));
+    assert_eq!(m.payload(), &Bytes::from_static(b"gone"));
+    assert_eq!(m.qos(), QoS::AtLeastOnce);
+    // The cut client's handle says so.
+    let result = within(
+        "a publish on the cut client",
+        client.publish("x", "y", QoS::AtMostOnce),
+    )
+    .await;
+    assert_eq!(result, Err(ClientError::Closed));
+    disconnect(&watcher).await;
+}
+
+/// A session kept on the broker (Clean Start off, a Session Expiry Interval) receives, when
+/// its client id comes back, what was published while it was away, in order.
+pub async fn persistent_session_receives_what_was_published_while_away<R: Runtime>(
+    rt: &R,
+    version: ProtocolVersion,
+) {
+    let broker = broker();
+    let url = url(broker.port());
+    let id = format!("persist-{}-{version}", R::NAME);
+    let durable = |o: mqtt_client::Options| o.clean_start(false).session_expiry(300);
+    let away = crate::spawn(rt, durable(options(&url, &id, version)));
+    assert!(
+        !wait_connected(&away).await,
+        "a new client id has no session"
+    );
+    let sub = subscribe(&away, "persist/#", QoS::AtLeastOnce).await;
+    // Dropping the subscription unsubscribes: subscribe again and keep it.
+    drop(sub);
+    let sub = subscribe(&away, "persist/#", QoS::AtLeastOnce).await;
+    disconnect(&away).await;
+    drop(sub);
+
+    let publisher = connected(rt, options(&url, &format!("{id}-p"), version)).await;
+    for n in 0..3 {
+        publish(&publisher, "persist/t", format!("{n}"), QoS::AtLeastOnce).await;
+    }
+    // The same client id comes back: the broker has the session and the messages. The new
+    // client has no subscription stream yet; what arrives before it subscribes is held for it.
+    let back = crate::spawn(rt, durable(options(&url, &id, version)));
+    assert!(wait_connected(&back).await, "the broker kept the session");
+    let mut sub = subscribe(&back, "persist/#", QoS::AtLeastOnce).await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        got.push(text(
+            &next_message(&mut sub, "a message kept while away").await,
+        ));
+    }
+    assert_eq!(got, ["0", "1", "2"], "{} {version}", R::NAME);
+    disconnect(&back).await;
+    disconnect(&publisher).await;
+}
+
+/// After `disconnect`, commands report that the connection task has ended.
+pub async fn commands_after_disconnect_report_closed<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let client = connected(
+        rt,
+        options(&url(broker.port()), &format!("closed-{}", R::NAME), version),
+    )
+    .await;
+    disconnect(&client).await;
+    let result = within(
+        "a publish after disconnect",
+        client.publish("x", "y", QoS::AtLeastOnce),
+    )
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(ClientError::Closed) | Err(ClientError::Session(_))
+        ),
+        "{result:?}"
+    );
+    let result = within(
+        "a subscribe after disconnect",
+        client.subscribe("x", QoS::AtLeastOnce),
+    )
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(ClientError::Closed) | Err(ClientError::Session(_))
+        ),
+        "{:?}",
+        result.map(|s| s.granted().to_vec())
+    );
+    let result = within("a second disconnect", client.disconnect()).await;
+    assert!(
+        matches!(
+            result,
+            Err(ClientError::Closed) | Err(ClientError::Session(_))
+        ),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,112 @@
+//! Manual acknowledgements through mosquitto, fail-over between servers, and a v5 redirect.
+
+use mqtt_client::{ConnectionEvent, Options};
+use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
+use mqtt_session::DisconnectReason;
+use mqtt_test_support::{free_port, Mosquitto};
+use std::time::Duration;
+
+use crate::{
+    connected, disconnect, next_event, next_message, options, publish, spawn, subscribe, text, url,
+    within, Runtime,
+};
+
+fn broker() -> Mosquitto {
+    Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// In manual-ack mode a QoS 1 message is acknowledged only when the application says so: the
+/// client acknowledges the first of two and leaves (its session stays on the broker), and on
+/// its return the broker sends the second again, not the first.
+pub async fn manual_acks<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let url = url(broker.port());
+    let id = format!("manual-{}-{version}", R::NAME);
+    let durable = |o: Options| o.clean_start(false).session_expiry(300).manual_acks(true);
+    let client = connected(rt, durable(options(&url, &id, version))).await;
+    let mut sub = subscribe(&client, "ma/#", QoS::AtLeastOnce).await;
+    let publisher = connected(rt, options(&url, &format!("{id}-p"), version)).await;
+    publish(&publisher, "ma/1", "first", QoS::AtLeastOnce).await;
+    publish(&publisher, "ma/2", "second", QoS::AtLeastOnce).await;
+    let first = next_message(&mut sub, "the first message").await;
+    let second = next_message(&mut sub, "the second message").await;
+    assert_eq!(
+        (text(&first).as_str(), text(&second).as_str()),
+        ("first", "second")
+    );
+    assert!(first.ack_token.is_some() && second.ack_token.is_some());
+    within("the ack", client.ack(&first)).await.unwrap();
+    // Give the PUBACK time to reach the broker before the connection goes.
+    crate::sleep(Duration::from_millis(200)).await;
+    drop(sub);
+    disconnect(&client).await;
+    let again = spawn(rt, durable(options(&url, &id, version)));
+    let mut sub = subscribe(&again, "ma/#", QoS::AtLeastOnce).await;
+    let redelivered = next_message(&mut sub, "the unacknowledged message again").await;
+    assert_eq!(text(&redelivered), "second", "{version}");
+    within("the ack", again.ack(&redelivered)).await.unwrap();
+    disconnect(&again).await;
+    disconnect(&publisher).await;
+}
+
+/// Nothing listens on the first server: the client connects to the second.
+pub async fn fail_over_to_the_next_server<R: Runtime>(rt: &R) {
+    let broker = broker();
+    let dead = url(free_port());
+    let live = url(broker.port());
+    let o = options(&dead, &format!("failover-{}", R::NAME), ProtocolVersion::V5)
+        .server(&live)
+        .unwrap();
+    let client = spawn(rt, o);
+    let server = next_event(&client, "CONNACK from the second server", |e| match e {
+        ConnectionEvent::Connected { server, .. } => Some(*server),
+        _ => None,
+    })
+    .await;
+    assert_eq!(server, 1);
+    publish(&client, "fo/t", "x", QoS::AtLeastOnce).await;
+    disconnect(&client).await;
+}
+
+/// A v5 server says "use another server" with a Server Reference (a scripted first hop:
+/// mosquitto never sends one): the client reports why, follows the reference to mosquitto,
+/// and works there.
+pub async fn v5_server_reference_is_followed<R: Runtime>(rt: &R) {
+    let broker = broker();
+    let port = crate::net::redirecting_server(format!("127.0.0.1:{}", broker.port()))
+        .unwrap_or_else(|e| panic!("starting the scripted server: {e}"));
+    let client = spawn(
+        rt,
+        options(
+            &url(port),
+            &format!("redirect-{}", R::NAME),
+            ProtocolVersion::V5,
+        ),
+    );
+    let mut saw = Vec::new();
+    next_event(&client, "the second CONNACK", |event| {
+        saw.push(event.clone());
+        let connected = saw
+            .iter()
+            .filter(|e| matches!(e, ConnectionEvent::Connected { .. }))
+            .count();
+        (connected == 2).then_some(())
+    })
+    .await;
+    assert!(
+        saw.iter().any(|e| matches!(e,
+            ConnectionEvent::Disconnected(DisconnectReason::Server(ReasonCode::UseAnotherServer, p))
+                if p.server_reference.is_some())),
+        "{saw:?}"
+    );
+    assert!(
+        saw.iter()
+            .any(|e| matches!(e, ConnectionEvent::Redirected(_))),
+        "{saw:?}"
+    );
+    // Connected to mosquitto now: it works.
+    let mut sub = subscribe(&client, "rd/#", QoS::AtLeastOnce).await;
+    publish(&client, "rd/t", "x", QoS::AtLeastOnce).await;
+    assert_eq!(text(&next_message(&mut sub, "the message").await), "x");
+    disconnect(&client).await;
+}

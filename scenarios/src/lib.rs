@@ -1,0 +1,304 @@
+//! Integration scenarios written once and run on every runtime.
+//!
+//! Both drivers hand out the same [`Client`] (from `mqtt-client`); only the function that
+//! starts the connection task differs. A driver's test file implements [`Runtime`] for its
+//! executor and expands [`scenarios!`] into one `#[test]` per scenario (and protocol version):
+//!
+//! ```text
+//! struct Tokio;
+//! impl mqtt_scenarios::Runtime for Tokio { /* block_on, spawn, connection, spawn_task */ }
+//! mqtt_scenarios::scenarios!(on_tokio, crate::Tokio);
+//! ```
+//!
+//! Every scenario starts its own broker (mosquitto on a free loopback port, stopped by process
+//! id; an embedded rumqttd for WebSocket), so the tests of one binary run in parallel. Every
+//! wait is bounded by [`within`]: a hang fails in seconds with what was awaited. No scenario
+//! asserts on elapsed time.
+#![forbid(unsafe_code)]
+// Test code: a failed expectation is a panic with a message.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use futures::future::{self, Either};
+use mqtt_client::{Client, ConnectionEvent, Message, Options, PublishDone, Subscription};
+use mqtt_session::DisconnectReason;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::time::Duration;
+
+mod auth;
+mod basic;
+mod delivery;
+mod flow;
+mod net;
+mod restart;
+mod tls;
+mod v5;
+mod websocket;
+
+pub use auth::{server_disconnect_reason, username_and_password};
+pub use basic::{
+    commands_after_disconnect_report_closed,
+    persistent_session_receives_what_was_published_while_away, qos_round_trips, retained_messages,
+    will_on_a_cut_connection,
+};
+pub use delivery::{fail_over_to_the_next_server, manual_acks, v5_server_reference_is_followed};
+pub use flow::slow_subscriber_does_not_stall_the_connection;
+pub use mqtt_proto::{ProtocolVersion, QoS};
+pub use restart::{
+    broker_restart_with_persistence_loses_nothing_acknowledged,
+    broker_restart_without_persistence_resubscribes,
+};
+pub use tls::{
+    tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
+    tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,
+};
+pub use v5::{
+    v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
+    v5_subscription_identifiers, v5_topic_aliases,
+};
+pub use websocket::websocket_publish_and_subscribe;
+
+/// A connection task not yet running, as the driver's `Connection::run()` future.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// Why a driver could not start a client.
+pub type SpawnError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An executor and the driver that runs on it: all a scenario needs to know of the runtime.
+pub trait Runtime {
+    /// A short name, used in client ids and file names (`"tokio"`, `"smol"`, `"async-std"`).
+    const NAME: &'static str;
+
+    /// Runs `future` to completion on this runtime, from a plain test thread. Scenarios call
+    /// [`spawn`](Self::spawn) and [`spawn_task`](Self::spawn_task) only from inside it.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+
+    /// The driver's `spawn`: a client whose connection task runs in the background.
+    fn spawn(&self, options: Options) -> Result<Client, SpawnError>;
+
+    /// The driver's `new`: a client and its connection task not yet running. Dropping the task
+    /// closes the connection without DISCONNECT, as a crash would.
+    fn connection(&self, options: Options) -> Result<(Client, Task), SpawnError>;
+
+    /// Runs a task on this runtime's executor, detached.
+    fn spawn_task(&self, task: Task);
+}
+
+/// How long any single wait may take before the scenario fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `future`, failing the scenario with `what` if it takes longer than [`WAIT`].
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    within_for(WAIT, what, future).await
+}
+
+/// Awaits `future`, failing the scenario with `what` if it takes longer than `limit`.
+pub async fn within_for<T>(limit: Duration, what: &str, future: impl Future<Output = T>) -> T {
+    match first_within(limit, future).await {
+        Some(value) => value,
+        None => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
+
+/// The output of `future` if it completes within `limit`, else `None`: for checking that
+/// something does *not* happen (a message that must not arrive).
+pub async fn first_within<T>(limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    let timer = async_io::Timer::after(limit);
+    match future::select(pin!(future), timer).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
+    }
+}
+
+/// Sleeps on any runtime.
+pub async fn sleep(duration: Duration) {
+    async_io::Timer::after(duration).await;
+}
+
+/// `mqtt://127.0.0.1:{port}`.
+pub fn url(port: u16) -> String {
+    format!("mqtt://127.0.0.1:{port}")
+}
+
+/// Options for a test client: `version`, quick reconnects, a bounded connect.
+pub fn options(url: &str, id: &str, version: ProtocolVersion) -> Options {
+    let mut o = Options::new(url, id)
+        .unwrap_or_else(|e| panic!("options for {url}: {e}"))
+        .protocol_version(version);
+    o.session.backoff.initial = Duration::from_millis(50);
+    o.session.backoff.max = Duration::from_millis(500);
+    o.connect_timeout = Duration::from_secs(3);
+    o
+}
+
+/// Starts a client with the runtime's driver.
+pub fn spawn<R: Runtime>(rt: &R, options: Options) -> Client {
+    rt.spawn(options)
+        .unwrap_or_else(|e| panic!("{}: spawning a client: {e}", R::NAME))
+}
+
+/// Starts a client and waits for its CONNACK.
+pub async fn connected<R: Runtime>(rt: &R, options: Options) -> Client {
+    let client = spawn(rt, options);
+    wait_connected(&client).await;
+    client
+}
+
+/// Waits for the next CONNACK and says whether the server resumed the session. A refusal or a
+/// transport failure fails the scenario at once, with its reason.
+pub async fn wait_connected(client: &Client) -> bool {
+    next_event(client, "CONNACK", |event| match event {
+        ConnectionEvent::Connected {
+            session_present, ..
+        } => Some(*session_present),
+        ConnectionEvent::ConnectFailed { error, .. } => panic!("connecting failed: {error}"),
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(code)) => {
+            panic!("the server refused the connection: {code:?}")
+        }
+        _ => None,
+    })
+    .await
+}
+
+/// Reads connection events until `pick` takes one (bounded by [`WAIT`]).
+pub async fn next_event<T>(
+    client: &Client,
+    what: &str,
+    mut pick: impl FnMut(&ConnectionEvent) -> Option<T>,
+) -> T {
+    within(what, async {
+        loop {
+            match client.next_event().await {
+                Some(event) => {
+                    if let Some(value) = pick(&event) {
+                        return value;
+                    }
+                }
+                None => panic!("the connection task ended while waiting for {what}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Subscribes to one filter and expects it granted.
+pub async fn subscribe(client: &Client, filter: &str, qos: QoS) -> Subscription {
+    within(
+        &format!("SUBACK for {filter}"),
+        client.subscribe(filter, qos),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("subscribing to {filter}: {e}"))
+}
+
+/// Publishes and waits for the QoS flow to complete.
+pub async fn publish(
+    client: &Client,
+    topic: &str,
+    payload: impl Into<bytes::Bytes>,
+    qos: QoS,
+) -> PublishDone {
+    within(
+        &format!("the completion of a publish to {topic}"),
+        client.publish(topic, payload, qos),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("publishing to {topic}: {e}"))
+}
+
+/// The next message of a subscription.
+pub async fn next_message(subscription: &mut Subscription, what: &str) -> Message {
+    within(what, subscription.next_message())
+        .await
+        .unwrap_or_else(|| panic!("the subscription ended while waiting for {what}"))
+}
+
+/// The payload as text, for readable assertions.
+pub fn text(message: &Message) -> String {
+    String::from_utf8_lossy(message.payload()).into_owned()
+}
+
+/// Disconnects gracefully.
+pub async fn disconnect(client: &Client) {
+    within("the graceful disconnect", client.disconnect())
+        .await
+        .unwrap_or_else(|e| panic!("disconnecting: {e}"));
+}
+
+/// Expands to one `#[test]` per scenario (and protocol version) in a module `$module`, each
+/// running the shared body on the runtime `$runtime` (an expression, evaluated in each test;
+/// the module sees the caller's items through `use super::*`).
+#[macro_export]
+macro_rules! scenarios {
+    ($module:ident, $runtime:expr) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::scenarios!(@tests $runtime;
+                qos_round_trips_v311 => qos_round_trips($crate::ProtocolVersion::V311),
+                qos_round_trips_v5 => qos_round_trips($crate::ProtocolVersion::V5),
+                retained_messages_v311 => retained_messages($crate::ProtocolVersion::V311),
+                retained_messages_v5 => retained_messages($crate::ProtocolVersion::V5),
+                will_on_a_cut_connection_v311 =>
+                    will_on_a_cut_connection($crate::ProtocolVersion::V311),
+                will_on_a_cut_connection_v5 =>
+                    will_on_a_cut_connection($crate::ProtocolVersion::V5),
+                persistent_session_v311 =>
+                    persistent_session_receives_what_was_published_while_away(
+                        $crate::ProtocolVersion::V311),
+                persistent_session_v5 =>
+                    persistent_session_receives_what_was_published_while_away(
+                        $crate::ProtocolVersion::V5),
+                commands_after_disconnect_report_closed_v311 =>
+                    commands_after_disconnect_report_closed($crate::ProtocolVersion::V311),
+                commands_after_disconnect_report_closed_v5 =>
+                    commands_after_disconnect_report_closed($crate::ProtocolVersion::V5),
+                broker_restart_without_persistence_resubscribes_v311 =>
+                    broker_restart_without_persistence_resubscribes(
+                        $crate::ProtocolVersion::V311),
+                broker_restart_without_persistence_resubscribes_v5 =>
+                    broker_restart_without_persistence_resubscribes($crate::ProtocolVersion::V5),
+                broker_restart_with_persistence_loses_nothing_acknowledged_v311 =>
+                    broker_restart_with_persistence_loses_nothing_acknowledged(
+                        $crate::ProtocolVersion::V311),
+                broker_restart_with_persistence_loses_nothing_acknowledged_v5 =>
+                    broker_restart_with_persistence_loses_nothing_acknowledged(
+                        $crate::ProtocolVersion::V5),
+                username_and_password_v311 =>
+                    username_and_password($crate::ProtocolVersion::V311),
+                username_and_password_v5 => username_and_password($crate::ProtocolVersion::V5),
+                server_disconnect_reason_v311 =>
+                    server_disconnect_reason($crate::ProtocolVersion::V311),
+                server_disconnect_reason_v5 =>
+                    server_disconnect_reason($crate::ProtocolVersion::V5),
+                v5_subscription_identifiers => v5_subscription_identifiers(),
+                v5_topic_aliases => v5_topic_aliases(),
+                v5_message_expiry => v5_message_expiry(),
+                v5_shared_subscriptions => v5_shared_subscriptions(),
+                v5_request_response_and_user_properties =>
+                    v5_request_response_and_user_properties(),
+                slow_subscriber_does_not_stall_the_connection =>
+                    slow_subscriber_does_not_stall_the_connection(),
+                manual_acks_v311 => manual_acks($crate::ProtocolVersion::V311),
+                manual_acks_v5 => manual_acks($crate::ProtocolVersion::V5),
+                fail_over_to_the_next_server => fail_over_to_the_next_server(),
+                v5_server_reference_is_followed => v5_server_reference_is_followed(),
+                tls_server_verified_against_our_ca => tls_server_verified_against_our_ca(),
+                tls_wrong_ca_is_refused => tls_wrong_ca_is_refused(),
+                tls_no_roots_is_a_clear_error => tls_no_roots_is_a_clear_error(),
+                tls_client_certificates => tls_client_certificates(),
+                tls_insecure_mode_skips_verification => tls_insecure_mode_skips_verification(),
+                websocket_publish_and_subscribe => websocket_publish_and_subscribe(),
+            );
+        }
+    };
+    (@tests $runtime:expr; $($name:ident => $scenario:ident($($arg:expr),*)),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let runtime = $runtime;
+                $crate::Runtime::block_on(&runtime, $crate::$scenario(&runtime $(, $arg)*));
+            }
+        )*
+    };
+}
