@@ -236,6 +236,26 @@ impl Client {
         })
     }
 
+    /// Queues a message and returns as soon as the connection task's command queue took it
+    /// (waiting only while that queue is full, which is the backpressure): unlike
+    /// [`Client::publish_message`] there is no round trip to the connection task, so a burst
+    /// of publishes from one task goes out in few writes. The returned [`PublishCompletion`]
+    /// resolves when the QoS flow completes, with the publish's id and Packet Identifier.
+    /// Dropping it does not cancel the publish.
+    pub async fn publish_queued(
+        &self,
+        message: OutboundMessage,
+    ) -> Result<PublishCompletion, ClientError> {
+        let (done, done_rx) = oneshot::channel();
+        self.send(Command::Publish {
+            message: Box::new(message),
+            ticket: None,
+            done,
+        })
+        .await?;
+        Ok(PublishCompletion { done: done_rx })
+    }
+
     /// Subscribes to one filter; resolves when the server granted it.
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::new(filter.to_string())
@@ -316,6 +336,22 @@ impl Future for PublishHandle {
     }
 }
 
+/// A publish queued by [`Client::publish_queued`]; await it for the completion (which says
+/// the Packet Identifier the publish got).
+#[derive(Debug)]
+pub struct PublishCompletion {
+    done: oneshot::Receiver<Result<PublishDone, ClientError>>,
+}
+
+impl Future for PublishCompletion {
+    type Output = Result<PublishDone, ClientError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.done)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    }
+}
+
 static STREAM_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// The sending side of one subscription stream, kept by the connection task.
@@ -329,25 +365,29 @@ pub struct SubscriptionSink {
 }
 
 impl SubscriptionSink {
-    /// Puts a message in the reader's buffer if there is room, and says whether it was taken.
-    /// A QoS 0 message (`lossy`) that does not fit is dropped and counted (see
-    /// [`Delivery::Lagged`]) and counts as taken; a QoS 1/2 one is not taken and waits. A
-    /// reader that is gone takes everything (nobody will read it).
-    pub fn try_deliver(&mut self, message: Message, lossy: bool) -> bool {
-        if self.tx.len() >= self.capacity && !self.tx.is_closed() {
+    /// Puts a message in the reader's buffer if there is room. A QoS 0 message (`lossy`) that
+    /// does not fit is dropped and counted (see [`Delivery::Lagged`]); a reader that is gone
+    /// takes everything (nobody will read it): both count as taken (`Ok`). A QoS 1/2 message
+    /// that does not fit is handed back (`Err`) to wait.
+    pub fn try_deliver(&mut self, message: Message, lossy: bool) -> Result<(), Message> {
+        let full = |this: &mut Self, message: Message| {
             if lossy {
-                self.lagged.fetch_add(1, Ordering::Relaxed);
+                this.lagged.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            } else {
+                Err(message)
             }
-            return lossy;
+        };
+        if self.tx.len() >= self.capacity && !self.tx.is_closed() {
+            return full(self, message);
         }
         match self.tx.try_send(Delivery::Message(message)) {
-            Ok(()) | Err(async_channel::TrySendError::Closed(_)) => true,
-            Err(async_channel::TrySendError::Full(_)) => {
-                if lossy {
-                    self.lagged.fetch_add(1, Ordering::Relaxed);
-                }
-                lossy
+            Ok(()) | Err(async_channel::TrySendError::Closed(_)) => Ok(()),
+            Err(async_channel::TrySendError::Full(Delivery::Message(message))) => {
+                full(self, message)
             }
+            // Only messages are sent here.
+            Err(async_channel::TrySendError::Full(Delivery::Lagged(_))) => Ok(()),
         }
     }
 }

@@ -36,6 +36,10 @@ const OVERFLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// The most commands a loop takes in one wake-up (see [`Driver::commands`]): enough to fill
+/// a write, few enough that reads and timers are never kept waiting long.
+pub const COMMAND_BATCH: usize = 64;
+
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
@@ -309,6 +313,33 @@ impl Driver {
         if !connected {
             self.finish(Ok(()));
         }
+    }
+
+    /// A command from a client, then the commands already waiting behind it in `rx` (at most
+    /// [`COMMAND_BATCH`] in all, and only while [`Self::accepts_commands`]), so that a burst of
+    /// publishes goes out in one write instead of one write each. Returns `false` when `rx` is
+    /// closed and empty: every `Client` is gone, and the driver is disconnecting.
+    pub fn commands(
+        &mut self,
+        now: Instant,
+        first: Command,
+        rx: &async_channel::Receiver<Command>,
+    ) -> bool {
+        self.command(now, first);
+        for _ in 1..COMMAND_BATCH {
+            if !self.accepts_commands() {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(command) => self.command(now, command),
+                Err(async_channel::TryRecvError::Empty) => break,
+                Err(async_channel::TryRecvError::Closed) => {
+                    self.clients_gone(now);
+                    return false;
+                }
+            }
+        }
+        true
     }
 
     /// A command from a client.
@@ -601,9 +632,17 @@ impl Driver {
                 self.owed.insert(token, streams.len());
             }
         }
-        for &stream in streams {
-            if let Some(s) = self.streams.get_mut(&stream) {
-                s.overflow.push_back((message.clone(), message.ack_token));
+        // The last stream gets the message itself; only the others get copies.
+        let mut message = Some(message);
+        for (i, &stream) in streams.iter().enumerate() {
+            let copy = if i + 1 == streams.len() {
+                message.take()
+            } else {
+                message.clone()
+            };
+            if let (Some(s), Some(copy)) = (self.streams.get_mut(&stream), copy) {
+                let token = copy.ack_token;
+                s.overflow.push_back((copy, token));
             }
             self.flush(now, stream);
         }
@@ -621,14 +660,19 @@ impl Driver {
         while let Some((message, token)) = s.overflow.pop_front() {
             let qos0 = message.publish.qos() == mqtt_proto::QoS::AtMostOnce;
             let out = Message {
-                publish: message.publish.clone(),
+                publish: message.publish,
                 ack_token: if user_acks { token } else { None },
             };
-            if s.sink.try_deliver(out, qos0) {
-                taken.push(token);
-            } else {
-                s.overflow.push_front((message, token));
-                break;
+            match s.sink.try_deliver(out, qos0) {
+                Ok(()) => taken.push(token),
+                Err(back) => {
+                    let message = mqtt_session::Message {
+                        publish: back.publish,
+                        ack_token: message.ack_token,
+                    };
+                    s.overflow.push_front((message, token));
+                    break;
+                }
             }
         }
         for token in taken.drain(..).flatten() {

@@ -23,10 +23,10 @@ mod options;
 mod tls;
 
 pub use client::{
-    Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishDone, PublishHandle,
-    PublishTicket, Subscription, SubscriptionSink,
+    Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishCompletion,
+    PublishDone, PublishHandle, PublishTicket, Subscription, SubscriptionSink,
 };
-pub use driver::Driver;
+pub use driver::{Driver, COMMAND_BATCH};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;
 pub use tls::{TlsError, TlsOptions};

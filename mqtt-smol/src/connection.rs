@@ -183,7 +183,9 @@ impl Connection {
                     transport = None;
                     self.driver.closed(now);
                 }
-                Woke::Command(Ok(c)) => self.driver.command(now, c),
+                Woke::Command(Ok(c)) => {
+                    commands_open = self.driver.commands(now, c, &self.commands)
+                }
                 Woke::Command(Err(_)) => {
                     commands_open = false;
                     self.driver.clients_gone(now);

@@ -26,8 +26,9 @@ mod websocket;
 
 pub use connection::{new, spawn, Connection, SpawnError};
 pub use mqtt_client::{
-    Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError, PublishDone,
-    PublishHandle, Scheme, Server, Subscription, TlsError, TlsOptions,
+    Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError,
+    PublishCompletion, PublishDone, PublishHandle, Scheme, Server, Subscription, TlsError,
+    TlsOptions,
 };
 pub use mqtt_proto::QoS;
 pub use transport::{Connector, TcpConnector, Transport};

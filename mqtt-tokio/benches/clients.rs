@@ -4,7 +4,9 @@
 //! client CPU time per message (publisher and subscriber together), and memory per idle
 //! connection.
 //!
-//! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run).
+//! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
+//! `BENCH_ONLY=q1-64` runs that throughput scenario only, `BENCH_CLIENT=ours` or `rumqttc` one
+//! client only).
 //! Both clients run on one current-thread tokio runtime, so the CPU time of this process's main
 //! thread is the clients' own (mosquitto is another process). v3.1.1 for both.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
@@ -31,6 +33,8 @@ static GLOBAL: Gated = Gated;
 struct Run {
     msgs_per_s: f64,
     lost: u64,
+    /// Of the lost, how many the client dropped itself and reported (`Delivery::Lagged`).
+    lagged: u64,
     duplicated: u64,
     reordered: u64,
     cpu_us_per_msg: f64,
@@ -41,6 +45,7 @@ struct Run {
 struct Order {
     seen: Vec<bool>,
     last: Option<u64>,
+    received: u64,
     duplicated: u64,
     reordered: u64,
 }
@@ -57,6 +62,8 @@ impl Order {
         if i < self.seen.len() {
             if self.seen[i] {
                 self.duplicated += 1;
+            } else {
+                self.received += 1;
             }
             self.seen[i] = true;
         }
@@ -65,19 +72,24 @@ impl Order {
         }
         self.last = Some(seq);
     }
+    /// Distinct messages received (a running count: the consumers ask after every message).
     fn received(&self) -> u64 {
-        self.seen.iter().filter(|s| **s).count() as u64
+        self.received
     }
 }
 
 /// How long a subscriber waits for the next message before counting the rest as lost.
+/// Read once: the consumers ask after every message.
 fn wait() -> Duration {
-    Duration::from_secs(
-        std::env::var("BENCH_WAIT")
-            .ok()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(5),
-    )
+    static WAIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *WAIT.get_or_init(|| {
+        Duration::from_secs(
+            std::env::var("BENCH_WAIT")
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(5),
+        )
+    })
 }
 
 fn payload(seq: u64, size: usize) -> Vec<u8> {
@@ -123,18 +135,19 @@ async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) ->
                 payload(seq, size),
                 qos,
             );
-            handles.push(p.publish_message(m).await.unwrap());
+            handles.push(p.publish_queued(m).await.unwrap());
         }
         for h in handles {
             h.await.unwrap();
         }
     };
     let mut order = Order::new(n as usize);
+    let mut lagged = 0;
     let consumer = async {
         while order.received() < n {
             match tokio::time::timeout(wait(), s.next()).await {
                 Ok(Some(Delivery::Message(m))) => order.note(seq_of(m.payload())),
-                Ok(Some(Delivery::Lagged(_))) => {}
+                Ok(Some(Delivery::Lagged(missed))) => lagged += missed,
                 _ => break,
             }
         }
@@ -147,6 +160,7 @@ async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) ->
     Run {
         msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
         lost: n - order.received(),
+        lagged,
         duplicated: order.duplicated,
         reordered: order.reordered,
         cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
@@ -234,6 +248,7 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     Run {
         msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
         lost: n - order.received(),
+        lagged: 0,
         duplicated: order.duplicated,
         reordered: order.reordered,
         cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
@@ -348,6 +363,12 @@ fn rumqttc_idle_memory(rt: &tokio::runtime::Runtime, port: u16, n: usize) -> (f6
     (bytes as f64 / n as f64 / 1024.0, clients)
 }
 
+/// `BENCH_CLIENT=ours` (or `rumqttc`) runs the throughput scenarios of one client only, e.g.
+/// to profile it or count its system calls.
+fn client_selected(name: &str) -> bool {
+    std::env::var("BENCH_CLIENT").map_or(true, |only| only == name)
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
     let broker = Mosquitto::start(mqtt_test_support::Options {
@@ -365,8 +386,16 @@ fn main() {
         .unwrap();
     let scale = if quick { 20 } else { 1 };
     println!(
-        "{:<10} {:>6} {:>14} {:>14} {:>7} {:>10} {:>10} {:>7}",
-        "scenario", "client", "msgs/s", "cpu µs/msg", "lost", "duplicated", "reordered", "ratio"
+        "{:<10} {:>7} {:>10} {:>11} {:>7} {:>7} {:>10} {:>10} {:>7}",
+        "scenario",
+        "client",
+        "msgs/s",
+        "cpu µs/msg",
+        "lost",
+        "lagged",
+        "duplicated",
+        "reordered",
+        "ratio"
     );
     for (qos, size, n) in [
         (QoS::AtMostOnce, 64, 200_000u64),
@@ -381,16 +410,25 @@ fn main() {
         if std::env::var("BENCH_ONLY").is_ok_and(|only| only != tag) {
             continue;
         }
-        let ours = rt.block_on(ours_throughput(port, qos, size, n, &tag));
-        let theirs = rt.block_on(rumqttc_throughput(port, qos, size, n, &tag));
+        let ours = if client_selected("ours") {
+            rt.block_on(ours_throughput(port, qos, size, n, &tag))
+        } else {
+            Run::default()
+        };
+        let theirs = if client_selected("rumqttc") {
+            rt.block_on(rumqttc_throughput(port, qos, size, n, &tag))
+        } else {
+            Run::default()
+        };
         for (name, r) in [("ours", ours), ("rumqttc", theirs)] {
             println!(
-                "{:<10} {:>6} {:>14.0} {:>14.2} {:>7} {:>10} {:>10} {:>7}",
+                "{:<10} {:>7} {:>10.0} {:>11.2} {:>7} {:>7} {:>10} {:>10} {:>7}",
                 tag,
                 name,
                 r.msgs_per_s,
                 r.cpu_us_per_msg,
                 r.lost,
+                r.lagged,
                 r.duplicated,
                 r.reordered,
                 if name == "ours" {
@@ -400,6 +438,10 @@ fn main() {
                 }
             );
         }
+    }
+    if std::env::var("BENCH_ONLY").is_ok() {
+        // One throughput scenario only.
+        return;
     }
     let n = if quick { 200 } else { 2000 };
     let (o50, o99) = rt.block_on(ours_latency(port, n));

@@ -11,8 +11,12 @@ use crate::transport::{Connector, TcpConnector, Transport};
 
 /// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
-/// Room made in the read buffer before each read.
+/// Room made in the read buffer before a read, at first. A read that fills all of it doubles
+/// it (up to [`MAX_READ_CHUNK`]): a busy connection reads many packets per system call, and an
+/// idle one holds little.
 const READ_CHUNK: usize = 2048;
+/// The most room made for one read.
+const MAX_READ_CHUNK: usize = 64 * 1024;
 
 /// A connection task not yet running: run it yourself with [`Connection::run`], or use
 /// [`spawn`].
@@ -71,6 +75,12 @@ impl Connection {
         let mut rx = BytesMut::new();
         let mut tx = BytesMut::new();
         let mut commands_open = true;
+        let mut read_chunk = READ_CHUNK;
+        // One timer for the life of the loop, moved when the deadline moves: registering a
+        // fresh one on every wake-up cost more than the rest of the loop.
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
         loop {
             let now = Instant::now();
             if transport.is_none() {
@@ -113,12 +123,12 @@ impl Connection {
                 break;
             }
             let deadline = self.driver.next_deadline();
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
+            if let Some(at) = deadline {
+                if armed != Some(at) {
+                    sleep.as_mut().reset(at.into());
+                    armed = Some(at);
                 }
-            };
+            }
             let (reader, writer) = match transport.as_mut() {
                 Some((r, w)) => (Some(r), Some(w)),
                 None => (None, None),
@@ -148,7 +158,7 @@ impl Connection {
                     }
                 },
                 command = self.commands.recv(), if commands_open && self.driver.accepts_commands() => match command {
-                    Ok(c) => self.driver.command(Instant::now(), c),
+                    Ok(c) => commands_open = self.driver.commands(Instant::now(), c, &self.commands),
                     Err(_) => {
                         commands_open = false;
                         self.driver.clients_gone(Instant::now());
@@ -157,8 +167,13 @@ impl Connection {
                 read = async {
                     match reader {
                         Some(r) => {
-                            rx.reserve(READ_CHUNK);
-                            r.read_buf(&mut rx).await
+                            rx.reserve(read_chunk);
+                            let room = rx.capacity() - rx.len();
+                            let n = r.read_buf(&mut rx).await?;
+                            if n == room {
+                                read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
+                            }
+                            Ok::<usize, std::io::Error>(n)
                         }
                         None => std::future::pending().await,
                     }
@@ -167,9 +182,17 @@ impl Connection {
                         transport = None;
                         self.driver.closed(Instant::now());
                     }
-                    Ok(_) => self.driver.read(Instant::now(), &mut rx),
+                    Ok(_) => {
+                        self.driver.read(Instant::now(), &mut rx);
+                        self.driver.drain(Instant::now(), &mut tx);
+                        // Let the subscribers run before the next read: on a busy socket this
+                        // loop could otherwise fill their buffers faster than a fast reader
+                        // empties them, and QoS 0 messages would be dropped for no reader's
+                        // fault.
+                        tokio::task::yield_now().await;
+                    }
                 },
-                () = sleep => {}
+                () = &mut sleep, if deadline.is_some() => armed = None,
             }
             // Deadlines are compared here rather than trusted to the timer alone.
             self.driver.timeout(Instant::now());
