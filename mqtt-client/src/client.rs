@@ -365,30 +365,23 @@ pub struct SubscriptionSink {
 }
 
 impl SubscriptionSink {
-    /// Puts a message in the reader's buffer if there is room. A QoS 0 message (`lossy`) that
-    /// does not fit is dropped and counted (see [`Delivery::Lagged`]); a reader that is gone
-    /// takes everything (nobody will read it): both count as taken (`Ok`). A QoS 1/2 message
-    /// that does not fit is handed back (`Err`) to wait.
-    pub fn try_deliver(&mut self, message: Message, lossy: bool) -> Result<(), Message> {
-        let full = |this: &mut Self, message: Message| {
-            if lossy {
-                this.lagged.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            } else {
-                Err(message)
-            }
-        };
-        if self.tx.len() >= self.capacity && !self.tx.is_closed() {
-            return full(self, message);
-        }
-        match self.tx.try_send(Delivery::Message(message)) {
-            Ok(()) | Err(async_channel::TrySendError::Closed(_)) => Ok(()),
-            Err(async_channel::TrySendError::Full(Delivery::Message(message))) => {
-                full(self, message)
-            }
-            // Only messages are sent here.
-            Err(async_channel::TrySendError::Full(Delivery::Lagged(_))) => Ok(()),
-        }
+    /// Whether the reader's buffer has room for another message (a reader that is gone always
+    /// has: nobody will read what it is given).
+    pub fn has_room(&self) -> bool {
+        self.tx.len() < self.capacity || self.tx.is_closed()
+    }
+
+    /// Counts a QoS 0 message dropped because the buffer was full; the reader learns it from
+    /// [`Delivery::Lagged`].
+    pub fn lagged(&self) {
+        self.lagged.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Puts a message in the reader's buffer; check [`Self::has_room`] first, the capacity is
+    /// enforced there (the channel underneath is unbounded).
+    pub fn deliver(&mut self, message: Message) {
+        // Fails only when the reader is gone, and then nobody wants the message.
+        let _ = self.tx.try_send(Delivery::Message(message));
     }
 }
 

@@ -657,23 +657,24 @@ impl Driver {
             self.ack_buf = taken;
             return;
         };
-        while let Some((message, token)) = s.overflow.pop_front() {
-            let qos0 = message.publish.qos() == mqtt_proto::QoS::AtMostOnce;
-            let out = Message {
-                publish: message.publish,
-                ack_token: if user_acks { token } else { None },
-            };
-            match s.sink.try_deliver(out, qos0) {
-                Ok(()) => taken.push(token),
-                Err(back) => {
-                    let message = mqtt_session::Message {
-                        publish: back.publish,
-                        ack_token: message.ack_token,
-                    };
-                    s.overflow.push_front((message, token));
+        while let Some((message, _)) = s.overflow.front() {
+            if !s.sink.has_room() {
+                if message.publish.qos() != mqtt_proto::QoS::AtMostOnce {
+                    // QoS 1/2 waits, unacknowledged: the server's window is the backpressure.
                     break;
                 }
+                s.sink.lagged();
             }
+            let Some((message, token)) = s.overflow.pop_front() else {
+                break;
+            };
+            if s.sink.has_room() {
+                s.sink.deliver(Message {
+                    publish: message.publish,
+                    ack_token: if user_acks { token } else { None },
+                });
+            }
+            taken.push(token);
         }
         for token in taken.drain(..).flatten() {
             self.delivered_once(now, token);
