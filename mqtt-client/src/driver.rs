@@ -315,6 +315,14 @@ impl Driver {
         }
     }
 
+    /// The loop has stopped: closes `rx` and drops the commands still queued in it, so that
+    /// their callers get [`ClientError::Closed`] instead of waiting for replies that will never
+    /// come (a command sent at the moment `disconnect` finished lands there).
+    pub fn refuse_queued(&mut self, rx: &async_channel::Receiver<Command>) {
+        rx.close();
+        while rx.try_recv().is_ok() {}
+    }
+
     /// A command from a client, then the commands already waiting behind it in `rx` (at most
     /// [`COMMAND_BATCH`] in all, and only while [`Self::accepts_commands`]), so that a burst of
     /// publishes goes out in one write instead of one write each. Returns `false` when `rx` is

@@ -12,8 +12,15 @@ use std::time::Instant;
 
 use crate::transport::{Connector, TcpConnector, Transport};
 
+/// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
+/// Room made in the read buffer before a read, at first. A read that fills all of it doubles
+/// it (up to [`MAX_READ_CHUNK`]): a busy connection reads many packets per system call, and an
+/// idle one holds little.
 const READ_CHUNK: usize = 2048;
+/// The most room made for one read: at most a few hundred small messages are delivered between
+/// two turns of the subscribers.
+const MAX_READ_CHUNK: usize = 16 * 1024;
 
 /// A connection task not yet running: run it on your executor with [`Connection::run`], or
 /// use [`spawn`].
@@ -81,8 +88,13 @@ impl Connection {
         let mut transport: Option<Halves> = None;
         let mut rx = BytesMut::new();
         let mut tx = BytesMut::new();
-        let mut scratch = vec![0u8; READ_CHUNK];
+        let mut read_chunk = READ_CHUNK;
+        // Grown on the first read, then as reads fill it.
+        let mut scratch = Vec::new();
         let mut commands_open = true;
+        // One timer for the life of the loop, moved when the deadline moves.
+        let mut timer = Timer::never();
+        let mut armed: Option<Instant> = None;
         loop {
             let now = Instant::now();
             if transport.is_none() {
@@ -125,6 +137,12 @@ impl Connection {
                 break;
             }
             let deadline = self.driver.next_deadline();
+            if let Some(at) = deadline {
+                if armed != Some(at) {
+                    timer.set_at(at);
+                    armed = Some(at);
+                }
+            }
             let (reader, writer) = match transport.as_mut() {
                 Some((r, w)) => (Some(r), Some(w)),
                 None => (None, None),
@@ -156,15 +174,20 @@ impl Connection {
             };
             let read = async {
                 match reader {
-                    Some(r) => r.read(&mut scratch).await,
+                    Some(r) => {
+                        // Into a scratch buffer, not the read buffer's tail: this future is
+                        // dropped whenever another branch wins, and must leave `rx` intact.
+                        if scratch.len() < read_chunk {
+                            scratch.resize(read_chunk, 0);
+                        }
+                        r.read(&mut scratch[..read_chunk]).await
+                    }
                     None => std::future::pending().await,
                 }
             };
             let timer = async {
                 match deadline {
-                    Some(at) => {
-                        Timer::at(at).await;
-                    }
+                    Some(_) => (&mut timer).await,
                     None => std::future::pending().await,
                 }
             };
@@ -172,7 +195,7 @@ impl Connection {
                 w = write.fuse() => Woke::Wrote(w),
                 c = command.fuse() => Woke::Command(c),
                 r = read.fuse() => Woke::Read(r),
-                () = timer.fuse() => Woke::Timer,
+                _ = timer.fuse() => Woke::Timer,
             };
             let now = Instant::now();
             match woke {
@@ -196,11 +219,20 @@ impl Connection {
                 }
                 Woke::Read(Ok(n)) => {
                     rx.extend_from_slice(&scratch[..n]);
+                    if n == read_chunk {
+                        read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
+                    }
                     self.driver.read(now, &mut rx);
+                    self.driver.drain(Instant::now(), &mut tx);
+                    // Let the subscribers run before the next read: on a busy socket this
+                    // loop could otherwise fill their buffers faster than a fast reader
+                    // empties them, and QoS 0 messages would be dropped for no reader's fault.
+                    futures_lite::future::yield_now().await;
                 }
-                Woke::Timer => {}
+                Woke::Timer => armed = None,
             }
             self.driver.timeout(Instant::now());
         }
+        self.driver.refuse_queued(&self.commands);
     }
 }

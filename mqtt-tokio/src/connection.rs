@@ -16,7 +16,7 @@ const EVENT_BUFFER: usize = 16;
 /// idle one holds little.
 const READ_CHUNK: usize = 2048;
 /// The most room made for one read.
-const MAX_READ_CHUNK: usize = 64 * 1024;
+const MAX_READ_CHUNK: usize = 16 * 1024;
 
 /// A connection task not yet running: run it yourself with [`Connection::run`], or use
 /// [`spawn`].
@@ -197,5 +197,6 @@ impl Connection {
             // Deadlines are compared here rather than trusted to the timer alone.
             self.driver.timeout(Instant::now());
         }
+        self.driver.refuse_queued(&self.commands);
     }
 }
