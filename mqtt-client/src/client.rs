@@ -84,8 +84,9 @@ pub enum ConnectionEvent {
         server: usize,
         /// Whether the server resumed the session.
         session_present: bool,
-        /// The server's limits.
-        limits: ServerLimits,
+        /// The server's limits (boxed: the event queue's slots are as large as its largest
+        /// event).
+        limits: Box<ServerLimits>,
     },
     /// The connection ended.
     Disconnected(DisconnectReason),
@@ -144,8 +145,9 @@ pub enum Command {
     Subscribe {
         /// Filters and options.
         filters: Vec<SubscribeFilter>,
-        /// Properties.
-        properties: SubscribeProperties,
+        /// Properties (boxed: every slot of the command queue is as large as the largest
+        /// command, and subscribing is rare).
+        properties: Box<SubscribeProperties>,
         /// Where the subscription goes.
         reply: oneshot::Sender<Result<Subscription, ClientError>>,
     },
@@ -274,7 +276,7 @@ impl Client {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Subscribe {
             filters,
-            properties,
+            properties: Box::new(properties),
             reply,
         })
         .await?;

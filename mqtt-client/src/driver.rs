@@ -381,7 +381,7 @@ impl Driver {
                     let _ = reply.send(Err(ClientError::Closed));
                     return;
                 };
-                match self.session.subscribe(now, filters, properties) {
+                match self.session.subscribe(now, filters, *properties) {
                     Ok((request, keys)) => {
                         let (subscription, sink) = Subscription::channel(
                             self.options.subscription_capacity,
@@ -528,7 +528,7 @@ impl Driver {
                     let _ = self.events.force_send(ConnectionEvent::Connected {
                         server: self.server,
                         session_present: c.session_present,
-                        limits: c.limits,
+                        limits: Box::new(c.limits),
                     });
                 }
                 Event::Message(m) => self.deliver(now, m),

@@ -1,5 +1,6 @@
 //! What the session tells the application, the handles it gives out, and its errors.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
 use mqtt_proto::{
@@ -132,7 +133,7 @@ pub enum DisconnectReason {
     Refused(ReasonCode),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
-    Server(ReasonCode, DisconnectProperties),
+    Server(ReasonCode, Box<DisconnectProperties>),
     /// The server broke the protocol; the session sent DISCONNECT with this reason (v5) and
     /// closed the connection.
     ProtocolError(ReasonCode, mqtt_proto::Error),

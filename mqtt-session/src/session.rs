@@ -1418,7 +1418,10 @@ impl<I: Instant> Session<I> {
     }
 
     fn on_server_disconnect(&mut self, now: I, d: Disconnect) {
-        self.end_connection(now, DisconnectReason::Server(d.reason_code, d.properties));
+        self.end_connection(
+            now,
+            DisconnectReason::Server(d.reason_code, Box::new(d.properties)),
+        );
         self.state = State::Idle;
     }
 

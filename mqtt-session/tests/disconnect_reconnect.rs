@@ -175,7 +175,7 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
         vec![
             Event::Disconnected(DisconnectReason::Server(
                 ReasonCode::ServerMoved,
-                properties
+                Box::new(properties)
             )),
             scheduled.clone(),
         ]

@@ -17,7 +17,7 @@ const EVENT_BUFFER: usize = 16;
 /// Room made in the read buffer before a read, at first. A read that fills all of it doubles
 /// it (up to [`MAX_READ_CHUNK`]): a busy connection reads many packets per system call, and an
 /// idle one holds little.
-const READ_CHUNK: usize = 2048;
+const READ_CHUNK: usize = 512;
 /// The most room made for one read: at most a few hundred small messages are delivered between
 /// two turns of the subscribers.
 const MAX_READ_CHUNK: usize = 16 * 1024;
