@@ -11,7 +11,7 @@ use mqtt_proto::{
     MqttString, Packet, PacketId, PacketType, ProtocolVersion, PubResponse, Publish,
     PublishProperties, QoS, QosPid, ReasonCode, Role, SubAck, Subscribe, SubscribeFilter,
     SubscribeProperties, SubscriptionIdentifier, TopicFilter, TopicName, UnsubAck, Unsubscribe,
-    UnsubscribeProperties,
+    UnsubscribeProperties, UserProperties,
 };
 
 use crate::alias::{AliasError, AliasUse, InboundAliases, OutboundAliases};
@@ -774,8 +774,28 @@ impl<I: Instant> Session<I> {
                 PubResponse::with_reason(id, reason).encode(kind, version, buf)
             }
             Control::PingReq => Packet::PingReq.encode(version, buf),
-            Control::Disconnect(d) => d.encode(version, buf),
-            Control::Auth(a) => a.encode(version, buf),
+            Control::Disconnect(mut d) => {
+                // [MQTT-3.14.2-3], [MQTT-3.14.2-4]
+                let max = self.limits.maximum_packet_size;
+                if too_large(max, d.encoded_len(version)) {
+                    d.properties.reason_string = None;
+                }
+                if too_large(max, d.encoded_len(version)) {
+                    d.properties.user_properties = UserProperties::default();
+                }
+                d.encode(version, buf)
+            }
+            Control::Auth(mut a) => {
+                // [MQTT-3.15.2-2], [MQTT-3.15.2-3]
+                let max = self.limits.maximum_packet_size;
+                if too_large(max, a.encoded_len(version)) {
+                    a.properties.reason_string = None;
+                }
+                if too_large(max, a.encoded_len(version)) {
+                    a.properties.user_properties = UserProperties::default();
+                }
+                a.encode(version, buf)
+            }
         };
     }
 
@@ -1565,4 +1585,13 @@ fn unexpected(packet: PacketType) -> mqtt_proto::Error {
         packet,
         from: Role::Server,
     }
+}
+
+/// Whether a packet of `len` bytes is over the server's Maximum Packet Size. The optional
+/// Reason String and User Properties of DISCONNECT and AUTH are left out, in that order, until
+/// the packet fits; PUBACK, PUBREC, PUBREL and PUBCOMP never carry them ([MQTT-3.4.2-2],
+/// [MQTT-3.4.2-3], [MQTT-3.5.2-2], [MQTT-3.5.2-3], [MQTT-3.6.2-2], [MQTT-3.6.2-3],
+/// [MQTT-3.7.2-2], [MQTT-3.7.2-3]).
+fn too_large(max: Option<u32>, len: Result<usize, EncodeError>) -> bool {
+    matches!((max, len), (Some(max), Ok(len)) if len > max as usize)
 }

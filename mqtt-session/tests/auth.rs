@@ -381,3 +381,54 @@ fn a_server_auth_with_a_reason_code_it_may_not_send_is_a_protocol_error() {
         assert!(!pair.open);
     }
 }
+
+// v5 [MQTT-3.15.2-2], [MQTT-3.15.2-3]: a re-authentication's AUTH leaves out its Reason
+// String, and then its User Properties, when they would make it larger than the server's
+// Maximum Packet Size (from CONNACK); the method and data always go.
+#[test]
+fn auth_leaves_out_reason_string_then_user_properties_beyond_the_server_maximum() {
+    let mut full = auth_properties(b"re-first");
+    full.reason_string = Some(MqttString::try_from("why ".repeat(10)).unwrap());
+    full.user_properties.push_pair("k", "a-longer-value").unwrap();
+    let without_reason = AuthProperties {
+        reason_string: None,
+        ..full.clone()
+    };
+    let bare = AuthProperties {
+        user_properties: UserProperties::default(),
+        ..without_reason.clone()
+    };
+    let len = |p: &AuthProperties| {
+        Auth {
+            reason_code: ReasonCode::ReAuthenticate,
+            properties: p.clone(),
+        }
+        .encoded_len(V5)
+        .unwrap() as u32
+    };
+    for (max, expected) in [
+        (len(&full), &full),
+        (len(&full) - 1, &without_reason),
+        (len(&without_reason) - 1, &bare),
+    ] {
+        let mut pair = Pair::new(config(true));
+        pair.open();
+        let mut connack = ConnAck::default();
+        connack.properties.maximum_packet_size = core::num::NonZeroU32::new(max);
+        connack.properties.authentication_method = Some(MqttString::try_from(METHOD).unwrap());
+        pair.send(connack);
+        assert!(pair.session.is_connected(), "maximum packet size {max}");
+        pair.events();
+        let (r, sent) =
+            pair.command(|s, now| s.auth(now, ReasonCode::ReAuthenticate, full.clone()));
+        r.unwrap();
+        assert_eq!(
+            sent,
+            vec![Packet::Auth(Auth {
+                reason_code: ReasonCode::ReAuthenticate,
+                properties: expected.clone(),
+            })],
+            "maximum packet size {max}"
+        );
+    }
+}

@@ -418,3 +418,59 @@ fn without_reconnecting_no_delay_is_scheduled() {
         assert!(pair.session.should_connect(pair.now));
     }
 }
+
+// v5 [MQTT-3.14.2-3], [MQTT-3.14.2-4]: the application's DISCONNECT leaves out its Reason
+// String, and then its User Properties, when they would make it larger than the server's
+// Maximum Packet Size; the rest of the packet goes as asked.
+#[test]
+fn disconnect_leaves_out_reason_string_then_user_properties_beyond_the_server_maximum() {
+    let mut users = UserProperties::default();
+    users.push_pair("trace", "0123456789abcdef").unwrap();
+    let full = DisconnectProperties {
+        session_expiry_interval: Some(0),
+        reason_string: Some(MqttString::try_from("r".repeat(40)).unwrap()),
+        user_properties: users,
+        ..DisconnectProperties::default()
+    };
+    let without_reason = DisconnectProperties {
+        reason_string: None,
+        ..full.clone()
+    };
+    let bare = DisconnectProperties {
+        user_properties: UserProperties::default(),
+        ..without_reason.clone()
+    };
+    let reason = ReasonCode::DisconnectWithWillMessage;
+    let len = |p: &DisconnectProperties| {
+        Disconnect {
+            reason_code: reason,
+            properties: p.clone(),
+        }
+        .encoded_len(V5)
+        .unwrap() as u32
+    };
+    assert!(len(&bare) < len(&without_reason) && len(&without_reason) < len(&full));
+    for (max, expected) in [
+        (len(&full), &full),
+        (len(&full) - 1, &without_reason),
+        (len(&without_reason), &without_reason),
+        (len(&without_reason) - 1, &bare),
+    ] {
+        let mut pair = Pair::new(config(V5));
+        pair.open();
+        let mut connack = ConnAck::default();
+        connack.properties.maximum_packet_size = core::num::NonZeroU32::new(max);
+        assert_eq!(pair.send(connack), vec![]);
+        assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
+        let (r, sent) = pair.command(|s, now| s.disconnect(now, reason, full.clone()));
+        r.unwrap();
+        assert_eq!(
+            sent,
+            vec![Packet::Disconnect(Disconnect {
+                reason_code: reason,
+                properties: expected.clone(),
+            })],
+            "maximum packet size {max}"
+        );
+    }
+}

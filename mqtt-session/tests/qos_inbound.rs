@@ -427,3 +427,39 @@ fn qos2_state_goes_when_the_server_lost_the_session() {
         assert_eq!(pair.events(), vec![message(next, None)]);
     }
 }
+
+// v5 [MQTT-3.4.2-2], [MQTT-3.4.2-3], [MQTT-3.5.2-2], [MQTT-3.5.2-3], [MQTT-3.6.2-2],
+// [MQTT-3.6.2-3], [MQTT-3.7.2-2], [MQTT-3.7.2-3]: the client's PUBACK, PUBREC, PUBREL and
+// PUBCOMP never carry a Reason String or User Properties, so they fit the smallest Maximum
+// Packet Size a server can announce for them (4 bytes: the fixed header and the id).
+#[test]
+fn acknowledgements_carry_no_optional_properties() {
+    let mut pair = Pair::new(config(ProtocolVersion::V5));
+    pair.open();
+    let mut connack = ConnAck::default();
+    connack.properties.maximum_packet_size = core::num::NonZeroU32::new(64);
+    assert_eq!(pair.send(connack), vec![]);
+    pair.events();
+    let mut sent = pair.send(incoming(QosPid::AtLeastOnce(pid(1)), "one"));
+    sent.extend(pair.send(incoming(QosPid::ExactlyOnce(pid(2)), "two")));
+    sent.extend(pair.send_ack(PacketType::PubRel, PubResponse::new(pid(2))));
+    let (r, out) = pair.command(|s, now| {
+        s.publish(
+            now,
+            OutboundMessage::new(topic("out/1"), "x", QoS::ExactlyOnce),
+        )
+    });
+    r.unwrap();
+    let Some(Packet::Publish(p)) = out.first() else {
+        panic!("no PUBLISH: {out:?}");
+    };
+    let id = p.packet_id().unwrap();
+    sent.extend(pair.send_ack(PacketType::PubRec, PubResponse::new(id)));
+    assert_eq!(
+        sent,
+        vec![puback(1), pubrec(2), pubcomp(2), Packet::PubRel(PubResponse::new(id))]
+    );
+    for packet in &sent {
+        assert_eq!(packet.encoded_len(ProtocolVersion::V5), Ok(4), "{packet:?}");
+    }
+}
