@@ -389,7 +389,9 @@ fn a_server_auth_with_a_reason_code_it_may_not_send_is_a_protocol_error() {
 fn auth_leaves_out_reason_string_then_user_properties_beyond_the_server_maximum() {
     let mut full = auth_properties(b"re-first");
     full.reason_string = Some(MqttString::try_from("why ".repeat(10)).unwrap());
-    full.user_properties.push_pair("k", "a-longer-value").unwrap();
+    full.user_properties
+        .push_pair("k", "a-longer-value")
+        .unwrap();
     let without_reason = AuthProperties {
         reason_string: None,
         ..full.clone()

@@ -457,7 +457,12 @@ fn acknowledgements_carry_no_optional_properties() {
     sent.extend(pair.send_ack(PacketType::PubRec, PubResponse::new(id)));
     assert_eq!(
         sent,
-        vec![puback(1), pubrec(2), pubcomp(2), Packet::PubRel(PubResponse::new(id))]
+        vec![
+            puback(1),
+            pubrec(2),
+            pubcomp(2),
+            Packet::PubRel(PubResponse::new(id))
+        ]
     );
     for packet in &sent {
         assert_eq!(packet.encoded_len(ProtocolVersion::V5), Ok(4), "{packet:?}");
