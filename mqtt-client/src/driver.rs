@@ -149,6 +149,12 @@ impl Driver {
         Ok((client, driver, commands))
     }
 
+    /// The `tracing` span a driver runs its loop in: the client id names the connection in
+    /// every event the loop and the driver log.
+    pub fn span(&self) -> tracing::Span {
+        tracing::debug_span!("mqtt", client_id = %self.options.session.client_id)
+    }
+
     /// The session.
     pub fn session(&self) -> &Session<Instant> {
         &self.session
@@ -180,11 +186,13 @@ impl Driver {
 
     /// The transport to the server is up.
     pub fn connected(&mut self, now: Instant) {
+        tracing::debug!(server = self.server, "transport up, sending CONNECT");
         self.session.handle_connected(now);
     }
 
     /// A connection attempt failed before MQTT began: try the next server after the backoff.
     pub fn connect_failed(&mut self, now: Instant, error: String) {
+        tracing::warn!(server = self.server, %error, "connecting failed");
         let _ = self.events.force_send(ConnectionEvent::ConnectFailed {
             server: self.server,
             error,
@@ -276,6 +284,7 @@ impl Driver {
     }
 
     fn finish(&mut self, result: Result<(), ClientError>) {
+        tracing::debug!("connection task stopping");
         // Closed before `disconnect` returns: a command sent after it fails at once with
         // `Closed` instead of waiting in the queue of a task that will never read it again.
         if let Some(commands) = self.commands.upgrade() {
@@ -524,6 +533,12 @@ impl Driver {
             any = true;
             match event {
                 Event::Connected(c) => {
+                    tracing::info!(
+                        server = self.server,
+                        session_present = c.session_present,
+                        receive_maximum = c.limits.receive_maximum,
+                        "connected"
+                    );
                     self.ever_connected = true;
                     let _ = self.events.force_send(ConnectionEvent::Connected {
                         server: self.server,
@@ -546,6 +561,7 @@ impl Driver {
                     }
                 }
                 Event::PublishFailed { id, reason, .. } => {
+                    tracing::debug!(?id, ?reason, "publish failed");
                     if let Some(reply) = self.publishes.remove(&id) {
                         let _ = reply.send(Err(ClientError::PublishFailed(reason)));
                     }
@@ -557,6 +573,7 @@ impl Driver {
                     resubscribe,
                 } => {
                     if resubscribe {
+                        tracing::info!(?results, "resubscribed: the server had lost the session");
                         let _ = self
                             .events
                             .force_send(ConnectionEvent::Resubscribed(results));
@@ -589,12 +606,14 @@ impl Driver {
                     }
                 }
                 Event::Disconnected(reason) => {
+                    tracing::info!(?reason, "disconnected");
                     self.follow_redirect(&reason);
                     let _ = self
                         .events
                         .force_send(ConnectionEvent::Disconnected(reason));
                 }
                 Event::ReconnectScheduled { delay, attempt } => {
+                    tracing::debug!(?delay, attempt, "reconnecting after a delay");
                     let _ = self
                         .events
                         .force_send(ConnectionEvent::Reconnecting { delay, attempt });
@@ -671,6 +690,10 @@ impl Driver {
                     // QoS 1/2 waits, unacknowledged: the server's window is the backpressure.
                     break;
                 }
+                tracing::trace!(
+                    stream = stream,
+                    "subscription buffer full: QoS 0 message dropped"
+                );
                 s.sink.lagged();
             }
             let Some((message, token)) = s.overflow.pop_front() else {
@@ -746,6 +769,7 @@ impl Driver {
         if host.is_empty() {
             return;
         }
+        tracing::info!(%host, port, "following the server's redirect");
         server.host = host;
         server.port = port;
         let _ = self

@@ -79,8 +79,15 @@ impl Connection {
         self
     }
 
-    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped).
-    pub async fn run(mut self) {
+    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
+    /// the `tracing` span `mqtt` with the client id.
+    pub async fn run(self) {
+        use tracing::Instrument;
+        let span = self.driver.span();
+        self.run_in_span().instrument(span).await
+    }
+
+    async fn run_in_span(mut self) {
         type Halves = (
             futures_lite::io::ReadHalf<Box<dyn Transport>>,
             futures_lite::io::WriteHalf<Box<dyn Transport>>,

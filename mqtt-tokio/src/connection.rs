@@ -62,8 +62,15 @@ impl Connection {
         self
     }
 
-    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped).
-    pub async fn run(mut self) {
+    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
+    /// the `tracing` span `mqtt` with the client id.
+    pub async fn run(self) {
+        use tracing::Instrument;
+        let span = self.driver.span();
+        self.run_in_span().instrument(span).await
+    }
+
+    async fn run_in_span(mut self) {
         type Halves = (
             tokio::io::ReadHalf<Box<dyn Transport>>,
             tokio::io::WriteHalf<Box<dyn Transport>>,
@@ -84,7 +91,7 @@ impl Connection {
         loop {
             let now = Instant::now();
             if transport.is_none() {
-                if let Some((index, server)) = self.driver.server_to_connect(now) {
+                if let Some((_, server)) = self.driver.server_to_connect(now) {
                     let timeout = self.driver.options().connect_timeout;
                     let options = self.driver.options().clone();
                     let attempt =
@@ -93,16 +100,12 @@ impl Connection {
                     let now = Instant::now();
                     match attempt {
                         Ok(Ok(t)) => {
-                            tracing::debug!(server = index, host = %server.host, "transport up");
                             transport = Some(tokio::io::split(t));
                             rx.clear();
                             tx.clear();
                             self.driver.connected(now);
                         }
-                        Ok(Err(e)) => {
-                            tracing::debug!(server = index, error = %e, "connect failed");
-                            self.driver.connect_failed(now, e.to_string())
-                        }
+                        Ok(Err(e)) => self.driver.connect_failed(now, e.to_string()),
                         Err(_) => self.driver.connect_failed(now, "connect timed out".into()),
                     }
                 }
