@@ -1,28 +1,63 @@
-//! This client and rumqttc 0.25 side by side against one mosquitto (started here on a free
-//! port), in the same run: publish-to-subscriber throughput at QoS 0, 1 and 2 with 64 B and
-//! 4 KiB payloads (counting loss, duplicates and reordering), QoS 1 round-trip latency p50/p99,
-//! client CPU time per message (publisher and subscriber together), and memory per idle
-//! connection.
+//! Our client on tokio, our client on smol and rumqttc 0.25 side by side against one mosquitto
+//! (started here on a free port), in the same run: publish-to-subscriber throughput at QoS 0, 1
+//! and 2 with 64 B and 4 KiB payloads (counting loss, lag reported by the client, duplicates
+//! and reordering), client CPU time per message (publisher and subscriber together), QoS 1
+//! round-trip latency p50/p99, and heap per idle connection.
 //!
 //! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
-//! `BENCH_ONLY=q1-64` runs that throughput scenario only, `BENCH_CLIENT=ours` or `rumqttc` one
-//! client only).
-//! Both clients run on one current-thread tokio runtime, so the CPU time of this process's main
-//! thread is the clients' own (mosquitto is another process). v3.1.1 for both.
+//! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory;
+//! `BENCH_CLIENT=tokio`, `smol` or `rumqttc` — or a comma-separated list; `ours` is an alias of
+//! `tokio` — runs the throughput scenarios of those clients only; `BENCH_WAIT=<seconds>` is how
+//! long a subscriber waits for the next message before counting the rest as lost, 5 by
+//! default).
+//!
+//! Everything runs on this process's main thread (mosquitto is another process): `tokio` and
+//! `rumqttc` on one current-thread tokio runtime, `smol` on a `LocalExecutor` driven by
+//! `smol::block_on` (async-io's reactor and timers), its connection tasks from
+//! `mqtt_smol::new` spawned on that executor rather than on the thread `mqtt_smol::spawn`
+//! would start, and the scenario a task of that executor too. The CPU time per message is
+//! that of all this process's threads (`/proc/self/task/*/schedstat`): the main thread's, plus
+//! whatever async-io's helper thread does for smol (it polls the reactor while `block_on` is
+//! busy running tasks), shown in the `off main` column. The two builds of our client share
+//! the scenario code (over `mqtt_client::Client`); only the executor and the timer differ
+//! ([`Runtime`]). v3.1.1 for all.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 
-use mqtt_proto::ProtocolVersion;
+use mqtt_client::{Client, ConnectionEvent, Delivery, Options};
+use mqtt_proto::{ProtocolVersion, QoS};
 use mqtt_test_support::gated_alloc::{net_bytes, Gated};
 use mqtt_test_support::Mosquitto;
-use mqtt_tokio::{ConnectionEvent, Delivery, Options, QoS};
+use std::future::Future;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`, nanoseconds).
-fn cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
+/// CPU time of one thread so far, nanoseconds (Linux `schedstat`).
+fn schedstat_ns(path: impl AsRef<std::path::Path>) -> u64 {
+    std::fs::read_to_string(path)
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0)
+}
+
+/// CPU time so far, nanoseconds: of this thread, and of all this process's threads.
+fn cpu_ns() -> (u64, u64) {
+    let main = schedstat_ns("/proc/thread-self/schedstat");
+    let all = std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| Some(schedstat_ns(t.ok()?.path().join("schedstat"))))
+                .sum()
+        })
+        .unwrap_or(main);
+    (main, all)
+}
+
+/// The CPU time of all this process's threads since `before` (from [`cpu_ns`]), and the part
+/// of it spent off this thread, nanoseconds.
+fn cpu_since(before: (u64, u64)) -> (u64, u64) {
+    let (main, all) = cpu_ns();
+    let all = all.saturating_sub(before.1);
+    (all, all.saturating_sub(main - before.0))
 }
 
 // Counts heap bytes only inside `net_bytes`, so the timed runs go at full speed.
@@ -37,7 +72,10 @@ struct Run {
     lagged: u64,
     duplicated: u64,
     reordered: u64,
+    /// All this process's threads.
     cpu_us_per_msg: f64,
+    /// Of `cpu_us_per_msg`, the part not on the main thread (async-io's helper thread).
+    off_main_us_per_msg: f64,
 }
 
 /// Checks a received sequence number against what was expected so far.
@@ -104,22 +142,105 @@ fn seq_of(payload: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
-async fn ours_connected(port: u16, id: &str) -> mqtt_tokio::Client {
+/// What differs between our client on tokio and on smol: the executor that runs the scenario
+/// and the connection tasks (on this thread), and the timer. The scenarios below are written
+/// once over it. A cheap handle: each scenario future owns one.
+trait Runtime: Clone + 'static {
+    /// The client's name in the tables, client ids and topics.
+    const NAME: &'static str;
+    /// Runs `future`, and the connection tasks started meanwhile, on this thread.
+    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T;
+    /// A client whose connection task runs on this runtime, on this thread. Called from inside
+    /// [`block_on`](Self::block_on).
+    fn start(&self, options: Options) -> Client;
+    /// `future`'s output, or `None` if it took longer than `limit`.
+    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T>;
+    async fn sleep(&self, duration: Duration);
+}
+
+/// A current-thread tokio runtime (rumqttc runs on it too).
+#[derive(Clone)]
+struct Tokio(Rc<tokio::runtime::Runtime>);
+
+impl Runtime for Tokio {
+    const NAME: &'static str = "tokio";
+    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T {
+        // The scenario is the runtime's main future, polled when woken between batches of at
+        // most 61 tasks; a connection task's `yield_now` is deferred until the runtime has
+        // looked at the main future and the I/O driver, so the subscriber gets its turn.
+        self.0.block_on(future)
+    }
+    fn start(&self, options: Options) -> Client {
+        // `tokio::spawn`: a task of the current-thread runtime.
+        mqtt_tokio::spawn(options).unwrap()
+    }
+    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+        tokio::time::timeout(limit, future).await.ok()
+    }
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}
+
+/// smol's single-threaded executor, driven by `smol::block_on` (async-io), with async-io
+/// timers.
+#[derive(Clone)]
+struct Smol(Rc<smol::LocalExecutor<'static>>);
+
+impl Runtime for Smol {
+    const NAME: &'static str = "smol";
+    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T {
+        // The scenario is a task of the executor, taking turns with the connection tasks. As
+        // the future given to `run` it would be polled only after up to 200 task runs (or when
+        // none is runnable): a connection task's yield after each read would not let the
+        // subscriber in, and QoS 0 subscriptions would lag.
+        let scenario = self.0.spawn(future);
+        smol::block_on(self.0.run(scenario))
+    }
+    fn start(&self, options: Options) -> Client {
+        // Not `mqtt_smol::spawn`, whose thread would hide the connection's CPU time.
+        let (client, connection) = mqtt_smol::new(options).unwrap();
+        self.0.spawn(connection.run()).detach();
+        client
+    }
+    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+        smol::future::or(async { Some(future.await) }, async {
+            smol::Timer::after(limit).await;
+            None
+        })
+        .await
+    }
+    async fn sleep(&self, duration: Duration) {
+        smol::Timer::after(duration).await;
+    }
+}
+
+async fn ours_connected<R: Runtime>(rt: &R, port: u16, id: &str) -> Client {
     let options = Options::new(&format!("mqtt://127.0.0.1:{port}"), id)
         .unwrap()
         .protocol_version(ProtocolVersion::V311);
-    let client = mqtt_tokio::spawn(options).unwrap();
+    let client = rt.start(options);
     loop {
-        if let Some(ConnectionEvent::Connected { .. }) = client.next_event().await {
-            return client;
+        match client.next_event().await {
+            Some(ConnectionEvent::Connected { .. }) => return client,
+            Some(_) => {}
+            None => panic!("{id}: the connection task ended before connecting"),
         }
     }
 }
 
-async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -> Run {
-    let sub = ours_connected(port, &format!("ours-sub-{tag}")).await;
-    let publisher = ours_connected(port, &format!("ours-pub-{tag}")).await;
-    let topic = format!("bench/ours/{tag}");
+async fn ours_throughput<R: Runtime>(
+    rt: R,
+    port: u16,
+    qos: QoS,
+    size: usize,
+    n: u64,
+    tag: String,
+) -> Run {
+    let name = R::NAME;
+    let sub = ours_connected(&rt, port, &format!("{name}-sub-{tag}")).await;
+    let publisher = ours_connected(&rt, port, &format!("{name}-pub-{tag}")).await;
+    let topic = format!("bench/{name}/{tag}");
     let mut s = sub.subscribe(&topic, qos).await.unwrap();
     let cpu = cpu_ns();
     let start = Instant::now();
@@ -144,17 +265,19 @@ async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) ->
     let mut order = Order::new(n as usize);
     let mut lagged = 0;
     let consumer = async {
-        while order.received() < n {
-            match tokio::time::timeout(wait(), s.next()).await {
-                Ok(Some(Delivery::Message(m))) => order.note(seq_of(m.payload())),
-                Ok(Some(Delivery::Lagged(missed))) => lagged += missed,
+        // Messages the client reported dropped (lagged) will not come: no waiting for them.
+        while order.received() + lagged < n {
+            match rt.timeout(wait(), s.next()).await {
+                Some(Some(Delivery::Message(m))) => order.note(seq_of(m.payload())),
+                Some(Some(Delivery::Lagged(missed))) => lagged += missed,
                 _ => break,
             }
         }
     };
-    tokio::join!(producer, consumer);
+    // Both in one future, as `tokio::join!` would.
+    smol::future::zip(producer, consumer).await;
     let elapsed = start.elapsed();
-    let cpu = cpu_ns() - cpu;
+    let (cpu, off_main) = cpu_since(cpu);
     publisher.disconnect().await.unwrap();
     sub.disconnect().await.unwrap();
     Run {
@@ -164,6 +287,7 @@ async fn ours_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) ->
         duplicated: order.duplicated,
         reordered: order.reordered,
         cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
+        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
     }
 }
 
@@ -209,7 +333,9 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     let mut order = Order::new(n as usize);
     let mut acked = 0u64;
     let pub_driver = async {
-        // Drive the publisher's event loop until every QoS 1/2 flow completed.
+        // Drive the publisher's event loop until every QoS 1/2 flow completed (when, is
+        // returned), or at QoS 0 until it has been idle for a while (not timed: that idle wait
+        // is not the client's throughput).
         let want = if qos == QoS::AtMostOnce { 0 } else { n };
         loop {
             match tokio::time::timeout(Duration::from_millis(500), pub_loop.poll()).await {
@@ -217,13 +343,13 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
                 | Ok(Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubComp(_)))) => {
                     acked += 1;
                     if acked >= want && want > 0 {
-                        break;
+                        break Some(Instant::now());
                     }
                 }
                 Ok(Ok(_)) => {}
                 _ => {
                     if want == 0 {
-                        break;
+                        break None;
                     }
                 }
             }
@@ -239,10 +365,11 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
                 _ => break,
             }
         }
+        Instant::now()
     };
-    let (publisher, _, _) = tokio::join!(producer, pub_driver, consumer);
-    let elapsed = start.elapsed();
-    let cpu = cpu_ns() - cpu;
+    let (publisher, acked_at, received_at) = tokio::join!(producer, pub_driver, consumer);
+    let elapsed = acked_at.map_or(received_at, |a| a.max(received_at)) - start;
+    let (cpu, off_main) = cpu_since(cpu);
     let _ = publisher.disconnect().await;
     let _ = sub.disconnect().await;
     Run {
@@ -252,6 +379,7 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
         duplicated: order.duplicated,
         reordered: order.reordered,
         cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
+        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
     }
 }
 
@@ -261,17 +389,16 @@ fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-async fn ours_latency(port: u16, n: usize) -> (f64, f64) {
-    let client = ours_connected(port, "ours-lat").await;
-    let mut s = client
-        .subscribe("bench/lat/ours", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+async fn ours_latency<R: Runtime>(rt: R, port: u16, n: usize) -> (f64, f64) {
+    let name = R::NAME;
+    let topic = format!("bench/lat/{name}");
+    let client = ours_connected(&rt, port, &format!("{name}-lat")).await;
+    let mut s = client.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
     let mut samples = Vec::with_capacity(n);
     for seq in 0..n as u64 {
         let start = Instant::now();
         client
-            .publish("bench/lat/ours", payload(seq, 64), QoS::AtLeastOnce)
+            .publish(&topic, payload(seq, 64), QoS::AtLeastOnce)
             .await
             .unwrap();
         s.next_message().await.unwrap();
@@ -317,20 +444,18 @@ async fn rumqttc_latency(port: u16, n: usize) -> (f64, f64) {
 }
 
 /// Heap bytes held per idle connected client: allocated minus freed while `n` clients connect
-/// (counted by the gated allocator), divided by `n`. Sockets' kernel buffers are not counted
-/// (the same for both clients).
-fn ours_idle_memory(
-    rt: &tokio::runtime::Runtime,
-    port: u16,
-    n: usize,
-) -> (f64, Vec<mqtt_tokio::Client>) {
+/// (counted by the gated allocator), divided by `n`, in KiB. Sockets' kernel buffers are not
+/// counted (the same for all clients).
+fn ours_idle_memory<R: Runtime>(rt: &R, port: u16, n: usize) -> (f64, Vec<Client>) {
+    let scenario_rt = rt.clone();
     let (clients, bytes) = net_bytes(|| {
-        rt.block_on(async {
+        rt.block_on(async move {
+            let rt = scenario_rt;
             let mut clients = Vec::with_capacity(n);
             for i in 0..n {
-                clients.push(ours_connected(port, &format!("idle-ours-{i}")).await);
+                clients.push(ours_connected(&rt, port, &format!("idle-{}-{i}", R::NAME)).await);
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            rt.sleep(Duration::from_millis(200)).await;
             clients
         })
     });
@@ -363,10 +488,30 @@ fn rumqttc_idle_memory(rt: &tokio::runtime::Runtime, port: u16, n: usize) -> (f6
     (bytes as f64 / n as f64 / 1024.0, clients)
 }
 
-/// `BENCH_CLIENT=ours` (or `rumqttc`) runs the throughput scenarios of one client only, e.g.
-/// to profile it or count its system calls.
+/// `BENCH_CLIENT=tokio` (or `smol`, `rumqttc`, or several separated by commas; `ours` means
+/// `tokio`) runs the throughput scenarios of those clients only, e.g. to profile one or count
+/// its system calls.
 fn client_selected(name: &str) -> bool {
-    std::env::var("BENCH_CLIENT").map_or(true, |only| only == name)
+    std::env::var("BENCH_CLIENT").map_or(true, |only| {
+        only.split(',')
+            .map(|c| {
+                if c.trim() == "ours" {
+                    "tokio"
+                } else {
+                    c.trim()
+                }
+            })
+            .any(|c| c == name)
+    })
+}
+
+/// `ours` against `theirs`, or blank when there is nothing to compare with.
+fn ratio(ours: f64, theirs: f64) -> String {
+    if theirs > 0.0 && ours > 0.0 {
+        format!("{:.2}", ours / theirs)
+    } else {
+        String::new()
+    }
 }
 
 fn main() {
@@ -380,13 +525,16 @@ fn main() {
     })
     .unwrap();
     let port = broker.port();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let tokio_rt = Tokio(Rc::new(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    ));
+    let smol_rt = Smol(Rc::new(smol::LocalExecutor::new()));
     let scale = if quick { 20 } else { 1 };
     println!(
-        "{:<10} {:>7} {:>10} {:>11} {:>7} {:>7} {:>10} {:>10} {:>7}",
+        "{:<10} {:>7} {:>10} {:>11} {:>7} {:>7} {:>10} {:>10} {:>9} {:>8}",
         "scenario",
         "client",
         "msgs/s",
@@ -395,7 +543,8 @@ fn main() {
         "lagged",
         "duplicated",
         "reordered",
-        "ratio"
+        "cpu ratio",
+        "off main"
     );
     for (qos, size, n) in [
         (QoS::AtMostOnce, 64, 200_000u64),
@@ -410,19 +559,40 @@ fn main() {
         if std::env::var("BENCH_ONLY").is_ok_and(|only| only != tag) {
             continue;
         }
-        let ours = if client_selected("ours") {
-            rt.block_on(ours_throughput(port, qos, size, n, &tag))
-        } else {
-            Run::default()
-        };
-        let theirs = if client_selected("rumqttc") {
-            rt.block_on(rumqttc_throughput(port, qos, size, n, &tag))
-        } else {
-            Run::default()
-        };
-        for (name, r) in [("ours", ours), ("rumqttc", theirs)] {
+        let on_tokio = client_selected(Tokio::NAME).then(|| {
+            tokio_rt.block_on(ours_throughput(
+                tokio_rt.clone(),
+                port,
+                qos,
+                size,
+                n,
+                tag.clone(),
+            ))
+        });
+        let on_smol = client_selected(Smol::NAME).then(|| {
+            smol_rt.block_on(ours_throughput(
+                smol_rt.clone(),
+                port,
+                qos,
+                size,
+                n,
+                tag.clone(),
+            ))
+        });
+        let theirs = client_selected("rumqttc").then(|| {
+            tokio_rt
+                .0
+                .block_on(rumqttc_throughput(port, qos, size, n, &tag))
+        });
+        let their_cpu = theirs.map_or(0.0, |r| r.cpu_us_per_msg);
+        for (name, r) in [
+            (Tokio::NAME, on_tokio),
+            (Smol::NAME, on_smol),
+            ("rumqttc", theirs),
+        ] {
+            let Some(r) = r else { continue };
             println!(
-                "{:<10} {:>7} {:>10.0} {:>11.2} {:>7} {:>7} {:>10} {:>10} {:>7}",
+                "{:<10} {:>7} {:>10.0} {:>11.2} {:>7} {:>7} {:>10} {:>10} {:>9} {:>7.1}%",
                 tag,
                 name,
                 r.msgs_per_s,
@@ -431,11 +601,12 @@ fn main() {
                 r.lagged,
                 r.duplicated,
                 r.reordered,
-                if name == "ours" {
+                if name == "rumqttc" {
                     String::new()
                 } else {
-                    format!("{:.2}", ours.cpu_us_per_msg / r.cpu_us_per_msg)
-                }
+                    ratio(r.cpu_us_per_msg, their_cpu)
+                },
+                100.0 * r.off_main_us_per_msg / r.cpu_us_per_msg.max(f64::MIN_POSITIVE)
             );
         }
     }
@@ -444,15 +615,29 @@ fn main() {
         return;
     }
     let n = if quick { 200 } else { 2000 };
-    let (o50, o99) = rt.block_on(ours_latency(port, n));
-    let (r50, r99) = rt.block_on(rumqttc_latency(port, n));
-    println!("QoS 1 round trip (µs): ours p50 {o50:.0} p99 {o99:.0}; rumqttc p50 {r50:.0} p99 {r99:.0}; p99 ratio {:.2}", o99 / r99);
+    let (t50, t99) = tokio_rt.block_on(ours_latency(tokio_rt.clone(), port, n));
+    let (s50, s99) = smol_rt.block_on(ours_latency(smol_rt.clone(), port, n));
+    let (r50, r99) = tokio_rt.0.block_on(rumqttc_latency(port, n));
+    println!(
+        "QoS 1 round trip (µs, {n} in a row): tokio p50 {t50:.0} p99 {t99:.0}; \
+         smol p50 {s50:.0} p99 {s99:.0}; rumqttc p50 {r50:.0} p99 {r99:.0}; \
+         p99 ratio tokio {}, smol {}",
+        ratio(t99, r99),
+        ratio(s99, r99)
+    );
     let conns = if quick { 50 } else { 1000 };
-    let (ours_mem, ours_clients) = ours_idle_memory(&rt, port, conns);
-    let (r_mem, r_clients) = rumqttc_idle_memory(&rt, port, conns);
-    println!("heap per idle connection ({conns} connections): ours {ours_mem:.1} KiB, rumqttc {r_mem:.1} KiB, ratio {:.2}", ours_mem / r_mem);
-    rt.block_on(async {
-        for c in &ours_clients {
+    // All three sets stay connected until the end.
+    let (tokio_mem, tokio_clients) = ours_idle_memory(&tokio_rt, port, conns);
+    let (smol_mem, smol_clients) = ours_idle_memory(&smol_rt, port, conns);
+    let (r_mem, r_clients) = rumqttc_idle_memory(&tokio_rt.0, port, conns);
+    println!(
+        "heap per idle connection ({conns} connections): tokio {tokio_mem:.1} KiB, \
+         smol {smol_mem:.1} KiB, rumqttc {r_mem:.1} KiB; ratio tokio {}, smol {}",
+        ratio(tokio_mem, r_mem),
+        ratio(smol_mem, r_mem)
+    );
+    tokio_rt.0.block_on(async {
+        for c in &tokio_clients {
             let _ = c.disconnect().await;
         }
         for (c, t) in r_clients {
@@ -460,5 +645,13 @@ fn main() {
             t.abort();
         }
     });
-    println!("cpu ratio = ours / rumqttc CPU time per message (below 1: ours uses less)");
+    smol_rt.block_on(async move {
+        for c in &smol_clients {
+            let _ = c.disconnect().await;
+        }
+    });
+    println!(
+        "ratios = client / rumqttc (below 1: less than rumqttc); cpu = all this process's \
+         threads, off main = the share of it not on the main thread (async-io's helper)"
+    );
 }
