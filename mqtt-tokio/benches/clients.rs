@@ -5,7 +5,8 @@
 //! round-trip latency p50/p99, and heap per idle connection.
 //!
 //! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
-//! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory;
+//! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory
+//! (`BENCH_ONLY=memory`: the idle-memory figure only);
 //! `BENCH_CLIENT=tokio`, `smol` or `rumqttc` — or a comma-separated list; `ours` is an alias of
 //! `tokio` — runs the throughput scenarios of those clients only; `BENCH_WAIT=<seconds>` is how
 //! long a subscriber waits for the next message before counting the rest as lost, 5 by
@@ -610,21 +611,24 @@ fn main() {
             );
         }
     }
-    if std::env::var("BENCH_ONLY").is_ok() {
+    let only = std::env::var("BENCH_ONLY").ok();
+    if only.as_deref().is_some_and(|o| o != "memory") {
         // One throughput scenario only.
         return;
     }
-    let n = if quick { 200 } else { 2000 };
-    let (t50, t99) = tokio_rt.block_on(ours_latency(tokio_rt.clone(), port, n));
-    let (s50, s99) = smol_rt.block_on(ours_latency(smol_rt.clone(), port, n));
-    let (r50, r99) = tokio_rt.0.block_on(rumqttc_latency(port, n));
-    println!(
-        "QoS 1 round trip (µs, {n} in a row): tokio p50 {t50:.0} p99 {t99:.0}; \
-         smol p50 {s50:.0} p99 {s99:.0}; rumqttc p50 {r50:.0} p99 {r99:.0}; \
-         p99 ratio tokio {}, smol {}",
-        ratio(t99, r99),
-        ratio(s99, r99)
-    );
+    if only.is_none() {
+        let n = if quick { 200 } else { 2000 };
+        let (t50, t99) = tokio_rt.block_on(ours_latency(tokio_rt.clone(), port, n));
+        let (s50, s99) = smol_rt.block_on(ours_latency(smol_rt.clone(), port, n));
+        let (r50, r99) = tokio_rt.0.block_on(rumqttc_latency(port, n));
+        println!(
+            "QoS 1 round trip (µs, {n} in a row): tokio p50 {t50:.0} p99 {t99:.0}; \
+             smol p50 {s50:.0} p99 {s99:.0}; rumqttc p50 {r50:.0} p99 {r99:.0}; \
+             p99 ratio tokio {}, smol {}",
+            ratio(t99, r99),
+            ratio(s99, r99)
+        );
+    }
     let conns = if quick { 50 } else { 1000 };
     // All three sets stay connected until the end.
     let (tokio_mem, tokio_clients) = ours_idle_memory(&tokio_rt, port, conns);
