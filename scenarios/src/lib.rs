@@ -11,9 +11,9 @@
 //! ```
 //!
 //! Every scenario starts its own broker (mosquitto on a free loopback port, stopped by process
-//! id; an embedded rumqttd for WebSocket), so the tests of one binary run in parallel. Every
-//! wait is bounded by [`within`]: a hang fails in seconds with what was awaited. No scenario
-//! asserts on elapsed time.
+//! id; an embedded rumqttd for WebSocket, behind a TLS relay for `wss://`), so the tests of one
+//! binary run in parallel. Every wait is bounded by [`within`]: a hang fails in seconds with
+//! what was awaited. No scenario asserts on elapsed time.
 #![forbid(unsafe_code)]
 // Test code: a failed expectation is a panic with a message.
 #![allow(clippy::unwrap_used, clippy::panic)]
@@ -56,7 +56,7 @@ pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
     v5_subscription_identifiers, v5_topic_aliases,
 };
-pub use websocket::websocket_publish_and_subscribe;
+pub use websocket::{secure_websocket_publish_and_subscribe, websocket_publish_and_subscribe};
 
 /// A connection task not yet running, as the driver's `Connection::run()` future.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -289,6 +289,8 @@ macro_rules! scenarios {
                 tls_client_certificates => tls_client_certificates(),
                 tls_insecure_mode_skips_verification => tls_insecure_mode_skips_verification(),
                 websocket_publish_and_subscribe => websocket_publish_and_subscribe(),
+                secure_websocket_publish_and_subscribe =>
+                    secure_websocket_publish_and_subscribe(),
             );
         }
     };

@@ -1,8 +1,9 @@
 //! Test support shared by the workspace's tests: [`mosquitto`] starts real brokers, [`tls`]
 //! one with TLS listeners and certificates made for it, [`dynsec`] one with its
 //! dynamic-security plugin, [`embedded`] a broker in the test process for what mosquitto here
-//! cannot do; [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked
-//! (for benchmarks).
+//! cannot do, [`relay`] TLS in front of a plain listener (`wss://` to the embedded broker);
+//! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
+//! benchmarks).
 #![deny(unsafe_code)]
 
 pub mod alloc;
@@ -10,6 +11,7 @@ pub mod dynsec;
 pub mod embedded;
 pub mod gated_alloc;
 pub mod mosquitto;
+pub mod relay;
 pub mod tls;
 
 pub use mosquitto::{free_port, Mosquitto, Options, StartError};

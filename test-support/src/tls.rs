@@ -1,4 +1,5 @@
-//! Certificates generated for a test (rcgen) and a mosquitto with TLS listeners using them.
+//! Certificates generated for a test (rcgen) and a mosquitto with TLS listeners using them (for
+//! TLS in front of a broker that has none, see [`relay`](crate::relay)).
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -8,24 +9,38 @@ use std::path::Path;
 
 use crate::mosquitto::{free_port, Mosquitto, Options as BrokerOptions, StartError};
 
-/// A CA and a client certificate signed by it (PEM).
+/// A CA, a server certificate signed by it for 127.0.0.1 / localhost, and a client certificate
+/// signed by it (PEM).
 #[derive(Debug)]
 pub struct Pki {
     /// The CA certificate.
     pub ca_pem: String,
+    /// The server certificate, for `127.0.0.1` and `localhost`.
+    pub server_pem: String,
+    /// The server key.
+    pub server_key: String,
     /// The client certificate.
     pub client_pem: String,
     /// The client key.
     pub client_key: String,
 }
 
-/// A CA, a server certificate for 127.0.0.1 / localhost and a client certificate, written to
-/// `dir` for mosquitto.
-fn pki(dir: &Path) -> Pki {
-    pki_in(dir).unwrap_or_else(|e| panic!("generating test certificates: {e}"))
+impl Pki {
+    /// A fresh CA and the certificates it signs, in memory. Each call makes a different CA, so
+    /// a second `Pki` serves as "a CA that did not sign this server".
+    pub fn generate() -> Result<Pki, StartError> {
+        generate().map_err(|e| StartError(format!("generating test certificates: {e}")))
+    }
+
+    /// Writes `ca.pem`, `server.pem` and `server.key` to `dir` (for mosquitto).
+    fn write_server_files(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
+        std::fs::write(dir.join("server.pem"), &self.server_pem)?;
+        std::fs::write(dir.join("server.key"), &self.server_key)
+    }
 }
 
-fn pki_in(dir: &Path) -> Result<Pki, Box<dyn std::error::Error>> {
+fn generate() -> Result<Pki, rcgen::Error> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -40,11 +55,10 @@ fn pki_in(dir: &Path) -> Result<Pki, Box<dyn std::error::Error>> {
         .distinguished_name
         .push(DnType::CommonName, "mqtt-test-client");
     let client = client_params.signed_by(&client_key, &ca)?;
-    std::fs::write(dir.join("ca.pem"), ca.pem())?;
-    std::fs::write(dir.join("server.pem"), server.pem())?;
-    std::fs::write(dir.join("server.key"), server_key.serialize_pem())?;
     Ok(Pki {
         ca_pem: ca.pem(),
+        server_pem: server.pem(),
+        server_key: server_key.serialize_pem(),
         client_pem: client.pem(),
         client_key: client_key.serialize_pem(),
     })
@@ -79,7 +93,9 @@ mod tempdir {
 pub fn tls_broker(name: &str) -> Result<TlsBroker, StartError> {
     let dir = std::env::temp_dir().join(format!("mqtt-tls-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| StartError(e.to_string()))?;
-    let pki = pki(&dir);
+    let pki = Pki::generate()?;
+    pki.write_server_files(&dir)
+        .map_err(|e| StartError(format!("writing test certificates: {e}")))?;
     let (tls_port, mtls_port) = (free_port(), free_port());
     let files = |extra: &str| {
         vec![
