@@ -457,6 +457,23 @@ impl Subscription {
         }
     }
 
+    /// Push delivery: calls `on_message` with every message and `on_lagged` with every count
+    /// of QoS 0 messages dropped for this subscription (see [`Delivery::Lagged`]), until the
+    /// connection task ends. The drivers' `subscribe_with` runs this on a task or thread of
+    /// its own; dropping the future unsubscribes.
+    pub async fn dispatch<F, L>(mut self, mut on_message: F, mut on_lagged: L)
+    where
+        F: FnMut(Message),
+        L: FnMut(u64),
+    {
+        while let Some(delivery) = self.next().await {
+            match delivery {
+                Delivery::Message(m) => on_message(m),
+                Delivery::Lagged(n) => on_lagged(n),
+            }
+        }
+    }
+
     /// Unsubscribes and waits for the server's answer (one reason code per filter).
     pub async fn unsubscribe(mut self) -> Result<Vec<ReasonCode>, ClientError> {
         self.unsubscribed = true;

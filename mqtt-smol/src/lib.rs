@@ -20,10 +20,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod callback;
 mod connection;
 mod transport;
 mod websocket;
 
+pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection, SpawnError};
 pub use mqtt_client::{
     Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError,

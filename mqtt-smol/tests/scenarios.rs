@@ -5,9 +5,10 @@
 //! scenario, run on the executor under test.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_scenarios::{Runtime, SpawnError, Task};
-use mqtt_smol::{Client, Options};
+use mqtt_scenarios::{CallbackHandle, Runtime, SpawnError, Task};
+use mqtt_smol::{Client, ClientError, Message, Options, QoS};
 use std::future::Future;
+use std::pin::Pin;
 
 /// smol's executor.
 struct Smol;
@@ -30,6 +31,21 @@ impl Runtime for Smol {
 
     fn spawn_task(&self, task: Task) {
         smol::spawn(task).detach();
+    }
+
+    fn subscribe_with<'a>(
+        &'a self,
+        client: &'a Client,
+        filter: &'a str,
+        qos: QoS,
+        on_message: Box<dyn FnMut(Message) + Send>,
+        on_lagged: Box<dyn FnMut(u64) + Send>,
+    ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>> {
+        Box::pin(async move {
+            let handle =
+                mqtt_smol::subscribe_with(client, filter, qos, on_message, on_lagged).await?;
+            Ok(Box::new(handle) as CallbackHandle)
+        })
     }
 }
 
@@ -55,6 +71,21 @@ impl Runtime for AsyncStd {
     fn spawn_task(&self, task: Task) {
         // Dropping the handle detaches the task.
         drop(async_std::task::spawn(task));
+    }
+
+    fn subscribe_with<'a>(
+        &'a self,
+        client: &'a Client,
+        filter: &'a str,
+        qos: QoS,
+        on_message: Box<dyn FnMut(Message) + Send>,
+        on_lagged: Box<dyn FnMut(u64) + Send>,
+    ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>> {
+        Box::pin(async move {
+            let handle =
+                mqtt_smol::subscribe_with(client, filter, qos, on_message, on_lagged).await?;
+            Ok(Box::new(handle) as CallbackHandle)
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 //! own) collects them; one test per binary for that reason.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_scenarios::{disconnect, options, url, wait_connected};
+use mqtt_scenarios::{disconnect, options, sleep, url, wait_connected, within};
 use mqtt_test_support::Mosquitto;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -41,6 +41,14 @@ fn the_connection_logs_through_tracing_in_a_span_with_the_client_id() {
         let client = mqtt_smol::spawn(o).unwrap();
         wait_connected(&client).await;
         disconnect(&client).await;
+        // The connection thread may log the end of the connection just after `disconnect`
+        // returned: wait for it (bounded).
+        within("the log line of the disconnect", async {
+            while !String::from_utf8_lossy(&captured.0.lock().unwrap()).contains("disconnected") {
+                sleep(std::time::Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     });
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = log.lines().collect();

@@ -1,6 +1,6 @@
 //! Push delivery: a callback per message instead of a stream.
 
-use mqtt_client::{Client, ClientError, Delivery, Message};
+use mqtt_client::{Client, ClientError, Message};
 use mqtt_proto::QoS;
 
 /// Stops a callback subscription (and unsubscribes) when dropped or [`stop`](Self::stop)ped.
@@ -28,21 +28,14 @@ pub async fn subscribe_with<F, L>(
     client: &Client,
     filter: &str,
     qos: QoS,
-    mut callback: F,
-    mut lagged: L,
+    callback: F,
+    lagged: L,
 ) -> Result<CallbackHandle, ClientError>
 where
     F: FnMut(Message) + Send + 'static,
     L: FnMut(u64) + Send + 'static,
 {
-    let mut subscription = client.subscribe(filter, qos).await?;
-    let task = tokio::spawn(async move {
-        while let Some(delivery) = subscription.next().await {
-            match delivery {
-                Delivery::Message(m) => callback(m),
-                Delivery::Lagged(n) => lagged(n),
-            }
-        }
-    });
+    let subscription = client.subscribe(filter, qos).await?;
+    let task = tokio::spawn(subscription.dispatch(callback, lagged));
     Ok(CallbackHandle { task })
 }

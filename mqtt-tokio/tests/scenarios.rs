@@ -2,9 +2,10 @@
 //! protocol version, each on a runtime of its own, against brokers the scenarios start.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_scenarios::{Runtime, SpawnError, Task};
-use mqtt_tokio::{Client, Options};
+use mqtt_scenarios::{CallbackHandle, Runtime, SpawnError, Task};
+use mqtt_tokio::{Client, ClientError, Message, Options, QoS};
 use std::future::Future;
+use std::pin::Pin;
 
 /// A multi-threaded tokio runtime per test: a scenario's blocking steps (starting and
 /// restarting brokers) hold one worker while the connection tasks run on the other.
@@ -33,6 +34,21 @@ impl Runtime for Tokio {
 
     fn spawn_task(&self, task: Task) {
         tokio::spawn(task);
+    }
+
+    fn subscribe_with<'a>(
+        &'a self,
+        client: &'a Client,
+        filter: &'a str,
+        qos: QoS,
+        on_message: Box<dyn FnMut(Message) + Send>,
+        on_lagged: Box<dyn FnMut(u64) + Send>,
+    ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>> {
+        Box::pin(async move {
+            let handle =
+                mqtt_tokio::subscribe_with(client, filter, qos, on_message, on_lagged).await?;
+            Ok(Box::new(handle) as CallbackHandle)
+        })
     }
 }
 

@@ -110,3 +110,54 @@ pub async fn v5_server_reference_is_followed<R: Runtime>(rt: &R) {
     assert_eq!(text(&next_message(&mut sub, "the message").await), "x");
     disconnect(&client).await;
 }
+
+/// Push delivery (`subscribe_with`): the callback gets every message in order, and once the
+/// handle is dropped it gets no more (the subscription is gone: a later message reaches only
+/// a stream subscription).
+pub async fn callbacks_receive_every_message<R: Runtime>(rt: &R) {
+    let broker = broker();
+    let url = url(broker.port());
+    let client = connected(
+        rt,
+        options(&url, &format!("cb-{}", R::NAME), ProtocolVersion::V5),
+    )
+    .await;
+    let (tx, rx) = async_channel::unbounded();
+    let handle = within(
+        "the callback subscription",
+        rt.subscribe_with(
+            &client,
+            "cb/#",
+            QoS::AtLeastOnce,
+            Box::new(move |m| {
+                let _ = tx.try_send(text(&m));
+            }),
+            Box::new(|_| {}),
+        ),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("subscribe_with: {e}"));
+    for n in 0..5 {
+        publish(&client, "cb/t", format!("{n}"), QoS::AtLeastOnce).await;
+    }
+    for n in 0..5 {
+        let got = within("a message through the callback", rx.recv())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got, format!("{n}"));
+    }
+    drop(handle);
+    // The callback's sender goes with its thread or task: the channel closes once the
+    // delivery loop has ended and unsubscribed.
+    within("the callback's end", async {
+        while rx.recv().await.is_ok() {}
+    })
+    .await;
+    let mut sub = subscribe(&client, "cb/#", QoS::AtLeastOnce).await;
+    publish(&client, "cb/t", "after", QoS::AtLeastOnce).await;
+    assert_eq!(
+        text(&next_message(&mut sub, "the message after the callback stopped").await),
+        "after"
+    );
+    disconnect(&client).await;
+}

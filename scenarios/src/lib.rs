@@ -19,7 +19,9 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use futures::future::{self, Either};
-use mqtt_client::{Client, ConnectionEvent, Message, Options, PublishDone, Subscription};
+use mqtt_client::{
+    Client, ClientError, ConnectionEvent, Message, Options, PublishDone, Subscription,
+};
 use mqtt_session::DisconnectReason;
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -41,7 +43,10 @@ pub use basic::{
     persistent_session_receives_what_was_published_while_away, qos_round_trips, retained_messages,
     will_on_a_cut_connection,
 };
-pub use delivery::{fail_over_to_the_next_server, manual_acks, v5_server_reference_is_followed};
+pub use delivery::{
+    callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
+    v5_server_reference_is_followed,
+};
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use restart::{
@@ -82,7 +87,21 @@ pub trait Runtime {
 
     /// Runs a task on this runtime's executor, detached.
     fn spawn_task(&self, task: Task);
+
+    /// The driver's `subscribe_with`: push delivery to `on_message` (and lag counts to
+    /// `on_lagged`) until the returned handle is dropped.
+    fn subscribe_with<'a>(
+        &'a self,
+        client: &'a Client,
+        filter: &'a str,
+        qos: QoS,
+        on_message: Box<dyn FnMut(Message) + Send>,
+        on_lagged: Box<dyn FnMut(u64) + Send>,
+    ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>>;
 }
+
+/// Whatever a driver's `subscribe_with` returns: delivery stops when it is dropped.
+pub type CallbackHandle = Box<dyn std::any::Any + Send>;
 
 /// How long any single wait may take before the scenario fails.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -281,6 +300,7 @@ macro_rules! scenarios {
                     slow_subscriber_does_not_stall_the_connection(),
                 manual_acks_v311 => manual_acks($crate::ProtocolVersion::V311),
                 manual_acks_v5 => manual_acks($crate::ProtocolVersion::V5),
+                callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
                 v5_server_reference_is_followed => v5_server_reference_is_followed(),
                 tls_server_verified_against_our_ca => tls_server_verified_against_our_ca(),
