@@ -25,7 +25,10 @@ const MAX_READ_CHUNK: usize = 16 * 1024;
 /// A connection task not yet running: run it on your executor with [`Connection::run`], or
 /// use [`spawn`].
 pub struct Connection {
-    driver: Driver,
+    // Boxed: the loop's future keeps more than one copy of `self` (the compiler does not
+    // overlap an async fn's argument with its locals), so `self` must be small; an idle
+    // connection's task is mostly this future.
+    driver: Box<Driver>,
     commands: async_channel::Receiver<mqtt_client::Command>,
     connector: Box<dyn Connector>,
 }
@@ -44,7 +47,7 @@ pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
     Ok((
         client,
         Connection {
-            driver,
+            driver: Box::new(driver),
             commands,
             connector: Box::new(TcpConnector),
         },
@@ -81,10 +84,10 @@ impl Connection {
 
     /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
     /// the `tracing` span `mqtt` with the client id.
-    pub async fn run(self) {
+    pub fn run(self) -> impl std::future::Future<Output = ()> + Send {
         use tracing::Instrument;
         let span = self.driver.span();
-        self.run_in_span().instrument(span).await
+        self.run_in_span().instrument(span)
     }
 
     async fn run_in_span(mut self) {
@@ -107,9 +110,10 @@ impl Connection {
             if transport.is_none() {
                 if let Some((_, server)) = self.driver.server_to_connect(now) {
                     let timeout = self.driver.options().connect_timeout;
-                    let options = self.driver.options().clone();
                     let attempt = futures_lite::future::or(
-                        async { Some(self.connector.connect(&server, &options).await) },
+                        async {
+                            Some(self.connector.connect(&server, self.driver.options()).await)
+                        },
                         async {
                             Timer::after(timeout).await;
                             None
