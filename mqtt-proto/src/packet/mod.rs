@@ -183,19 +183,17 @@ pub(crate) trait Body {
     fn body_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError>;
     /// Writes the body; `len` is what [`Body::body_len`] returned.
     fn write_body<B: BufMut>(&self, version: ProtocolVersion, len: usize, buf: &mut B);
-    /// Writes the fixed header (`first` byte, remaining length `len`), then the body. A packet
-    /// may override this to merge the header with the start of its body into fewer writes:
-    /// each `put_*` on a `BufMut` checks capacity and advances on its own.
-    fn write_packet<B: BufMut>(
+    /// Writes the whole packet (fixed header `first` and remaining length `len`, then the
+    /// body) in a way of its own and returns `true`, or returns `false` to have the fixed
+    /// header and [`Body::write_body`] written the plain way.
+    fn write_whole<B: BufMut>(
         &self,
-        version: ProtocolVersion,
-        first: u8,
-        len: usize,
-        buf: &mut B,
-    ) {
-        buf.put_u8(first);
-        put_varint(buf, len);
-        self.write_body(version, len, buf);
+        _: ProtocolVersion,
+        _first: u8,
+        _len: usize,
+        _: &mut B,
+    ) -> bool {
+        false
     }
 }
 
@@ -225,7 +223,11 @@ pub(crate) fn encode<P: Body, B: BufMut>(
         });
     }
     let first = ((p.packet_type() as u8) << 4) | p.flags();
-    p.write_packet(version, first, body_len, buf);
+    if !p.write_whole(version, first, body_len, buf) {
+        buf.put_u8(first);
+        put_varint(buf, body_len);
+        p.write_body(version, body_len, buf);
+    }
     Ok(total)
 }
 

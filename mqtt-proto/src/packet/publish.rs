@@ -9,7 +9,7 @@ use super::{
 use crate::error::{EncodeError, Error};
 use crate::property::{block_len, AckProperties, PublishProperties};
 use crate::topic::TopicName;
-use crate::wire::{put_binary, put_varint, varint_into, Reader};
+use crate::wire::{put_binary, varint_into, Reader};
 use crate::{PacketId, ProtocolVersion, QoS, ReasonCode};
 
 /// The QoS of a PUBLISH together with its Packet Identifier, which exists exactly when the QoS
@@ -139,24 +139,27 @@ impl Body for Publish {
         if let Some(id) = self.packet_id() {
             buf.put_u16(id.get());
         }
-        self.write_rest(version, buf);
+        if version == ProtocolVersion::V5 {
+            let len = self.properties.encoded_len().unwrap_or(0);
+            self.properties.write(len, buf);
+        }
+        buf.put_slice(&self.payload);
     }
 
-    /// A topic of up to [`SHORT_TOPIC`] bytes goes out in one write together with the fixed
-    /// header and the Packet Identifier: three writes fewer per message.
-    fn write_packet<B: BufMut>(
+    /// In v5, a topic of up to [`SHORT_TOPIC`] bytes goes out in one write together with the
+    /// fixed header and the Packet Identifier. Measured with `cargo bench -p mqtt-proto --bench
+    /// codec`, that takes 0.7 of the time of separate writes for a v5 PUBLISH with properties,
+    /// but 1.3 for a v3.1.1 one, which keeps the plain writes.
+    fn write_whole<B: BufMut>(
         &self,
         version: ProtocolVersion,
         first: u8,
         len: usize,
         buf: &mut B,
-    ) {
+    ) -> bool {
         let topic = self.topic.as_bytes();
-        if topic.len() > SHORT_TOPIC {
-            buf.put_u8(first);
-            put_varint(buf, len);
-            self.write_body(version, len, buf);
-            return;
+        if version != ProtocolVersion::V5 || topic.len() > SHORT_TOPIC {
+            return false;
         }
         let mut start = [0u8; 5 + 2 + SHORT_TOPIC + 2];
         start[0] = first;
@@ -170,23 +173,15 @@ impl Body for Publish {
             n += 2;
         }
         buf.put_slice(&start[..n]);
-        self.write_rest(version, buf);
+        let props = self.properties.encoded_len().unwrap_or(0);
+        self.properties.write(props, buf);
+        buf.put_slice(&self.payload);
+        true
     }
 }
 
 /// The longest topic [`Publish`] encodes together with its fixed header.
 const SHORT_TOPIC: usize = 64;
-
-impl Publish {
-    /// The properties (v5) and the payload.
-    fn write_rest<B: BufMut>(&self, version: ProtocolVersion, buf: &mut B) {
-        if version == ProtocolVersion::V5 {
-            let len = self.properties.encoded_len().unwrap_or(0);
-            self.properties.write(len, buf);
-        }
-        buf.put_slice(&self.payload);
-    }
-}
 
 impl Publish {
     #[inline]
