@@ -40,6 +40,75 @@ type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 /// a write, few enough that reads and timers are never kept waiting long.
 pub const COMMAND_BATCH: usize = 64;
 
+/// What a loop does next (see [`Driver::step`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Shut the transport down, then call [`Driver::closed_by_us`].
+    Close,
+    /// Leave the loop: the connection task is done.
+    Stop,
+    /// Wait for bytes, a command or the next deadline.
+    Wait,
+}
+
+/// How much room a loop makes for one read: 512 bytes at first, doubled after every read that
+/// filled all of it, up to 16 KiB. A busy connection reads many packets per system call; an
+/// idle one holds little; and at most a few hundred small messages are delivered between two
+/// turns of the subscribers (the loops yield to them after every read).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadSize(usize);
+
+impl ReadSize {
+    const FIRST: usize = 512;
+    const MAX: usize = 16 * 1024;
+
+    /// The first size.
+    pub fn new() -> Self {
+        ReadSize(Self::FIRST)
+    }
+
+    /// How many bytes to make room for.
+    pub fn get(&self) -> usize {
+        self.0
+    }
+
+    /// A read returned `n` bytes into `room`.
+    pub fn read(&mut self, n: usize, room: usize) {
+        if n >= room {
+            self.0 = (self.0 * 2).min(Self::MAX);
+        }
+    }
+}
+
+impl Default for ReadSize {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Keeps one timer for the life of a loop, moved only when the deadline moves: registering a
+/// fresh timer on every wake-up cost more than the rest of the loop.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimerSlot(Option<Instant>);
+
+impl TimerSlot {
+    /// The instant to move the timer to, when `deadline` differs from where it is set.
+    pub fn rearm(&mut self, deadline: Option<Instant>) -> Option<Instant> {
+        match deadline {
+            Some(at) if self.0 != Some(at) => {
+                self.0 = Some(at);
+                Some(at)
+            }
+            _ => None,
+        }
+    }
+
+    /// The timer fired: it must be set again, even for the same instant.
+    pub fn fired(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
@@ -260,6 +329,39 @@ impl Driver {
             self.finish(Ok(()));
         }
         total
+    }
+
+    /// What a loop does after an input: drains every output into `tx` (dropped when no
+    /// transport is up), then says whether to close the transport (the session is done with
+    /// it and everything is written), to stop for good, or to wait for the next input.
+    pub fn step(&mut self, now: Instant, transport_up: bool, tx: &mut BytesMut) -> Step {
+        self.drain(now, tx);
+        if !transport_up {
+            tx.clear();
+        }
+        if transport_up && self.wants_close() && tx.is_empty() {
+            Step::Close
+        } else if self.is_finished() && tx.is_empty() {
+            Step::Stop
+        } else {
+            Step::Wait
+        }
+    }
+
+    /// The loop closed the transport after [`Step::Close`].
+    pub fn closed_by_us(&mut self, now: Instant) {
+        self.closed(now);
+        self.dispatch(now);
+    }
+
+    /// A connection attempt's outcome: the transport is up, or the attempt failed (`error`)
+    /// or timed out (`None` error and not up).
+    pub fn connect_outcome(&mut self, now: Instant, outcome: Result<(), Option<String>>) {
+        match outcome {
+            Ok(()) => self.connected(now),
+            Err(Some(error)) => self.connect_failed(now, error),
+            Err(None) => self.connect_failed(now, "connect timed out".into()),
+        }
     }
 
     /// Every output, until there is none: bytes (appended to `tx` for the writer), then events
@@ -784,5 +886,46 @@ impl Driver {
             .subscriptions()
             .map(|(_, f)| (f.filter.to_string(), f.options.qos))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod loop_helpers {
+    use super::{ReadSize, TimerSlot};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn read_size_doubles_after_full_reads_up_to_16_kib() {
+        let mut size = ReadSize::new();
+        assert_eq!(size.get(), 512);
+        size.read(100, 512);
+        assert_eq!(size.get(), 512, "a short read keeps the size");
+        let mut seen = vec![];
+        for _ in 0..10 {
+            let room = size.get();
+            size.read(room, room);
+            seen.push(size.get());
+        }
+        assert_eq!(
+            seen,
+            [1024, 2048, 4096, 8192, 16384, 16384, 16384, 16384, 16384, 16384]
+        );
+    }
+
+    #[test]
+    fn timer_slot_rearms_only_when_the_deadline_moves_or_fired() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(1);
+        let mut slot = TimerSlot::default();
+        assert_eq!(slot.rearm(None), None);
+        assert_eq!(slot.rearm(Some(now)), Some(now));
+        assert_eq!(slot.rearm(Some(now)), None, "already set there");
+        assert_eq!(slot.rearm(Some(later)), Some(later));
+        slot.fired();
+        assert_eq!(
+            slot.rearm(Some(later)),
+            Some(later),
+            "a fired timer is set again"
+        );
     }
 }

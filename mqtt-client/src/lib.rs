@@ -26,7 +26,7 @@ pub use client::{
     Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishCompletion,
     PublishDone, PublishHandle, PublishTicket, Subscription, SubscriptionSink,
 };
-pub use driver::{Driver, COMMAND_BATCH};
+pub use driver::{Driver, ReadSize, Step, TimerSlot, COMMAND_BATCH};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;
 pub use tls::{TlsError, TlsOptions};

@@ -6,7 +6,7 @@ use async_io::Timer;
 use bytes::BytesMut;
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::{select_biased, FutureExt};
-use mqtt_client::{Client, Driver, Options};
+use mqtt_client::{Client, Driver, Options, ReadSize, Step, TimerSlot};
 use mqtt_session::ConfigError;
 use std::time::Instant;
 
@@ -14,13 +14,6 @@ use crate::transport::{Connector, TcpConnector, Transport};
 
 /// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
-/// Room made in the read buffer before a read, at first. A read that fills all of it doubles
-/// it (up to [`MAX_READ_CHUNK`]): a busy connection reads many packets per system call, and an
-/// idle one holds little.
-const READ_CHUNK: usize = 512;
-/// The most room made for one read: at most a few hundred small messages are delivered between
-/// two turns of the subscribers.
-const MAX_READ_CHUNK: usize = 16 * 1024;
 
 /// A connection task not yet running: run it on your executor with [`Connection::run`], or
 /// use [`spawn`].
@@ -98,13 +91,12 @@ impl Connection {
         let mut transport: Option<Halves> = None;
         let mut rx = BytesMut::new();
         let mut tx = BytesMut::new();
-        let mut read_chunk = READ_CHUNK;
+        let mut read_size = ReadSize::new();
         // Grown on the first read, then as reads fill it.
         let mut scratch = Vec::new();
         let mut commands_open = true;
-        // One timer for the life of the loop, moved when the deadline moves.
         let mut timer = Timer::never();
-        let mut armed: Option<Instant> = None;
+        let mut slot = TimerSlot::default();
         loop {
             let now = Instant::now();
             if transport.is_none() {
@@ -120,39 +112,35 @@ impl Connection {
                         },
                     )
                     .await;
-                    let now = Instant::now();
-                    match attempt {
+                    let outcome = match attempt {
                         Some(Ok(t)) => {
                             transport = Some(futures_lite::io::split(t));
                             rx.clear();
                             tx.clear();
-                            self.driver.connected(now);
+                            Ok(())
                         }
-                        Some(Err(e)) => self.driver.connect_failed(now, e.to_string()),
-                        None => self.driver.connect_failed(now, "connect timed out".into()),
+                        Some(Err(e)) => Err(Some(e.to_string())),
+                        None => Err(None),
+                    };
+                    self.driver.connect_outcome(Instant::now(), outcome);
+                }
+            }
+            match self
+                .driver
+                .step(Instant::now(), transport.is_some(), &mut tx)
+            {
+                Step::Close => {
+                    if let Some((_, mut w)) = transport.take() {
+                        let _ = w.close().await;
                     }
+                    self.driver.closed_by_us(Instant::now());
                 }
-            }
-            self.driver.drain(Instant::now(), &mut tx);
-            if transport.is_none() {
-                tx.clear();
-            }
-            if transport.is_some() && self.driver.wants_close() && tx.is_empty() {
-                if let Some((_, mut w)) = transport.take() {
-                    let _ = w.close().await;
-                }
-                self.driver.closed(Instant::now());
-                self.driver.dispatch(Instant::now());
-            }
-            if self.driver.is_finished() && tx.is_empty() {
-                break;
+                Step::Stop => break,
+                Step::Wait => {}
             }
             let deadline = self.driver.next_deadline();
-            if let Some(at) = deadline {
-                if armed != Some(at) {
-                    timer.set_at(at);
-                    armed = Some(at);
-                }
+            if let Some(at) = slot.rearm(deadline) {
+                timer.set_at(at);
             }
             let (reader, writer) = match transport.as_mut() {
                 Some((r, w)) => (Some(r), Some(w)),
@@ -188,10 +176,11 @@ impl Connection {
                     Some(r) => {
                         // Into a scratch buffer, not the read buffer's tail: this future is
                         // dropped whenever another branch wins, and must leave `rx` intact.
-                        if scratch.len() < read_chunk {
-                            scratch.resize(read_chunk, 0);
+                        let room = read_size.get();
+                        if scratch.len() < room {
+                            scratch.resize(room, 0);
                         }
-                        r.read(&mut scratch[..read_chunk]).await
+                        r.read(&mut scratch[..room]).await
                     }
                     None => std::future::pending().await,
                 }
@@ -230,9 +219,7 @@ impl Connection {
                 }
                 Woke::Read(Ok(n)) => {
                     rx.extend_from_slice(&scratch[..n]);
-                    if n == read_chunk {
-                        read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
-                    }
+                    read_size.read(n, read_size.get());
                     self.driver.read(now, &mut rx);
                     self.driver.drain(Instant::now(), &mut tx);
                     // Let the subscribers run before the next read: on a busy socket this
@@ -240,7 +227,7 @@ impl Connection {
                     // empties them, and QoS 0 messages would be dropped for no reader's fault.
                     futures_lite::future::yield_now().await;
                 }
-                Woke::Timer => armed = None,
+                Woke::Timer => slot.fired(),
             }
             self.driver.timeout(Instant::now());
         }

@@ -2,7 +2,7 @@
 //! then waits for bytes, a command or the next deadline, and feeds the result back.
 
 use bytes::BytesMut;
-use mqtt_client::{Client, Driver, Options};
+use mqtt_client::{Client, Driver, Options, ReadSize, Step, TimerSlot};
 use mqtt_session::ConfigError;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,12 +11,6 @@ use crate::transport::{Connector, TcpConnector, Transport};
 
 /// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
-/// Room made in the read buffer before a read, at first. A read that fills all of it doubles
-/// it (up to [`MAX_READ_CHUNK`]): a busy connection reads many packets per system call, and an
-/// idle one holds little.
-const READ_CHUNK: usize = 512;
-/// The most room made for one read.
-const MAX_READ_CHUNK: usize = 16 * 1024;
 
 /// A connection task not yet running: run it yourself with [`Connection::run`], or use
 /// [`spawn`].
@@ -85,12 +79,10 @@ impl Connection {
         let mut rx = BytesMut::new();
         let mut tx = BytesMut::new();
         let mut commands_open = true;
-        let mut read_chunk = READ_CHUNK;
-        // One timer for the life of the loop, moved when the deadline moves: registering a
-        // fresh one on every wake-up cost more than the rest of the loop.
+        let mut read_size = ReadSize::new();
         let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
         tokio::pin!(sleep);
-        let mut armed: Option<Instant> = None;
+        let mut timer = TimerSlot::default();
         loop {
             let now = Instant::now();
             if transport.is_none() {
@@ -101,40 +93,36 @@ impl Connection {
                         self.connector.connect(&server, self.driver.options()),
                     )
                     .await;
-                    let now = Instant::now();
-                    match attempt {
+                    let outcome = match attempt {
                         Ok(Ok(t)) => {
                             transport = Some(tokio::io::split(t));
                             rx.clear();
                             tx.clear();
-                            self.driver.connected(now);
+                            Ok(())
                         }
-                        Ok(Err(e)) => self.driver.connect_failed(now, e.to_string()),
-                        Err(_) => self.driver.connect_failed(now, "connect timed out".into()),
-                    }
+                        Ok(Err(e)) => Err(Some(e.to_string())),
+                        Err(_) => Err(None),
+                    };
+                    self.driver.connect_outcome(Instant::now(), outcome);
                 }
             }
             // Outputs, until there are none (bytes are queued for the writer).
-            self.driver.drain(Instant::now(), &mut tx);
-            if transport.is_none() {
-                tx.clear();
-            }
-            if transport.is_some() && self.driver.wants_close() && tx.is_empty() {
-                if let Some((_, mut w)) = transport.take() {
-                    let _ = w.shutdown().await;
+            match self
+                .driver
+                .step(Instant::now(), transport.is_some(), &mut tx)
+            {
+                Step::Close => {
+                    if let Some((_, mut w)) = transport.take() {
+                        let _ = w.shutdown().await;
+                    }
+                    self.driver.closed_by_us(Instant::now());
                 }
-                self.driver.closed(Instant::now());
-                self.driver.dispatch(Instant::now());
-            }
-            if self.driver.is_finished() && tx.is_empty() {
-                break;
+                Step::Stop => break,
+                Step::Wait => {}
             }
             let deadline = self.driver.next_deadline();
-            if let Some(at) = deadline {
-                if armed != Some(at) {
-                    sleep.as_mut().reset(at.into());
-                    armed = Some(at);
-                }
+            if let Some(at) = timer.rearm(deadline) {
+                sleep.as_mut().reset(at.into());
             }
             let (reader, writer) = match transport.as_mut() {
                 Some((r, w)) => (Some(r), Some(w)),
@@ -174,12 +162,10 @@ impl Connection {
                 read = async {
                     match reader {
                         Some(r) => {
-                            rx.reserve(read_chunk);
+                            rx.reserve(read_size.get());
                             let room = rx.capacity() - rx.len();
                             let n = r.read_buf(&mut rx).await?;
-                            if n == room {
-                                read_chunk = (read_chunk * 2).min(MAX_READ_CHUNK);
-                            }
+                            read_size.read(n, room);
                             Ok::<usize, std::io::Error>(n)
                         }
                         None => std::future::pending().await,
@@ -199,7 +185,7 @@ impl Connection {
                         tokio::task::yield_now().await;
                     }
                 },
-                () = &mut sleep, if deadline.is_some() => armed = None,
+                () = &mut sleep, if deadline.is_some() => timer.fired(),
             }
             // Deadlines are compared here rather than trusted to the timer alone.
             self.driver.timeout(Instant::now());
