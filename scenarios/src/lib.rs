@@ -40,8 +40,8 @@ mod websocket;
 pub use auth::{server_disconnect_reason, username_and_password};
 pub use basic::{
     commands_after_disconnect_report_closed,
-    persistent_session_receives_what_was_published_while_away, qos_round_trips, retained_messages,
-    will_on_a_cut_connection,
+    persistent_session_receives_what_was_published_while_away, qos_round_trips,
+    queued_publishes_complete_in_order, retained_messages, will_on_a_cut_connection,
 };
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
@@ -256,6 +256,10 @@ macro_rules! scenarios {
             $crate::scenarios!(@tests $runtime;
                 qos_round_trips_v311 => qos_round_trips($crate::ProtocolVersion::V311),
                 qos_round_trips_v5 => qos_round_trips($crate::ProtocolVersion::V5),
+                queued_publishes_complete_in_order_v311 =>
+                    queued_publishes_complete_in_order($crate::ProtocolVersion::V311),
+                queued_publishes_complete_in_order_v5 =>
+                    queued_publishes_complete_in_order($crate::ProtocolVersion::V5),
                 retained_messages_v311 => retained_messages($crate::ProtocolVersion::V311),
                 retained_messages_v5 => retained_messages($crate::ProtocolVersion::V5),
                 will_on_a_cut_connection_v311 =>
