@@ -134,6 +134,61 @@ pub async fn queued_publishes_complete_in_order<R: Runtime>(rt: &R, version: Pro
     disconnect(&client).await;
 }
 
+/// Futures dropped half-way never corrupt the session: a `publish` dropped after its first
+/// poll still goes out (the command was taken; only the wait for its completion is gone), a
+/// `subscribe` dropped before its SUBACK leaves no stream behind, and the client carries on:
+/// later publishes complete and every message arrives once.
+pub async fn dropped_futures_leave_the_session_intact<R: Runtime>(
+    rt: &R,
+    version: ProtocolVersion,
+) {
+    use futures::FutureExt;
+    let broker = broker();
+    let client = connected(
+        rt,
+        options(
+            &url(broker.port()),
+            &format!("dropped-{}-{version}", R::NAME),
+            version,
+        ),
+    )
+    .await;
+    let mut sub = subscribe(&client, "dropped/#", QoS::ExactlyOnce).await;
+    for (n, qos) in [QoS::AtLeastOnce, QoS::ExactlyOnce].into_iter().enumerate() {
+        // Polled once: the command is queued, then the future is dropped (on a multi-threaded
+        // runtime it may rarely have completed already; either way the message goes out).
+        drop(
+            client
+                .publish(&format!("dropped/{n}"), format!("dropped {n}"), qos)
+                .now_or_never(),
+        );
+    }
+    // Dropped before its SUBACK (or, rarely, just after: its stream is dropped at once).
+    drop(
+        client
+            .subscribe("elsewhere/#", QoS::AtLeastOnce)
+            .now_or_never(),
+    );
+    publish(&client, "dropped/2", "kept 2", QoS::ExactlyOnce).await;
+    let mut got: Vec<String> = Vec::new();
+    for _ in 0..3 {
+        got.push(text(
+            &next_message(&mut sub, "the messages after the drops").await,
+        ));
+    }
+    got.sort();
+    assert_eq!(got, ["dropped 0", "dropped 1", "kept 2"]);
+    // Nothing subscribed to "elsewhere/#" is left to route to: the message finds no stream
+    // and the client keeps working.
+    publish(&client, "elsewhere/x", "x", QoS::AtLeastOnce).await;
+    publish(&client, "dropped/3", "kept 3", QoS::AtLeastOnce).await;
+    assert_eq!(
+        text(&next_message(&mut sub, "a message after all that").await),
+        "kept 3"
+    );
+    disconnect(&client).await;
+}
+
 /// A retained message reaches a later subscriber with the RETAIN flag; once cleared (empty
 /// retained payload), a new subscriber gets nothing retained.
 pub async fn retained_messages<R: Runtime>(rt: &R, version: ProtocolVersion) {

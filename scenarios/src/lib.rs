@@ -39,7 +39,7 @@ mod websocket;
 
 pub use auth::{server_disconnect_reason, username_and_password};
 pub use basic::{
-    commands_after_disconnect_report_closed,
+    commands_after_disconnect_report_closed, dropped_futures_leave_the_session_intact,
     persistent_session_receives_what_was_published_while_away, qos_round_trips,
     queued_publishes_complete_in_order, retained_messages, will_on_a_cut_connection,
 };
@@ -256,6 +256,10 @@ macro_rules! scenarios {
             $crate::scenarios!(@tests $runtime;
                 qos_round_trips_v311 => qos_round_trips($crate::ProtocolVersion::V311),
                 qos_round_trips_v5 => qos_round_trips($crate::ProtocolVersion::V5),
+                dropped_futures_leave_the_session_intact_v311 =>
+                    dropped_futures_leave_the_session_intact($crate::ProtocolVersion::V311),
+                dropped_futures_leave_the_session_intact_v5 =>
+                    dropped_futures_leave_the_session_intact($crate::ProtocolVersion::V5),
                 queued_publishes_complete_in_order_v311 =>
                     queued_publishes_complete_in_order($crate::ProtocolVersion::V311),
                 queued_publishes_complete_in_order_v5 =>
