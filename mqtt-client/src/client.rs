@@ -205,15 +205,9 @@ impl Client {
     ) -> Result<PublishDone, ClientError> {
         let topic = TopicName::new(topic.to_string())
             .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
-        // One channel: the completion (or the refusal) is all this caller waits for.
-        let (done, done_rx) = oneshot::channel();
-        self.send(Command::Publish {
-            message: Box::new(OutboundMessage::new(topic, payload, qos)),
-            ticket: None,
-            done,
-        })
-        .await?;
-        done_rx.await.map_err(|_| ClientError::Closed)?
+        self.publish_queued(OutboundMessage::new(topic, payload, qos))
+            .await?
+            .await
     }
 
     /// Hands a message to the session and returns at once with its id and Packet Identifier;

@@ -28,7 +28,7 @@ struct Stream {
     /// QoS 1/2 messages waiting for room in the reader's buffer. They are not acknowledged
     /// yet, so the server stops sending once our Receive Maximum (its in-flight window) is
     /// reached: backpressure, not loss.
-    overflow: std::collections::VecDeque<(mqtt_session::Message, Option<AckToken>)>,
+    overflow: std::collections::VecDeque<mqtt_session::Message>,
 }
 
 /// How often a full stream is tried again.
@@ -131,9 +131,6 @@ pub struct Driver {
     /// Messages no stream took yet (a resumed session delivers before the application has
     /// subscribed again); a new subscription picks up those it matches.
     unrouted: std::collections::VecDeque<mqtt_session::Message>,
-    /// Whether the application acknowledges (manual acks); otherwise the driver acknowledges
-    /// a QoS 1/2 message once every stream it belongs to has taken it.
-    user_acks: bool,
     /// Deliveries still to make before the driver acknowledges a message.
     owed: HashMap<AckToken, usize>,
     /// Reused for the streams of each message.
@@ -157,13 +154,19 @@ struct HeldPublish {
 
 impl HeldPublish {
     fn refuse(self, e: ClientError) {
-        match self.ticket {
-            Some(ticket) => {
-                let _ = ticket.send(Err(e));
-            }
-            None => {
-                let _ = self.done.send(Err(e));
-            }
+        refuse_publish(self.ticket, self.done, e);
+    }
+}
+
+/// A publish the session did not take: the caller waiting for its id hears why, or else the
+/// one waiting for its completion.
+fn refuse_publish(ticket: Option<Ticket>, done: Reply<PublishDone>, e: ClientError) {
+    match ticket {
+        Some(ticket) => {
+            let _ = ticket.send(Err(e));
+        }
+        None => {
+            let _ = done.send(Err(e));
         }
     }
 }
@@ -176,7 +179,6 @@ impl Driver {
         commands: async_channel::Sender<Command>,
         events: async_channel::Sender<ConnectionEvent>,
     ) -> Result<Driver, ConfigError> {
-        let user_acks = options.session.manual_acks;
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
@@ -197,7 +199,6 @@ impl Driver {
             redirect: None,
             ever_connected: false,
             unrouted: std::collections::VecDeque::new(),
-            user_acks,
             owed: HashMap::new(),
             route_buf: Vec::new(),
             ack_buf: Vec::new(),
@@ -222,6 +223,13 @@ impl Driver {
     /// every event the loop and the driver log.
     pub fn span(&self) -> tracing::Span {
         tracing::debug_span!("mqtt", client_id = %self.options.session.client_id)
+    }
+
+    /// Whether the application acknowledges (manual acks, as the options say: the session
+    /// itself always runs with manual acks); otherwise the driver acknowledges a QoS 1/2
+    /// message once every stream it belongs to has taken it.
+    fn user_acks(&self) -> bool {
+        self.options.session.manual_acks
     }
 
     /// The session.
@@ -300,14 +308,10 @@ impl Driver {
             .values()
             .any(|s| !s.overflow.is_empty())
             .then(|| Instant::now() + OVERFLOW_RETRY);
-        let disconnect = match (disconnect, retry) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        match (self.session.poll_timeout(), disconnect) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.session.poll_timeout(), disconnect, retry]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Whether the transport should be closed: the session ended the connection.
@@ -564,17 +568,7 @@ impl Driver {
                     }
                     self.publishes.insert(t.id, done);
                 }
-                Err(e) => {
-                    let e = ClientError::from(e);
-                    match ticket {
-                        Some(ticket) => {
-                            let _ = ticket.send(Err(e));
-                        }
-                        None => {
-                            let _ = done.send(Err(e));
-                        }
-                    }
-                }
+                Err(e) => refuse_publish(ticket, done, e.into()),
             }
         }
     }
@@ -591,9 +585,9 @@ impl Driver {
             self.routes.remove(key);
         }
         // What waited for this reader counts as taken.
-        for (_, token) in std::mem::take(&mut old.overflow) {
-            if let Some(token) = token {
-                if self.user_acks {
+        for message in std::mem::take(&mut old.overflow) {
+            if let Some(token) = message.ack_token {
+                if self.user_acks() {
                     let _ = self.session.ack(now, token);
                 } else {
                     self.delivered_once(now, token);
@@ -757,55 +751,56 @@ impl Driver {
             return;
         }
         if let Some(token) = message.ack_token {
-            if !self.user_acks {
+            if !self.user_acks() {
                 self.owed.insert(token, streams.len());
             }
         }
         // The last stream gets the message itself; only the others get copies.
-        let mut message = Some(message);
-        for (i, &stream) in streams.iter().enumerate() {
-            let copy = if i + 1 == streams.len() {
-                message.take()
-            } else {
-                message.clone()
-            };
-            if let (Some(s), Some(copy)) = (self.streams.get_mut(&stream), copy) {
-                let token = copy.ack_token;
-                s.overflow.push_back((copy, token));
-            }
-            self.flush(now, stream);
+        let Some((&last, others)) = streams.split_last() else {
+            return;
+        };
+        for &stream in others {
+            self.enqueue(now, stream, message.clone());
         }
+        self.enqueue(now, last, message);
+    }
+
+    /// Puts a message behind what already waits for `stream`, then moves what fits into its
+    /// reader's buffer.
+    fn enqueue(&mut self, now: Instant, stream: u64, message: mqtt_session::Message) {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            s.overflow.push_back(message);
+        }
+        self.flush(now, stream);
     }
 
     /// Moves what waits for `stream` into its reader's buffer while there is room.
     fn flush(&mut self, now: Instant, stream: u64) {
-        let user_acks = self.user_acks;
+        let user_acks = self.user_acks();
         let mut taken = std::mem::take(&mut self.ack_buf);
         taken.clear();
         let Some(s) = self.streams.get_mut(&stream) else {
             self.ack_buf = taken;
             return;
         };
-        while let Some((message, _)) = s.overflow.front() {
-            if !s.sink.has_room() {
-                if message.publish.qos() != mqtt_proto::QoS::AtMostOnce {
-                    // QoS 1/2 waits, unacknowledged: the server's window is the backpressure.
-                    break;
-                }
-                tracing::trace!(
-                    stream = stream,
-                    "subscription buffer full: QoS 0 message dropped"
-                );
-                s.sink.lagged();
+        while let Some(message) = s.overflow.front() {
+            let room = s.sink.has_room();
+            if !room && message.publish.qos() != mqtt_proto::QoS::AtMostOnce {
+                // QoS 1/2 waits, unacknowledged: the server's window is the backpressure.
+                break;
             }
-            let Some((message, token)) = s.overflow.pop_front() else {
+            let Some(message) = s.overflow.pop_front() else {
                 break;
             };
-            if s.sink.has_room() {
+            let token = message.ack_token;
+            if room {
                 s.sink.deliver(Message {
                     publish: message.publish,
                     ack_token: if user_acks { token } else { None },
                 });
+            } else {
+                tracing::trace!(stream, "subscription buffer full: QoS 0 message dropped");
+                s.sink.lagged();
             }
             taken.push(token);
         }
@@ -817,7 +812,7 @@ impl Driver {
 
     /// One stream took a message: acknowledge it once all its streams have (automatic acks).
     fn delivered_once(&mut self, now: Instant, token: AckToken) {
-        if self.user_acks {
+        if self.user_acks() {
             return;
         }
         if let Some(left) = self.owed.get_mut(&token) {

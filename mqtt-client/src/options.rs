@@ -71,6 +71,13 @@ impl Server {
         }
     }
 
+    /// The name TLS sends as SNI and verifies the server's certificate against: the host of
+    /// the URL (a DNS name or an IP address).
+    pub fn tls_name(&self) -> std::io::Result<rustls::pki_types::ServerName<'static>> {
+        rustls::pki_types::ServerName::try_from(self.host.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    }
+
     /// Parses `scheme://[user[:password]@]host[:port][/path]`; returns the server and the
     /// credentials found in it.
     pub fn parse(url: &str) -> Result<(Server, Option<Credentials>), OptionsError> {

@@ -806,15 +806,9 @@ impl<I: Instant> Session<I> {
     /// server lost before anything asked since, so they go first.
     fn write_requests(&mut self, buf: &mut BytesMut) {
         // Sorted once per call (not rescanned per packet: tens of thousands of requests can
-        // wait while offline). Nothing is allocated when nothing waits.
-        let unsent_subscribes = self.subs.subscribes.iter().filter(|p| !p.sent).count();
-        let unsent_unsubscribes = self.subs.unsubscribes.iter().filter(|p| !p.sent).count();
-        if unsent_subscribes + unsent_unsubscribes == 0 {
-            return;
-        }
+        // wait while offline). An empty `Vec` allocates nothing when nothing waits.
         // (resubscriptions first, then the order asked for; which list; index in it)
-        let mut order: Vec<((bool, RequestId), bool, usize)> =
-            Vec::with_capacity(unsent_subscribes + unsent_unsubscribes);
+        let mut order: Vec<((bool, RequestId), bool, usize)> = Vec::new();
         order.extend(
             self.subs
                 .subscribes

@@ -2,7 +2,6 @@
 
 use async_net::TcpStream;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use futures_rustls::rustls::pki_types::ServerName;
 use futures_rustls::TlsConnector;
 use mqtt_client::{Options, Server};
 use std::future::Future;
@@ -50,9 +49,8 @@ impl Connector for TcpConnector {
 
 /// TLS over an established TCP stream; SNI and verification use the host of the URL.
 async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
-    let config = options.tls_config()?;
-    let name = ServerName::try_from(server.host.clone())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let stream = TlsConnector::from(config).connect(name, tcp).await?;
+    let stream = TlsConnector::from(options.tls_config()?)
+        .connect(server.tls_name()?, tcp)
+        .await?;
     Ok(Box::new(stream))
 }

@@ -7,7 +7,6 @@ use std::io;
 use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 /// A byte stream to a server: ordered, lossless and in both directions, as MQTT needs
@@ -52,9 +51,8 @@ impl Connector for TcpConnector {
 
 /// TLS over an established TCP stream; SNI and verification use the host of the URL.
 async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
-    let config = options.tls_config()?;
-    let name = ServerName::try_from(server.host.clone())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let stream = TlsConnector::from(config).connect(name, tcp).await?;
+    let stream = TlsConnector::from(options.tls_config()?)
+        .connect(server.tls_name()?, tcp)
+        .await?;
     Ok(Box::new(stream))
 }
