@@ -272,6 +272,40 @@ impl TryFrom<alloc::string::String> for TopicFilter {
 mod tests {
     use super::*;
 
+    /// Every string of up to six bytes over `a / + #` is judged as the level-by-level reading
+    /// of the rules judges it: a level holding a wildcard is that wildcard alone, and `#` is the
+    /// last level.
+    #[test]
+    fn wildcard_check_agrees_with_the_rules_level_by_level() {
+        fn by_levels(filter: &str) -> bool {
+            let levels: alloc::vec::Vec<&str> = filter.split('/').collect();
+            levels.iter().enumerate().all(|(i, level)| {
+                !level.contains(['+', '#'])
+                    || *level == "+"
+                    || (*level == "#" && i + 1 == levels.len())
+            })
+        }
+        let alphabet = [b'a', b'/', b'+', b'#'];
+        let mut checked = 0;
+        for len in 1..=6u32 {
+            for mut code in 0..4usize.pow(len) {
+                let mut bytes = alloc::vec::Vec::new();
+                for _ in 0..len {
+                    bytes.push(alphabet[code % 4]);
+                    code /= 4;
+                }
+                let filter = core::str::from_utf8(&bytes).unwrap();
+                assert_eq!(
+                    check_wildcards(filter).is_ok(),
+                    by_levels(filter),
+                    "{filter:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 4 + 16 + 64 + 256 + 1024 + 4096);
+    }
+
     fn m(filter: &'static str, name: &str) -> bool {
         TopicFilter::try_from(filter).unwrap().matches(name)
     }

@@ -191,6 +191,21 @@ impl Publish {
         version: ProtocolVersion,
         from: crate::Role,
     ) -> Result<Self, Error> {
+        Self::read_wrapped(r, flags, version, from, |p| p)
+    }
+
+    /// Reads the body and hands the packet to `wrap` in the last expression, so that the
+    /// caller's enum (e.g. `Decoded::Packet(Packet::Publish(..))`) is built in place in the
+    /// return slot: built first and wrapped after, the 300-byte packet was copied once per
+    /// layer, which cost more than the rest of a small PUBLISH's decoding.
+    #[inline(always)]
+    pub(crate) fn read_wrapped<T>(
+        r: &mut Reader,
+        flags: u8,
+        version: ProtocolVersion,
+        from: crate::Role,
+        wrap: impl FnOnce(Self) -> T,
+    ) -> Result<T, Error> {
         let dup = flags & 0x08 != 0;
         let retain = flags & 0x01 != 0;
         // [MQTT-3.3.1-4]
@@ -223,14 +238,14 @@ impl Publish {
                 property: crate::PropertyId::SubscriptionIdentifier,
             });
         }
-        Ok(Publish {
+        Ok(wrap(Publish {
             dup,
             qos_pid,
             retain,
             topic,
             payload: r.rest(),
             properties,
-        })
+        }))
     }
 }
 
@@ -305,6 +320,34 @@ impl PubResponse {
         }
         expect_end(r, packet_type)?;
         Ok(ack)
+    }
+
+    /// The same as [`PubResponse::read`] for a body of at most three bytes (a Packet
+    /// Identifier and, in v5, a Reason Code: no properties), read straight from the read buffer.
+    /// Such a body holds nothing the packet keeps a reference to, so the decoder need not split
+    /// it off as a shared `Bytes` (two atomic reference-count updates). `None` for a body this
+    /// does not cover, which [`PubResponse::read`] then decodes.
+    pub(crate) fn read_short(
+        body: &[u8],
+        packet_type: PacketType,
+        version: ProtocolVersion,
+    ) -> Option<Result<Self, Error>> {
+        let (id, reason) = match (version, body) {
+            (_, [hi, lo]) => (u16::from_be_bytes([*hi, *lo]), None),
+            (ProtocolVersion::V5, [hi, lo, code]) => (u16::from_be_bytes([*hi, *lo]), Some(*code)),
+            _ => return None,
+        };
+        let Some(packet_id) = PacketId::new(id) else {
+            return Some(Err(Error::PacketIdZero));
+        };
+        let mut ack = PubResponse::new(packet_id);
+        if let Some(code) = reason {
+            match super::check_reason(code, packet_type, reasons(packet_type)) {
+                Ok(reason_code) => ack.reason_code = reason_code,
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(ack))
     }
 
     /// Encodes this as a packet of `packet_type` (PUBACK, PUBREC, PUBREL or PUBCOMP).
