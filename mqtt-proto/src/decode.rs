@@ -3,7 +3,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::Error;
-use crate::packet::{Packet, PacketType, PubResponse, Publish};
+use crate::packet::{Packet, PacketType, PubResponse};
 use crate::wire::{parse_varint, Reader, VarintPrefix, MAX_VARINT};
 use crate::{ProtocolVersion, Role};
 
@@ -126,8 +126,14 @@ impl Decoder {
         if remaining == 0 {
             buf.advance(header);
             let mut reader = Reader::new(Bytes::new());
-            return Packet::read_body(packet_type, flags, &mut reader, self.version, self.from)
-                .map(Decoded::Packet);
+            return Packet::read_body(
+                packet_type,
+                flags,
+                &mut reader,
+                self.version,
+                self.from,
+                Decoded::Packet,
+            );
         }
         if let Some(ack) = self.read_short_ack(packet_type, &buf[header..total]) {
             buf.advance(total);
@@ -145,10 +151,9 @@ impl Decoder {
         body: &[u8],
     ) -> Option<Result<Decoded, Error>> {
         let ack = match packet_type {
-            PacketType::PubAck
-            | PacketType::PubRec
-            | PacketType::PubRel
-            | PacketType::PubComp => PubResponse::read_short(body, packet_type, self.version)?,
+            PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
+                PubResponse::read_short(body, packet_type, self.version)?
+            }
             _ => return None,
         };
         Some(ack.map(|ack| {
@@ -174,13 +179,14 @@ impl Decoder {
         let mut frame = buf.split_to(total).freeze();
         frame.advance(header);
         let mut reader = Reader::new(frame);
-        if packet_type == PacketType::Publish {
-            return Publish::read_wrapped(&mut reader, flags, self.version, self.from, |p| {
-                Decoded::Packet(Packet::Publish(p))
-            });
-        }
-        Packet::read_body(packet_type, flags, &mut reader, self.version, self.from)
-            .map(Decoded::Packet)
+        Packet::read_body(
+            packet_type,
+            flags,
+            &mut reader,
+            self.version,
+            self.from,
+            Decoded::Packet,
+        )
     }
 
     /// Section 2.1.2: the packet type must exist in this version and be one this side sends;

@@ -184,22 +184,10 @@ impl Body for Publish {
 const SHORT_TOPIC: usize = 64;
 
 impl Publish {
-    #[inline]
-    pub(crate) fn read_body(
-        r: &mut Reader,
-        flags: u8,
-        version: ProtocolVersion,
-        from: crate::Role,
-    ) -> Result<Self, Error> {
-        Self::read_wrapped(r, flags, version, from, |p| p)
-    }
-
     /// Reads the body and hands the packet to `wrap` in the last expression, so that the
-    /// caller's enum (e.g. `Decoded::Packet(Packet::Publish(..))`) is built in place in the
-    /// return slot: built first and wrapped after, the 300-byte packet was copied once per
-    /// layer, which cost more than the rest of a small PUBLISH's decoding.
+    /// caller's enum is built in place (see [`Packet::read_body`](crate::Packet)).
     #[inline(always)]
-    pub(crate) fn read_wrapped<T>(
+    pub(crate) fn read_body<T>(
         r: &mut Reader,
         flags: u8,
         version: ProtocolVersion,
