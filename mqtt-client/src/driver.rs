@@ -72,11 +72,14 @@ impl ReadSize {
         self.0
     }
 
-    /// A read returned `n` bytes into `room`.
-    pub fn read(&mut self, n: usize, room: usize) {
-        if n >= room {
+    /// A read returned `n` bytes into `room`; returns whether it filled the room (the socket
+    /// may hold more), in which case the next read is made larger.
+    pub fn read(&mut self, n: usize, room: usize) -> bool {
+        let filled = n >= room;
+        if filled {
             self.0 = (self.0 * 2).min(Self::MAX);
         }
+        filled
     }
 }
 

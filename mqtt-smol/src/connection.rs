@@ -97,8 +97,10 @@ impl Connection {
         let mut commands_open = true;
         let mut timer = Timer::never();
         let mut slot = TimerSlot::default();
+        // One clock reading per wake-up, taken when the wait ends (and after a connection
+        // attempt), not one per call.
+        let mut now = Instant::now();
         loop {
-            let now = Instant::now();
             if transport.is_none() {
                 if let Some((_, server)) = self.driver.server_to_connect(now) {
                     let timeout = self.driver.options().connect_timeout;
@@ -122,18 +124,17 @@ impl Connection {
                         Some(Err(e)) => Err(Some(e.to_string())),
                         None => Err(None),
                     };
-                    self.driver.connect_outcome(Instant::now(), outcome);
+                    now = Instant::now();
+                    self.driver.connect_outcome(now, outcome);
                 }
             }
-            match self
-                .driver
-                .step(Instant::now(), transport.is_some(), &mut tx)
-            {
+            match self.driver.step(now, transport.is_some(), &mut tx) {
                 Step::Close => {
                     if let Some((_, mut w)) = transport.take() {
                         let _ = w.close().await;
                     }
-                    self.driver.closed_by_us(Instant::now());
+                    now = Instant::now();
+                    self.driver.closed_by_us(now);
                 }
                 Step::Stop => break,
                 Step::Wait => {}
@@ -197,7 +198,7 @@ impl Connection {
                 r = read.fuse() => Woke::Read(r),
                 _ = timer.fuse() => Woke::Timer,
             };
-            let now = Instant::now();
+            now = Instant::now();
             match woke {
                 Woke::Wrote(Ok(n)) if n > 0 => {
                     let _ = tx.split_to(n);
@@ -221,15 +222,19 @@ impl Connection {
                     rx.extend_from_slice(&scratch[..n]);
                     read_size.read(n, read_size.get());
                     self.driver.read(now, &mut rx);
-                    self.driver.drain(Instant::now(), &mut tx);
+                    self.driver.drain(now, &mut tx);
                     // Let the subscribers run before the next read: on a busy socket this
                     // loop could otherwise fill their buffers faster than a fast reader
                     // empties them, and QoS 0 messages would be dropped for no reader's fault.
+                    // (Always: async-io reads the socket again before waiting for it, so a
+                    // short read is no sign that the subscribers will get their turn; and
+                    // this yield costs no system call.)
                     futures_lite::future::yield_now().await;
+                    now = Instant::now();
                 }
                 Woke::Timer => slot.fired(),
             }
-            self.driver.timeout(Instant::now());
+            self.driver.timeout(now);
         }
         self.driver.refuse_queued(&self.commands);
     }
