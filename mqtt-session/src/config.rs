@@ -101,6 +101,13 @@ pub struct Config {
     pub max_queued: usize,
     /// What happens when the queue is full.
     pub queue_full: QueueFullPolicy,
+    /// [`Session::poll_transmit`](crate::Session::poll_transmit) encodes no further PUBLISH
+    /// once the caller's buffer holds this many bytes (one larger PUBLISH still goes into a
+    /// buffer below it). The rest wait in the queue until the driver has written the buffer
+    /// out, so the buffer stays about this size however many publishes are queued, and a burst
+    /// reuses its memory instead of growing it. Acknowledgements and other control packets are
+    /// never held back. Default 64 KiB.
+    pub transmit_buffer_limit: usize,
     /// The reconnect policy.
     pub backoff: Backoff,
     /// Seed of the generator that draws the backoff jitter; the session draws no other
@@ -136,6 +143,7 @@ impl Config {
             manual_acks: false,
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,
+            transmit_buffer_limit: 64 * 1024,
             backoff: Backoff::default(),
             random_seed: 0x5EED,
         }

@@ -285,4 +285,7 @@ pub enum ConfigError {
     /// Receive Maximum must be at least 1.
     #[error("receive maximum must be at least 1")]
     ReceiveMaximumZero,
+    /// The transmit buffer limit must be at least 1 byte, or no PUBLISH would ever be sent.
+    #[error("transmit buffer limit must be at least 1 byte")]
+    TransmitBufferLimitZero,
 }

@@ -125,6 +125,9 @@ impl<I: Instant> Session<I> {
         if config.receive_maximum == 0 {
             return Err(ConfigError::ReceiveMaximumZero);
         }
+        if config.transmit_buffer_limit == 0 {
+            return Err(ConfigError::TransmitBufferLimitZero);
+        }
         config
             .connect(&config.client_id, config.clean_start)
             .encoded_len(config.protocol_version)?;
@@ -657,7 +660,9 @@ impl<I: Instant> Session<I> {
     // ----------------------------------------------------------------- outputs
 
     /// Encodes into `buf` every packet that is due and returns how many bytes it wrote.
-    /// Call after every input and command until it returns 0.
+    /// Call after every input and command until it returns 0, and again once `buf` has been
+    /// written out: publishes stop once `buf` holds
+    /// [`Config::transmit_buffer_limit`](crate::Config::transmit_buffer_limit) bytes.
     pub fn poll_transmit(&mut self, now: I, buf: &mut BytesMut) -> usize {
         let start = buf.len();
         let version = self.config.protocol_version;
@@ -890,7 +895,10 @@ impl<I: Instant> Session<I> {
     /// PUBLISH and PUBREL packets of the outbound queue, in order, within flow control.
     fn write_publishes(&mut self, now: I, buf: &mut BytesMut) {
         let version = self.config.protocol_version;
-        while let Some(index) = self.outbound.next_due(self.send_quota()) {
+        while buf.len() < self.config.transmit_buffer_limit {
+            let Some(index) = self.outbound.next_due(self.send_quota()) else {
+                break;
+            };
             let Some(entry) = self.outbound.entry(index) else {
                 break;
             };

@@ -3,7 +3,7 @@
 //! QoS and Retain Available.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use core::num::{NonZeroU16, NonZeroU32};
 use core::time::Duration;
 use mqtt_proto::*;
@@ -706,4 +706,68 @@ fn retain_on_a_server_without_retained_messages_is_refused_or_fails() {
             failed(bad, PublishFailure::RetainNotSupported),
         ]
     );
+}
+
+// The transmit buffer limit: publishes stop once the caller's buffer holds that many bytes and
+// go on once it has been written out; an acknowledgement is never held back by it.
+#[test]
+fn publishes_wait_for_a_full_transmit_buffer_to_be_written() {
+    let mut c = config(V5);
+    c.transmit_buffer_limit = 1000;
+    assert!(matches!(
+        mqtt_session::Session::<mqtt_session::testing::VirtualInstant>::new(Config {
+            transmit_buffer_limit: 0,
+            ..c.clone()
+        }),
+        Err(mqtt_session::ConfigError::TransmitBufferLimitZero)
+    ));
+    let mut pair = Pair::new(c);
+    pair.open();
+    pair.send(connack(false, ConnAckProperties::default()));
+    pair.events();
+    let payload = "x".repeat(400);
+    for i in 0..5 {
+        pair.session
+            .publish(pair.now, msg(&format!("t/{i}"), &payload, QoS::AtLeastOnce))
+            .unwrap();
+    }
+    let decode_all = |buf: &BytesMut| {
+        let mut bytes = buf.clone();
+        let decoder = Decoder::new(V5, Role::Client);
+        let mut packets = Vec::new();
+        while let Ok(Decoded::Packet(p)) = decoder.decode(&mut bytes) {
+            packets.push(p);
+        }
+        assert!(bytes.is_empty());
+        packets
+    };
+    let topics = |packets: &[Packet]| -> Vec<String> {
+        packets
+            .iter()
+            .map(|p| match p {
+                Packet::Publish(p) => p.topic.to_string(),
+                Packet::PubAck(a) => format!("PUBACK {}", a.packet_id),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    };
+    // Each PUBLISH is about 410 bytes: two leave the buffer below 1000, the third fills it.
+    let mut buf = BytesMut::new();
+    while pair.session.poll_transmit(pair.now, &mut buf) > 0 {}
+    assert!(buf.len() >= 1000);
+    assert_eq!(topics(&decode_all(&buf)), ["t/0", "t/1", "t/2"]);
+
+    // A QoS 1 message from the server: its PUBACK goes into the full buffer all the same.
+    let mut inbound = BytesMut::new();
+    publish("in", "m", QosPid::AtLeastOnce(pid(9)), false)
+        .encode(V5, &mut inbound)
+        .unwrap();
+    pair.session.handle_read(pair.now, &mut inbound);
+    while pair.session.poll_transmit(pair.now, &mut buf) > 0 {}
+    assert_eq!(topics(&decode_all(&buf)), ["t/0", "t/1", "t/2", "PUBACK 9"]);
+
+    // Written out: the rest go.
+    buf.clear();
+    while pair.session.poll_transmit(pair.now, &mut buf) > 0 {}
+    assert_eq!(topics(&decode_all(&buf)), ["t/3", "t/4"]);
 }

@@ -3,7 +3,7 @@
 //! futures-io and async-io timers.
 
 use async_io::Timer;
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::{select_biased, FutureExt};
 use mqtt_client::{Client, Driver, Options, ReadSize, Step, TimerSlot};
@@ -201,7 +201,7 @@ impl Connection {
             now = Instant::now();
             match woke {
                 Woke::Wrote(Ok(n)) if n > 0 => {
-                    let _ = tx.split_to(n);
+                    tx.advance(n);
                 }
                 Woke::Wrote(_) => {
                     transport = None;
