@@ -121,25 +121,26 @@ impl Decoder {
             });
         }
         // Bodies that nothing is kept from are read in place, without splitting them off as a
-        // shared `Bytes`: an empty one (PINGREQ, PINGRESP, a bare DISCONNECT) and the short
-        // acknowledgements, which make up most of what a publishing client reads.
-        if remaining == 0 {
-            buf.advance(header);
-            let mut reader = Reader::new(Bytes::new());
-            return Packet::read_body(
-                packet_type,
-                flags,
-                &mut reader,
-                self.version,
-                self.from,
-                Decoded::Packet,
-            );
-        }
+        // shared `Bytes`: the short acknowledgements, which make up most of what a publishing
+        // client reads, and empty bodies (PINGREQ, PINGRESP, a bare DISCONNECT).
         if let Some(ack) = self.read_short_ack(packet_type, &buf[header..total]) {
             buf.advance(total);
             return ack;
         }
-        self.decode_frame(buf, packet_type, flags, header, total)
+        let mut reader = if remaining == 0 {
+            buf.advance(header);
+            Reader::new(Bytes::new())
+        } else {
+            split_frame(buf, header, total)
+        };
+        Packet::read_body(
+            packet_type,
+            flags,
+            &mut reader,
+            self.version,
+            self.from,
+            Decoded::Packet,
+        )
     }
 
     /// PUBACK, PUBREC, PUBREL or PUBCOMP with a body of at most three bytes, read in place;
@@ -164,29 +165,6 @@ impl Decoder {
                 _ => Packet::PubComp(ack),
             })
         }))
-    }
-
-    /// Splits the whole packet (`total` bytes, the fixed header `header` of them) off `buf` and
-    /// decodes its body, whose fields may be kept as slices of it.
-    fn decode_frame(
-        &self,
-        buf: &mut BytesMut,
-        packet_type: PacketType,
-        flags: u8,
-        header: usize,
-        total: usize,
-    ) -> Result<Decoded, Error> {
-        let mut frame = buf.split_to(total).freeze();
-        frame.advance(header);
-        let mut reader = Reader::new(frame);
-        Packet::read_body(
-            packet_type,
-            flags,
-            &mut reader,
-            self.version,
-            self.from,
-            Decoded::Packet,
-        )
     }
 
     /// Section 2.1.2: the packet type must exist in this version and be one this side sends;
@@ -218,6 +196,14 @@ impl Decoder {
         }
         Ok(packet_type)
     }
+}
+
+/// Splits the whole packet (`total` bytes, the fixed header `header` of them) off `buf` and
+/// returns a reader of its body, whose fields may be kept as slices of it.
+fn split_frame(buf: &mut BytesMut, header: usize, total: usize) -> Reader {
+    let mut frame = buf.split_to(total).freeze();
+    frame.advance(header);
+    Reader::new(frame)
 }
 
 #[cfg(test)]
@@ -252,16 +238,17 @@ mod tests {
                         let mut fast = BytesMut::from(&wire[..]);
                         let got = decoder.decode(&mut fast);
                         let mut general = BytesMut::from(&wire[..]);
-                        let expected = match decoder.check_first_byte(first) {
-                            Ok(packet_type) => decoder.decode_frame(
-                                &mut general,
+                        let expected = decoder.check_first_byte(first).and_then(|packet_type| {
+                            let mut reader = split_frame(&mut general, 2, wire.len());
+                            Packet::read_body(
                                 packet_type,
                                 first & 0x0F,
-                                2,
-                                wire.len(),
-                            ),
-                            Err(e) => Err(e),
-                        };
+                                &mut reader,
+                                version,
+                                from,
+                                Decoded::Packet,
+                            )
+                        });
                         assert_eq!(got, expected, "{version:?} from {from:?}: {wire:02X?}");
                         if got.is_ok() {
                             assert!(fast.is_empty() && general.is_empty());
