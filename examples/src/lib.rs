@@ -2,69 +2,20 @@
 //! installed.
 
 use mqtt_proto::ProtocolVersion;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
 
 /// Starts rumqttd on a free loopback port in a thread of this process and waits (at most
-/// 5 s) until it accepts connections.
+/// 5 s) until it accepts connections: the broker the tests use for WebSocket
+/// ([`mqtt_test_support::embedded::rumqttd`]), with a listener of `version`.
 pub fn embedded_broker(version: ProtocolVersion) -> Result<SocketAddr, Box<dyn std::error::Error>> {
-    use rumqttd::{Broker, Config, ConnectionSettings, RouterConfig, ServerSettings};
-    use std::collections::HashMap;
-
-    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let server = ServerSettings {
-        name: "quickstart".into(),
-        listen: addr,
-        tls: None,
-        next_connection_delay_ms: 1,
-        connections: ConnectionSettings {
-            connection_timeout_ms: 60_000,
-            max_payload_size: 256 * 1024,
-            max_inflight_count: 100,
-            auth: None,
-            external_auth: None,
-            dynamic_filters: true,
-        },
+    let kind = match version {
+        ProtocolVersion::V311 => "v4",
+        ProtocolVersion::V5 => "v5",
     };
-    let listeners = HashMap::from([("1".to_string(), server)]);
-    let (v4, v5) = match version {
-        ProtocolVersion::V311 => (Some(listeners), None),
-        ProtocolVersion::V5 => (None, Some(listeners)),
-    };
-    let config = Config {
-        id: 0,
-        router: RouterConfig {
-            max_connections: 16,
-            max_outgoing_packet_count: 200,
-            max_segment_size: 16 * 1024 * 1024,
-            max_segment_count: 10,
-            custom_segment: None,
-            initialized_filters: None,
-            shared_subscriptions_strategy: Default::default(),
-        },
-        v4,
-        v5,
-        ws: None,
-        cluster: None,
-        console: None,
-        bridge: None,
-        prometheus: None,
-        metrics: None,
-    };
-    std::thread::spawn(move || {
-        let mut broker = Broker::new(config);
-        if let Err(e) = broker.start() {
-            eprintln!("embedded broker stopped: {e}");
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if TcpStream::connect(addr).is_ok() {
-            return Ok(addr);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err("the embedded broker did not start listening".into())
+    Ok(mqtt_test_support::embedded::rumqttd(kind)?)
 }
 
 /// The quick start on mqtt-smol, whatever the executor: connect, subscribe to `{prefix}/#`,
@@ -102,4 +53,35 @@ pub async fn smol_quickstart(url: &str, prefix: &str) -> Result<(), Box<dyn std:
     client.disconnect().await?;
     println!("disconnected");
     Ok(())
+}
+
+/// What [`smol_quickstart`] returns, boxed for an executor's `block_on`.
+pub type QuickstartFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), Box<dyn std::error::Error>>> + 'a>>;
+
+/// The `main` of the quick starts on mqtt-smol: the broker of `--url`, or an embedded one,
+/// then [`smol_quickstart`] (topics under `prefix`) run by `block_on`; errors are printed
+/// under the name `program`.
+pub fn smol_quickstart_main(
+    program: &str,
+    prefix: &str,
+    block_on: impl FnOnce(QuickstartFuture<'_>) -> Result<(), Box<dyn std::error::Error>>,
+) -> ExitCode {
+    let url = match std::env::args().skip_while(|a| a != "--url").nth(1) {
+        Some(url) => url,
+        None => match embedded_broker(ProtocolVersion::V5) {
+            Ok(addr) => format!("mqtt://{addr}"),
+            Err(e) => {
+                eprintln!("{program}: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    match block_on(Box::pin(smol_quickstart(&url, prefix))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

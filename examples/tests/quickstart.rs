@@ -3,32 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use mqtt_test_support::Mosquitto;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn run(args: &[&str]) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quickstart"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
     // The program gives up by itself after 20 s; this bounds the wait if it does not.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("quickstart did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    mqtt_test_support::program::run(
+        env!("CARGO_BIN_EXE_quickstart"),
+        args,
+        Duration::from_secs(40),
+    )
 }
 
 fn check(output: &str) {

@@ -1,5 +1,6 @@
-//! An embedded broker (rumqttd) in the test process, for what this machine's mosquitto cannot
-//! do: Debian's mosquitto 2.0.11 here cannot open a websockets listener.
+//! An embedded broker (rumqttd) in this process: for what this machine's mosquitto cannot do
+//! (Debian's mosquitto 2.0.11 here cannot open a websockets listener), and for the example
+//! programs where no broker is installed.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -56,7 +57,9 @@ pub fn rumqttd(kind: &str) -> Result<SocketAddr, StartError> {
         metrics: None,
     };
     std::thread::spawn(move || {
-        let _ = Broker::new(config).start();
+        if let Err(e) = Broker::new(config).start() {
+            eprintln!("embedded broker stopped: {e}");
+        }
     });
     let deadline = Instant::now() + Duration::from_secs(5);
     while TcpStream::connect(addr).is_err() {

@@ -11,6 +11,7 @@ pub mod dynsec;
 pub mod embedded;
 pub mod gated_alloc;
 pub mod mosquitto;
+pub mod program;
 pub mod relay;
 pub mod tls;
 
