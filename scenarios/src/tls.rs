@@ -2,7 +2,7 @@
 //! against our CA, a wrong CA is refused, no roots is a clear error, a listener that requires
 //! client certificates takes ours, and the insecure mode is there under its long name.
 
-use mqtt_client::{Client, ConnectionEvent, Options, TlsOptions};
+use mqtt_client::{Client, ConnectionEvent, TlsOptions};
 use mqtt_proto::{ProtocolVersion, QoS};
 use mqtt_test_support::tls::TlsBroker;
 
@@ -15,12 +15,18 @@ fn tls_broker<R: Runtime>(name: &str) -> TlsBroker {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn tls_options(port: u16, id: &str) -> Options {
-    options(
+/// A client of `mqtts://127.0.0.1:{port}` with the id `{id}-{runtime}` and, when given, these
+/// TLS options; its connection started on `rt`.
+fn tls_client<R: Runtime>(rt: &R, port: u16, id: &str, tls: Option<TlsOptions>) -> Client {
+    let mut o = options(
         &format!("mqtts://127.0.0.1:{port}"),
-        id,
+        &format!("{id}-{}", R::NAME),
         ProtocolVersion::V5,
-    )
+    );
+    if let Some(tls) = tls {
+        o = o.tls(tls).unwrap();
+    }
+    spawn(rt, o)
 }
 
 /// The first outcome of connecting: `Ok` on CONNACK, `Err` with the transport error.
@@ -47,10 +53,7 @@ async fn round_trip(client: &Client) {
 pub async fn tls_server_verified_against_our_ca<R: Runtime>(rt: &R) {
     let b = tls_broker::<R>("verified");
     let tls = TlsOptions::new().ca_pem(b.pki.ca_pem.as_bytes()).unwrap();
-    let o = tls_options(b.tls_port, &format!("tls-ok-{}", R::NAME))
-        .tls(tls)
-        .unwrap();
-    let client = spawn(rt, o);
+    let client = tls_client(rt, b.tls_port, "tls-ok", Some(tls));
     assert_eq!(first_outcome(&client).await, Ok(()));
     round_trip(&client).await;
     disconnect(&client).await;
@@ -65,10 +68,7 @@ pub async fn tls_wrong_ca_is_refused<R: Runtime>(rt: &R) {
     let tls = TlsOptions::new()
         .ca_pem(other.pki.ca_pem.as_bytes())
         .unwrap();
-    let o = tls_options(b.tls_port, &format!("tls-wrong-{}", R::NAME))
-        .tls(tls)
-        .unwrap();
-    let client = spawn(rt, o);
+    let client = tls_client(rt, b.tls_port, "tls-wrong", Some(tls));
     let error = first_outcome(&client).await.unwrap_err();
     assert!(
         error.contains("certificate") || error.contains("UnknownIssuer"),
@@ -81,10 +81,7 @@ pub async fn tls_wrong_ca_is_refused<R: Runtime>(rt: &R) {
 /// never with an unverified connection.
 pub async fn tls_no_roots_is_a_clear_error<R: Runtime>(rt: &R) {
     let b = tls_broker::<R>("no-roots");
-    let client = spawn(
-        rt,
-        tls_options(b.tls_port, &format!("tls-none-{}", R::NAME)),
-    );
+    let client = tls_client(rt, b.tls_port, "tls-none", None);
     let error = first_outcome(&client).await.unwrap_err();
     assert!(error.contains("root"), "{error}");
     disconnect(&client).await;
@@ -94,10 +91,7 @@ pub async fn tls_no_roots_is_a_clear_error<R: Runtime>(rt: &R) {
 pub async fn tls_client_certificates<R: Runtime>(rt: &R) {
     let b = tls_broker::<R>("mtls");
     let without = TlsOptions::new().ca_pem(b.pki.ca_pem.as_bytes()).unwrap();
-    let o = tls_options(b.mtls_port, &format!("mtls-none-{}", R::NAME))
-        .tls(without)
-        .unwrap();
-    let client = spawn(rt, o);
+    let client = tls_client(rt, b.mtls_port, "mtls-none", Some(without));
     assert!(first_outcome(&client).await.is_err());
     disconnect(&client).await;
 
@@ -106,10 +100,7 @@ pub async fn tls_client_certificates<R: Runtime>(rt: &R) {
         .unwrap()
         .client_certificate_pem(b.pki.client_pem.as_bytes(), b.pki.client_key.as_bytes())
         .unwrap();
-    let o = tls_options(b.mtls_port, &format!("mtls-ok-{}", R::NAME))
-        .tls(with)
-        .unwrap();
-    let client = spawn(rt, o);
+    let client = tls_client(rt, b.mtls_port, "mtls-ok", Some(with));
     assert_eq!(first_outcome(&client).await, Ok(()));
     round_trip(&client).await;
     disconnect(&client).await;
@@ -119,10 +110,7 @@ pub async fn tls_client_certificates<R: Runtime>(rt: &R) {
 pub async fn tls_insecure_mode_skips_verification<R: Runtime>(rt: &R) {
     let b = tls_broker::<R>("insecure");
     let tls = TlsOptions::new().dangerous_accept_any_server_certificate();
-    let o = tls_options(b.tls_port, &format!("tls-insecure-{}", R::NAME))
-        .tls(tls)
-        .unwrap();
-    let client = spawn(rt, o);
+    let client = tls_client(rt, b.tls_port, "tls-insecure", Some(tls));
     assert_eq!(first_outcome(&client).await, Ok(()));
     round_trip(&client).await;
     disconnect(&client).await;
