@@ -280,11 +280,11 @@ impl PropertyValue for MqttString {
 /// [MQTT-3.3.2-14].
 impl PropertyValue for TopicName {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, Error> {
-        let s = r.string()?;
-        if s.is_empty() {
+        let topic = r.topic_name()?;
+        if topic.is_empty() {
             return Err(Error::EmptyTopicName);
         }
-        TopicName::from_string(s)
+        Ok(topic)
     }
     fn encoded_len(&self) -> Result<usize, EncodeError> {
         if self.is_empty() {

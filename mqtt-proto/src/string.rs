@@ -39,6 +39,18 @@ impl MqttString {
         Ok(MqttString(s))
     }
 
+    /// Validates the bytes of a Topic Name received from the network: UTF-8, then NUL and
+    /// wildcards in one pass ([`nul_and_wildcard`]). The wildcard rule is the caller's to
+    /// report: `Ok(None)` means the string is valid but holds a wildcard.
+    pub(crate) fn from_topic_bytes(bytes: Bytes) -> Result<Option<Self>, Error> {
+        let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
+        match nul_and_wildcard(s.as_bytes()) {
+            (true, _) => Err(Error::NullCharacter),
+            (false, true) => Ok(None),
+            (false, false) => Ok(Some(MqttString(s))),
+        }
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -67,6 +79,9 @@ impl MqttString {
 
 /// The checks of [`MqttString::from_bytes`] on bytes that are not kept.
 pub(crate) fn check_bytes(bytes: &[u8]) -> Result<(), Error> {
+    if bytes.len() <= MAX_STRING_LEN && ascii_without_nul(bytes) {
+        return Ok(());
+    }
     check(core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?)
 }
 
@@ -80,25 +95,77 @@ fn check(s: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `bytes` holds a zero byte: eight bytes at a time (a word has a zero byte exactly
-/// when `(x - 0x01..01) & !x & 0x80..80` is non-zero), then the tail. On the short strings MQTT
-/// is made of (topics, client ids, property names) this costs a fraction of a call to `memchr`.
-fn contains_nul(bytes: &[u8]) -> bool {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut zero = 0;
-    for word in &mut words {
-        let mut w = [0; 8];
-        w.copy_from_slice(word);
-        let x = u64::from_le_bytes(w);
-        zero |= x.wrapping_sub(LOW) & !x & HIGH;
+const LOW: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that is zero, and possibly of bytes above a zero one: the
+/// result is non-zero exactly when `x` has a zero byte (`(x - 0x01..01) & !x & 0x80..80`).
+#[inline(always)]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LOW) & !x & HIGH
+}
+
+/// ORs `f` over `bytes` read as little-endian words, eight bytes at a time. The end of the
+/// string, and a string shorter than eight bytes, is read with overlapping loads, so every byte
+/// of a word is a byte of the string (one seen twice changes no "is there any" test), and no
+/// load has a variable length (the compiler turns those into calls to `memcpy`). On the short
+/// strings MQTT is made of (topics, client ids, property names) this costs a fraction of a call
+/// to `memchr`.
+#[inline(always)]
+fn fold_words(bytes: &[u8], f: impl Fn(u64) -> u64) -> u64 {
+    fn load<const N: usize>(bytes: &[u8]) -> [u8; N] {
+        let mut a = [0; N];
+        a.copy_from_slice(&bytes[..N]);
+        a
     }
-    zero != 0
-        || words
-            .remainder()
-            .iter()
-            .fold(false, |found, &b| found | (b == 0))
+    let len = bytes.len();
+    if len >= 8 {
+        let mut words = bytes.chunks_exact(8);
+        let mut acc = 0;
+        for word in &mut words {
+            acc |= f(u64::from_le_bytes(load(word)));
+        }
+        if !words.remainder().is_empty() {
+            acc |= f(u64::from_le_bytes(load(&bytes[len - 8..])));
+        }
+        acc
+    } else if len >= 4 {
+        let first = u64::from(u32::from_le_bytes(load(bytes)));
+        let last = u64::from(u32::from_le_bytes(load(&bytes[len - 4..])));
+        f(first | (last << 32))
+    } else if len >= 2 {
+        let first = u64::from(u16::from_le_bytes(load(bytes)));
+        let last = u64::from(u16::from_le_bytes(load(&bytes[len - 2..])));
+        let half = first | (last << 16);
+        f(half | (half << 32))
+    } else if len == 1 {
+        f(u64::from(bytes[0]) * LOW)
+    } else {
+        0
+    }
+}
+
+/// Whether `bytes` is ASCII without NUL: then it is a valid UTF-8 Encoded String (when not too
+/// long) without a UTF-8 decoder.
+fn ascii_without_nul(bytes: &[u8]) -> bool {
+    fold_words(bytes, |x| x | zero_bytes(x)) & HIGH == 0
+}
+
+/// Whether `bytes` holds a zero byte.
+fn contains_nul(bytes: &[u8]) -> bool {
+    fold_words(bytes, zero_bytes) != 0
+}
+
+/// Whether `bytes` holds a zero byte, and whether it holds a wildcard (`+` or `#`): one pass
+/// for both checks of a Topic Name received from the network.
+pub(crate) fn nul_and_wildcard(bytes: &[u8]) -> (bool, bool) {
+    const PLUS: u64 = LOW * b'+' as u64;
+    const HASH: u64 = LOW * b'#' as u64;
+    // Zero bytes flag bit 7 of their byte, wildcards bit 6.
+    let found = fold_words(bytes, |x| {
+        zero_bytes(x) | ((zero_bytes(x ^ PLUS) | zero_bytes(x ^ HASH)) >> 1)
+    });
+    (found & HIGH != 0, found & (HIGH >> 1) != 0)
 }
 
 impl Deref for MqttString {
@@ -208,6 +275,84 @@ mod tests {
                 assert!(!contains_nul(&bytes), "len {len}, 0x01 at {at}");
             }
         }
+    }
+
+    /// Every byte value at every position of strings of 1 to 39 bytes, alone and beside a
+    /// second special byte: the word-at-a-time scan agrees with a byte-by-byte one.
+    #[test]
+    fn finds_nul_and_wildcards_at_every_position() {
+        fn bytewise(bytes: &[u8]) -> (bool, bool) {
+            (
+                bytes.contains(&0),
+                bytes.iter().any(|&b| b == b'+' || b == b'#'),
+            )
+        }
+        let mut checked = 0;
+        for len in 1..40 {
+            for at in 0..len {
+                for value in 0..=255u8 {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[at] = value;
+                    assert_eq!(
+                        nul_and_wildcard(&bytes),
+                        bytewise(&bytes),
+                        "len {len}, {value:#04x} at {at}"
+                    );
+                    for (other, second) in [(0, b'#'), (len - 1, 0), (len / 2, b'+')] {
+                        bytes[other] = second;
+                        assert_eq!(
+                            nul_and_wildcard(&bytes),
+                            bytewise(&bytes),
+                            "len {len}, {value:#04x} at {at}, {second:#04x} at {other}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 256 * (1..40).sum::<usize>());
+    }
+
+    /// Every byte value, and a two-byte character, at every position of strings of 0 to 39
+    /// bytes: the ASCII fast path of `check_bytes` agrees with a UTF-8 decoder and a byte-by-byte
+    /// search for NUL.
+    #[test]
+    fn checks_strings_as_a_utf8_decoder_does_at_every_position() {
+        fn reference(bytes: &[u8]) -> Result<(), Error> {
+            match core::str::from_utf8(bytes) {
+                Err(_) => Err(Error::InvalidUtf8),
+                Ok(_) if bytes.contains(&0) => Err(Error::NullCharacter),
+                Ok(_) => Ok(()),
+            }
+        }
+        let mut checked = 0;
+        for len in 0..40 {
+            assert_eq!(check_bytes(&alloc::vec![b'a'; len]), Ok(()));
+            for at in 0..len {
+                for value in 0..=255u8 {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[at] = value;
+                    assert_eq!(
+                        check_bytes(&bytes),
+                        reference(&bytes),
+                        "len {len}, {value:#04x} at {at}"
+                    );
+                    checked += 1;
+                }
+                if at + 1 < len {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[at..at + 2].copy_from_slice("é".as_bytes());
+                    assert_eq!(check_bytes(&bytes), Ok(()), "len {len}, é at {at}");
+                    bytes[len - 1] = 0;
+                    assert_eq!(
+                        check_bytes(&bytes),
+                        reference(&bytes),
+                        "len {len}, é at {at}, NUL last"
+                    );
+                }
+            }
+        }
+        assert_eq!(checked, 256 * (0..40).sum::<usize>());
     }
 
     #[test]

@@ -43,15 +43,19 @@ impl TopicName {
     /// Checks the wildcard rule on a validated string; the empty string is allowed here, the
     /// caller decides whether it may be empty.
     pub(crate) fn from_string(name: MqttString) -> Result<Self, Error> {
-        // Without an early exit the scan vectorises.
-        let wildcard = name
-            .as_bytes()
-            .iter()
-            .fold(false, |found, &b| found | (b == b'+') | (b == b'#'));
-        if wildcard {
+        if crate::string::nul_and_wildcard(name.as_bytes()).1 {
             return Err(Error::WildcardInTopicName);
         }
         Ok(TopicName(name))
+    }
+
+    /// Validates a Topic Name received from the network ([MQTT-1.5.4-1], [MQTT-1.5.4-2],
+    /// [MQTT-3.3.2-2]), checking for NUL and wildcards in one pass; the empty string is allowed
+    /// here, the caller decides whether it may be empty.
+    pub(crate) fn from_bytes(bytes: Bytes) -> Result<Self, Error> {
+        MqttString::from_topic_bytes(bytes)?
+            .map(TopicName)
+            .ok_or(Error::WildcardInTopicName)
     }
 
     /// The name as a string slice.

@@ -72,7 +72,14 @@ pub(crate) enum VarintPrefix {
 
 /// Parses a Variable Byte Integer from the front of `bytes`, refusing a fifth byte and
 /// non-minimal encodings [MQTT-1.5.5-1].
+#[inline]
 pub(crate) fn parse_varint(bytes: &[u8]) -> Result<VarintPrefix, Error> {
+    // One byte: property identifiers and most lengths.
+    if let Some(&byte) = bytes.first() {
+        if byte & 0x80 == 0 {
+            return Ok(VarintPrefix::Done(u32::from(byte), 1));
+        }
+    }
     let mut value: u32 = 0;
     for (i, &byte) in bytes.iter().enumerate().take(4) {
         value |= u32::from(byte & 0x7F) << (7 * i);
@@ -175,6 +182,11 @@ impl Reader {
     /// A UTF-8 Encoded String (section 1.5.4), validated.
     pub(crate) fn string(&mut self) -> Result<MqttString, Error> {
         MqttString::from_bytes(self.binary()?)
+    }
+
+    /// A Topic Name (section 4.7), validated; possibly empty.
+    pub(crate) fn topic_name(&mut self) -> Result<crate::TopicName, Error> {
+        crate::TopicName::from_bytes(self.binary()?)
     }
 
     /// Checks a UTF-8 Encoded String (section 1.5.4) and skips it, without taking a

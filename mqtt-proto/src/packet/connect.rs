@@ -231,12 +231,12 @@ impl Connect {
             } else {
                 WillProperties::default()
             };
-            let topic = r.string()?;
+            let topic = r.topic_name()?;
             if topic.is_empty() {
                 return Err(Error::EmptyTopicName);
             }
             Some(Will {
-                topic: TopicName::from_string(topic)?,
+                topic,
                 payload: r.binary()?,
                 qos: will_qos,
                 retain: will_retain,

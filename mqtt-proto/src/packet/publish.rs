@@ -199,7 +199,7 @@ impl Publish {
         // [MQTT-3.3.1-4]
         let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(Error::InvalidQoS)?;
         // [MQTT-3.3.2-2]: no wildcards in a topic name.
-        let topic = TopicName::from_string(r.string()?)?;
+        let topic = r.topic_name()?;
         let qos_pid = match qos {
             QoS::AtMostOnce => QosPid::AtMostOnce,
             QoS::AtLeastOnce => QosPid::AtLeastOnce(read_packet_id(r)?),
