@@ -50,6 +50,7 @@ pub use delivery::{
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use restart::{
+    broker_killed_with_persistence_loses_nothing_acknowledged,
     broker_restart_with_persistence_loses_nothing_acknowledged,
     broker_restart_without_persistence_resubscribes,
 };
@@ -285,6 +286,12 @@ macro_rules! scenarios {
                         $crate::ProtocolVersion::V311),
                 broker_restart_without_persistence_resubscribes_v5 =>
                     broker_restart_without_persistence_resubscribes($crate::ProtocolVersion::V5),
+                broker_killed_with_persistence_loses_nothing_acknowledged_v311 =>
+                    broker_killed_with_persistence_loses_nothing_acknowledged(
+                        $crate::ProtocolVersion::V311),
+                broker_killed_with_persistence_loses_nothing_acknowledged_v5 =>
+                    broker_killed_with_persistence_loses_nothing_acknowledged(
+                        $crate::ProtocolVersion::V5),
                 broker_restart_with_persistence_loses_nothing_acknowledged_v311 =>
                     broker_restart_with_persistence_loses_nothing_acknowledged(
                         $crate::ProtocolVersion::V311),

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -82,6 +83,10 @@ impl Mosquitto {
             let dir = std::env::temp_dir()
                 .join(format!("mqtt-test-broker-{}-{port}", std::process::id()));
             std::fs::create_dir_all(&dir).map_err(|e| StartError(format!("{dir:?}: {e}")))?;
+            // Started as root, mosquitto drops to its own user, which must be able to write its
+            // log and its persistence database here.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+                .map_err(|e| StartError(format!("{dir:?}: {e}")))?;
             let mut broker = Mosquitto {
                 child: None,
                 port,
