@@ -7,10 +7,13 @@
 //! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
 //! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory
 //! (`BENCH_ONLY=memory`: the idle-memory figure only);
-//! `BENCH_CLIENT=tokio`, `smol` or `rumqttc` — or a comma-separated list; `ours` is an alias of
-//! `tokio` — runs the throughput scenarios of those clients only; `BENCH_WAIT=<seconds>` is how
-//! long a subscriber waits for the next message before counting the rest as lost, 5 by
-//! default).
+//! `BENCH_CLIENT=tokio`, `smol`, `rumqttc` or `floor` — or a comma-separated list; `ours` is an
+//! alias of `tokio` — runs the throughput scenarios of those clients only;
+//! `BENCH_WAIT=<seconds>` is how long a subscriber waits for the next message before counting
+//! the rest as lost, 5 by default).
+//!
+//! The `floor` rows are not a client: see [`floor_throughput`]. They show the least CPU per
+//! message any client can spend in each scenario, and so the lowest ratio to rumqttc possible.
 //!
 //! Everything runs on this process's main thread (mosquitto is another process): `tokio` and
 //! `rumqttc` on one current-thread tokio runtime, `smol` on a `LocalExecutor` driven by
@@ -384,6 +387,249 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The floor: what moving these messages through mosquitto costs with the least any client can
+// do. No session, no queues, no tasks: each side is one loop over one socket that encodes
+// (publisher) or decodes (subscriber) with mqtt-proto, answers what the QoS flow asks, and
+// writes up to 64 KiB at a time, without an in-flight window at QoS 1 (at QoS 2 with the
+// broker's, 100). It is not a usable client (it keeps no state for a reconnect, and at QoS 1
+// it has every message in flight at once); its CPU per message, against rumqttc's, bounds the
+// ratio any client can reach here.
+
+/// One MQTT connection of the floor client: a v3.1.1 CONNECT and its CONNACK.
+async fn floor_connect(port: u16, id: &str) -> tokio::net::TcpStream {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut connect = mqtt_proto::Connect::new(
+        ProtocolVersion::V311,
+        mqtt_proto::MqttString::new(id.to_string()).unwrap(),
+    );
+    connect.keep_alive = 60;
+    let mut out = bytes::BytesMut::new();
+    mqtt_proto::Packet::from(connect)
+        .encode(ProtocolVersion::V311, &mut out)
+        .unwrap();
+    let mut inbuf = bytes::BytesMut::new();
+    floor_pump(
+        &stream,
+        &mut out,
+        &mut inbuf,
+        |_| {},
+        |p, _| matches!(p, mqtt_proto::Packet::ConnAck(_)),
+    )
+    .await;
+    stream
+}
+
+/// Drives one socket: writes `out` (topped up by `refill` whenever it runs low), reads and
+/// decodes into `inbuf`, and hands each packet to `on_packet`, which may queue answers in
+/// `out` and says when the run is over. Ends early, returning false, after [`wait`] without
+/// any progress.
+async fn floor_pump(
+    stream: &tokio::net::TcpStream,
+    out: &mut bytes::BytesMut,
+    inbuf: &mut bytes::BytesMut,
+    mut refill: impl FnMut(&mut bytes::BytesMut),
+    mut on_packet: impl FnMut(mqtt_proto::Packet, &mut bytes::BytesMut) -> bool,
+) -> bool {
+    use bytes::Buf;
+    use tokio::io::Interest;
+    const CHUNK: usize = 64 * 1024;
+    let decoder = mqtt_proto::Decoder::new(ProtocolVersion::V311, mqtt_proto::Role::Server);
+    loop {
+        if out.len() < CHUNK {
+            refill(out);
+        }
+        let interest = if out.is_empty() {
+            Interest::READABLE
+        } else {
+            Interest::READABLE | Interest::WRITABLE
+        };
+        let Ok(ready) = tokio::time::timeout(wait(), stream.ready(interest)).await else {
+            return false;
+        };
+        let ready = ready.unwrap();
+        if ready.is_writable() && !out.is_empty() {
+            match stream.try_write(&out[..out.len().min(CHUNK)]) {
+                Ok(n) => out.advance(n),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("floor client: {e}"),
+            }
+        }
+        if ready.is_readable() {
+            inbuf.reserve(CHUNK);
+            match stream.try_read_buf(inbuf) {
+                Ok(0) => panic!("floor client: the broker closed the connection"),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("floor client: {e}"),
+            }
+            let mut done = false;
+            loop {
+                match decoder.decode(inbuf) {
+                    Ok(mqtt_proto::Decoded::Packet(p)) => done |= on_packet(p, out),
+                    Ok(mqtt_proto::Decoded::Incomplete { .. }) => break,
+                    Err(e) => panic!("floor client: {e}"),
+                }
+            }
+            if done {
+                // What `on_packet` queued last (the final acknowledgement) goes out too.
+                while !out.is_empty() {
+                    stream.writable().await.unwrap();
+                    match stream.try_write(out) {
+                        Ok(n) => out.advance(n),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => panic!("floor client: {e}"),
+                    }
+                }
+                return true;
+            }
+        }
+    }
+}
+
+fn floor_ack(ty: mqtt_proto::PacketType, id: mqtt_proto::PacketId, out: &mut bytes::BytesMut) {
+    mqtt_proto::PubResponse::new(id)
+        .encode(ty, ProtocolVersion::V311, out)
+        .unwrap();
+}
+
+/// The floor of a throughput scenario (see the comment above [`floor_connect`]).
+async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -> Run {
+    use mqtt_proto::{Packet, PacketType, QosPid};
+    let topic = format!("bench/floor/{tag}");
+    let sub = floor_connect(port, &format!("f-sub-{tag}")).await;
+    let publisher = floor_connect(port, &format!("f-pub-{tag}")).await;
+    let (mut sub_out, mut sub_in) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+    let filter = mqtt_proto::TopicFilter::new(topic.clone()).unwrap();
+    let id = |n: u64| mqtt_proto::PacketId::new((n % 65_535) as u16 + 1).unwrap();
+    Packet::Subscribe(mqtt_proto::Subscribe::new(
+        id(0),
+        vec![mqtt_proto::SubscribeFilter::new(filter, qos)],
+    ))
+    .encode(ProtocolVersion::V311, &mut sub_out)
+    .unwrap();
+    floor_pump(
+        &sub,
+        &mut sub_out,
+        &mut sub_in,
+        |_| {},
+        |p, _| matches!(p, Packet::SubAck(_)),
+    )
+    .await;
+
+    let cpu = cpu_ns();
+    let start = Instant::now();
+    let name = mqtt_proto::TopicName::new(topic).unwrap();
+    let mut next = 0u64;
+    let completed = std::cell::Cell::new(0u64);
+    // mosquitto takes at most `max_inflight_messages` (100 here) QoS 2 messages from one client
+    // at a time and drops what comes beyond (v3.1.1 has no Receive Maximum to tell clients).
+    let window = if qos == QoS::ExactlyOnce {
+        100
+    } else {
+        u64::MAX
+    };
+    let producer = async {
+        let (mut out, mut inbuf) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+        let refill = |out: &mut bytes::BytesMut| {
+            while next < n && out.len() < 128 * 1024 && next - completed.get() < window {
+                let qos_pid = match qos {
+                    QoS::AtMostOnce => QosPid::AtMostOnce,
+                    QoS::AtLeastOnce => QosPid::AtLeastOnce(id(next)),
+                    QoS::ExactlyOnce => QosPid::ExactlyOnce(id(next)),
+                };
+                Packet::Publish(mqtt_proto::Publish::new(
+                    name.clone(),
+                    payload(next, size),
+                    qos_pid,
+                ))
+                .encode(ProtocolVersion::V311, out)
+                .unwrap();
+                next += 1;
+            }
+            // Everything generated.
+            next == n
+        };
+        if qos == QoS::AtMostOnce {
+            // Done once everything is written: a PINGREQ's answer says so.
+            let mut refill = refill;
+            let mut all_written = false;
+            floor_pump(
+                &publisher,
+                &mut out,
+                &mut inbuf,
+                |out| {
+                    if refill(out) && !all_written {
+                        all_written = true;
+                        Packet::PingReq.encode(ProtocolVersion::V311, out).unwrap();
+                    }
+                },
+                |p, _| matches!(p, Packet::PingResp),
+            )
+            .await;
+            return;
+        }
+        let mut refill = refill;
+        let refill = |out: &mut bytes::BytesMut| {
+            refill(out);
+        };
+        floor_pump(&publisher, &mut out, &mut inbuf, refill, |p, out| {
+            match p {
+                Packet::PubAck(_) | Packet::PubComp(_) => completed.set(completed.get() + 1),
+                Packet::PubRec(r) => floor_ack(PacketType::PubRel, r.packet_id, out),
+                _ => {}
+            }
+            completed.get() == n
+        })
+        .await;
+    };
+    let mut order = Order::new(n as usize);
+    let mut released = 0u64;
+    let consumer = async {
+        floor_pump(
+            &sub,
+            &mut sub_out,
+            &mut sub_in,
+            |_| {},
+            |p, out| {
+                match p {
+                    Packet::Publish(m) => {
+                        order.note(seq_of(&m.payload));
+                        match m.qos_pid {
+                            QosPid::AtMostOnce => {}
+                            QosPid::AtLeastOnce(id) => floor_ack(PacketType::PubAck, id, out),
+                            QosPid::ExactlyOnce(id) => floor_ack(PacketType::PubRec, id, out),
+                        }
+                    }
+                    Packet::PubRel(r) => {
+                        released += 1;
+                        floor_ack(PacketType::PubComp, r.packet_id, out);
+                    }
+                    _ => {}
+                }
+                // At QoS 2 the flow ends with the broker's PUBREL of the last message.
+                order.received() == n && (qos != QoS::ExactlyOnce || released == n)
+            },
+        )
+        .await;
+    };
+    tokio::join!(producer, consumer);
+    let elapsed = start.elapsed();
+    let (cpu, off_main) = cpu_since(cpu);
+    Run {
+        msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
+        lost: n - order.received(),
+        lagged: 0,
+        duplicated: order.duplicated,
+        reordered: order.reordered,
+        cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
+        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
+    }
+}
+
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
@@ -585,11 +831,17 @@ fn main() {
                 .0
                 .block_on(rumqttc_throughput(port, qos, size, n, &tag))
         });
+        let floor = client_selected("floor").then(|| {
+            tokio_rt
+                .0
+                .block_on(floor_throughput(port, qos, size, n, &tag))
+        });
         let their_cpu = theirs.map_or(0.0, |r| r.cpu_us_per_msg);
         for (name, r) in [
             (Tokio::NAME, on_tokio),
             (Smol::NAME, on_smol),
             ("rumqttc", theirs),
+            ("floor", floor),
         ] {
             let Some(r) = r else { continue };
             println!(
