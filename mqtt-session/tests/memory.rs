@@ -38,7 +38,7 @@ fn a_burst_reuses_the_event_queue_and_a_quiet_connection_gives_it_back() {
         pair.connect();
         assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
         let now = pair.now;
-        let mut read_and_drain = |session: &mut mqtt_session::Session<_>, mut wire: BytesMut| {
+        let read_and_drain = |session: &mut mqtt_session::Session<_>, mut wire: BytesMut| {
             count_allocations(|| {
                 session.handle_read(now, &mut wire);
                 let mut messages = 0;
