@@ -800,9 +800,24 @@ impl Driver {
     /// Puts a message behind what already waits for `stream`, then moves what fits into its
     /// reader's buffer.
     fn enqueue(&mut self, now: Instant, stream: u64, message: mqtt_session::Message) {
-        if let Some(s) = self.streams.get_mut(&stream) {
-            s.overflow.push_back(message);
+        let user_acks = self.user_acks();
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        if s.overflow.is_empty() && s.sink.has_room() {
+            // Nothing waits before it and the reader has room: straight into its buffer, as
+            // `flush` would, without the trip through the queue.
+            let token = message.ack_token;
+            s.sink.deliver(Message {
+                publish: message.publish,
+                ack_token: if user_acks { token } else { None },
+            });
+            if let Some(token) = token {
+                self.delivered_once(now, token);
+            }
+            return;
         }
+        s.overflow.push_back(message);
         self.flush(now, stream);
     }
 
