@@ -82,6 +82,22 @@ struct Run {
     off_main_us_per_msg: f64,
 }
 
+impl Run {
+    /// The figures of `n` messages sent in `elapsed`, as `order` saw them arrive, with the CPU
+    /// time (all threads, off the main thread) from [`cpu_since`].
+    fn new(order: &Order, n: u64, lagged: u64, elapsed: Duration, cpu: (u64, u64)) -> Run {
+        Run {
+            msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
+            lost: n - order.received(),
+            lagged,
+            duplicated: order.duplicated,
+            reordered: order.reordered,
+            cpu_us_per_msg: cpu.0 as f64 / 1000.0 / n as f64,
+            off_main_us_per_msg: cpu.1 as f64 / 1000.0 / n as f64,
+        }
+    }
+}
+
 /// Checks a received sequence number against what was expected so far.
 #[derive(Default)]
 struct Order {
@@ -284,15 +300,7 @@ async fn ours_throughput<R: Runtime>(
     let (cpu, off_main) = cpu_since(cpu);
     publisher.disconnect().await.unwrap();
     sub.disconnect().await.unwrap();
-    Run {
-        msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
-        lost: n - order.received(),
-        lagged,
-        duplicated: order.duplicated,
-        reordered: order.reordered,
-        cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
-        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
-    }
+    Run::new(&order, n, lagged, elapsed, (cpu, off_main))
 }
 
 fn rumqttc_qos(qos: QoS) -> rumqttc::QoS {
@@ -376,15 +384,7 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     let (cpu, off_main) = cpu_since(cpu);
     let _ = publisher.disconnect().await;
     let _ = sub.disconnect().await;
-    Run {
-        msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
-        lost: n - order.received(),
-        lagged: 0,
-        duplicated: order.duplicated,
-        reordered: order.reordered,
-        cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
-        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
-    }
+    Run::new(&order, n, 0, elapsed, (cpu, off_main))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,15 +619,7 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
     tokio::join!(producer, consumer);
     let elapsed = start.elapsed();
     let (cpu, off_main) = cpu_since(cpu);
-    Run {
-        msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
-        lost: n - order.received(),
-        lagged: 0,
-        duplicated: order.duplicated,
-        reordered: order.reordered,
-        cpu_us_per_msg: cpu as f64 / 1000.0 / n as f64,
-        off_main_us_per_msg: off_main as f64 / 1000.0 / n as f64,
-    }
+    Run::new(&order, n, 0, elapsed, (cpu, off_main))
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {

@@ -12,6 +12,20 @@ use crate::{
     wait_connected, within, Runtime,
 };
 
+/// A mosquitto that keeps its sessions and messages on disk.
+fn persistent_broker() -> Mosquitto {
+    Mosquitto::start(BrokerOptions {
+        persistence: true,
+        ..BrokerOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Options for a session the broker keeps while the client is away.
+fn durable(options: Options) -> Options {
+    options.clean_start(false).session_expiry(300)
+}
+
 /// A broker restarted without persistence has lost the session: the client reconnects with
 /// backoff, sees no session and makes its subscriptions again; the old stream goes on.
 pub async fn broker_restart_without_persistence_resubscribes<R: Runtime>(
@@ -54,14 +68,9 @@ pub async fn broker_restart_with_persistence_loses_nothing_acknowledged<R: Runti
     rt: &R,
     version: ProtocolVersion,
 ) {
-    let mut broker = Mosquitto::start(BrokerOptions {
-        persistence: true,
-        ..BrokerOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let mut broker = persistent_broker();
     let url = url(broker.port());
     let id = format!("restart-persist-{}-{version}", R::NAME);
-    let durable = |o: Options| o.clean_start(false).session_expiry(300);
     let subscriber = connected(rt, durable(options(&url, &id, version))).await;
     let mut sub = subscribe(&subscriber, "rp/#", QoS::AtLeastOnce).await;
     let publisher = connected(rt, options(&url, &format!("{id}-p"), version)).await;
@@ -117,14 +126,9 @@ pub async fn broker_killed_with_persistence_loses_nothing_acknowledged<R: Runtim
     rt: &R,
     version: ProtocolVersion,
 ) {
-    let mut broker = Mosquitto::start(BrokerOptions {
-        persistence: true,
-        ..BrokerOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let mut broker = persistent_broker();
     let url = url(broker.port());
     let id = format!("kill-persist-{}-{version}", R::NAME);
-    let durable = |o: Options| o.clean_start(false).session_expiry(300);
     // The subscriber makes its session and goes away: what is published now waits in it.
     let away = connected(rt, durable(options(&url, &id, version))).await;
     let sub = subscribe(&away, "kp/#", QoS::AtLeastOnce).await;
