@@ -141,6 +141,21 @@ impl std::hash::Hasher for SeqHasher {
     }
 }
 
+/// Puts `message` into a reader's buffer (the application acknowledges it itself with
+/// `user_acks`); returns the token the driver then owes an acknowledgement for.
+fn hand_over(
+    sink: &mut SubscriptionSink,
+    message: mqtt_session::Message,
+    user_acks: bool,
+) -> Option<AckToken> {
+    let token = message.ack_token;
+    sink.deliver(Message {
+        publish: message.publish,
+        ack_token: if user_acks { token } else { None },
+    });
+    token
+}
+
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
@@ -390,14 +405,22 @@ impl Driver {
         self.dispatch(now);
     }
 
-    /// A connection attempt's outcome: the transport is up, or the attempt failed (`error`)
-    /// or timed out (`None` error and not up).
-    pub fn connect_outcome(&mut self, now: Instant, outcome: Result<(), Option<String>>) {
-        match outcome {
-            Ok(()) => self.connected(now),
-            Err(Some(error)) => self.connect_failed(now, error),
-            Err(None) => self.connect_failed(now, "connect timed out".into()),
+    /// A connection attempt's outcome: `None` when it timed out, else what the connector
+    /// returned. Hands back the transport when it is up.
+    pub fn connect_outcome<T>(
+        &mut self,
+        now: Instant,
+        attempt: Option<std::io::Result<T>>,
+    ) -> Option<T> {
+        match attempt {
+            Some(Ok(transport)) => {
+                self.connected(now);
+                return Some(transport);
+            }
+            Some(Err(error)) => self.connect_failed(now, error.to_string()),
+            None => self.connect_failed(now, "connect timed out".into()),
         }
+        None
     }
 
     /// Every output, until there is none: bytes (appended to `tx` for the writer), then events
@@ -807,12 +830,7 @@ impl Driver {
         if s.overflow.is_empty() && s.sink.has_room() {
             // Nothing waits before it and the reader has room: straight into its buffer, as
             // `flush` would, without the trip through the queue.
-            let token = message.ack_token;
-            s.sink.deliver(Message {
-                publish: message.publish,
-                ack_token: if user_acks { token } else { None },
-            });
-            if let Some(token) = token {
+            if let Some(token) = hand_over(&mut s.sink, message, user_acks) {
                 self.delivered_once(now, token);
             }
             return;
@@ -839,17 +857,13 @@ impl Driver {
             let Some(message) = s.overflow.pop_front() else {
                 break;
             };
-            let token = message.ack_token;
             if room {
-                s.sink.deliver(Message {
-                    publish: message.publish,
-                    ack_token: if user_acks { token } else { None },
-                });
+                taken.push(hand_over(&mut s.sink, message, user_acks));
             } else {
                 tracing::trace!(stream, "subscription buffer full: QoS 0 message dropped");
                 s.sink.lagged();
+                taken.push(message.ack_token);
             }
-            taken.push(token);
         }
         for token in taken.drain(..).flatten() {
             self.delivered_once(now, token);

@@ -704,34 +704,41 @@ fn decode_pair(
     count: usize,
 ) {
     let decoder = Decoder::new(v, from);
-    let (buf, store, at) = decode_setup(wire);
-    let wire = &store[at..at + wire.len()];
-    let theirs = theirs_decode_all(v);
-    bench.pair(
-        scenario,
-        "decode",
-        || {
-            let mut buf = buf.borrow_mut();
-            buf.extend_from_slice(wire);
-            ours_decode_all(&decoder, &mut buf)
-        },
-        || {
-            let mut buf = buf.borrow_mut();
-            buf.extend_from_slice(wire);
-            theirs(&mut buf)
-        },
-    );
+    against_rumqttc_decode(bench, scenario, "decode", v, wire, |buf| {
+        ours_decode_all(&decoder, buf)
+    });
     // Every decode saw the whole stream.
     let mut buf = BytesMut::from(wire);
     assert_eq!(ours_decode_all(&decoder, &mut buf), count);
 }
 
-/// rumqttc's decoder of version `v`.
-fn theirs_decode_all(v: ProtocolVersion) -> fn(&mut BytesMut) -> usize {
-    match v {
+/// Times `ours` as operation `op` against rumqttc's decoder of version `v`, both working on the
+/// shared buffer refilled with `wire` before each call (see [`decode_setup`]).
+fn against_rumqttc_decode<R>(
+    bench: &mut Bench,
+    scenario: &str,
+    op: &str,
+    v: ProtocolVersion,
+    wire: &[u8],
+    mut ours: impl FnMut(&mut BytesMut) -> R,
+) {
+    let (buf, store, at) = decode_setup(wire);
+    let wire = &store[at..at + wire.len()];
+    let theirs: fn(&mut BytesMut) -> usize = match v {
         ProtocolVersion::V311 => r4_decode_all,
         ProtocolVersion::V5 => r5_decode_all,
-    }
+    };
+    let refilled = || {
+        let mut buf = buf.borrow_mut();
+        buf.extend_from_slice(wire);
+        buf
+    };
+    bench.pair(
+        scenario,
+        op,
+        || ours(&mut refilled()),
+        || theirs(&mut refilled()),
+    );
 }
 
 /// The floor under any codec, next to rumqttc's codec: `encode floor` copies the finished
@@ -760,24 +767,10 @@ fn floor_pairs(
         },
         theirs_encode,
     );
-    let (buf, store, at) = decode_setup(wire);
-    let wire = &store[at..at + wire.len()];
-    let theirs = theirs_decode_all(v);
-    bench.pair(
-        scenario,
-        "decode floor",
-        || {
-            let mut buf = buf.borrow_mut();
-            buf.extend_from_slice(wire);
-            let len = buf.len();
-            buf.split_to(len).freeze()
-        },
-        || {
-            let mut buf = buf.borrow_mut();
-            buf.extend_from_slice(wire);
-            theirs(&mut buf)
-        },
-    );
+    against_rumqttc_decode(bench, scenario, "decode floor", v, wire, |buf| {
+        let len = buf.len();
+        buf.split_to(len).freeze()
+    });
 }
 
 fn encode_r4(p: &r4::Packet) -> Vec<u8> {

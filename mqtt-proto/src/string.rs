@@ -40,14 +40,13 @@ impl MqttString {
     }
 
     /// Validates the bytes of a Topic Name received from the network: UTF-8, then NUL and
-    /// wildcards in one pass ([`nul_and_wildcard`]). The wildcard rule is the caller's to
-    /// report: `Ok(None)` means the string is valid but holds a wildcard.
-    pub(crate) fn from_topic_bytes(bytes: Bytes) -> Result<Option<Self>, Error> {
+    /// wildcards in one pass ([`nul_and_wildcard`]).
+    pub(crate) fn from_topic_bytes(bytes: Bytes) -> Result<Self, Error> {
         let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
         match nul_and_wildcard(s.as_bytes()) {
             (true, _) => Err(Error::NullCharacter),
-            (false, true) => Ok(None),
-            (false, false) => Ok(Some(MqttString(s))),
+            (false, true) => Err(Error::WildcardInTopicName),
+            (false, false) => Ok(MqttString(s)),
         }
     }
 

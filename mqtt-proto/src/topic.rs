@@ -53,9 +53,7 @@ impl TopicName {
     /// [MQTT-3.3.2-2]), checking for NUL and wildcards in one pass; the empty string is allowed
     /// here, the caller decides whether it may be empty.
     pub(crate) fn from_bytes(bytes: Bytes) -> Result<Self, Error> {
-        MqttString::from_topic_bytes(bytes)?
-            .map(TopicName)
-            .ok_or(Error::WildcardInTopicName)
+        MqttString::from_topic_bytes(bytes).map(TopicName)
     }
 
     /// The name as a string slice.

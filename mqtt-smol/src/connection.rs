@@ -114,18 +114,12 @@ impl Connection {
                         },
                     )
                     .await;
-                    let outcome = match attempt {
-                        Some(Ok(t)) => {
-                            transport = Some(futures_lite::io::split(t));
-                            rx.clear();
-                            tx.clear();
-                            Ok(())
-                        }
-                        Some(Err(e)) => Err(Some(e.to_string())),
-                        None => Err(None),
-                    };
                     now = Instant::now();
-                    self.driver.connect_outcome(now, outcome);
+                    if let Some(t) = self.driver.connect_outcome(now, attempt) {
+                        transport = Some(futures_lite::io::split(t));
+                        rx.clear();
+                        tx.clear();
+                    }
                 }
             }
             match self.driver.step(now, transport.is_some(), &mut tx) {

@@ -5,10 +5,8 @@
 //! scenario, run on the executor under test.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use mqtt_scenarios::{CallbackHandle, Runtime, SpawnError, Task};
-use mqtt_smol::{Client, ClientError, Message, Options, QoS};
+use mqtt_scenarios::{Runtime, Task};
 use std::future::Future;
-use std::pin::Pin;
 
 /// What differs between the executors: running a future to completion, and detaching a task.
 /// The driver is mqtt-smol's under both.
@@ -59,32 +57,10 @@ impl<E: Executor> Runtime for OnAsyncIo<E> {
         E::block_on(future)
     }
 
-    fn spawn(&self, options: Options) -> Result<Client, SpawnError> {
-        Ok(mqtt_smol::spawn(options)?)
-    }
-
-    fn connection(&self, options: Options) -> Result<(Client, Task), SpawnError> {
-        let (client, connection) = mqtt_smol::new(options)?;
-        Ok((client, Box::pin(connection.run())))
-    }
+    mqtt_scenarios::driver_methods!(mqtt_smol);
 
     fn spawn_task(&self, task: Task) {
         E::spawn_task(task);
-    }
-
-    fn subscribe_with<'a>(
-        &'a self,
-        client: &'a Client,
-        filter: &'a str,
-        qos: QoS,
-        on_message: Box<dyn FnMut(Message) + Send>,
-        on_lagged: Box<dyn FnMut(u64) + Send>,
-    ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>> {
-        Box::pin(async move {
-            let handle =
-                mqtt_smol::subscribe_with(client, filter, qos, on_message, on_lagged).await?;
-            Ok(Box::new(handle) as CallbackHandle)
-        })
     }
 }
 

@@ -534,6 +534,7 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
     };
     let producer = async {
         let (mut out, mut inbuf) = (bytes::BytesMut::new(), bytes::BytesMut::new());
+        let mut pinged = false;
         let refill = |out: &mut bytes::BytesMut| {
             while next < n && out.len() < 128 * 1024 && next - completed.get() < window {
                 let qos_pid = match qos {
@@ -550,34 +551,16 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
                 .unwrap();
                 next += 1;
             }
-            // Everything generated.
-            next == n
-        };
-        if qos == QoS::AtMostOnce {
-            // Done once everything is written: a PINGREQ's answer says so.
-            let mut refill = refill;
-            let mut all_written = false;
-            floor_pump(
-                &publisher,
-                &mut out,
-                &mut inbuf,
-                |out| {
-                    if refill(out) && !all_written {
-                        all_written = true;
-                        Packet::PingReq.encode(ProtocolVersion::V311, out).unwrap();
-                    }
-                },
-                |p, _| matches!(p, Packet::PingResp),
-            )
-            .await;
-            return;
-        }
-        let mut refill = refill;
-        let refill = |out: &mut bytes::BytesMut| {
-            refill(out);
+            // Nothing answers a QoS 0 PUBLISH: the answer to a PINGREQ after the last one
+            // says the broker has read them all.
+            if qos == QoS::AtMostOnce && next == n && !pinged {
+                pinged = true;
+                Packet::PingReq.encode(ProtocolVersion::V311, out).unwrap();
+            }
         };
         floor_pump(&publisher, &mut out, &mut inbuf, refill, |p, out| {
             match p {
+                Packet::PingResp => return true,
                 Packet::PubAck(_) | Packet::PubComp(_) => completed.set(completed.get() + 1),
                 Packet::PubRec(r) => floor_ack(PacketType::PubRel, r.packet_id, out),
                 _ => {}

@@ -22,8 +22,9 @@ impl Drop for CallbackHandle {
 
 /// Subscribes to `filter` and calls `callback` with every message, on a task of the current
 /// runtime. The callback runs outside the connection task, so a slow callback only fills its
-/// own subscription's buffer (then its messages are dropped and counted, see
-/// `Delivery::Lagged`); `lagged` is called with those counts.
+/// own subscription's buffer (then its QoS 0 messages are dropped and counted, see
+/// `Delivery::Lagged`; QoS 1/2 messages wait unacknowledged); `lagged` is called with those
+/// counts.
 pub async fn subscribe_with<F, L>(
     client: &Client,
     filter: &str,

@@ -95,18 +95,12 @@ impl Connection {
                         self.connector.connect(&server, self.driver.options()),
                     )
                     .await;
-                    let outcome = match attempt {
-                        Ok(Ok(t)) => {
-                            transport = Some(tokio::io::split(t));
-                            rx.clear();
-                            tx.clear();
-                            Ok(())
-                        }
-                        Ok(Err(e)) => Err(Some(e.to_string())),
-                        Err(_) => Err(None),
-                    };
                     now = Instant::now();
-                    self.driver.connect_outcome(now, outcome);
+                    if let Some(t) = self.driver.connect_outcome(now, attempt.ok()) {
+                        transport = Some(tokio::io::split(t));
+                        rx.clear();
+                        tx.clear();
+                    }
                 }
             }
             // Outputs, until there are none (bytes are queued for the writer).

@@ -101,6 +101,47 @@ pub trait Runtime {
     ) -> Pin<Box<dyn Future<Output = Result<CallbackHandle, ClientError>> + 'a>>;
 }
 
+/// The [`Runtime`] methods that only forward to a driver crate (its `spawn`, `new` and
+/// `subscribe_with`), written once for every driver: `driver_methods!(mqtt_tokio)` inside an
+/// `impl Runtime`.
+#[macro_export]
+macro_rules! driver_methods {
+    ($driver:ident) => {
+        fn spawn(&self, options: $driver::Options) -> Result<$driver::Client, $crate::SpawnError> {
+            Ok($driver::spawn(options)?)
+        }
+
+        fn connection(
+            &self,
+            options: $driver::Options,
+        ) -> Result<($driver::Client, $crate::Task), $crate::SpawnError> {
+            let (client, connection) = $driver::new(options)?;
+            Ok((client, Box::pin(connection.run())))
+        }
+
+        fn subscribe_with<'a>(
+            &'a self,
+            client: &'a $driver::Client,
+            filter: &'a str,
+            qos: $driver::QoS,
+            on_message: Box<dyn FnMut($driver::Message) + Send>,
+            on_lagged: Box<dyn FnMut(u64) + Send>,
+        ) -> ::std::pin::Pin<
+            Box<
+                dyn ::std::future::Future<
+                        Output = Result<$crate::CallbackHandle, $driver::ClientError>,
+                    > + 'a,
+            >,
+        > {
+            Box::pin(async move {
+                let handle =
+                    $driver::subscribe_with(client, filter, qos, on_message, on_lagged).await?;
+                Ok(Box::new(handle) as $crate::CallbackHandle)
+            })
+        }
+    };
+}
+
 /// Whatever a driver's `subscribe_with` returns: delivery stops when it is dropped.
 pub type CallbackHandle = Box<dyn std::any::Any + Send>;
 
