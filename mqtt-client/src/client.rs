@@ -167,7 +167,7 @@ pub enum Command {
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
 #[derive(Debug, Clone)]
 pub struct Client {
-    commands: async_channel::Sender<Command>,
+    commands: crate::queue::Sender<Command>,
     events: async_channel::Receiver<ConnectionEvent>,
 }
 
@@ -176,8 +176,8 @@ impl Client {
     pub fn new(
         command_capacity: usize,
         events: async_channel::Receiver<ConnectionEvent>,
-    ) -> (Client, async_channel::Receiver<Command>) {
-        let (tx, rx) = async_channel::bounded(command_capacity.max(1));
+    ) -> (Client, crate::queue::Receiver<Command>) {
+        let (tx, rx) = crate::queue::bounded(command_capacity);
         (
             Client {
                 commands: tx,
@@ -308,7 +308,7 @@ impl Client {
 
     /// The sending side of the command channel, for the connection task (subscriptions send
     /// their unsubscribe through it).
-    pub fn command_sender(&self) -> async_channel::Sender<Command> {
+    pub fn command_sender(&self) -> crate::queue::Sender<Command> {
         self.commands.clone()
     }
 }
@@ -389,7 +389,7 @@ pub struct Subscription {
     rx: Pin<Box<async_channel::Receiver<Delivery>>>,
     /// Messages dropped because the buffer was full, not yet reported.
     lagged: Arc<AtomicU64>,
-    commands: async_channel::Sender<Command>,
+    commands: crate::queue::Sender<Command>,
     granted: Vec<QoS>,
     unsubscribed: bool,
 }
@@ -398,7 +398,7 @@ impl Subscription {
     /// A subscription stream and its sink, for the connection task.
     pub fn channel(
         capacity: usize,
-        commands: async_channel::Sender<Command>,
+        commands: crate::queue::Sender<Command>,
         granted: Vec<QoS>,
     ) -> (Subscription, SubscriptionSink) {
         let (tx, rx) = async_channel::unbounded();
@@ -509,12 +509,38 @@ impl Stream for Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         if !self.unsubscribed {
-            // Never waits: if the command queue is full the subscription's messages are
-            // simply no longer delivered (the sink notices the closed stream).
-            let _ = self.commands.try_send(Command::Unsubscribe {
+            // Never waits, and is never refused for want of room: the broker must hear it.
+            // (Only a closed queue refuses it: the connection task is gone.)
+            let _ = self.commands.send_over_capacity(Command::Unsubscribe {
                 stream: self.stream,
                 reply: None,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A subscription dropped while the command queue is full still gets its unsubscribe to
+    /// the connection task: the broker would otherwise keep sending what nobody reads.
+    #[test]
+    fn a_dropped_subscription_unsubscribes_even_when_the_queue_is_full() {
+        let (_events_tx, events_rx) = async_channel::bounded(1);
+        let (client, commands) = Client::new(1, events_rx);
+        let (subscription, _sink) = Subscription::channel(4, client.command_sender(), vec![]);
+        let stream = subscription.stream_id();
+        let (reply, _) = oneshot::channel();
+        client
+            .commands
+            .try_send(Command::Disconnect(reply))
+            .unwrap();
+        drop(subscription);
+        assert!(matches!(commands.try_recv(), Ok(Command::Disconnect(_))));
+        assert!(matches!(
+            commands.try_recv(),
+            Ok(Command::Unsubscribe { stream: s, reply: None }) if s == stream
+        ));
     }
 }

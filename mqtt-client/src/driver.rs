@@ -162,7 +162,7 @@ pub struct Driver {
     session: Session<Instant>,
     options: Options,
     // Weak: the task must notice when every client and subscription is gone.
-    commands: async_channel::WeakSender<Command>,
+    commands: crate::queue::WeakSender<Command>,
     events: async_channel::Sender<ConnectionEvent>,
     publishes: SeqMap<PublishId, Reply<PublishDone>>,
     subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription, u64)>,
@@ -223,7 +223,7 @@ impl Driver {
     /// (handed to subscriptions), `events` where connection events go.
     pub fn new(
         options: Options,
-        commands: async_channel::Sender<Command>,
+        commands: crate::queue::Sender<Command>,
         events: async_channel::Sender<ConnectionEvent>,
     ) -> Result<Driver, ConfigError> {
         let mut config = options.session.clone();
@@ -259,7 +259,7 @@ impl Driver {
     pub fn client_pair(
         options: Options,
         event_buffer: usize,
-    ) -> Result<(Client, Driver, async_channel::Receiver<Command>), ConfigError> {
+    ) -> Result<(Client, Driver, crate::queue::Receiver<Command>), ConfigError> {
         let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
         let (client, commands) = Client::new(options.command_capacity, events_rx);
         let driver = Driver::new(options, client.command_sender(), events_tx)?;
@@ -345,6 +345,22 @@ impl Driver {
         self.flush_all(now);
         self.session.handle_timeout(now);
         self.maybe_disconnect(now);
+    }
+
+    /// The loop's timer fired (see [`Driver::next_deadline`]): gives back the memory the
+    /// command queue and the driver's own queues grew to in a burst, if they are empty. Steady
+    /// traffic keeps moving the deadline, so this happens when a connection goes quiet, not
+    /// after every drain (which would make each burst allocate again).
+    pub fn timer_fired(&mut self, commands: &crate::queue::Receiver<Command>) {
+        commands.shrink_if_empty();
+        if self.unrouted.is_empty() {
+            self.unrouted = std::collections::VecDeque::new();
+        }
+        if self.held.is_empty() {
+            self.held = std::collections::VecDeque::new();
+        }
+        self.route_buf = Vec::new();
+        self.ack_buf = Vec::new();
     }
 
     /// The next instant the loop must wake up at.
@@ -448,9 +464,7 @@ impl Driver {
         tracing::debug!("connection task stopping");
         // Closed before `disconnect` returns: a command sent after it fails at once with
         // `Closed` instead of waiting in the queue of a task that will never read it again.
-        if let Some(commands) = self.commands.upgrade() {
-            commands.close();
-        }
+        self.commands.close();
         if let Some((reply, _)) = self.disconnect.take() {
             let _ = reply.send(result);
         }
@@ -488,7 +502,7 @@ impl Driver {
     /// The loop has stopped: closes `rx` and drops the commands still queued in it, so that
     /// their callers get [`ClientError::Closed`] instead of waiting for replies that will never
     /// come (a command sent at the moment `disconnect` finished lands there).
-    pub fn refuse_queued(&mut self, rx: &async_channel::Receiver<Command>) {
+    pub fn refuse_queued(&mut self, rx: &crate::queue::Receiver<Command>) {
         rx.close();
         while rx.try_recv().is_ok() {}
     }
@@ -501,7 +515,7 @@ impl Driver {
         &mut self,
         now: Instant,
         first: Command,
-        rx: &async_channel::Receiver<Command>,
+        rx: &crate::queue::Receiver<Command>,
     ) -> bool {
         self.command(now, first);
         for _ in 1..COMMAND_BATCH {
@@ -510,8 +524,8 @@ impl Driver {
             }
             match rx.try_recv() {
                 Ok(command) => self.command(now, command),
-                Err(async_channel::TryRecvError::Empty) => break,
-                Err(async_channel::TryRecvError::Closed) => {
+                Err(crate::queue::TryRecvError::Empty) => break,
+                Err(crate::queue::TryRecvError::Closed) => {
                     self.clients_gone(now);
                     return false;
                 }

@@ -20,6 +20,7 @@
 mod client;
 mod driver;
 mod options;
+pub mod queue;
 mod tls;
 
 pub use client::{

@@ -22,7 +22,7 @@ pub struct Connection {
     // overlap an async fn's argument with its locals), so `self` must be small; an idle
     // connection's task is mostly this future.
     driver: Box<Driver>,
-    commands: async_channel::Receiver<mqtt_client::Command>,
+    commands: mqtt_client::queue::Receiver<mqtt_client::Command>,
     connector: Box<dyn Connector>,
 }
 
@@ -145,7 +145,7 @@ impl Connection {
             let accepts = commands_open && self.driver.accepts_commands();
             enum Woke {
                 Wrote(std::io::Result<usize>),
-                Command(Result<mqtt_client::Command, async_channel::RecvError>),
+                Command(Result<mqtt_client::Command, mqtt_client::queue::RecvError>),
                 Read(std::io::Result<usize>),
                 Timer,
             }
@@ -226,7 +226,10 @@ impl Connection {
                     futures_lite::future::yield_now().await;
                     now = Instant::now();
                 }
-                Woke::Timer => slot.fired(),
+                Woke::Timer => {
+                    slot.fired();
+                    self.driver.timer_fired(&self.commands);
+                }
             }
             self.driver.timeout(now);
         }

@@ -918,7 +918,10 @@ fn main() {
         }
     }
     let only = std::env::var("BENCH_ONLY").ok();
-    if only.as_deref().is_some_and(|o| o != "memory" && o != "latency") {
+    if only
+        .as_deref()
+        .is_some_and(|o| o != "memory" && o != "latency")
+    {
         // One throughput scenario only.
         return;
     }

@@ -19,7 +19,7 @@ pub struct Connection {
     // overlap an async fn's argument with its locals), so `self` must be small; an idle
     // connection's task is mostly this future.
     driver: Box<Driver>,
-    commands: async_channel::Receiver<mqtt_client::Command>,
+    commands: mqtt_client::queue::Receiver<mqtt_client::Command>,
     connector: Box<dyn Connector>,
 }
 
@@ -186,7 +186,10 @@ impl Connection {
                         }
                     }
                 },
-                () = &mut sleep, if deadline.is_some() => timer.fired(),
+                () = &mut sleep, if deadline.is_some() => {
+                    timer.fired();
+                    self.driver.timer_fired(&self.commands);
+                }
             }
             // Deadlines are compared here rather than trusted to the timer alone.
             now = Instant::now();

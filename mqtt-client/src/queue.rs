@@ -1,0 +1,539 @@
+//! The bounded queue that carries commands from the handles (`Client`, `Subscription`) to the
+//! connection task.
+//!
+//! A queue with room for `capacity` items holds memory only for what it holds, growing as it
+//! fills, instead of reserving every slot up front: an idle client with the default capacity of
+//! 64 commands kept 3 KiB of empty slots in a preallocated queue, a third of all it held. The
+//! memory a burst made it grow to is kept until [`Receiver::shrink_if_empty`], which the loops
+//! call when their timer fires (never under steady traffic, which keeps moving the deadline),
+//! so that a busy queue does not allocate again after every drain.
+//!
+//! Items are handed over under a mutex held only to push or pop, never across a wait; waiting
+//! senders and receivers sleep on [`event_listener::Event`]s.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use event_listener::Event;
+
+/// A queue with room for `capacity` items (at least one), and its two ends.
+///
+/// ```
+/// # futures_lite::future::block_on(async {
+/// use mqtt_client::queue::{self, TrySendError};
+///
+/// let (tx, rx) = queue::bounded(1);
+/// tx.send(1).await.unwrap();
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// tx.send_over_capacity(3).unwrap(); // never waits, never refused for want of room
+/// assert_eq!(rx.recv().await, Ok(1));
+/// assert_eq!(rx.try_recv(), Ok(3));
+/// drop(tx);
+/// assert!(rx.recv().await.is_err()); // every sender is gone
+/// # });
+/// ```
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            items: VecDeque::new(),
+            closed: false,
+            senders_gone: false,
+        }),
+        capacity: capacity.max(1),
+        items: Event::new(),
+        room: Event::new(),
+        senders: AtomicUsize::new(1),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared },
+    )
+}
+
+struct Shared<T> {
+    state: Mutex<State<T>>,
+    capacity: usize,
+    /// Notified when an item arrives, or when the queue closes.
+    items: Event,
+    /// Notified when room frees up, or when the queue closes.
+    room: Event,
+    /// Live [`Sender`]s ([`WeakSender`]s not counted).
+    senders: AtomicUsize,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    /// [`Receiver::close`] was called or the receiver is gone: nothing more is taken.
+    closed: bool,
+    /// Every [`Sender`] is gone: once empty, the queue stays empty.
+    senders_gone: bool,
+}
+
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Nothing panics while the lock is held; should it, the queue is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn close(&self) {
+        self.lock().closed = true;
+        self.room.notify(usize::MAX);
+        self.items.notify(usize::MAX);
+    }
+}
+
+/// The queue is closed: the item could not be sent and comes back.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the queue is closed")]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+/// Why [`Sender::try_send`] gave the item back.
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<T> {
+    /// The queue holds `capacity` items.
+    #[error("the queue is full")]
+    Full(T),
+    /// The queue is closed.
+    #[error("the queue is closed")]
+    Closed(T),
+}
+
+impl<T> fmt::Debug for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+/// The queue is empty and every sender is gone, or it was closed and is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the queue is empty and closed")]
+pub struct RecvError;
+
+/// Why [`Receiver::try_recv`] returned no item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryRecvError {
+    /// Nothing is queued now.
+    #[error("the queue is empty")]
+    Empty,
+    /// Nothing is queued, and nothing ever will be.
+    #[error("the queue is empty and closed")]
+    Closed,
+}
+
+/// The sending end; cloning it makes another sender.
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Queues `item`, waiting while the queue is full. Dropping the future before it completes
+    /// drops the item unsent.
+    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
+        let mut item = item;
+        loop {
+            match self.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+                Err(TrySendError::Full(back)) => item = back,
+            }
+            // Listen, then look again: room made in between is not missed.
+            let listener = self.shared.room.listen();
+            match self.try_send(item) {
+                Ok(()) => return Ok(()),
+                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+                Err(TrySendError::Full(back)) => item = back,
+            }
+            listener.await;
+        }
+    }
+
+    /// Queues `item` if there is room now.
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(TrySendError::Closed(item));
+        }
+        if state.items.len() >= self.shared.capacity {
+            return Err(TrySendError::Full(item));
+        }
+        state.items.push_back(item);
+        let room_left = state.items.len() < self.shared.capacity;
+        drop(state);
+        self.shared.items.notify(1);
+        if room_left {
+            // A sender woken for room that this one took passes the turn on.
+            self.shared.room.notify(1);
+        }
+        Ok(())
+    }
+
+    /// Queues `item` even when the queue is full, without waiting: for what must not be lost
+    /// and cannot wait (a subscription dropped sends its unsubscribe this way). The capacity
+    /// bounds what callers can queue by waiting; what goes past it is bounded by the caller.
+    pub fn send_over_capacity(&self, item: T) -> Result<(), SendError<T>> {
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(SendError(item));
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.shared.items.notify(1);
+        Ok(())
+    }
+
+    /// Whether the queue is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// A sender that does not keep the queue open (see [`WeakSender::upgrade`]).
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.lock().senders_gone = true;
+            self.shared.items.notify(usize::MAX);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("capacity", &self.shared.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sender that does not count as one: once every [`Sender`] is gone the receiver sees the
+/// queue end, and [`WeakSender::upgrade`] fails.
+pub struct WeakSender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> WeakSender<T> {
+    /// A sender, while some other sender is still alive.
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        let mut count = self.shared.senders.load(Ordering::Relaxed);
+        loop {
+            if count == 0 {
+                return None;
+            }
+            match self.shared.senders.compare_exchange_weak(
+                count,
+                count + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(Sender {
+                        shared: self.shared.clone(),
+                    })
+                }
+                Err(now) => count = now,
+            }
+        }
+    }
+}
+
+impl<T> WeakSender<T> {
+    /// Closes the queue, as [`Receiver::close`] does: for the side that holds the receiver
+    /// elsewhere and must refuse further items before it reads the last ones.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> Self {
+        WeakSender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WeakSender(..)")
+    }
+}
+
+/// The receiving end (one per queue). Dropping it closes the queue.
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Receiver<T> {
+    /// The next item, waiting while the queue is empty; an error once it is empty and closed
+    /// or without senders. Dropping the future loses nothing.
+    pub async fn recv(&self) -> Result<T, RecvError> {
+        loop {
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Closed) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
+            // Listen, then look again: an item sent in between is not missed.
+            let listener = self.shared.items.listen();
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Closed) => return Err(RecvError),
+                Err(TryRecvError::Empty) => {}
+            }
+            listener.await;
+        }
+    }
+
+    /// The next item, if one is queued.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        let mut state = self.shared.lock();
+        match state.items.pop_front() {
+            Some(item) => {
+                drop(state);
+                self.shared.room.notify(1);
+                Ok(item)
+            }
+            None if state.closed || state.senders_gone => Err(TryRecvError::Closed),
+            None => Err(TryRecvError::Empty),
+        }
+    }
+
+    /// Refuses further items (senders get their items back); those already queued can still
+    /// be received.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// How many items are queued.
+    pub fn len(&self) -> usize {
+        self.shared.lock().items.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Gives back the memory the queue grew to, if it is empty.
+    pub fn shrink_if_empty(&self) {
+        let mut state = self.shared.lock();
+        if state.items.is_empty() {
+            state.items = VecDeque::new();
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("capacity", &self.shared.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn holds_no_memory_until_used_and_gives_back_a_burst() {
+        let (tx, rx) = bounded::<u64>(64);
+        assert_eq!(rx.shared.lock().items.capacity(), 0);
+        for i in 0..64 {
+            tx.try_send(i).unwrap();
+        }
+        assert_eq!(tx.try_send(64), Err(TrySendError::Full(64)));
+        assert!(rx.shared.lock().items.capacity() >= 64);
+        rx.shrink_if_empty();
+        assert!(rx.shared.lock().items.capacity() >= 64, "not empty: kept");
+        for i in 0..64 {
+            assert_eq!(rx.try_recv(), Ok(i));
+        }
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+        rx.shrink_if_empty();
+        assert_eq!(rx.shared.lock().items.capacity(), 0);
+    }
+
+    #[test]
+    fn a_sender_waits_for_room_and_is_woken_when_it_frees_up() {
+        let (tx, rx) = bounded(2);
+        tx.try_send(1).unwrap();
+        tx.try_send(2).unwrap();
+        let mut third = pin!(tx.send(3));
+        let mut fourth = pin!(tx.send(4));
+        assert!(poll_once(third.as_mut()).is_pending());
+        assert!(poll_once(fourth.as_mut()).is_pending());
+        // Two items taken: both waiting senders get in, in turn.
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Ok(2));
+        assert_eq!(poll_once(third.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(poll_once(fourth.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(3));
+        assert_eq!(rx.try_recv(), Ok(4));
+    }
+
+    #[test]
+    fn waiting_senders_are_woken_in_a_chain_after_a_batch_is_taken() {
+        // Each sender's waker records that it was woken; a batch of pops notifies one waiting
+        // sender, and each that gets in passes the turn on while there is room.
+        use std::sync::atomic::AtomicBool;
+        use std::task::Wake;
+        struct Flag(AtomicBool);
+        impl Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let (tx, rx) = bounded(3);
+        for i in 0..3 {
+            tx.try_send(i).unwrap();
+        }
+        let flags: Vec<_> = (0..3)
+            .map(|_| Arc::new(Flag(AtomicBool::new(false))))
+            .collect();
+        let mut sends: Vec<_> = (10..13).map(|i| Box::pin(tx.send(i))).collect();
+        for (send, flag) in sends.iter_mut().zip(&flags) {
+            let waker = Waker::from(flag.clone());
+            assert!(send
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+        }
+        for i in 0..3 {
+            assert_eq!(rx.try_recv(), Ok(i));
+        }
+        let mut done = 0;
+        for _ in 0..3 {
+            for (send, flag) in sends.iter_mut().zip(&flags) {
+                if flag.0.swap(false, Ordering::SeqCst) {
+                    let waker = Waker::from(flag.clone());
+                    if send
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_ready()
+                    {
+                        done += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(done, 3, "every waiting sender got in");
+        let mut got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [10, 11, 12]);
+    }
+
+    #[test]
+    fn a_receiver_is_woken_by_an_item_and_by_the_last_sender_leaving() {
+        let (tx, rx) = bounded(4);
+        let tx2 = tx.clone();
+        let weak = tx.downgrade();
+        {
+            let mut recv = pin!(rx.recv());
+            assert!(poll_once(recv.as_mut()).is_pending());
+            tx2.try_send(7).unwrap();
+            assert_eq!(poll_once(recv.as_mut()), Poll::Ready(Ok(7)));
+        }
+        let mut recv = pin!(rx.recv());
+        assert!(poll_once(recv.as_mut()).is_pending());
+        drop(tx);
+        assert!(poll_once(recv.as_mut()).is_pending(), "one sender left");
+        let upgraded = weak.upgrade().unwrap();
+        drop(tx2);
+        assert!(
+            poll_once(recv.as_mut()).is_pending(),
+            "the upgraded one is a sender"
+        );
+        drop(upgraded);
+        assert_eq!(poll_once(recv.as_mut()), Poll::Ready(Err(RecvError)));
+        assert!(weak.upgrade().is_none());
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    }
+
+    #[test]
+    fn closing_refuses_new_items_and_keeps_queued_ones() {
+        let (tx, rx) = bounded(1);
+        tx.try_send(1).unwrap();
+        let mut waiting = pin!(tx.send(2));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        rx.close();
+        assert_eq!(poll_once(waiting.as_mut()), Poll::Ready(Err(SendError(2))));
+        assert!(tx.is_closed());
+        assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+        assert_eq!(tx.send_over_capacity(4), Err(SendError(4)));
+        assert_eq!(rx.try_recv(), Ok(1));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        drop(rx);
+        assert_eq!(tx.try_send(5), Err(TrySendError::Closed(5)));
+    }
+
+    #[test]
+    fn items_cross_threads_in_order_per_sender_and_none_is_lost() {
+        let (tx, rx) = bounded(4);
+        let senders: Vec<_> = (0..4u64)
+            .map(|t| {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    futures_lite::future::block_on(async {
+                        for i in 0..10_000u64 {
+                            tx.send((t, i)).await.unwrap();
+                        }
+                    })
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut next = [0u64; 4];
+        futures_lite::future::block_on(async {
+            while let Ok((t, i)) = rx.recv().await {
+                assert_eq!(next[t as usize], i, "sender {t} out of order");
+                next[t as usize] += 1;
+            }
+        });
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(next, [10_000; 4]);
+    }
+}
