@@ -355,7 +355,7 @@ static STREAM_IDS: AtomicU64 = AtomicU64::new(1);
 pub struct SubscriptionSink {
     // Unbounded underneath, bounded by `capacity` here: memory follows the backlog instead
     // of being reserved up front for every subscription.
-    tx: async_channel::Sender<Delivery>,
+    tx: crate::queue::Sender<Delivery>,
     capacity: usize,
     lagged: Arc<AtomicU64>,
 }
@@ -364,7 +364,7 @@ impl SubscriptionSink {
     /// Whether the reader's buffer has room for another message (a reader that is gone always
     /// has: nobody will read what it is given).
     pub fn has_room(&self) -> bool {
-        self.tx.len() < self.capacity || self.tx.is_closed()
+        self.tx.open_len().is_none_or(|len| len < self.capacity)
     }
 
     /// Counts a QoS 0 message dropped because the buffer was full; the reader learns it from
@@ -377,7 +377,12 @@ impl SubscriptionSink {
     /// enforced there (the channel underneath is unbounded).
     pub fn deliver(&mut self, message: Message) {
         // Fails only when the reader is gone, and then nobody wants the message.
-        let _ = self.tx.try_send(Delivery::Message(message));
+        let _ = self.tx.send_over_capacity(Delivery::Message(message));
+    }
+
+    /// Gives back the memory the reader's buffer grew to in a burst, if it is empty.
+    pub fn shrink_if_empty(&self) {
+        self.tx.shrink_if_empty();
     }
 }
 
@@ -385,8 +390,7 @@ impl SubscriptionSink {
 #[derive(Debug)]
 pub struct Subscription {
     stream: u64,
-    // Boxed: the receiver is not `Unpin`, and `Stream` wants to be polled through `&mut`.
-    rx: Pin<Box<async_channel::Receiver<Delivery>>>,
+    rx: crate::queue::Receiver<Delivery>,
     /// Messages dropped because the buffer was full, not yet reported.
     lagged: Arc<AtomicU64>,
     commands: crate::queue::Sender<Command>,
@@ -401,14 +405,14 @@ impl Subscription {
         commands: crate::queue::Sender<Command>,
         granted: Vec<QoS>,
     ) -> (Subscription, SubscriptionSink) {
-        let (tx, rx) = async_channel::unbounded();
+        let (tx, rx) = crate::queue::unbounded();
         let capacity = capacity.max(1);
         let stream = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicU64::new(0));
         (
             Subscription {
                 stream,
-                rx: Box::pin(rx),
+                rx,
                 lagged: lagged.clone(),
                 commands,
                 granted,
@@ -485,13 +489,14 @@ impl Subscription {
 
 impl Stream for Subscription {
     type Item = Delivery;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
         // Missed messages are reported before what arrived after them is read.
         let missed = self.lagged.swap(0, Ordering::Relaxed);
         if missed > 0 {
             return Poll::Ready(Some(Delivery::Lagged(missed)));
         }
-        match self.rx.as_mut().poll_next(cx) {
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(delivery) => Poll::Ready(delivery.ok()),
             Poll::Pending => {
                 // A drop can race with the reader finding the buffer empty.
                 let missed = self.lagged.swap(0, Ordering::Relaxed);
@@ -501,7 +506,6 @@ impl Stream for Subscription {
                     Poll::Pending
                 }
             }
-            other => other,
         }
     }
 }
