@@ -111,7 +111,7 @@ impl<T> Shared<T> {
 
     /// After an item was taken: wakes a sender waiting for room if that made the first room
     /// (senders wait only on a full queue; one that gets in passes the turn on, see
-    /// [`Shared::push`]).
+    /// [`Sender::send`]).
     fn made_room(&self, state: MutexGuard<'_, State<T>>) {
         let first_room = state.items.len() + 1 == self.capacity;
         drop(state);
@@ -120,8 +120,9 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Pushes `item` unless the queue is closed, or full and `bounded`.
-    fn push(&self, item: T, bounded: bool) -> Result<(), TrySendError<T>> {
+    /// Pushes `item` unless the queue is closed, or full and `bounded`; says whether room is
+    /// left.
+    fn push(&self, item: T, bounded: bool) -> Result<bool, TrySendError<T>> {
         let mut state = self.lock();
         if state.closed {
             return Err(TrySendError::Closed(item));
@@ -136,11 +137,7 @@ impl<T> Shared<T> {
         if let Some(waker) = receiver {
             waker.wake();
         }
-        if bounded && room_left {
-            // A sender woken for room that this one took passes the turn on.
-            self.room.notify(1);
-        }
-        Ok(())
+        Ok(room_left)
     }
 }
 
@@ -200,36 +197,58 @@ impl<T> Sender<T> {
     /// Queues `item`, waiting while the queue is full. Dropping the future before it completes
     /// drops the item unsent.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut item = item;
+        let mut item = match self.shared.push(item, true) {
+            Ok(_) => return Ok(()),
+            Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+            Err(TrySendError::Full(item)) => item,
+        };
         loop {
-            match self.try_send(item) {
-                Ok(()) => return Ok(()),
-                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
-                Err(TrySendError::Full(back)) => item = back,
-            }
             // Listen, then look again: room made in between is not missed.
             let listener = self.shared.room.listen();
-            match self.try_send(item) {
-                Ok(()) => return Ok(()),
+            match self.shared.push(item, true) {
+                Ok(room_left) => {
+                    self.pass_the_turn_on(room_left);
+                    return Ok(());
+                }
                 Err(TrySendError::Closed(item)) => return Err(SendError(item)),
                 Err(TrySendError::Full(back)) => item = back,
             }
             listener.await;
+            match self.shared.push(item, true) {
+                Ok(room_left) => {
+                    self.pass_the_turn_on(room_left);
+                    return Ok(());
+                }
+                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
+                Err(TrySendError::Full(back)) => item = back,
+            }
+        }
+    }
+
+    /// A sender that waited for room and got in wakes the next one waiting while room is
+    /// left: a receiver that takes several items wakes only one sender (see
+    /// [`Shared::made_room`]).
+    fn pass_the_turn_on(&self, room_left: bool) {
+        if room_left {
+            self.shared.room.notify(1);
         }
     }
 
     /// Queues `item` if there is room now.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.shared.push(item, true)
+        self.shared.push(item, true).map(drop)
     }
 
     /// Queues `item` even when the queue is full, without waiting: for what must not be lost
     /// and cannot wait (a subscription dropped sends its unsubscribe this way). The capacity
     /// bounds what callers can queue by waiting; what goes past it is bounded by the caller.
     pub fn send_over_capacity(&self, item: T) -> Result<(), SendError<T>> {
-        self.shared.push(item, false).map_err(|e| match e {
-            TrySendError::Full(item) | TrySendError::Closed(item) => SendError(item),
-        })
+        self.shared
+            .push(item, false)
+            .map(drop)
+            .map_err(|e| match e {
+                TrySendError::Full(item) | TrySendError::Closed(item) => SendError(item),
+            })
     }
 
     /// How many items are queued.
