@@ -192,11 +192,11 @@ pub struct Options {
     /// catches up. Keep-alive and other subscriptions go on meanwhile.
     pub subscription_capacity: usize,
     /// Commands (publish, subscribe, ...) waiting for the connection task; callers wait
-    /// (backpressure) when it is full. Default 64. The queue is allocated up front, about 48
-    /// bytes a command: 16 would keep an idle client under 8 KiB of heap (7.9 instead of 10.2
-    /// KiB), but a burst of small QoS 0 publishes then took about 25% more CPU per message in
-    /// `cargo bench -p mqtt-tokio --bench clients` (the connection task wakes, and writes,
-    /// four times as often).
+    /// (backpressure) when it is full. Default 64. The queue holds memory only for the
+    /// commands in it (about 40 bytes each), given back once the connection is quiet, so a
+    /// larger queue costs an idle client nothing. A smaller one costs CPU: with 16, a burst of
+    /// small QoS 0 publishes took about 25% more CPU per message in `cargo bench -p mqtt-tokio
+    /// --bench clients` (the connection task wakes, and writes, four times as often).
     pub command_capacity: usize,
     /// Follow a v5 Server Reference (DISCONNECT or CONNACK "use another server") to its server.
     pub follow_server_reference: bool,
