@@ -197,30 +197,27 @@ impl<T> Sender<T> {
     /// Queues `item`, waiting while the queue is full. Dropping the future before it completes
     /// drops the item unsent.
     pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut item = match self.shared.push(item, true) {
-            Ok(_) => return Ok(()),
-            Err(TrySendError::Closed(item)) => return Err(SendError(item)),
-            Err(TrySendError::Full(item)) => item,
-        };
+        let mut item = item;
+        let mut listener = None;
+        let mut waited = false;
         loop {
-            // Listen, then look again: room made in between is not missed.
-            let listener = self.shared.room.listen();
             match self.shared.push(item, true) {
                 Ok(room_left) => {
-                    self.pass_the_turn_on(room_left);
+                    if waited {
+                        self.pass_the_turn_on(room_left);
+                    }
                     return Ok(());
                 }
                 Err(TrySendError::Closed(item)) => return Err(SendError(item)),
                 Err(TrySendError::Full(back)) => item = back,
             }
-            listener.await;
-            match self.shared.push(item, true) {
-                Ok(room_left) => {
-                    self.pass_the_turn_on(room_left);
-                    return Ok(());
+            match listener.take() {
+                // Listen, then look again: room made in between is not missed.
+                None => listener = Some(self.shared.room.listen()),
+                Some(listener) => {
+                    listener.await;
+                    waited = true;
                 }
-                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
-                Err(TrySendError::Full(back)) => item = back,
             }
         }
     }
