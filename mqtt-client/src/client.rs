@@ -228,7 +228,7 @@ impl Client {
         Ok(PublishHandle {
             id,
             packet_id,
-            done: done_rx,
+            done: PublishCompletion { done: done_rx },
         })
     }
 
@@ -320,15 +320,13 @@ pub struct PublishHandle {
     pub id: PublishId,
     /// Its Packet Identifier (QoS 1/2).
     pub packet_id: Option<PacketId>,
-    done: oneshot::Receiver<Result<PublishDone, ClientError>>,
+    done: PublishCompletion,
 }
 
 impl Future for PublishHandle {
     type Output = Result<PublishDone, ClientError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.done)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+        Pin::new(&mut self.done).poll(cx)
     }
 }
 

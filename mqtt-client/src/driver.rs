@@ -349,9 +349,9 @@ impl Driver {
 
     /// The loop's timer fired (see [`Driver::next_deadline`]): gives back the memory the
     /// command queue, the subscriptions' buffers and the driver's own queues grew to in a
-    /// burst, if they are empty. Steady
-    /// traffic keeps moving the deadline, so this happens when a connection goes quiet, not
-    /// after every drain (which would make each burst allocate again).
+    /// burst, if they are empty. Steady traffic keeps moving the deadline, so this happens
+    /// when a connection goes quiet, not after every drain (which would make each burst
+    /// allocate again).
     pub fn timer_fired(&mut self, commands: &crate::queue::Receiver<Command>) {
         commands.shrink_if_empty();
         for stream in self.streams.values() {

@@ -248,16 +248,6 @@ impl<T> Sender<T> {
             })
     }
 
-    /// How many items are queued.
-    pub fn len(&self) -> usize {
-        self.shared.lock().items.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// How many items are queued, or `None` if the queue is closed (nothing sent now would
     /// be received).
     pub fn open_len(&self) -> Option<usize> {
@@ -382,25 +372,20 @@ impl<T> Receiver<T> {
     /// The next item, or the waker of `cx` left to be woken when one arrives (or the queue
     /// ends). Only the latest waker is kept.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
-        let mut state = self.shared.lock();
-        match state.items.pop_front() {
-            Some(item) => {
-                self.shared.made_room(state);
-                Poll::Ready(Ok(item))
-            }
-            None if state.closed || state.senders_gone => Poll::Ready(Err(RecvError)),
-            None => {
-                match &mut state.receiver {
-                    Some(waker) => waker.clone_from(cx.waker()),
-                    slot @ None => *slot = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
+        match self.take(Some(cx.waker())) {
+            Ok(item) => Poll::Ready(Ok(item)),
+            Err(TryRecvError::Closed) => Poll::Ready(Err(RecvError)),
+            Err(TryRecvError::Empty) => Poll::Pending,
         }
     }
 
     /// The next item, if one is queued.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.take(None)
+    }
+
+    /// Takes the next item; on an empty, open queue leaves `waker` (if any) to be woken.
+    fn take(&self, waker: Option<&Waker>) -> Result<T, TryRecvError> {
         let mut state = self.shared.lock();
         match state.items.pop_front() {
             Some(item) => {
@@ -408,7 +393,15 @@ impl<T> Receiver<T> {
                 Ok(item)
             }
             None if state.closed || state.senders_gone => Err(TryRecvError::Closed),
-            None => Err(TryRecvError::Empty),
+            None => {
+                if let Some(waker) = waker {
+                    match &mut state.receiver {
+                        Some(left) => left.clone_from(waker),
+                        slot @ None => *slot = Some(waker.clone()),
+                    }
+                }
+                Err(TryRecvError::Empty)
+            }
         }
     }
 
@@ -416,16 +409,6 @@ impl<T> Receiver<T> {
     /// be received.
     pub fn close(&self) {
         self.shared.close();
-    }
-
-    /// How many items are queued.
-    pub fn len(&self) -> usize {
-        self.shared.lock().items.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Gives back the memory the queue grew to, if it is empty.
