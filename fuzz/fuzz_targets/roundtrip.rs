@@ -452,17 +452,24 @@ fn publish_properties(u: &mut Unstructured<'_>, role: Role) -> Result<PublishPro
                 .map_err(|_| arbitrary::Error::IncorrectFormat)?;
         }
     }
-    Ok(PublishProperties {
-        payload_format_indicator: opt(u, payload_format)?,
-        message_expiry_interval: opt(u, u32_edge)?,
-        topic_alias: opt(u, nz16)?,
-        response_topic: opt(u, topic_name)?,
-        correlation_data: opt(u, |u| binary(u, 16))?,
-        content_type: opt(u, |u| string(u, 12))?,
-        user_properties: user_properties(u)?,
-        subscription_identifiers,
-        ..Default::default()
-    })
+    // Drawn in the order of the fields before PublishProperties kept the others encoded, so
+    // that the corpus still makes the same packets.
+    let mut p = PublishProperties::default();
+    p.payload_format_indicator = opt(u, payload_format)?;
+    p.message_expiry_interval = opt(u, u32_edge)?;
+    p.topic_alias = opt(u, nz16)?;
+    let response_topic = opt(u, topic_name)?;
+    let correlation_data = opt(u, |u| binary(u, 16))?;
+    let content_type = opt(u, |u| string(u, 12))?;
+    let user_properties = user_properties(u)?;
+    let built = p
+        .set_response_topic(response_topic)
+        .and_then(|()| p.set_correlation_data(correlation_data))
+        .and_then(|()| p.set_content_type(content_type))
+        .and_then(|()| p.set_user_properties(user_properties))
+        .and_then(|()| p.set_subscription_identifiers(subscription_identifiers));
+    built.map_err(|_| arbitrary::Error::IncorrectFormat)?;
+    Ok(p)
 }
 
 fn ack_properties(u: &mut Unstructured<'_>) -> Result<AckProperties> {

@@ -124,9 +124,11 @@ fn our_publish(v: ProtocolVersion, qos_pid: QosPid, len: usize, props: bool) -> 
     let mut p = Publish::new(TopicName::try_from(TOPIC).unwrap(), payload(len), qos_pid);
     if props && v == ProtocolVersion::V5 {
         p.properties.message_expiry_interval = Some(EXPIRY);
-        p.properties.content_type = Some(MqttString::try_from(CONTENT_TYPE).unwrap());
+        p.properties
+            .set_content_type(Some(MqttString::try_from(CONTENT_TYPE).unwrap()))
+            .unwrap();
         for (k, val) in USER_PROPS {
-            p.properties.user_properties.push_pair(k, val).unwrap();
+            p.properties.push_user_property(k, val).unwrap();
         }
     }
     p

@@ -19,6 +19,9 @@ use crate::wire::{
 };
 use crate::QoS;
 
+mod publish;
+pub use publish::PublishProperties;
+
 macro_rules! property_ids {
     ($( $(#[$doc:meta])* $name:ident = $value:literal, $kind:ident; )*) => {
         /// A v5 Property Identifier (section 2.2.2.2).
@@ -454,6 +457,20 @@ impl Entries {
         }
     }
 
+    /// Counts one more entry of `entry_len` bytes, found while reading a block.
+    fn note_entry(&mut self, entry_len: usize) {
+        self.count += 1;
+        self.bytes += entry_len;
+    }
+
+    /// Makes the counted entries refer to the block they were read from.
+    fn attach(&mut self, block: &Bytes) {
+        if self.count > 0 {
+            self.raw = block.clone();
+            self.dense = self.bytes == block.len();
+        }
+    }
+
     /// Appends an entry, first copying the list out of a shared block if it lives in one.
     fn push<T: PropertyValue>(&mut self, id: PropertyId, value: &T) -> Result<(), EncodeError> {
         let value_len = value.encoded_len()?;
@@ -501,18 +518,6 @@ macro_rules! property_list {
             /// Appends an entry. Building a list allocates; decoding one does not.
             pub fn push(&mut self, item: $item) -> Result<(), EncodeError> {
                 self.0.push(PropertyId::$id, &item)
-            }
-
-            fn note_entry(&mut self, entry_len: usize) {
-                self.0.count += 1;
-                self.0.bytes += entry_len;
-            }
-
-            fn attach(&mut self, block: &Bytes) {
-                if self.0.count > 0 {
-                    self.0.raw = block.clone();
-                    self.0.dense = self.0.bytes == block.len();
-                }
             }
 
             fn encoded_len(&self) -> usize {
@@ -687,7 +692,7 @@ macro_rules! properties {
                         } )*
                         $( _ if id == <$lty as ListItem>::ID => {
                             <$lty as ListItem>::Item::validate(value, id)?;
-                            this.$lfield.note_entry(entry_len);
+                            this.$lfield.0.note_entry(entry_len);
                         } )*
                         _ => return Err(Error::PropertyNotAllowed { context: $context, property: id }),
                     }
@@ -695,7 +700,7 @@ macro_rules! properties {
                     Ok(())
                 })?;
                 if let Some(block) = &block {
-                    $( this.$lfield.attach(block); )*
+                    $( this.$lfield.0.attach(block); )*
                 }
                 Ok(this)
             }
@@ -891,30 +896,6 @@ properties! {
     lists {
         /// User Properties (3.2.2.3.10).
         user_properties: UserProperties,
-    }
-}
-
-properties! {
-    /// Properties of PUBLISH (section 3.3.2.3).
-    PublishProperties ("PUBLISH") {
-        /// Payload Format Indicator (3.3.2.3.2).
-        payload_format_indicator: PayloadFormat = PayloadFormatIndicator,
-        /// Message Expiry Interval in seconds (3.3.2.3.3).
-        message_expiry_interval: u32 = MessageExpiryInterval,
-        /// Topic Alias (3.3.2.3.4); never 0 [MQTT-3.3.2-8].
-        topic_alias: NonZeroU16 = TopicAlias,
-        /// Response Topic (3.3.2.3.5).
-        response_topic: TopicName = ResponseTopic,
-        /// Correlation Data (3.3.2.3.6).
-        correlation_data: Bytes = CorrelationData,
-        /// Content Type (3.3.2.3.9), a UTF-8 Encoded String [MQTT-3.3.2-19].
-        content_type: MqttString = ContentType,
-    }
-    lists {
-        /// User Properties (3.3.2.3.7).
-        user_properties: UserProperties,
-        /// Subscription Identifiers (3.3.2.3.8), only from a server [MQTT-3.3.4-6].
-        subscription_identifiers: SubscriptionIdentifiers,
     }
 }
 

@@ -382,17 +382,24 @@ fn sample_publish(version: ProtocolVersion, role: Role) -> Publish {
         props.payload_format_indicator = Some(PayloadFormat::Utf8);
         props.message_expiry_interval = Some(3600);
         props.topic_alias = NonZeroU16::new(3);
-        props.content_type = Some(MqttString::new("text/plain").unwrap());
-        props.response_topic = Some(TopicName::new("replies/kitchen").unwrap());
-        props.correlation_data = Some(Bytes::from_static(b"req-42"));
-        props.user_properties.push_pair("unit", "celsius").unwrap();
-        props.user_properties.push_pair("sensor", "dht22").unwrap();
-        props.user_properties.push_pair("unit", "again").unwrap();
+        props
+            .set_content_type(Some(MqttString::new("text/plain").unwrap()))
+            .unwrap();
+        props
+            .set_response_topic(Some(TopicName::new("replies/kitchen").unwrap()))
+            .unwrap();
+        props
+            .set_correlation_data(Some(Bytes::from_static(b"req-42")))
+            .unwrap();
+        props.push_user_property("unit", "celsius").unwrap();
+        props.push_user_property("sensor", "dht22").unwrap();
+        props.push_user_property("unit", "again").unwrap();
         if role == Role::Server {
-            for id in [1, 300, 70_000] {
-                let id = SubscriptionIdentifier::new(id).unwrap();
-                props.subscription_identifiers.push(id).unwrap();
-            }
+            let ids = [1, 300, 70_000]
+                .into_iter()
+                .map(|id| SubscriptionIdentifier::new(id).unwrap())
+                .collect();
+            props.set_subscription_identifiers(ids).unwrap();
         }
     }
     p

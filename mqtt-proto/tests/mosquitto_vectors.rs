@@ -204,11 +204,11 @@ fn v5_publish_properties_written_by_mosquitto_pub() {
     };
     let props = &p.properties;
     assert_eq!(p.qos(), QoS::AtLeastOnce);
-    assert_eq!(props.user_properties.len(), 2);
+    assert_eq!(props.user_properties().len(), 2);
     assert!(props.message_expiry_interval.is_some());
-    assert!(props.content_type.is_some());
-    assert!(props.response_topic.is_some());
-    assert!(props.correlation_data.is_some());
+    assert!(props.content_type().is_some());
+    assert!(props.response_topic().is_some());
+    assert!(props.correlation_data().is_some());
     assert!(props.payload_format_indicator.is_some());
 }
 
@@ -224,7 +224,7 @@ fn v5_subscription_identifiers_from_the_broker() {
         .unwrap();
     let ids: Vec<u32> = publish
         .properties
-        .subscription_identifiers
+        .subscription_identifiers()
         .iter()
         .map(|id| id.get())
         .collect();

@@ -341,22 +341,20 @@ fn publish_properties(role: Role) -> impl Strategy<Value = PublishProperties> {
         user_properties(),
         subscription_ids(),
     )
-        .prop_map(
-            move |(pfi, mei, ta, rt, cd, ct, up, ids)| PublishProperties {
-                payload_format_indicator: pfi,
-                message_expiry_interval: mei,
-                topic_alias: ta,
-                response_topic: rt,
-                correlation_data: cd,
-                content_type: ct,
-                user_properties: up,
-                subscription_identifiers: match role {
-                    Role::Server => ids,
-                    Role::Client => SubscriptionIdentifiers::new(),
-                },
-                ..Default::default()
-            },
-        )
+        .prop_map(move |(pfi, mei, ta, rt, cd, ct, up, ids)| {
+            let mut p = PublishProperties::default();
+            p.payload_format_indicator = pfi;
+            p.message_expiry_interval = mei;
+            p.topic_alias = ta;
+            p.set_response_topic(rt).unwrap();
+            p.set_correlation_data(cd).unwrap();
+            p.set_content_type(ct).unwrap();
+            p.set_user_properties(up).unwrap();
+            if role == Role::Server {
+                p.set_subscription_identifiers(ids).unwrap();
+            }
+            p
+        })
 }
 
 fn ack_properties() -> impl Strategy<Value = AckProperties> {
@@ -759,7 +757,7 @@ roundtrip_tests! {
 #[test]
 fn v311_normalisation_drops_v5_fields() {
     let mut props = PublishProperties::default();
-    props.user_properties.push_pair("k", "v").unwrap();
+    props.push_user_property("k", "v").unwrap();
     let publish = Packet::Publish(Publish {
         properties: props,
         ..Publish::new(TopicName::new("t").unwrap(), "x", QosPid::AtMostOnce)
@@ -928,6 +926,171 @@ proptest! {
                 feed(version, role, &packets, &[cut, len]);
             }
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PUBLISH properties in any order: a decoded block goes out again byte for byte, and so does
+// what is left of it when one of the fields is changed.
+
+/// A Variable Byte Integer, written by hand.
+fn varint(mut v: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (v % 128) as u8;
+        v /= 128;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// A string or binary value with its two-byte length.
+fn prefixed(bytes: &[u8]) -> Vec<u8> {
+    [&(bytes.len() as u16).to_be_bytes()[..], bytes].concat()
+}
+
+/// The entries of a PUBLISH property block, each encoded by hand, in a random order.
+fn shuffled_publish_entries() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    (
+        opt(0u8..=1),
+        opt(any::<u32>()),
+        opt(1u16..),
+        opt(topic_name()),
+        opt(binary(8)),
+        opt(string(6)),
+        prop::collection::vec((string(4), string(4)), 0..3),
+        prop::collection::vec(1usize..=MAX_VARINT as usize, 0..3),
+    )
+        .prop_flat_map(|(pfi, mei, ta, rt, cd, ct, up, ids)| {
+            let mut entries: Vec<Vec<u8>> = Vec::new();
+            entries.extend(pfi.map(|v| vec![0x01, v]));
+            entries.extend(mei.map(|v| [&[0x02][..], &v.to_be_bytes()].concat()));
+            entries.extend(ta.map(|v| [&[0x23][..], &v.to_be_bytes()].concat()));
+            entries.extend(rt.map(|t| [&[0x08][..], &prefixed(t.as_bytes())].concat()));
+            entries.extend(cd.map(|d| [&[0x09][..], &prefixed(&d)].concat()));
+            entries.extend(ct.map(|c| [&[0x03][..], &prefixed(c.as_bytes())].concat()));
+            for (k, v) in up {
+                entries.push(
+                    [
+                        &[0x26][..],
+                        &prefixed(k.as_bytes()),
+                        &prefixed(v.as_bytes()),
+                    ]
+                    .concat(),
+                );
+            }
+            for id in ids {
+                entries.push([&[0x0B][..], &varint(id)].concat());
+            }
+            Just(entries).prop_shuffle()
+        })
+}
+
+/// A QoS 0 PUBLISH to `t` with the property block `block` and payload `p`, as a server sends it.
+fn publish_with_block(block: &[u8]) -> Vec<u8> {
+    let body = [&prefixed(b"t")[..], &varint(block.len()), block, b"p"].concat();
+    [&[0x30][..], &varint(body.len()), &body].concat()
+}
+
+/// The property entries of a PUBLISH made by [`publish_with_block`], split by hand.
+fn block_entries(publish: &[u8]) -> Vec<Vec<u8>> {
+    let mut at = 1;
+    while publish[at] & 0x80 != 0 {
+        at += 1;
+    }
+    at += 1 + 3; // the remaining length's last byte, then the topic "t"
+    let (mut len, mut shift) = (0, 0);
+    loop {
+        let b = publish[at];
+        at += 1;
+        len |= usize::from(b & 0x7F) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let block = &publish[at..at + len];
+    let prefixed_len = |at: usize| 2 + usize::from(u16::from_be_bytes([block[at], block[at + 1]]));
+    let mut entries = Vec::new();
+    let mut at = 0;
+    while at < block.len() {
+        let value_len = match block[at] {
+            0x01 => 1,
+            0x02 => 4,
+            0x23 => 2,
+            0x03 | 0x08 | 0x09 => prefixed_len(at + 1),
+            0x26 => {
+                let key = prefixed_len(at + 1);
+                key + prefixed_len(at + 1 + key)
+            }
+            0x0B => {
+                1 + block[at + 1..]
+                    .iter()
+                    .take_while(|b| **b & 0x80 != 0)
+                    .count()
+            }
+            other => panic!("unexpected property {other:#x}"),
+        };
+        entries.push(block[at..at + 1 + value_len].to_vec());
+        at += 1 + value_len;
+    }
+    entries
+}
+
+fn decode_one_publish(bytes: &[u8]) -> Publish {
+    let mut buf = BytesMut::from(bytes);
+    match Decoder::new(V5, Role::Server).decode(&mut buf) {
+        Ok(Decoded::Packet(Packet::Publish(p))) if buf.is_empty() => p,
+        other => panic!("decoding {bytes:02x?}: {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(cfg(512))]
+
+    #[test]
+    fn publish_properties_keep_their_order(entries in shuffled_publish_entries(), expiry in opt(any::<u32>())) {
+        let bytes = publish_with_block(&entries.concat());
+        prop_assert_eq!(block_entries(&bytes), entries.clone());
+        let decoded = decode_one_publish(&bytes);
+        let mut out = Vec::new();
+        Packet::Publish(decoded.clone()).encode(V5, &mut out).unwrap();
+        prop_assert_eq!(&out, &bytes);
+
+        // Changing one field writes it where it was (or leaves it out, or adds it), the rest
+        // where they were.
+        let mut changed = decoded.clone();
+        changed.properties.message_expiry_interval = expiry;
+        let mut out = Vec::new();
+        Packet::Publish(changed.clone()).encode(V5, &mut out).unwrap();
+        prop_assert_eq!(decode_one_publish(&out), changed);
+        let written = block_entries(&out);
+        let is_expiry = |e: &&Vec<u8>| e[0] == 0x02;
+        prop_assert!(written.iter().filter(is_expiry).eq(expiry
+            .map(|v| [&[0x02][..], &v.to_be_bytes()].concat())
+            .iter()));
+        let others = |es: &[Vec<u8>]| es.iter().filter(|e| e[0] != 0x02).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(others(&written), others(&entries));
+        if let (Some(at), true) = (entries.iter().position(|e| e[0] == 0x02), expiry.is_some()) {
+            prop_assert_eq!(written.iter().position(|e| e[0] == 0x02), Some(at));
+        }
+
+        // The same properties built by hand compare equal, whatever the order they arrived in.
+        let p = &decoded.properties;
+        let mut built = PublishProperties::default();
+        built.payload_format_indicator = p.payload_format_indicator;
+        built.message_expiry_interval = p.message_expiry_interval;
+        built.topic_alias = p.topic_alias;
+        built.set_response_topic(p.response_topic()).unwrap();
+        built.set_correlation_data(p.correlation_data()).unwrap();
+        built.set_content_type(p.content_type()).unwrap();
+        built.set_user_properties(p.user_properties()).unwrap();
+        built.set_subscription_identifiers(p.subscription_identifiers()).unwrap();
+        prop_assert_eq!(&built, p);
+        prop_assert_eq!(built.is_empty(), entries.is_empty());
     }
 }
 

@@ -725,14 +725,14 @@ fn repeatable_properties_may_repeat() {
     };
     let pairs: Vec<(String, String)> = p
         .properties
-        .user_properties
+        .user_properties()
         .iter()
         .map(|u| (u.key.to_string(), u.value.to_string()))
         .collect();
     assert_eq!(pairs, [("a".into(), "1".into()), ("a".into(), "2".into())]);
     let ids: Vec<u32> = p
         .properties
-        .subscription_identifiers
+        .subscription_identifiers()
         .iter()
         .map(|i| i.get())
         .collect();

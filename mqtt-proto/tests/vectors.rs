@@ -481,16 +481,16 @@ fn v5_publish_spec_example_and_every_property() {
     pr.payload_format_indicator = Some(PayloadFormat::Utf8);
     pr.message_expiry_interval = Some(30);
     pr.topic_alias = NonZeroU16::new(3);
-    pr.response_topic = Some(name("re/ply"));
-    pr.correlation_data = Some(Bytes::from_static(b"id-1"));
-    pr.content_type = Some(mstr("text/plain"));
-    pr.user_properties = users(&[("k", "v")]);
-    pr.subscription_identifiers
-        .push(SubscriptionIdentifier::new(128).unwrap())
+    pr.set_response_topic(Some(name("re/ply"))).unwrap();
+    pr.set_correlation_data(Some(Bytes::from_static(b"id-1")))
         .unwrap();
-    pr.subscription_identifiers
-        .push(SubscriptionIdentifier::new(5).unwrap())
-        .unwrap();
+    pr.set_content_type(Some(mstr("text/plain"))).unwrap();
+    pr.set_user_properties(users(&[("k", "v")])).unwrap();
+    let ids = [128, 5]
+        .into_iter()
+        .map(|id| SubscriptionIdentifier::new(id).unwrap())
+        .collect();
+    pr.set_subscription_identifiers(ids).unwrap();
     // Subscription Identifiers come only from a server [MQTT-3.3.4-6].
     vector(V5, Role::Server, &bytes, p.into());
 }

@@ -170,8 +170,9 @@ pub type SubscribeResult = Result<QoS, ReasonCode>;
 /// [`Session::poll_event`](crate::Session::poll_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A connection is up (CONNACK success).
-    Connected(Connected),
+    /// A connection is up (CONNACK success). Boxed: it is rare and large, and every event is
+    /// as large as the largest.
+    Connected(Box<Connected>),
     /// A message arrived.
     Message(Message),
     /// A QoS 1 publish was acknowledged (PUBACK) or a QoS 2 publish completed (PUBCOMP); a QoS 0

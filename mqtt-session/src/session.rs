@@ -378,7 +378,7 @@ impl<I: Instant> Session<I> {
                 "topic aliases are assigned by the session",
             ));
         }
-        if !message.properties.subscription_identifiers.is_empty() {
+        if !message.properties.subscription_identifiers().is_empty() {
             return Err(Error::Invalid(EncodeError::Invalid(
                 mqtt_proto::Error::PropertyNotAllowed {
                     context: "a PUBLISH from a client",
@@ -1096,12 +1096,12 @@ impl<I: Instant> Session<I> {
             self.timers
                 .set(Timer::KeepAlive, after(now, self.keep_alive));
         }
-        self.events.push_back(Event::Connected(Connected {
+        self.events.push_back(Event::Connected(Box::new(Connected {
             session_present: ack.session_present,
             limits: self.limits.clone(),
             client_id: self.client_id.clone(),
             properties: ack.properties,
-        }));
+        })));
         if ack.session_present {
             // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP) and PUBREL, in order.
             self.outbound.resume(self.send_quota());

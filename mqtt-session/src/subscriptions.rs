@@ -73,7 +73,7 @@ impl Subscriptions {
         &'a self,
         publish: &'a Publish,
     ) -> impl Iterator<Item = SubscriptionKey> + 'a {
-        let ids = &publish.properties.subscription_identifiers;
+        let ids = publish.properties.subscription_identifiers();
         // Identifiers this session never gave (a subscription of an earlier process, resumed
         // by the server) fall back to the filters.
         let by_id = !ids.is_empty()

@@ -140,12 +140,12 @@ fn authenticated_pair() -> Pair {
     );
     assert_eq!(
         pair.events(),
-        vec![Event::Connected(Connected {
+        vec![Event::Connected(Box::new(Connected {
             session_present: false,
             limits: limits(),
             client_id: MqttString::try_from(CLIENT_ID).unwrap(),
             properties,
-        })]
+        }))]
     );
     assert!(pair.session.is_connected());
     pair

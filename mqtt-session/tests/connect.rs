@@ -322,12 +322,12 @@ fn v5_server_limits_from_connack() {
     };
     assert_eq!(
         pair.events(),
-        vec![Event::Connected(Connected {
+        vec![Event::Connected(Box::new(Connected {
             session_present: false,
             limits: limits.clone(),
             client_id: s("auto-7"),
             properties,
-        })]
+        }))]
     );
     assert_eq!(pair.session.server_limits(), &limits);
     assert_eq!(pair.session.client_id(), &s("auto-7"));
@@ -433,12 +433,12 @@ fn v311_connected_reports_the_default_limits() {
     let limits = default_limits(ProtocolVersion::V311);
     assert_eq!(
         pair.events(),
-        vec![Event::Connected(Connected {
+        vec![Event::Connected(Box::new(Connected {
             session_present: false,
             limits: limits.clone(),
             client_id: s("client-1"),
             properties: ConnAckProperties::default(),
-        })]
+        }))]
     );
     assert_eq!(pair.session.server_limits(), &limits);
 }
@@ -451,12 +451,12 @@ fn v5_connected_without_properties_reports_the_defaults() {
     let limits = default_limits(ProtocolVersion::V5);
     assert_eq!(
         pair.events(),
-        vec![Event::Connected(Connected {
+        vec![Event::Connected(Box::new(Connected {
             session_present: false,
             limits: limits.clone(),
             client_id: s("client-1"),
             properties: ConnAckProperties::default(),
-        })]
+        }))]
     );
     assert_eq!(pair.session.server_limits(), &limits);
 }
@@ -517,12 +517,12 @@ fn session_present_after_clean_start_0_is_accepted() {
             .is_empty());
         assert_eq!(
             pair.events(),
-            vec![Event::Connected(Connected {
+            vec![Event::Connected(Box::new(Connected {
                 session_present: true,
                 limits: default_limits(version),
                 client_id: s("client-1"),
                 properties: ConnAckProperties::default(),
-            })]
+            }))]
         );
         assert!(pair.session.is_connected());
     }

@@ -42,12 +42,12 @@ fn v5_limits() -> ServerLimits {
 }
 
 fn connected(session_present: bool, limits: ServerLimits, properties: ConnAckProperties) -> Event {
-    Event::Connected(Connected {
+    Event::Connected(Box::new(Connected {
         session_present,
         limits,
         client_id: MqttString::try_from(CLIENT_ID).unwrap(),
         properties,
-    })
+    }))
 }
 
 fn connack(session_present: bool, properties: ConnAckProperties) -> ConnAck {

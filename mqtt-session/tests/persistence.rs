@@ -547,12 +547,16 @@ fn a_restored_session_never_reuses_a_subscription_identifier() {
     let new_key = keys(&pair)[1].0;
     // One copy per subscription, each with its own identifier (v5 [MQTT-3.3.4-5]).
     let mut copy = publish("x/y", QosPid::AtMostOnce, false);
-    copy.properties.subscription_identifiers = [kept].into_iter().collect();
+    copy.properties
+        .set_subscription_identifiers([kept].into_iter().collect())
+        .unwrap();
     assert_eq!(
         pair.session.route(&copy).collect::<Vec<_>>(),
         vec![restored]
     );
-    copy.properties.subscription_identifiers = [new_id].into_iter().collect();
+    copy.properties
+        .set_subscription_identifiers([new_id].into_iter().collect())
+        .unwrap();
     assert_eq!(pair.session.route(&copy).collect::<Vec<_>>(), vec![new_key]);
 }
 

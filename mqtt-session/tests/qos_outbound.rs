@@ -121,12 +121,12 @@ fn qos0_queued_offline_completes_when_written_after_connack() {
         assert_eq!(
             pair.events(),
             vec![
-                Event::Connected(Connected {
+                Event::Connected(Box::new(Connected {
                     session_present: false,
                     limits,
                     client_id: MqttString::new("outbound").unwrap(),
                     properties: ConnAckProperties::default(),
-                }),
+                })),
                 completed(ticket, ReasonCode::Success),
             ]
         );

@@ -46,12 +46,12 @@ fn limits(version: ProtocolVersion) -> ServerLimits {
 }
 
 fn connected(version: ProtocolVersion, session_present: bool) -> Event {
-    Event::Connected(Connected {
+    Event::Connected(Box::new(Connected {
         session_present,
         limits: limits(version),
         client_id: MqttString::try_from(CLIENT_ID).unwrap(),
         properties: ConnAckProperties::default(),
-    })
+    }))
 }
 
 fn dropped(attempt: u32) -> Vec<Event> {

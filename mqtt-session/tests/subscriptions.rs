@@ -82,10 +82,13 @@ fn granted(pair: &mut Pair, filters: Vec<SubscribeFilter>) -> Vec<SubscriptionKe
 
 fn inbound(t: &'static str, ids: &[u32]) -> Publish {
     let mut p = Publish::new(TopicName::new(t).unwrap(), "m", QosPid::AtMostOnce);
-    p.properties.subscription_identifiers = ids
-        .iter()
-        .map(|&i| SubscriptionIdentifier::new(i).unwrap())
-        .collect();
+    p.properties
+        .set_subscription_identifiers(
+            ids.iter()
+                .map(|&i| SubscriptionIdentifier::new(i).unwrap())
+                .collect(),
+        )
+        .unwrap();
     p
 }
 

@@ -100,12 +100,12 @@ fn connect(pair: &mut Pair, session_present: bool, properties: ConnAckProperties
     let events = pair.events();
     assert_eq!(
         events.first(),
-        Some(&Event::Connected(Connected {
+        Some(&Event::Connected(Box::new(Connected {
             session_present,
             limits,
             client_id: MqttString::try_from(CLIENT_ID).unwrap(),
             properties,
-        }))
+        })))
     );
     assert_eq!(events.len(), 1, "{events:?}");
     sent

@@ -218,18 +218,19 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
             "ping",
             QoS::AtLeastOnce,
         );
-        request.properties.response_topic = Some(TopicName::new("v5/resp").unwrap());
-        request.properties.correlation_data = Some(correlation.clone());
-        request.properties.content_type = Some(MqttString::try_from("text/plain").unwrap());
-        request
-            .properties
-            .user_properties
-            .push_pair("k", "v")
+        let props = &mut request.properties;
+        props
+            .set_response_topic(Some(TopicName::new("v5/resp").unwrap()))
             .unwrap();
-        request
-            .properties
-            .user_properties
-            .push_pair("k", "second value, same key")
+        props
+            .set_correlation_data(Some(correlation.clone()))
+            .unwrap();
+        props
+            .set_content_type(Some(MqttString::try_from("text/plain").unwrap()))
+            .unwrap();
+        props.push_user_property("k", "v").unwrap();
+        props
+            .push_user_property("k", "second value, same key")
             .unwrap();
         within("the request's completion", async {
             requester.publish_message(request).await.unwrap().await
@@ -241,11 +242,11 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
         assert_eq!(m.topic().as_str(), "v5/req/x");
         assert_eq!(text(&m), "ping");
         let p = &m.publish.properties;
-        assert_eq!(p.response_topic.as_deref(), Some("v5/resp"));
-        assert_eq!(p.correlation_data.as_ref(), Some(&correlation));
-        assert_eq!(p.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(p.response_topic().as_deref(), Some("v5/resp"));
+        assert_eq!(p.correlation_data().as_ref(), Some(&correlation));
+        assert_eq!(p.content_type().as_deref(), Some("text/plain"));
         let pairs: Vec<(String, String)> = p
-            .user_properties
+            .user_properties()
             .iter()
             .map(|u| (u.key.to_string(), u.value.to_string()))
             .collect();
@@ -258,8 +259,11 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
         );
 
         let mut response =
-            OutboundMessage::new(p.response_topic.clone().unwrap(), "pong", QoS::AtLeastOnce);
-        response.properties.correlation_data = p.correlation_data.clone();
+            OutboundMessage::new(p.response_topic().unwrap(), "pong", QoS::AtLeastOnce);
+        response
+            .properties
+            .set_correlation_data(p.correlation_data())
+            .unwrap();
         within("the response's completion", async {
             responder.publish_message(response).await.unwrap().await
         })
@@ -267,7 +271,7 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
         .unwrap();
         let r = next_message(&mut responses, "the response").await;
         assert_eq!(text(&r), "pong");
-        assert_eq!(r.publish.properties.correlation_data, Some(correlation));
+        assert_eq!(r.publish.properties.correlation_data(), Some(correlation));
     }
     disconnect(&requester).await;
     disconnect(&responder).await;

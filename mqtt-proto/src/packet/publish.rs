@@ -220,7 +220,7 @@ impl Publish {
             return Err(Error::EmptyTopicName);
         }
         // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier.
-        if from == crate::Role::Client && !properties.subscription_identifiers.is_empty() {
+        if from == crate::Role::Client && !properties.subscription_identifiers().is_empty() {
             return Err(Error::PropertyNotAllowed {
                 context: "a PUBLISH from a client",
                 property: crate::PropertyId::SubscriptionIdentifier,

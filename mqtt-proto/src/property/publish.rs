@@ -1,0 +1,513 @@
+//! The properties of PUBLISH (section 3.3.2.3), kept compact: a `Publish` is moved between the
+//! decoder, the session and the application for every message, so its size is paid for in
+//! copies on every message.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use core::fmt;
+use core::num::NonZeroU16;
+
+use super::{
+    entry_extent, Entries, PayloadFormat, PropertyId, PropertyValue, SubscriptionIdentifiers,
+    UserProperties, UserProperty,
+};
+use crate::error::{EncodeError, Error};
+use crate::string::{check_bytes, MqttString};
+use crate::topic::TopicName;
+use crate::wire::{parse_varint, put_varint, VarintPrefix, MAX_VARINT};
+
+/// Bits naming the properties of [`PublishProperties`]: the three fields, then the others.
+const PAYLOAD_FORMAT: u8 = 1 << 0;
+const MESSAGE_EXPIRY: u8 = 1 << 1;
+const TOPIC_ALIAS: u8 = 1 << 2;
+const FIELDS: u8 = PAYLOAD_FORMAT | MESSAGE_EXPIRY | TOPIC_ALIAS;
+const RESPONSE_TOPIC: u8 = 1 << 3;
+const CORRELATION_DATA: u8 = 1 << 4;
+const CONTENT_TYPE: u8 = 1 << 5;
+const USER_PROPERTY: u8 = 1 << 6;
+const SUBSCRIPTION_IDENTIFIER: u8 = 1 << 7;
+
+/// The bit of a property a PUBLISH may carry, `None` for any other.
+fn bit(id: PropertyId) -> Option<u8> {
+    Some(match id {
+        PropertyId::PayloadFormatIndicator => PAYLOAD_FORMAT,
+        PropertyId::MessageExpiryInterval => MESSAGE_EXPIRY,
+        PropertyId::TopicAlias => TOPIC_ALIAS,
+        PropertyId::ResponseTopic => RESPONSE_TOPIC,
+        PropertyId::CorrelationData => CORRELATION_DATA,
+        PropertyId::ContentType => CONTENT_TYPE,
+        PropertyId::UserProperty => USER_PROPERTY,
+        PropertyId::SubscriptionIdentifier => SUBSCRIPTION_IDENTIFIER,
+        _ => return None,
+    })
+}
+
+/// Properties of PUBLISH (section 3.3.2.3).
+///
+/// The three properties a session reads on every message are fields. The others (Response
+/// Topic, Correlation Data, Content Type, User Properties and Subscription Identifiers) stay
+/// encoded in one block, which for a decoded packet is a slice of the read buffer: the methods
+/// below read them on demand, and setting one encodes the block again (which allocates). That
+/// keeps a [`Publish`](crate::Publish) at 120 bytes, where one with every property as a field
+/// took 312, and decoding one allocates nothing and takes at most one reference to the buffer.
+///
+/// Decoded properties are encoded again in the order they arrived, so a packet passes through
+/// byte for byte; properties set by hand go out in the order of this list.
+///
+/// ```
+/// use mqtt_proto::{PublishProperties, TopicName};
+///
+/// let mut properties = PublishProperties::default();
+/// properties.message_expiry_interval = Some(60);
+/// properties.set_response_topic(Some(TopicName::new("replies/7")?))?;
+/// properties.push_user_property("trace", "a1")?;
+/// assert_eq!(properties.response_topic().unwrap().as_str(), "replies/7");
+/// assert_eq!(properties.user_properties().len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct PublishProperties {
+    /// Payload Format Indicator (3.3.2.3.2).
+    pub payload_format_indicator: Option<PayloadFormat>,
+    /// Message Expiry Interval in seconds (3.3.2.3.3).
+    pub message_expiry_interval: Option<u32>,
+    /// Topic Alias (3.3.2.3.4); never 0 [MQTT-3.3.2-8].
+    pub topic_alias: Option<NonZeroU16>,
+    /// The other properties, encoded. Decoded with one of the fields above in an order that
+    /// encoding must follow, the whole received block, those fields' entries included.
+    block: Bytes,
+    /// Which of the other properties `block` holds.
+    others: u8,
+    /// The bytes the entries of the three fields take in `block`: zero unless the block was
+    /// kept whole to keep their order.
+    fields_in_block: u8,
+}
+
+/// The other properties, taken out of the block to be changed and encoded again.
+#[derive(Default, PartialEq)]
+struct Others {
+    response_topic: Option<TopicName>,
+    correlation_data: Option<Bytes>,
+    content_type: Option<MqttString>,
+    user_properties: UserProperties,
+    subscription_identifiers: SubscriptionIdentifiers,
+}
+
+impl PublishProperties {
+    /// Whether no property is set.
+    pub fn is_empty(&self) -> bool {
+        self.payload_format_indicator.is_none()
+            && self.message_expiry_interval.is_none()
+            && self.topic_alias.is_none()
+            && self.others == 0
+    }
+
+    /// Response Topic (3.3.2.3.5): a Topic Name, without wildcards [MQTT-3.3.2-14].
+    pub fn response_topic(&self) -> Option<TopicName> {
+        let value = self.value(RESPONSE_TOPIC, PropertyId::ResponseTopic)?;
+        TopicName::from_bytes(value.slice(2..)).ok()
+    }
+
+    /// Correlation Data (3.3.2.3.6), a slice of the block.
+    pub fn correlation_data(&self) -> Option<Bytes> {
+        let value = self.value(CORRELATION_DATA, PropertyId::CorrelationData)?;
+        Some(value.slice(2..))
+    }
+
+    /// Content Type (3.3.2.3.9), a UTF-8 Encoded String [MQTT-3.3.2-19].
+    pub fn content_type(&self) -> Option<MqttString> {
+        let value = self.value(CONTENT_TYPE, PropertyId::ContentType)?;
+        MqttString::from_bytes(value.slice(2..)).ok()
+    }
+
+    /// User Properties (3.3.2.3.7), in the order they arrived or were added; they share the
+    /// block.
+    pub fn user_properties(&self) -> UserProperties {
+        UserProperties(self.entries(USER_PROPERTY, PropertyId::UserProperty))
+    }
+
+    /// Subscription Identifiers (3.3.2.3.8), which only a server sends [MQTT-3.3.4-6]; they
+    /// share the block.
+    pub fn subscription_identifiers(&self) -> SubscriptionIdentifiers {
+        SubscriptionIdentifiers(
+            self.entries(SUBSCRIPTION_IDENTIFIER, PropertyId::SubscriptionIdentifier),
+        )
+    }
+
+    /// Sets or clears the Response Topic; an empty topic is refused [MQTT-3.3.2-14].
+    pub fn set_response_topic(&mut self, topic: Option<TopicName>) -> Result<(), EncodeError> {
+        self.change(|o| o.response_topic = topic)
+    }
+
+    /// Sets or clears the Correlation Data; more than 65,535 bytes are refused.
+    pub fn set_correlation_data(&mut self, data: Option<Bytes>) -> Result<(), EncodeError> {
+        self.change(|o| o.correlation_data = data)
+    }
+
+    /// Sets or clears the Content Type.
+    pub fn set_content_type(
+        &mut self,
+        content_type: Option<MqttString>,
+    ) -> Result<(), EncodeError> {
+        self.change(|o| o.content_type = content_type)
+    }
+
+    /// Replaces the User Properties.
+    pub fn set_user_properties(&mut self, list: UserProperties) -> Result<(), EncodeError> {
+        self.change(|o| o.user_properties = list)
+    }
+
+    /// Appends a User Property, validating name and value as UTF-8 Encoded Strings.
+    pub fn push_user_property(
+        &mut self,
+        key: impl Into<bytestring::ByteString>,
+        value: impl Into<bytestring::ByteString>,
+    ) -> Result<(), EncodeError> {
+        let property = UserProperty {
+            key: MqttString::new(key)?,
+            value: MqttString::new(value)?,
+        };
+        let mut list = self.user_properties();
+        list.push(property)?;
+        self.set_user_properties(list)
+    }
+
+    /// Replaces the Subscription Identifiers (a server's; a client never sends them
+    /// [MQTT-3.3.4-6]).
+    pub fn set_subscription_identifiers(
+        &mut self,
+        list: SubscriptionIdentifiers,
+    ) -> Result<(), EncodeError> {
+        self.change(|o| o.subscription_identifiers = list)
+    }
+
+    /// The entries of the block that are not one of the three fields: identifier, and where
+    /// the entry starts, where its value starts and where it ends. The block was checked when it
+    /// was made; an error ends it.
+    fn other_entries(&self) -> impl Iterator<Item = (PropertyId, usize, usize, usize)> + '_ {
+        let mut at = 0;
+        core::iter::from_fn(move || {
+            while at < self.block.len() {
+                let (id, id_len, value_len) = entry_extent(&self.block[at..]).ok()?;
+                let entry = at;
+                at += id_len + value_len;
+                if bit(id).is_some_and(|b| b & FIELDS == 0) {
+                    return Some((id, entry, entry + id_len, at));
+                }
+            }
+            None
+        })
+    }
+
+    /// The value of the single property `id` (bit `b`), as a slice of the block.
+    fn value(&self, b: u8, id: PropertyId) -> Option<Bytes> {
+        if self.others & b == 0 {
+            return None;
+        }
+        let (_, _, start, end) = self.other_entries().find(|e| e.0 == id)?;
+        Some(self.block.slice(start..end))
+    }
+
+    /// The list of the repeatable property `id` (bit `b`), sharing the block.
+    fn entries(&self, b: u8, id: PropertyId) -> Entries {
+        if self.others & b == 0 {
+            return Entries::default();
+        }
+        let mut list = Entries {
+            raw: self.block.clone(),
+            ..Entries::default()
+        };
+        for (entry_id, entry, _, end) in self.other_entries() {
+            if entry_id == id {
+                list.count += 1;
+                list.bytes += end - entry;
+            }
+        }
+        list.dense = list.bytes == self.block.len();
+        list
+    }
+
+    fn others(&self) -> Others {
+        Others {
+            response_topic: self.response_topic(),
+            correlation_data: self.correlation_data(),
+            content_type: self.content_type(),
+            user_properties: self.user_properties(),
+            subscription_identifiers: self.subscription_identifiers(),
+        }
+    }
+
+    /// Takes the other properties out, changes them and encodes them again as the block. The
+    /// three fields no longer sit in the block afterwards: they go out first, in their order.
+    fn change(&mut self, f: impl FnOnce(&mut Others)) -> Result<(), EncodeError> {
+        let mut o = self.others();
+        f(&mut o);
+        let mut len = o.user_properties.encoded_len() + o.subscription_identifiers.encoded_len();
+        let mut others = 0;
+        if let Some(t) = &o.response_topic {
+            len += 1 + PropertyValue::encoded_len(t)?;
+            others |= RESPONSE_TOPIC;
+        }
+        if let Some(d) = &o.correlation_data {
+            len += 1 + PropertyValue::encoded_len(d)?;
+            others |= CORRELATION_DATA;
+        }
+        if let Some(c) = &o.content_type {
+            len += 1 + PropertyValue::encoded_len(c)?;
+            others |= CONTENT_TYPE;
+        }
+        if !o.user_properties.is_empty() {
+            others |= USER_PROPERTY;
+        }
+        if !o.subscription_identifiers.is_empty() {
+            others |= SUBSCRIPTION_IDENTIFIER;
+        }
+        if len > MAX_VARINT as usize {
+            return Err(EncodeError::PacketTooLarge(len));
+        }
+        let mut buf = BytesMut::with_capacity(len);
+        if let Some(t) = &o.response_topic {
+            buf.put_u8(PropertyId::ResponseTopic as u8);
+            PropertyValue::write(t, &mut buf);
+        }
+        if let Some(d) = &o.correlation_data {
+            buf.put_u8(PropertyId::CorrelationData as u8);
+            PropertyValue::write(d, &mut buf);
+        }
+        if let Some(c) = &o.content_type {
+            buf.put_u8(PropertyId::ContentType as u8);
+            PropertyValue::write(c, &mut buf);
+        }
+        o.user_properties.write(&mut buf);
+        o.subscription_identifiers.write(&mut buf);
+        self.block = buf.freeze();
+        self.others = others;
+        self.fields_in_block = 0;
+        Ok(())
+    }
+
+    /// Reads a property block (Property Length, then properties), checking every value: a
+    /// property a PUBLISH may not carry, a repeated one that may not repeat, or a block that
+    /// ends inside a property is an error.
+    ///
+    /// The values are checked in place. The block is kept, as one reference to the read buffer,
+    /// only when it holds one of the other properties, or when the three fields arrived in an
+    /// order that encoding could not otherwise reproduce.
+    pub(crate) fn read(r: &mut crate::wire::Reader) -> Result<Self, Error> {
+        let len = r.varint()? as usize;
+        let mut this = Self::default();
+        if len == 0 {
+            return Ok(this);
+        }
+        let block = r.peek().get(..len).ok_or(Error::UnexpectedEnd)?;
+        let mut seen = 0u8;
+        let mut fields_bytes = 0;
+        // Whether the fields' entries come first, in the order they are encoded, with
+        // one-byte identifiers, so that the block can start after them.
+        let mut fields_first = true;
+        let mut prefix = 0;
+        let mut at = 0;
+        while at < len {
+            let (id, id_len, value_len) = entry_extent(&block[at..])?;
+            let value = &block[at + id_len..at + id_len + value_len];
+            let b = bit(id).ok_or(Error::PropertyNotAllowed {
+                context: "PUBLISH",
+                property: id,
+            })?;
+            if seen & b != 0 && b & (USER_PROPERTY | SUBSCRIPTION_IDENTIFIER) == 0 {
+                return Err(Error::DuplicateProperty(id));
+            }
+            match b {
+                PAYLOAD_FORMAT => {
+                    this.payload_format_indicator = Some(match value {
+                        [0] => PayloadFormat::Unspecified,
+                        [1] => PayloadFormat::Utf8,
+                        _ => return Err(Error::InvalidPropertyValue(id)),
+                    });
+                }
+                MESSAGE_EXPIRY => {
+                    let v: [u8; 4] = value.try_into().map_err(|_| Error::UnexpectedEnd)?;
+                    this.message_expiry_interval = Some(u32::from_be_bytes(v));
+                }
+                TOPIC_ALIAS => {
+                    let v: [u8; 2] = value.try_into().map_err(|_| Error::UnexpectedEnd)?;
+                    this.topic_alias =
+                        Some(NonZeroU16::new(u16::from_be_bytes(v)).ok_or(Error::TopicAliasZero)?);
+                }
+                // [MQTT-3.3.2-13], [MQTT-3.3.2-14]
+                RESPONSE_TOPIC => check_topic_name(&value[2..])?,
+                CORRELATION_DATA => {}
+                // [MQTT-3.3.2-19]
+                CONTENT_TYPE => check_bytes(&value[2..])?,
+                USER_PROPERTY => {
+                    let key_len = usize::from(u16::from_be_bytes([value[0], value[1]]));
+                    check_bytes(&value[2..2 + key_len])?;
+                    check_bytes(&value[4 + key_len..])?;
+                }
+                _ => match parse_varint(value)? {
+                    VarintPrefix::Done(v, _) if v != 0 => {}
+                    _ => return Err(Error::InvalidSubscriptionIdentifier),
+                },
+            }
+            if b & FIELDS != 0 {
+                fields_bytes += id_len + value_len;
+                fields_first &= id_len == 1 && at == prefix && b > seen & FIELDS;
+                if fields_first {
+                    prefix = at + id_len + value_len;
+                }
+            } else {
+                this.others |= b;
+            }
+            seen |= b;
+            at += id_len + value_len;
+        }
+        if fields_first {
+            if this.others != 0 {
+                this.block = r.peek_bytes(len).slice(prefix..);
+            }
+        } else {
+            this.block = r.peek_bytes(len);
+            // At most three entries of at most eight bytes.
+            this.fields_in_block = fields_bytes as u8;
+        }
+        r.skip(len);
+        Ok(this)
+    }
+
+    /// The length of the properties, without the Property Length in front.
+    pub(crate) fn encoded_len(&self) -> Result<usize, EncodeError> {
+        let mut len = self.block.len() - usize::from(self.fields_in_block);
+        len += self.fields_len(FIELDS);
+        if len > MAX_VARINT as usize {
+            return Err(EncodeError::PacketTooLarge(len));
+        }
+        Ok(len)
+    }
+
+    /// The encoded length of those of the three fields in `which` that are set.
+    fn fields_len(&self, which: u8) -> usize {
+        let mut len = 0;
+        if which & PAYLOAD_FORMAT != 0 && self.payload_format_indicator.is_some() {
+            len += 2;
+        }
+        if which & MESSAGE_EXPIRY != 0 && self.message_expiry_interval.is_some() {
+            len += 5;
+        }
+        if which & TOPIC_ALIAS != 0 && self.topic_alias.is_some() {
+            len += 3;
+        }
+        len
+    }
+
+    /// Writes those of the three fields in `which` that are set.
+    fn write_fields<B: BufMut>(&self, which: u8, buf: &mut B) {
+        if which & PAYLOAD_FORMAT != 0 {
+            if let Some(v) = self.payload_format_indicator {
+                buf.put_u8(PropertyId::PayloadFormatIndicator as u8);
+                buf.put_u8(v as u8);
+            }
+        }
+        if which & MESSAGE_EXPIRY != 0 {
+            if let Some(v) = self.message_expiry_interval {
+                buf.put_u8(PropertyId::MessageExpiryInterval as u8);
+                buf.put_u32(v);
+            }
+        }
+        if which & TOPIC_ALIAS != 0 {
+            if let Some(v) = self.topic_alias {
+                buf.put_u8(PropertyId::TopicAlias as u8);
+                buf.put_u16(v.get());
+            }
+        }
+    }
+
+    /// Writes the Property Length, present even when zero [MQTT-2.2.2-1], and the properties;
+    /// `len` is [`Self::encoded_len`].
+    pub(crate) fn write<B: BufMut>(&self, len: usize, buf: &mut B) {
+        put_varint(buf, len);
+        if self.fields_in_block == 0 {
+            self.write_fields(FIELDS, buf);
+            buf.put_slice(&self.block);
+            return;
+        }
+        // The received order: each field where it arrived, with its value now.
+        let mut left = FIELDS;
+        let mut at = 0;
+        while at < self.block.len() {
+            let Ok((id, id_len, value_len)) = entry_extent(&self.block[at..]) else {
+                break;
+            };
+            let end = at + id_len + value_len;
+            match bit(id) {
+                Some(b) if b & FIELDS != 0 => {
+                    self.write_fields(b & left, buf);
+                    left &= !b;
+                }
+                _ => buf.put_slice(&self.block[at..end]),
+            }
+            at = end;
+        }
+        self.write_fields(left, buf);
+    }
+}
+
+/// Checks a Topic Name received as a property value: UTF-8 [MQTT-1.5.4-1], no U+0000
+/// [MQTT-1.5.4-2], no wildcards and not empty [MQTT-3.3.2-14].
+fn check_topic_name(bytes: &[u8]) -> Result<(), Error> {
+    core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
+    match crate::string::nul_and_wildcard(bytes) {
+        (true, _) => Err(Error::NullCharacter),
+        (false, true) => Err(Error::WildcardInTopicName),
+        _ if bytes.is_empty() => Err(Error::EmptyTopicName),
+        _ => Ok(()),
+    }
+}
+
+impl PartialEq for PublishProperties {
+    fn eq(&self, other: &Self) -> bool {
+        self.payload_format_indicator == other.payload_format_indicator
+            && self.message_expiry_interval == other.message_expiry_interval
+            && self.topic_alias == other.topic_alias
+            && self.others == other.others
+            && (self.others == 0
+                || (self.fields_in_block == 0
+                    && other.fields_in_block == 0
+                    && self.block == other.block)
+                || self.others() == other.others())
+    }
+}
+
+impl Eq for PublishProperties {}
+
+impl fmt::Debug for PublishProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("PublishProperties");
+        if let Some(v) = &self.payload_format_indicator {
+            d.field("payload_format_indicator", v);
+        }
+        if let Some(v) = &self.message_expiry_interval {
+            d.field("message_expiry_interval", v);
+        }
+        if let Some(v) = &self.topic_alias {
+            d.field("topic_alias", v);
+        }
+        if self.others != 0 {
+            let o = self.others();
+            if let Some(v) = &o.response_topic {
+                d.field("response_topic", v);
+            }
+            if let Some(v) = &o.correlation_data {
+                d.field("correlation_data", v);
+            }
+            if let Some(v) = &o.content_type {
+                d.field("content_type", v);
+            }
+            if !o.user_properties.is_empty() {
+                d.field("user_properties", &o.user_properties);
+            }
+            if !o.subscription_identifiers.is_empty() {
+                d.field("subscription_identifiers", &o.subscription_identifiers);
+            }
+        }
+        d.finish()
+    }
+}
