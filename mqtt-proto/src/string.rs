@@ -43,11 +43,8 @@ impl MqttString {
     /// wildcards in one pass ([`nul_and_wildcard`]).
     pub(crate) fn from_topic_bytes(bytes: Bytes) -> Result<Self, Error> {
         let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
-        match nul_and_wildcard(s.as_bytes()) {
-            (true, _) => Err(Error::NullCharacter),
-            (false, true) => Err(Error::WildcardInTopicName),
-            (false, false) => Ok(MqttString(s)),
-        }
+        check_topic_nul_and_wildcards(s.as_bytes())?;
+        Ok(MqttString(s))
     }
 
     /// The string.
@@ -165,6 +162,16 @@ pub(crate) fn nul_and_wildcard(bytes: &[u8]) -> (bool, bool) {
         zero_bytes(x) | ((zero_bytes(x ^ PLUS) | zero_bytes(x ^ HASH)) >> 1)
     });
     (found & HIGH != 0, found & (HIGH >> 1) != 0)
+}
+
+/// Refuses a Topic Name holding U+0000 [MQTT-1.5.4-2] or a wildcard [MQTT-3.3.2-2], checked in
+/// one pass; the UTF-8 check is the caller's.
+pub(crate) fn check_topic_nul_and_wildcards(bytes: &[u8]) -> Result<(), Error> {
+    match nul_and_wildcard(bytes) {
+        (true, _) => Err(Error::NullCharacter),
+        (false, true) => Err(Error::WildcardInTopicName),
+        (false, false) => Ok(()),
+    }
 }
 
 impl Deref for MqttString {

@@ -11,7 +11,7 @@ use super::{
     UserProperties, UserProperty,
 };
 use crate::error::{EncodeError, Error};
-use crate::string::{check_bytes, MqttString};
+use crate::string::{check_bytes, check_topic_nul_and_wildcards, MqttString};
 use crate::topic::TopicName;
 use crate::wire::{parse_varint, put_varint, VarintPrefix, MAX_VARINT};
 
@@ -103,34 +103,32 @@ impl PublishProperties {
 
     /// Response Topic (3.3.2.3.5): a Topic Name, without wildcards [MQTT-3.3.2-14].
     pub fn response_topic(&self) -> Option<TopicName> {
-        let value = self.value(RESPONSE_TOPIC, PropertyId::ResponseTopic)?;
+        let value = self.value(PropertyId::ResponseTopic)?;
         TopicName::from_bytes(value.slice(2..)).ok()
     }
 
     /// Correlation Data (3.3.2.3.6), a slice of the block.
     pub fn correlation_data(&self) -> Option<Bytes> {
-        let value = self.value(CORRELATION_DATA, PropertyId::CorrelationData)?;
+        let value = self.value(PropertyId::CorrelationData)?;
         Some(value.slice(2..))
     }
 
     /// Content Type (3.3.2.3.9), a UTF-8 Encoded String [MQTT-3.3.2-19].
     pub fn content_type(&self) -> Option<MqttString> {
-        let value = self.value(CONTENT_TYPE, PropertyId::ContentType)?;
+        let value = self.value(PropertyId::ContentType)?;
         MqttString::from_bytes(value.slice(2..)).ok()
     }
 
     /// User Properties (3.3.2.3.7), in the order they arrived or were added; they share the
     /// block.
     pub fn user_properties(&self) -> UserProperties {
-        UserProperties(self.entries(USER_PROPERTY, PropertyId::UserProperty))
+        UserProperties(self.entries(PropertyId::UserProperty))
     }
 
     /// Subscription Identifiers (3.3.2.3.8), which only a server sends [MQTT-3.3.4-6]; they
     /// share the block.
     pub fn subscription_identifiers(&self) -> SubscriptionIdentifiers {
-        SubscriptionIdentifiers(
-            self.entries(SUBSCRIPTION_IDENTIFIER, PropertyId::SubscriptionIdentifier),
-        )
+        SubscriptionIdentifiers(self.entries(PropertyId::SubscriptionIdentifier))
     }
 
     /// Sets or clears the Response Topic; an empty topic is refused [MQTT-3.3.2-14].
@@ -166,9 +164,9 @@ impl PublishProperties {
             key: MqttString::new(key)?,
             value: MqttString::new(value)?,
         };
-        let mut list = self.user_properties();
-        list.push(property)?;
-        self.set_user_properties(list)
+        let mut o = self.others();
+        o.user_properties.push(property)?;
+        self.store(o)
     }
 
     /// Replaces the Subscription Identifiers (a server's; a client never sends them
@@ -198,18 +196,23 @@ impl PublishProperties {
         })
     }
 
-    /// The value of the single property `id` (bit `b`), as a slice of the block.
-    fn value(&self, b: u8, id: PropertyId) -> Option<Bytes> {
-        if self.others & b == 0 {
+    /// Whether the block holds the other property `id`.
+    fn holds(&self, id: PropertyId) -> bool {
+        bit(id).is_some_and(|b| self.others & b != 0)
+    }
+
+    /// The value of the single property `id`, as a slice of the block.
+    fn value(&self, id: PropertyId) -> Option<Bytes> {
+        if !self.holds(id) {
             return None;
         }
         let (_, _, start, end) = self.other_entries().find(|e| e.0 == id)?;
         Some(self.block.slice(start..end))
     }
 
-    /// The list of the repeatable property `id` (bit `b`), sharing the block.
-    fn entries(&self, b: u8, id: PropertyId) -> Entries {
-        if self.others & b == 0 {
+    /// The list of the repeatable property `id`, sharing the block.
+    fn entries(&self, id: PropertyId) -> Entries {
+        if !self.holds(id) {
             return Entries::default();
         }
         let mut list = Entries {
@@ -236,49 +239,52 @@ impl PublishProperties {
         }
     }
 
-    /// Takes the other properties out, changes them and encodes them again as the block. The
-    /// three fields no longer sit in the block afterwards: they go out first, in their order.
+    /// Takes the other properties out, changes them and stores them again.
     fn change(&mut self, f: impl FnOnce(&mut Others)) -> Result<(), EncodeError> {
         let mut o = self.others();
         f(&mut o);
-        let mut len = o.user_properties.encoded_len() + o.subscription_identifiers.encoded_len();
-        let mut others = 0;
-        if let Some(t) = &o.response_topic {
-            len += 1 + PropertyValue::encoded_len(t)?;
-            others |= RESPONSE_TOPIC;
+        self.store(o)
+    }
+
+    /// Encodes the other properties as the block, in the order of [`Others`]. The three
+    /// fields no longer sit in the block afterwards: they go out first, in their order. On an
+    /// error (a value that cannot be encoded) nothing changes.
+    fn store(&mut self, o: Others) -> Result<(), EncodeError> {
+        fn put<T: PropertyValue>(
+            buf: &mut BytesMut,
+            id: PropertyId,
+            value: &Option<T>,
+        ) -> Result<(), EncodeError> {
+            if let Some(v) = value {
+                buf.reserve(1 + v.encoded_len()?);
+                buf.put_u8(id as u8);
+                v.write(buf);
+            }
+            Ok(())
         }
-        if let Some(d) = &o.correlation_data {
-            len += 1 + PropertyValue::encoded_len(d)?;
-            others |= CORRELATION_DATA;
-        }
-        if let Some(c) = &o.content_type {
-            len += 1 + PropertyValue::encoded_len(c)?;
-            others |= CONTENT_TYPE;
-        }
-        if !o.user_properties.is_empty() {
-            others |= USER_PROPERTY;
-        }
-        if !o.subscription_identifiers.is_empty() {
-            others |= SUBSCRIPTION_IDENTIFIER;
-        }
-        if len > MAX_VARINT as usize {
-            return Err(EncodeError::PacketTooLarge(len));
-        }
-        let mut buf = BytesMut::with_capacity(len);
-        if let Some(t) = &o.response_topic {
-            buf.put_u8(PropertyId::ResponseTopic as u8);
-            PropertyValue::write(t, &mut buf);
-        }
-        if let Some(d) = &o.correlation_data {
-            buf.put_u8(PropertyId::CorrelationData as u8);
-            PropertyValue::write(d, &mut buf);
-        }
-        if let Some(c) = &o.content_type {
-            buf.put_u8(PropertyId::ContentType as u8);
-            PropertyValue::write(c, &mut buf);
-        }
+        let lists = o.user_properties.encoded_len() + o.subscription_identifiers.encoded_len();
+        let mut buf = BytesMut::with_capacity(lists);
+        put(&mut buf, PropertyId::ResponseTopic, &o.response_topic)?;
+        put(&mut buf, PropertyId::CorrelationData, &o.correlation_data)?;
+        put(&mut buf, PropertyId::ContentType, &o.content_type)?;
         o.user_properties.write(&mut buf);
         o.subscription_identifiers.write(&mut buf);
+        let others = [
+            (RESPONSE_TOPIC, o.response_topic.is_some()),
+            (CORRELATION_DATA, o.correlation_data.is_some()),
+            (CONTENT_TYPE, o.content_type.is_some()),
+            (USER_PROPERTY, !o.user_properties.is_empty()),
+            (
+                SUBSCRIPTION_IDENTIFIER,
+                !o.subscription_identifiers.is_empty(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .fold(0, |bits, (b, _)| bits | b);
+        if buf.len() > MAX_VARINT as usize {
+            return Err(EncodeError::PacketTooLarge(buf.len()));
+        }
         self.block = buf.freeze();
         self.others = others;
         self.fields_in_block = 0;
@@ -454,12 +460,11 @@ impl PublishProperties {
 /// [MQTT-1.5.4-2], no wildcards and not empty [MQTT-3.3.2-14].
 fn check_topic_name(bytes: &[u8]) -> Result<(), Error> {
     core::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8)?;
-    match crate::string::nul_and_wildcard(bytes) {
-        (true, _) => Err(Error::NullCharacter),
-        (false, true) => Err(Error::WildcardInTopicName),
-        _ if bytes.is_empty() => Err(Error::EmptyTopicName),
-        _ => Ok(()),
+    check_topic_nul_and_wildcards(bytes)?;
+    if bytes.is_empty() {
+        return Err(Error::EmptyTopicName);
     }
+    Ok(())
 }
 
 impl PartialEq for PublishProperties {
