@@ -199,9 +199,10 @@ impl Reader {
         Ok(())
     }
 
-    /// The next `n` bytes (checked by the caller) as a slice of the body, without consuming them.
-    pub(crate) fn peek_bytes(&self, n: usize) -> Bytes {
-        self.buf.slice(..n)
+    /// The unread bytes in `range` (checked by the caller) as a slice of the body, without
+    /// consuming them: one reference-count increment, however the range is cut.
+    pub(crate) fn peek_bytes(&self, range: core::ops::Range<usize>) -> Bytes {
+        self.buf.slice(range)
     }
 }
 

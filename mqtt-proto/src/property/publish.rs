@@ -368,10 +368,10 @@ impl PublishProperties {
         }
         if fields_first {
             if this.others != 0 {
-                this.block = r.peek_bytes(len).slice(prefix..);
+                this.block = r.peek_bytes(prefix..len);
             }
         } else {
-            this.block = r.peek_bytes(len);
+            this.block = r.peek_bytes(0..len);
             // At most three entries of at most eight bytes.
             this.fields_in_block = fields_bytes as u8;
         }
