@@ -3,6 +3,8 @@
 
 use bytes::Bytes;
 use futures_channel::oneshot;
+
+use crate::completion::{Completer, Completions};
 use futures_core::Stream;
 use mqtt_proto::{
     PacketId, Publish, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter,
@@ -123,23 +125,17 @@ pub struct PublishDone {
     pub reason_code: ReasonCode,
 }
 
-/// Where the connection task says which id a publish got.
-pub type PublishTicket = oneshot::Sender<Result<(PublishId, Option<PacketId>), ClientError>>;
-
 /// A command from a `Client` to the connection task.
 // Publishes are the common case; boxing them would cost an allocation per publish.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
-    /// Publish; the ticket (if any) says the id at once, `done` the completion.
+    /// Publish; `completer` says when the session took it and how it ended.
     Publish {
         /// The message (boxed: it keeps every queued command small).
         message: Box<OutboundMessage>,
-        /// Where the id goes; `None` when the caller only waits for the completion (a refusal
-        /// then goes to `done`).
-        ticket: Option<PublishTicket>,
-        /// Where the completion goes.
-        done: oneshot::Sender<Result<PublishDone, ClientError>>,
+        /// The connection task's hold on the publish's completion slot.
+        completer: Completer,
     },
     /// Subscribe.
     Subscribe {
@@ -169,6 +165,7 @@ pub enum Command {
 pub struct Client {
     commands: crate::queue::Sender<Command>,
     events: async_channel::Receiver<ConnectionEvent>,
+    completions: Arc<Completions>,
 }
 
 impl Client {
@@ -182,6 +179,7 @@ impl Client {
             Client {
                 commands: tx,
                 events,
+                completions: Completions::new(),
             },
             rx,
         )
@@ -216,19 +214,13 @@ impl Client {
         &self,
         message: OutboundMessage,
     ) -> Result<PublishHandle, ClientError> {
-        let (ticket_tx, ticket_rx) = oneshot::channel();
-        let (done_tx, done_rx) = oneshot::channel();
-        self.send(Command::Publish {
-            message: Box::new(message),
-            ticket: Some(ticket_tx),
-            done: done_tx,
-        })
-        .await?;
-        let (id, packet_id) = ticket_rx.await.map_err(|_| ClientError::Closed)??;
+        let done = self.publish_queued(message).await?;
+        let (id, packet_id) =
+            std::future::poll_fn(|cx| done.completions.poll_accepted(done.key, cx)).await?;
         Ok(PublishHandle {
             id,
             packet_id,
-            done: PublishCompletion { done: done_rx },
+            done,
         })
     }
 
@@ -238,18 +230,27 @@ impl Client {
     /// of publishes from one task goes out in few writes. The returned [`PublishCompletion`]
     /// resolves when the QoS flow completes, with the publish's id and Packet Identifier.
     /// Dropping it does not cancel the publish.
+    ///
+    /// No allocation but the message's box: the completion is a slot of a table the client's
+    /// publishes share and reuse.
     pub async fn publish_queued(
         &self,
         message: OutboundMessage,
     ) -> Result<PublishCompletion, ClientError> {
-        let (done, done_rx) = oneshot::channel();
+        let key = self.completions.open();
+        // The caller's hold first: if this future is dropped while the queue is full, both
+        // holds are let go (the command, dropped with it, closes the slot).
+        let done = PublishCompletion {
+            completions: self.completions.clone(),
+            key,
+        };
+        let completer = Completer::new(self.completions.clone(), key);
         self.send(Command::Publish {
             message: Box::new(message),
-            ticket: None,
-            done,
+            completer,
         })
         .await?;
-        Ok(PublishCompletion { done: done_rx })
+        Ok(done)
     }
 
     /// Subscribes to one filter; resolves when the server granted it.
@@ -306,6 +307,11 @@ impl Client {
         self.events.clone()
     }
 
+    /// The completion slots of this client's publishes, which the connection task fills.
+    pub(crate) fn completions(&self) -> Arc<Completions> {
+        self.completions.clone()
+    }
+
     /// The sending side of the command channel, for the connection task (subscriptions send
     /// their unsubscribe through it).
     pub fn command_sender(&self) -> crate::queue::Sender<Command> {
@@ -334,15 +340,20 @@ impl Future for PublishHandle {
 /// the Packet Identifier the publish got).
 #[derive(Debug)]
 pub struct PublishCompletion {
-    done: oneshot::Receiver<Result<PublishDone, ClientError>>,
+    completions: Arc<Completions>,
+    key: u32,
 }
 
 impl Future for PublishCompletion {
     type Output = Result<PublishDone, ClientError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.done)
-            .poll(cx)
-            .map(|r| r.unwrap_or(Err(ClientError::Closed)))
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.completions.poll_done(self.key, cx)
+    }
+}
+
+impl Drop for PublishCompletion {
+    fn drop(&mut self) {
+        self.completions.release_caller(self.key);
     }
 }
 

@@ -11,12 +11,14 @@ use mqtt_session::{
     SubscriptionKey,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::client::{
     Client, ClientError, Command, ConnectionEvent, Message, PublishDone, Subscription,
     SubscriptionSink,
 };
+use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
 
 /// A subscription stream the connection task feeds.
@@ -164,7 +166,7 @@ pub struct Driver {
     // Weak: the task must notice when every client and subscription is gone.
     commands: crate::queue::WeakSender<Command>,
     events: async_channel::Sender<ConnectionEvent>,
-    publishes: SeqMap<PublishId, Reply<PublishDone>>,
+    publishes: SeqMap<PublishId, Completer>,
     subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription, u64)>,
     unsubscribes: SeqMap<RequestId, Reply<Vec<ReasonCode>>>,
     streams: SeqMap<u64, Stream>,
@@ -184,46 +186,26 @@ pub struct Driver {
     route_buf: Vec<u64>,
     /// Reused for the acknowledgements a flush releases.
     ack_buf: Vec<Option<AckToken>>,
+    /// The completion slots of the client's publishes (shrunk when the connection is quiet).
+    completions: Arc<Completions>,
     /// Publishes the session had no room for (queue full, no free Packet Identifier), in
     /// order; while any wait, the loop takes no further commands, so callers wait too.
     held: std::collections::VecDeque<HeldPublish>,
 }
 
-type Ticket = crate::client::PublishTicket;
-
 /// A publish waiting for room in the session.
 #[derive(Debug)]
 struct HeldPublish {
     message: Box<mqtt_session::OutboundMessage>,
-    ticket: Option<Ticket>,
-    done: Reply<PublishDone>,
-}
-
-impl HeldPublish {
-    fn refuse(self, e: ClientError) {
-        refuse_publish(self.ticket, self.done, e);
-    }
-}
-
-/// A publish the session did not take: the caller waiting for its id hears why, or else the
-/// one waiting for its completion.
-fn refuse_publish(ticket: Option<Ticket>, done: Reply<PublishDone>, e: ClientError) {
-    match ticket {
-        Some(ticket) => {
-            let _ = ticket.send(Err(e));
-        }
-        None => {
-            let _ = done.send(Err(e));
-        }
-    }
+    completer: Completer,
 }
 
 impl Driver {
-    /// A driver for `options`; `commands` is the sending side of the client's command channel
-    /// (handed to subscriptions), `events` where connection events go.
+    /// A driver for `options` that serves `client` (whose command channel it hands to
+    /// subscriptions and whose publishes it completes); `events` is where connection events go.
     pub fn new(
         options: Options,
-        commands: crate::queue::Sender<Command>,
+        client: &Client,
         events: async_channel::Sender<ConnectionEvent>,
     ) -> Result<Driver, ConfigError> {
         let mut config = options.session.clone();
@@ -232,7 +214,7 @@ impl Driver {
         Ok(Driver {
             session: Session::new(config)?,
             options,
-            commands: commands.downgrade(),
+            commands: client.command_sender().downgrade(),
             events,
             publishes: SeqMap::default(),
             subscribes: SeqMap::default(),
@@ -250,6 +232,7 @@ impl Driver {
             route_buf: Vec::new(),
             ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
+            completions: client.completions(),
         })
     }
 
@@ -262,7 +245,7 @@ impl Driver {
     ) -> Result<(Client, Driver, crate::queue::Receiver<Command>), ConfigError> {
         let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
         let (client, commands) = Client::new(options.command_capacity, events_rx);
-        let driver = Driver::new(options, client.command_sender(), events_tx)?;
+        let driver = Driver::new(options, &client, events_tx)?;
         Ok((client, driver, commands))
     }
 
@@ -348,7 +331,8 @@ impl Driver {
     }
 
     /// The loop's timer fired (see [`Driver::next_deadline`]): gives back the memory the
-    /// command queue, the subscriptions' buffers and the driver's own queues grew to in a
+    /// command queue, the subscriptions' buffers, the publishes' completion slots and the
+    /// driver's own queues grew to in a
     /// burst, if they are empty. Steady traffic keeps moving the deadline, so this happens
     /// when a connection goes quiet, not after every drain (which would make each burst
     /// allocate again).
@@ -365,6 +349,7 @@ impl Driver {
         }
         self.route_buf = Vec::new();
         self.ack_buf = Vec::new();
+        self.completions.shrink_if_unused();
     }
 
     /// The next instant the loop must wake up at.
@@ -490,7 +475,8 @@ impl Driver {
         }
         self.disconnecting = true;
         for held in std::mem::take(&mut self.held) {
-            held.refuse(mqtt_session::Error::Closing.into());
+            held.completer
+                .complete(Err(mqtt_session::Error::Closing.into()));
         }
         let connected = matches!(self.session.state(), State::Connected);
         let _ = self.session.disconnect(
@@ -541,20 +527,12 @@ impl Driver {
     /// A command from a client.
     pub fn command(&mut self, now: Instant, command: Command) {
         match command {
-            Command::Publish {
-                message,
-                ticket,
-                done,
-            } => {
-                let held = HeldPublish {
-                    message,
-                    ticket,
-                    done,
-                };
+            Command::Publish { message, completer } => {
                 if self.disconnecting || self.disconnect.is_some() {
-                    held.refuse(mqtt_session::Error::Closing.into());
+                    completer.complete(Err(mqtt_session::Error::Closing.into()));
                     return;
                 }
+                let held = HeldPublish { message, completer };
                 self.held.push_back(held);
                 self.publish_held(now);
             }
@@ -626,22 +604,15 @@ impl Driver {
     /// Hands waiting publishes to the session, in order, while it has room.
     fn publish_held(&mut self, now: Instant) {
         while !self.held.is_empty() && self.session.can_publish() {
-            let Some(HeldPublish {
-                message,
-                ticket,
-                done,
-            }) = self.held.pop_front()
-            else {
+            let Some(HeldPublish { message, completer }) = self.held.pop_front() else {
                 return;
             };
             match self.session.publish(now, *message) {
                 Ok(t) => {
-                    if let Some(ticket) = ticket {
-                        let _ = ticket.send(Ok((t.id, t.packet_id)));
-                    }
-                    self.publishes.insert(t.id, done);
+                    completer.accept(t.id, t.packet_id);
+                    self.publishes.insert(t.id, completer);
                 }
-                Err(e) => refuse_publish(ticket, done, e.into()),
+                Err(e) => completer.complete(Err(e.into())),
             }
         }
     }
@@ -721,8 +692,8 @@ impl Driver {
                     packet_id,
                     reason_code,
                 } => {
-                    if let Some(reply) = self.publishes.remove(&id) {
-                        let _ = reply.send(Ok(PublishDone {
+                    if let Some(completer) = self.publishes.remove(&id) {
+                        completer.complete(Ok(PublishDone {
                             id,
                             packet_id,
                             reason_code,
@@ -731,8 +702,8 @@ impl Driver {
                 }
                 Event::PublishFailed { id, reason, .. } => {
                     tracing::debug!(?id, ?reason, "publish failed");
-                    if let Some(reply) = self.publishes.remove(&id) {
-                        let _ = reply.send(Err(ClientError::PublishFailed(reason)));
+                    if let Some(completer) = self.publishes.remove(&id) {
+                        completer.complete(Err(ClientError::PublishFailed(reason)));
                     }
                 }
                 Event::Subscribed {

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+mod completion;
 mod driver;
 mod options;
 pub mod queue;
@@ -25,8 +26,9 @@ mod tls;
 
 pub use client::{
     Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishCompletion,
-    PublishDone, PublishHandle, PublishTicket, Subscription, SubscriptionSink,
+    PublishDone, PublishHandle, Subscription, SubscriptionSink,
 };
+pub use completion::Completer;
 pub use driver::{Driver, ReadSize, Step, TimerSlot, COMMAND_BATCH};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;

@@ -1,0 +1,425 @@
+//! Where the connection task tells callers how their publishes went, without an allocation
+//! per publish.
+//!
+//! Each publish takes a slot of one shared table ([`Completions`]) for as long as either side
+//! holds it: the caller's [`PublishCompletion`](crate::PublishCompletion) (or the
+//! `publish_message` future before it) and the connection task's [`Completer`]. The table
+//! keeps its freed slots, so steady traffic reuses them; a channel per publish allocated its
+//! shared state every time. The table's lock is held only to read or write a slot, never
+//! across a wait, and wakers are woken after it is released.
+//!
+//! A [`Completer`] dropped before it completed its slot (the connection task ended, or its
+//! command was dropped in the queue) completes it with [`ClientError::Closed`], as a dropped
+//! channel sender did, so no caller waits for a publish nobody will finish.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use mqtt_proto::PacketId;
+use mqtt_session::PublishId;
+
+use crate::client::{ClientError, PublishDone};
+
+/// What a caller learns when the session took its publish: the publish's id and its Packet
+/// Identifier (QoS 1/2).
+pub(crate) type Accepted = (PublishId, Option<PacketId>);
+
+/// The completion slots of one client's publishes.
+#[derive(Debug, Default)]
+pub(crate) struct Completions {
+    table: Mutex<Table>,
+}
+
+#[derive(Debug, Default)]
+struct Table {
+    slots: Vec<Slot>,
+    /// Indices of the free slots.
+    free: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// Set when the session took the publish.
+    accepted: Option<Accepted>,
+    /// Set when the publish completed, failed, or was refused. The error is boxed: it is
+    /// rare, and unboxed it would make every slot 96 bytes larger.
+    done: Option<Result<PublishDone, Box<ClientError>>>,
+    /// The caller waiting, and whether it waits for `accepted` (or only for `done`).
+    waker: Option<Waker>,
+    waits_for_acceptance: bool,
+    /// Whether `done` was set (and maybe taken since).
+    finished: bool,
+    /// How many of the two sides still hold the slot: free at zero.
+    holders: u8,
+}
+
+impl Completions {
+    /// A new, empty table.
+    pub(crate) fn new() -> Arc<Completions> {
+        Arc::new(Completions::default())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        // A panic while the lock was held left no slot half written (every write is one
+        // assignment), so the table stays usable.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes a free slot for a new publish, held by both sides; returns its index.
+    pub(crate) fn open(&self) -> u32 {
+        let mut table = self.lock();
+        let slot = Slot {
+            holders: 2,
+            ..Slot::default()
+        };
+        match table.free.pop() {
+            Some(key) => {
+                table.slots[key as usize] = slot;
+                key
+            }
+            None => {
+                table.slots.push(slot);
+                // More slots than `u32::MAX` would need that many publishes in flight at once,
+                // far beyond any memory.
+                u32::try_from(table.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
+    }
+
+    /// One side lets go of slot `key`; the slot is free once both have.
+    fn release(table: &mut Table, key: u32) {
+        let slot = &mut table.slots[key as usize];
+        slot.holders -= 1;
+        if slot.holders == 0 {
+            *slot = Slot::default();
+            table.free.push(key);
+        }
+    }
+
+    /// Gives back the memory a burst of publishes grew the table to, if no slot is in use.
+    /// Called when the connection goes quiet (see [`Driver::timer_fired`]), not whenever the
+    /// last slot is freed, which under steady traffic would make every burst grow the table
+    /// again.
+    ///
+    /// [`Driver::timer_fired`]: crate::Driver::timer_fired
+    pub(crate) fn shrink_if_unused(&self) {
+        let mut table = self.lock();
+        if table.free.len() == table.slots.len() {
+            table.slots = Vec::new();
+            table.free = Vec::new();
+        }
+    }
+
+    /// The connection task's side: records that the session took the publish.
+    fn accept(&self, key: u32, accepted: Accepted) {
+        let mut table = self.lock();
+        let slot = &mut table.slots[key as usize];
+        slot.accepted = Some(accepted);
+        let waker = if slot.waits_for_acceptance {
+            slot.waker.take()
+        } else {
+            None
+        };
+        drop(table);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The connection task's side: records the outcome and lets go of the slot.
+    fn complete(&self, key: u32, result: Result<PublishDone, ClientError>) {
+        let mut table = self.lock();
+        let slot = &mut table.slots[key as usize];
+        slot.done = Some(result.map_err(Box::new));
+        slot.finished = true;
+        let waker = slot.waker.take();
+        Completions::release(&mut table, key);
+        drop(table);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// The caller's side: the publish's id once the session took it, or why it was refused.
+    pub(crate) fn poll_accepted(
+        &self,
+        key: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Accepted, ClientError>> {
+        let mut table = self.lock();
+        let slot = &mut table.slots[key as usize];
+        if let Some(accepted) = slot.accepted {
+            return Poll::Ready(Ok(accepted));
+        }
+        // Completed without being accepted: refused (or the connection task is gone).
+        if slot.finished {
+            return Poll::Ready(match &slot.done {
+                Some(Ok(done)) => Ok((done.id, done.packet_id)),
+                Some(Err(e)) => Err(ClientError::clone(e)),
+                None => Err(ClientError::Closed),
+            });
+        }
+        slot.waits_for_acceptance = true;
+        register(&mut slot.waker, cx);
+        Poll::Pending
+    }
+
+    /// The caller's side: the outcome, once there is one. Taken out of the slot: a second
+    /// poll after `Ready` sees [`ClientError::Closed`].
+    pub(crate) fn poll_done(
+        &self,
+        key: u32,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<PublishDone, ClientError>> {
+        let mut table = self.lock();
+        let slot = &mut table.slots[key as usize];
+        match slot.done.take() {
+            Some(done) => Poll::Ready(done.map_err(|e| *e)),
+            None if slot.finished => Poll::Ready(Err(ClientError::Closed)),
+            None => {
+                slot.waits_for_acceptance = false;
+                register(&mut slot.waker, cx);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The caller's side lets go of slot `key` (its handle was dropped).
+    pub(crate) fn release_caller(&self, key: u32) {
+        let mut table = self.lock();
+        table.slots[key as usize].waker = None;
+        Completions::release(&mut table, key);
+    }
+
+    /// How many slots are in use (by either side), and how many the table has room for.
+    #[cfg(test)]
+    fn usage(&self) -> (usize, usize) {
+        let table = self.lock();
+        (table.slots.len() - table.free.len(), table.slots.capacity())
+    }
+}
+
+/// Keeps `cx`'s waker in `slot`, cloning it only when it is a different one.
+fn register(slot: &mut Option<Waker>, cx: &mut Context<'_>) {
+    match slot {
+        Some(waker) if waker.will_wake(cx.waker()) => {}
+        _ => *slot = Some(cx.waker().clone()),
+    }
+}
+
+/// The connection task's hold on one publish's slot: it says once whether the session took
+/// the publish ([`Completer::accept`]) and once how it ended ([`Completer::complete`]).
+/// Dropped before that, it completes the slot with [`ClientError::Closed`].
+#[derive(Debug)]
+pub struct Completer {
+    completions: Arc<Completions>,
+    key: u32,
+    completed: bool,
+}
+
+impl Completer {
+    pub(crate) fn new(completions: Arc<Completions>, key: u32) -> Completer {
+        Completer {
+            completions,
+            key,
+            completed: false,
+        }
+    }
+
+    /// The session took the publish: a caller waiting for its id gets it.
+    pub fn accept(&self, id: PublishId, packet_id: Option<PacketId>) {
+        self.completions.accept(self.key, (id, packet_id));
+    }
+
+    /// The publish ended (or was refused): its caller gets `result`.
+    pub fn complete(mut self, result: Result<PublishDone, ClientError>) {
+        self.completed = true;
+        self.completions.complete(self.key, result);
+    }
+}
+
+impl Drop for Completer {
+    fn drop(&mut self) {
+        if !self.completed {
+            self.completions
+                .complete(self.key, Err(ClientError::Closed));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_proto::ReasonCode;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter::default());
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn done(id: PublishId) -> PublishDone {
+        PublishDone {
+            id,
+            packet_id: PacketId::new(7),
+            reason_code: ReasonCode::Success,
+        }
+    }
+
+    /// The id of the `n`th publish of a session (ids are the session's to give).
+    fn id(n: u64) -> PublishId {
+        let config = mqtt_session::Config::new(
+            mqtt_proto::ProtocolVersion::V311,
+            mqtt_proto::MqttString::try_from("completion-test").unwrap(),
+        );
+        let mut session = mqtt_session::Session::new(config).unwrap();
+        let topic = mqtt_proto::TopicName::try_from("t").unwrap();
+        let mut last = None;
+        for _ in 0..n {
+            let message =
+                mqtt_session::OutboundMessage::new(topic.clone(), "x", mqtt_proto::QoS::AtMostOnce);
+            last = Some(
+                session
+                    .publish(std::time::Instant::now(), message)
+                    .unwrap()
+                    .id,
+            );
+        }
+        let id = last.unwrap();
+        assert_eq!(id.get(), n);
+        id
+    }
+
+    #[test]
+    fn a_slot_is_small() {
+        // Every publish in flight has one; a burst of them grows one array.
+        assert!(
+            std::mem::size_of::<Slot>() <= 80,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
+    }
+
+    #[test]
+    fn the_caller_is_woken_with_the_outcome_and_the_slot_is_reused() {
+        let table = Completions::new();
+        let key = table.open();
+        let completer = Completer::new(table.clone(), key);
+        let (count, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(table.poll_done(key, &mut cx).is_pending());
+        completer.complete(Ok(done(id(1))));
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(table.poll_done(key, &mut cx), Poll::Ready(Ok(done(id(1)))));
+        // The outcome was handed over once; polling again is a caller's mistake.
+        assert_eq!(
+            table.poll_done(key, &mut cx),
+            Poll::Ready(Err(ClientError::Closed))
+        );
+        assert_eq!(table.usage().0, 1, "the caller still holds it");
+        table.release_caller(key);
+        assert_eq!(table.usage().0, 0);
+        assert_eq!(table.open(), key, "a freed slot is taken again");
+    }
+
+    #[test]
+    fn acceptance_wakes_only_a_caller_waiting_for_it() {
+        let table = Completions::new();
+        let key = table.open();
+        let completer = Completer::new(table.clone(), key);
+        let (count, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(table.poll_done(key, &mut cx).is_pending());
+        completer.accept(id(3), PacketId::new(7));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            table.poll_accepted(key, &mut cx),
+            Poll::Ready(Ok((id(3), PacketId::new(7))))
+        );
+
+        let other = table.open();
+        let other_completer = Completer::new(table.clone(), other);
+        assert!(table.poll_accepted(other, &mut cx).is_pending());
+        other_completer.accept(id(4), None);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            table.poll_accepted(other, &mut cx),
+            Poll::Ready(Ok((id(4), None)))
+        );
+    }
+
+    #[test]
+    fn a_refusal_before_acceptance_is_what_the_caller_waiting_for_an_id_gets() {
+        let table = Completions::new();
+        let key = table.open();
+        let (_, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        Completer::new(table.clone(), key)
+            .complete(Err(ClientError::Session(mqtt_session::Error::Closing)));
+        assert_eq!(
+            table.poll_accepted(key, &mut cx),
+            Poll::Ready(Err(ClientError::Session(mqtt_session::Error::Closing)))
+        );
+    }
+
+    #[test]
+    fn a_dropped_completer_closes_its_slot_and_wakes_the_caller() {
+        let table = Completions::new();
+        let key = table.open();
+        let completer = Completer::new(table.clone(), key);
+        let (count, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(table.poll_done(key, &mut cx).is_pending());
+        drop(completer);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            table.poll_done(key, &mut cx),
+            Poll::Ready(Err(ClientError::Closed))
+        );
+        table.release_caller(key);
+        assert_eq!(table.usage().0, 0);
+    }
+
+    #[test]
+    fn a_caller_gone_first_leaves_the_slot_to_the_completer() {
+        let table = Completions::new();
+        let key = table.open();
+        let completer = Completer::new(table.clone(), key);
+        table.release_caller(key);
+        assert_eq!(table.usage().0, 1);
+        completer.complete(Ok(done(id(1))));
+        assert_eq!(table.usage().0, 0);
+    }
+
+    #[test]
+    fn an_unused_table_gives_a_burst_back_when_asked() {
+        let table = Completions::new();
+        let keys: Vec<u32> = (0..100).map(|_| table.open()).collect();
+        let (_, room) = table.usage();
+        assert!(room >= 100);
+        table.shrink_if_unused();
+        assert_eq!(table.usage(), (100, room), "slots in use are kept");
+        for key in keys {
+            table.release_caller(key);
+            Completer::new(table.clone(), key).complete(Ok(done(id(1))));
+        }
+        assert_eq!(
+            table.usage(),
+            (0, room),
+            "freed slots are kept for the next burst"
+        );
+        table.shrink_if_unused();
+        assert_eq!(table.usage(), (0, 0));
+    }
+}
