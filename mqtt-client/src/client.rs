@@ -126,15 +126,12 @@ pub struct PublishDone {
 }
 
 /// A command from a `Client` to the connection task.
-// Publishes are the common case; boxing them would cost an allocation per publish.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Command {
-    /// Publish; `completer` says when the session took it and how it ended.
+    /// Publish the message `completer` holds ([`Completer::take_message`]); `completer`
+    /// says when the session took it and how it ended.
     Publish {
-        /// The message (boxed: it keeps every queued command small).
-        message: Box<OutboundMessage>,
-        /// The connection task's hold on the publish's completion slot.
+        /// The connection task's hold on the publish's slot.
         completer: Completer,
     },
     /// Subscribe.
@@ -231,13 +228,13 @@ impl Client {
     /// resolves when the QoS flow completes, with the publish's id and Packet Identifier.
     /// Dropping it does not cancel the publish.
     ///
-    /// No allocation but the message's box: the completion is a slot of a table the client's
+    /// No allocation: the message and its outcome travel in a slot of a table the client's
     /// publishes share and reuse.
     pub async fn publish_queued(
         &self,
         message: OutboundMessage,
     ) -> Result<PublishCompletion, ClientError> {
-        let key = self.completions.open();
+        let key = self.completions.open(message);
         // The caller's hold first: if this future is dropped while the queue is full, both
         // holds are let go (the command, dropped with it, closes the slot).
         let done = PublishCompletion {
@@ -245,11 +242,7 @@ impl Client {
             key,
         };
         let completer = Completer::new(self.completions.clone(), key);
-        self.send(Command::Publish {
-            message: Box::new(message),
-            completer,
-        })
-        .await?;
+        self.send(Command::Publish { completer }).await?;
         Ok(done)
     }
 
@@ -555,5 +548,39 @@ mod tests {
             commands.try_recv(),
             Ok(Command::Unsubscribe { stream: s, reply: None }) if s == stream
         ));
+    }
+
+    /// A publish whose future is dropped while it waits for room in the command queue lets go
+    /// of its slot (with its message); one whose command is dropped in the queue, because the
+    /// connection task is gone, resolves with `Closed`; and a slot freed is taken again.
+    #[test]
+    fn publishes_dropped_on_either_side_free_their_slots() {
+        let (_events_tx, events_rx) = async_channel::bounded(1);
+        let (client, commands) = Client::new(1, events_rx);
+        let message =
+            || OutboundMessage::new(TopicName::try_from("t").unwrap(), "x", QoS::AtLeastOnce);
+        let first = futures_lite::future::block_on(client.publish_queued(message())).unwrap();
+        assert_eq!(client.completions.usage().0, 1);
+        {
+            let mut second = Box::pin(client.publish_queued(message()));
+            let polled =
+                futures_lite::future::block_on(futures_lite::future::poll_once(second.as_mut()));
+            assert!(
+                polled.is_none(),
+                "the queue is full: the second publish waits"
+            );
+            assert_eq!(client.completions.usage().0, 2);
+        }
+        assert_eq!(
+            client.completions.usage().0,
+            1,
+            "the dropped publish let go"
+        );
+        drop(commands);
+        assert_eq!(
+            futures_lite::future::block_on(first),
+            Err(ClientError::Closed)
+        );
+        assert_eq!(client.completions.usage().0, 0);
     }
 }

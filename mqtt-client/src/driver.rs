@@ -196,7 +196,6 @@ pub struct Driver {
 /// A publish waiting for room in the session.
 #[derive(Debug)]
 struct HeldPublish {
-    message: Box<mqtt_session::OutboundMessage>,
     completer: Completer,
 }
 
@@ -527,12 +526,12 @@ impl Driver {
     /// A command from a client.
     pub fn command(&mut self, now: Instant, command: Command) {
         match command {
-            Command::Publish { message, completer } => {
+            Command::Publish { completer } => {
                 if self.disconnecting || self.disconnect.is_some() {
                     completer.complete(Err(mqtt_session::Error::Closing.into()));
                     return;
                 }
-                let held = HeldPublish { message, completer };
+                let held = HeldPublish { completer };
                 self.held.push_back(held);
                 self.publish_held(now);
             }
@@ -604,10 +603,13 @@ impl Driver {
     /// Hands waiting publishes to the session, in order, while it has room.
     fn publish_held(&mut self, now: Instant) {
         while !self.held.is_empty() && self.session.can_publish() {
-            let Some(HeldPublish { message, completer }) = self.held.pop_front() else {
+            let Some(HeldPublish { completer }) = self.held.pop_front() else {
                 return;
             };
-            match self.session.publish(now, *message) {
+            let Some(message) = completer.take_message() else {
+                continue;
+            };
+            match self.session.publish(now, message) {
                 Ok(t) => {
                     completer.accept(t.id, t.packet_id);
                     self.publishes.insert(t.id, completer);

@@ -418,8 +418,14 @@ impl<T> Receiver<T> {
 }
 
 impl<T> Drop for Receiver<T> {
+    /// Closes the queue and drops what is in it, so that whatever those items would have
+    /// answered (a reply channel, a publish's completion) is answered now by their drop,
+    /// instead of when the last sender is gone.
     fn drop(&mut self) {
         self.shared.close();
+        // Dropped outside the lock: an item's drop may take other locks.
+        let items = std::mem::take(&mut self.shared.lock().items);
+        drop(items);
     }
 }
 
@@ -588,6 +594,17 @@ mod tests {
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
         drop(rx);
         assert_eq!(tx.try_send(5), Err(TrySendError::Closed(5)));
+    }
+
+    #[test]
+    fn a_dropped_receiver_drops_the_queued_items_while_senders_live() {
+        let item = std::sync::Arc::new(());
+        let (tx, rx) = bounded(2);
+        tx.try_send(item.clone()).unwrap();
+        assert_eq!(std::sync::Arc::strong_count(&item), 2);
+        drop(rx);
+        assert_eq!(std::sync::Arc::strong_count(&item), 1);
+        assert!(tx.is_closed());
     }
 
     #[test]
