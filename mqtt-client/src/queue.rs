@@ -10,18 +10,20 @@
 //! so that a busy queue does not allocate again after every drain.
 //!
 //! Items are handed over under a mutex held only to push or pop, never across a wait. The one
-//! receiver leaves its waker in the queue when it finds it empty, and the next item wakes it:
-//! no allocation per wait (an `EventListener` per wait cost six allocations per QoS 0 message
-//! between the two ends of a publish in `cargo bench -p mqtt-tokio --bench clients`). Senders
-//! waiting for room, which only a full queue makes, sleep on an [`event_listener::Event`].
+//! receiver leaves its waker in the queue when it finds it empty, and the next item wakes it;
+//! senders that find the queue full wait in line with their wakers in the queue, and each item
+//! taken wakes the first of them. No allocation per wait: an `EventListener` per wait cost six
+//! allocations per QoS 0 message between the two ends of a publish, and, for senders, about
+//! one per message at QoS 1 and 2, where the session's in-flight window keeps the command
+//! queue full (`BENCH_ONLY=allocs cargo bench -p mqtt-tokio --bench clients`).
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-
-use event_listener::Event;
 
 /// A queue with room for `capacity` items (at least one), and its two ends.
 ///
@@ -46,9 +48,10 @@ pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             closed: false,
             senders_gone: false,
             receiver: None,
+            waiting: VecDeque::new(),
+            next_waiter: 0,
         }),
         capacity: capacity.max(1),
-        room: Event::new(),
         senders: AtomicUsize::new(1),
     });
     (
@@ -68,8 +71,6 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 struct Shared<T> {
     state: Mutex<State<T>>,
     capacity: usize,
-    /// Notified when room frees up, or when the queue closes.
-    room: Event,
     /// Live [`Sender`]s ([`WeakSender`]s not counted).
     senders: AtomicUsize,
 }
@@ -83,6 +84,11 @@ struct State<T> {
     /// The receiver's waker, left when it found the queue empty; taken by whatever it waits
     /// for (an item, the last sender leaving).
     receiver: Option<Waker>,
+    /// Senders waiting for room, first come first: each with the number it waits under and
+    /// its waker. An item taken wakes (and removes) the first; closing wakes them all.
+    waiting: VecDeque<(u64, Waker)>,
+    /// The number the next sender to wait gets.
+    next_waiter: u64,
 }
 
 impl<T> Shared<T> {
@@ -95,8 +101,11 @@ impl<T> Shared<T> {
         let mut state = self.lock();
         state.closed = true;
         let receiver = state.receiver.take();
+        let waiting = std::mem::take(&mut state.waiting);
         drop(state);
-        self.room.notify(usize::MAX);
+        for (_, waker) in waiting {
+            waker.wake();
+        }
         if let Some(waker) = receiver {
             waker.wake();
         }
@@ -109,14 +118,13 @@ impl<T> Shared<T> {
         }
     }
 
-    /// After an item was taken: wakes a sender waiting for room if that made the first room
-    /// (senders wait only on a full queue; one that gets in passes the turn on, see
-    /// [`Sender::send`]).
-    fn made_room(&self, state: MutexGuard<'_, State<T>>) {
-        let first_room = state.items.len() + 1 == self.capacity;
+    /// After an item was taken: wakes the first sender waiting for room, for the room that
+    /// one item made.
+    fn made_room(&self, mut state: MutexGuard<'_, State<T>>) {
+        let next = state.waiting.pop_front();
         drop(state);
-        if first_room {
-            self.room.notify(1);
+        if let Some((_, waker)) = next {
+            waker.wake();
         }
     }
 
@@ -196,38 +204,11 @@ pub struct Sender<T> {
 impl<T> Sender<T> {
     /// Queues `item`, waiting while the queue is full. Dropping the future before it completes
     /// drops the item unsent.
-    pub async fn send(&self, item: T) -> Result<(), SendError<T>> {
-        let mut item = item;
-        let mut listener = None;
-        let mut waited = false;
-        loop {
-            match self.shared.push(item, true) {
-                Ok(room_left) => {
-                    if waited {
-                        self.pass_the_turn_on(room_left);
-                    }
-                    return Ok(());
-                }
-                Err(TrySendError::Closed(item)) => return Err(SendError(item)),
-                Err(TrySendError::Full(back)) => item = back,
-            }
-            match listener.take() {
-                // Listen, then look again: room made in between is not missed.
-                None => listener = Some(self.shared.room.listen()),
-                Some(listener) => {
-                    listener.await;
-                    waited = true;
-                }
-            }
-        }
-    }
-
-    /// A sender that waited for room and got in wakes the next one waiting while room is
-    /// left: a receiver that takes several items wakes only one sender (see
-    /// [`Shared::made_room`]).
-    fn pass_the_turn_on(&self, room_left: bool) {
-        if room_left {
-            self.shared.room.notify(1);
+    pub fn send(&self, item: T) -> SendFuture<'_, T> {
+        SendFuture {
+            shared: &self.shared,
+            item: Some(item),
+            waiter: None,
         }
     }
 
@@ -270,6 +251,101 @@ impl<T> Sender<T> {
         WeakSender {
             shared: self.shared.clone(),
         }
+    }
+}
+
+/// The future of [`Sender::send`]: resolves once the item is queued, or with the item when
+/// the queue is closed. Polled again after that it stays pending.
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, T> {
+    shared: &'a Shared<T>,
+    /// The item, until it is queued or given back.
+    item: Option<T>,
+    /// The number this sender waits under in the queue's line, once it has waited.
+    waiter: Option<u64>,
+}
+
+// The future never relies on being pinned: the item is moved out of it by value.
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let Some(item) = this.item.take() else {
+            return Poll::Pending;
+        };
+        let mut state = this.shared.lock();
+        let waiting_at = this
+            .waiter
+            .and_then(|id| state.waiting.iter().position(|(w, _)| *w == id));
+        if state.closed {
+            if let Some(at) = waiting_at {
+                state.waiting.remove(at);
+            }
+            this.waiter = None;
+            return Poll::Ready(Err(SendError(item)));
+        }
+        if state.items.len() >= this.shared.capacity {
+            // Full: wait in line (again, when the room this sender was woken for was taken by
+            // one that did not wait).
+            match waiting_at {
+                Some(at) => state.waiting[at].1.clone_from(cx.waker()),
+                None => {
+                    let id = state.next_waiter;
+                    state.next_waiter += 1;
+                    state.waiting.push_back((id, cx.waker().clone()));
+                    this.waiter = Some(id);
+                }
+            }
+            this.item = Some(item);
+            return Poll::Pending;
+        }
+        if let Some(at) = waiting_at {
+            state.waiting.remove(at);
+        }
+        this.waiter = None;
+        state.items.push_back(item);
+        let receiver = state.receiver.take();
+        drop(state);
+        if let Some(waker) = receiver {
+            waker.wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    /// A sender that leaves the line gives up its place; one that was woken for room and
+    /// leaves without using it passes the room on to the next in line, which would otherwise
+    /// wait for a wake-up that was spent.
+    fn drop(&mut self) {
+        let Some(id) = self.waiter else {
+            return;
+        };
+        let mut state = self.shared.lock();
+        match state.waiting.iter().position(|(w, _)| *w == id) {
+            Some(at) => {
+                state.waiting.remove(at);
+            }
+            None if state.items.len() < self.shared.capacity => {
+                let next = state.waiting.pop_front();
+                drop(state);
+                if let Some((_, waker)) = next {
+                    waker.wake();
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("waiting", &self.waiter.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -504,9 +580,9 @@ mod tests {
     }
 
     #[test]
-    fn waiting_senders_are_woken_in_a_chain_after_a_batch_is_taken() {
-        // Each sender's waker records that it was woken; a batch of pops notifies one waiting
-        // sender, and each that gets in passes the turn on while there is room.
+    fn waiting_senders_are_woken_one_per_item_taken() {
+        // Each sender's waker records that it was woken; each item taken wakes the first
+        // sender in line.
         let (tx, rx) = bounded(3);
         for i in 0..3 {
             tx.try_send(i).unwrap();
@@ -594,6 +670,83 @@ mod tests {
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
         drop(rx);
         assert_eq!(tx.try_send(5), Err(TrySendError::Closed(5)));
+    }
+
+    #[test]
+    fn a_sender_woken_for_room_it_does_not_use_passes_it_on() {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let (first_flag, first_waker) = flag();
+        let (second_flag, second_waker) = flag();
+        let mut first = Box::pin(tx.send(1));
+        let mut second = Box::pin(tx.send(2));
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&first_waker))
+            .is_pending());
+        assert!(second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker))
+            .is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert!(woken(&first_flag) && !woken(&second_flag));
+        // The first leaves without using the room it was woken for: the second gets it.
+        drop(first);
+        assert!(woken(&second_flag));
+        assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(2));
+    }
+
+    #[test]
+    fn a_sender_that_leaves_the_line_is_not_woken_in_the_next_ones_place() {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let (first_flag, first_waker) = flag();
+        let (second_flag, second_waker) = flag();
+        let mut first = Box::pin(tx.send(1));
+        let mut second = Box::pin(tx.send(2));
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&first_waker))
+            .is_pending());
+        assert!(second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker))
+            .is_pending());
+        drop(first);
+        assert!(!woken(&first_flag));
+        assert_eq!(rx.try_recv(), Ok(0));
+        assert!(woken(&second_flag));
+        assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(2));
+    }
+
+    #[test]
+    fn a_sender_whose_room_was_taken_waits_again_and_closing_wakes_every_sender() {
+        let (tx, rx) = bounded(1);
+        tx.try_send(0).unwrap();
+        let (first_flag, first_waker) = flag();
+        let (second_flag, second_waker) = flag();
+        let mut first = Box::pin(tx.send(1));
+        let mut second = Box::pin(tx.send(2));
+        let mut cx1 = Context::from_waker(&first_waker);
+        assert!(first.as_mut().poll(&mut cx1).is_pending());
+        assert!(second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker))
+            .is_pending());
+        assert_eq!(rx.try_recv(), Ok(0));
+        // A sender that did not wait takes the room first.
+        tx.try_send(3).unwrap();
+        assert!(woken(&first_flag));
+        assert!(first.as_mut().poll(&mut cx1).is_pending(), "in line again");
+        rx.close();
+        assert!(woken(&second_flag));
+        assert_eq!(
+            first.as_mut().poll(&mut cx1),
+            Poll::Ready(Err(SendError(1)))
+        );
+        assert_eq!(poll_once(second.as_mut()), Poll::Ready(Err(SendError(2))));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
 //! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory
 //! (`BENCH_ONLY=memory`: the idle-memory figure only; `BENCH_ONLY=latency`: the round trips
-//! only);
+//! only; `BENCH_ONLY=allocs`: the allocation pass only, heap allocations per message at each
+//! QoS, counted in runs of their own, apart from the timed ones);
 //! `BENCH_CLIENT=tokio`, `smol`, `rumqttc` or `floor` — or a comma-separated list; `ours` is an
 //! alias of `tokio` — runs the throughput scenarios of those clients only;
 //! `BENCH_WAIT=<seconds>` is how long a subscriber waits for the next message before counting
@@ -81,12 +82,15 @@ struct Run {
     cpu_us_per_msg: f64,
     /// Of `cpu_us_per_msg`, the part not on the main thread (async-io's helper thread).
     off_main_us_per_msg: f64,
+    /// Heap allocations per message, in the allocation pass only (see [`Meter`]).
+    allocs_per_msg: Option<f64>,
 }
 
 impl Run {
-    /// The figures of `n` messages sent in `elapsed`, as `order` saw them arrive, with the CPU
-    /// time (all threads, off the main thread) from [`cpu_since`].
-    fn new(order: &Order, n: u64, lagged: u64, elapsed: Duration, cpu: (u64, u64)) -> Run {
+    /// The figures of `n` messages sent in `elapsed`, as `order` saw them arrive, with what
+    /// `meter` measured.
+    fn new(order: &Order, n: u64, lagged: u64, elapsed: Duration, meter: Metered) -> Run {
+        let Metered { cpu, allocs } = meter;
         Run {
             msgs_per_s: order.received() as f64 / elapsed.as_secs_f64(),
             lost: n - order.received(),
@@ -95,6 +99,46 @@ impl Run {
             reordered: order.reordered,
             cpu_us_per_msg: cpu.0 as f64 / 1000.0 / n as f64,
             off_main_us_per_msg: cpu.1 as f64 / 1000.0 / n as f64,
+            allocs_per_msg: allocs.map(|a| a as f64 / n as f64),
+        }
+    }
+}
+
+/// Whether the throughput runs count heap allocations: only in the allocation pass, whose
+/// CPU figures are not reported (counting costs an atomic update per allocation, which would
+/// tilt the CPU comparison against the client that allocates more).
+static COUNT_ALLOCATIONS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// What a throughput run measures over its timed region: CPU time, and in the allocation pass
+/// heap allocations (by any thread).
+struct Meter {
+    cpu: (u64, u64),
+    allocs: Option<usize>,
+}
+
+/// What a [`Meter`] measured.
+struct Metered {
+    /// From [`cpu_since`].
+    cpu: (u64, u64),
+    allocs: Option<usize>,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        let cpu = cpu_ns();
+        let allocs = COUNT_ALLOCATIONS
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then(mqtt_test_support::gated_alloc::start_counting);
+        Meter { cpu, allocs }
+    }
+
+    fn stop(self) -> Metered {
+        let allocs = self
+            .allocs
+            .map(mqtt_test_support::gated_alloc::stop_counting);
+        Metered {
+            cpu: cpu_since(self.cpu),
+            allocs,
         }
     }
 }
@@ -271,7 +315,7 @@ async fn ours_throughput<R: Runtime>(
     let topic = format!("bench/{name}/{tag}");
     let mut s = sub.subscribe(&topic, qos).await.unwrap();
     let payloads = payloads(n, size);
-    let cpu = cpu_ns();
+    let meter = Meter::start();
     let start = Instant::now();
     let p = publisher.clone();
     let t = mqtt_proto::TopicName::new(topic.clone()).unwrap();
@@ -302,10 +346,10 @@ async fn ours_throughput<R: Runtime>(
     // Both in one future, as `tokio::join!` would.
     smol::future::zip(producer, consumer).await;
     let elapsed = start.elapsed();
-    let (cpu, off_main) = cpu_since(cpu);
+    let metered = meter.stop();
     publisher.disconnect().await.unwrap();
     sub.disconnect().await.unwrap();
-    Run::new(&order, n, lagged, elapsed, (cpu, off_main))
+    Run::new(&order, n, lagged, elapsed, metered)
 }
 
 fn rumqttc_qos(qos: QoS) -> rumqttc::QoS {
@@ -336,7 +380,7 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
         }
     }
     let payloads = payloads(n, size);
-    let cpu = cpu_ns();
+    let meter = Meter::start();
     let start = Instant::now();
     let t = topic.clone();
     let producer = async move {
@@ -387,10 +431,10 @@ async fn rumqttc_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str)
     };
     let (publisher, acked_at, received_at) = tokio::join!(producer, pub_driver, consumer);
     let elapsed = acked_at.map_or(received_at, |a| a.max(received_at)) - start;
-    let (cpu, off_main) = cpu_since(cpu);
+    let metered = meter.stop();
     let _ = publisher.disconnect().await;
     let _ = sub.disconnect().await;
-    Run::new(&order, n, 0, elapsed, (cpu, off_main))
+    Run::new(&order, n, 0, elapsed, metered)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -527,7 +571,7 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
     .await;
 
     let payloads = payloads(n, size);
-    let cpu = cpu_ns();
+    let meter = Meter::start();
     let start = Instant::now();
     let name = mqtt_proto::TopicName::new(topic).unwrap();
     let mut next = 0u64;
@@ -608,8 +652,8 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
     };
     tokio::join!(producer, consumer);
     let elapsed = start.elapsed();
-    let (cpu, off_main) = cpu_since(cpu);
-    Run::new(&order, n, 0, elapsed, (cpu, off_main))
+    let metered = meter.stop();
+    Run::new(&order, n, 0, elapsed, metered)
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
@@ -821,6 +865,51 @@ fn ratio(ours: f64, theirs: f64) -> String {
     }
 }
 
+/// One throughput scenario for each selected client (`None` for the others): ours on tokio,
+/// ours on smol, rumqttc, the floor.
+fn run_clients(
+    tokio_rt: &Tokio,
+    smol_rt: &Smol,
+    port: u16,
+    qos: QoS,
+    size: usize,
+    n: u64,
+    tag: &str,
+) -> [Option<Run>; 4] {
+    let tag = tag.to_string();
+    let on_tokio = client_selected(Tokio::NAME).then(|| {
+        tokio_rt.block_on(ours_throughput(
+            tokio_rt.clone(),
+            port,
+            qos,
+            size,
+            n,
+            tag.clone(),
+        ))
+    });
+    let on_smol = client_selected(Smol::NAME).then(|| {
+        smol_rt.block_on(ours_throughput(
+            smol_rt.clone(),
+            port,
+            qos,
+            size,
+            n,
+            tag.clone(),
+        ))
+    });
+    let theirs = client_selected("rumqttc").then(|| {
+        tokio_rt
+            .0
+            .block_on(rumqttc_throughput(port, qos, size, n, &tag))
+    });
+    let floor = client_selected("floor").then(|| {
+        tokio_rt
+            .0
+            .block_on(floor_throughput(port, qos, size, n, &tag))
+    });
+    [on_tokio, on_smol, theirs, floor]
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
     let broker = Mosquitto::start(mqtt_test_support::Options {
@@ -866,36 +955,8 @@ fn main() {
         if std::env::var("BENCH_ONLY").is_ok_and(|only| only != tag) {
             continue;
         }
-        let on_tokio = client_selected(Tokio::NAME).then(|| {
-            tokio_rt.block_on(ours_throughput(
-                tokio_rt.clone(),
-                port,
-                qos,
-                size,
-                n,
-                tag.clone(),
-            ))
-        });
-        let on_smol = client_selected(Smol::NAME).then(|| {
-            smol_rt.block_on(ours_throughput(
-                smol_rt.clone(),
-                port,
-                qos,
-                size,
-                n,
-                tag.clone(),
-            ))
-        });
-        let theirs = client_selected("rumqttc").then(|| {
-            tokio_rt
-                .0
-                .block_on(rumqttc_throughput(port, qos, size, n, &tag))
-        });
-        let floor = client_selected("floor").then(|| {
-            tokio_rt
-                .0
-                .block_on(floor_throughput(port, qos, size, n, &tag))
-        });
+        let [on_tokio, on_smol, theirs, floor] =
+            run_clients(&tokio_rt, &smol_rt, port, qos, size, n, &tag);
         let their_cpu = theirs.map_or(0.0, |r| r.cpu_us_per_msg);
         for (name, r) in [
             (Tokio::NAME, on_tokio),
@@ -924,6 +985,31 @@ fn main() {
         }
     }
     let only = std::env::var("BENCH_ONLY").ok();
+    if only.as_deref().is_none_or(|o| o == "allocs") {
+        // Apart from the timed runs above: counting costs each allocation an atomic update.
+        COUNT_ALLOCATIONS.store(true, std::sync::atomic::Ordering::SeqCst);
+        let n = if quick { 1_000 } else { 5_000 };
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let tag = format!("a{}-64", qos as u8);
+            let runs = run_clients(&tokio_rt, &smol_rt, port, qos, 64, n, &tag);
+            let figures: Vec<String> = ["tokio", "smol", "rumqttc", "floor"]
+                .iter()
+                .zip(runs)
+                .filter_map(|(name, run)| {
+                    let run = run?;
+                    assert_eq!(run.lost + run.duplicated + run.reordered, 0, "{name} {tag}");
+                    Some(format!("{name} {:.2}", run.allocs_per_msg?))
+                })
+                .collect();
+            println!(
+                "heap allocations per message, QoS {}, 64 B ({n} messages, publisher and \
+                 subscriber together): {}",
+                qos as u8,
+                figures.join(", ")
+            );
+        }
+        COUNT_ALLOCATIONS.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     if only
         .as_deref()
         .is_some_and(|o| o != "memory" && o != "latency")

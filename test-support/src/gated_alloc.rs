@@ -71,6 +71,21 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (result, CALLS.load(SeqCst) - before)
 }
 
+/// Starts counting, for code that cannot run inside [`count_allocations`]'s closure (an
+/// `async` region); returns what [`stop_counting`] needs.
+pub fn start_counting() -> usize {
+    let before = CALLS.load(SeqCst);
+    ON.store(true, SeqCst);
+    before
+}
+
+/// Stops counting started by [`start_counting`] (which returned `since`): the number of
+/// `alloc`, `alloc_zeroed` and `realloc` calls made meanwhile, by any thread.
+pub fn stop_counting(since: usize) -> usize {
+    ON.store(false, SeqCst);
+    CALLS.load(SeqCst) - since
+}
+
 /// Runs `f` and returns its result with the bytes it left allocated: allocated minus freed
 /// while it ran (so what `f` allocated and returned or stored, if it freed nothing older).
 pub fn net_bytes<R>(f: impl FnOnce() -> R) -> (R, isize) {

@@ -1,0 +1,108 @@
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+//! The client's hot path allocates nothing once its buffers have grown: a publish handed
+//! through the command queue and back through its completion slot, and a sender that waits
+//! for room in a full queue and is woken when an item is taken.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use futures_lite::future::block_on;
+use mqtt_client::queue;
+use mqtt_client::{Client, Command, PublishDone};
+use mqtt_proto::{MqttString, ProtocolVersion, QoS, ReasonCode, TopicName};
+use mqtt_session::{Config, OutboundMessage, PublishId, Session};
+use mqtt_test_support::gated_alloc::{count_allocations, Gated};
+
+#[global_allocator]
+static GLOBAL: Gated = Gated;
+
+/// The allocation counter is global: the tests of this file count one at a time.
+static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `n` publish ids, which only a session gives out.
+fn publish_ids(n: usize) -> Vec<PublishId> {
+    let mut config = Config::new(
+        ProtocolVersion::V311,
+        MqttString::try_from("allocations").unwrap(),
+    );
+    config.max_queued = n;
+    let mut session = Session::new(config).unwrap();
+    let topic = TopicName::try_from("t").unwrap();
+    (0..n)
+        .map(|_| {
+            let message = OutboundMessage::new(topic.clone(), "x", QoS::AtMostOnce);
+            session
+                .publish(std::time::Instant::now(), message)
+                .unwrap()
+                .id
+        })
+        .collect()
+}
+
+#[test]
+fn a_publish_through_the_client_allocates_nothing_once_warm() {
+    let _one_at_a_time = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let (_events_tx, events_rx) = async_channel::bounded(1);
+    let (client, commands) = Client::new(4, events_rx);
+    let topic = TopicName::try_from("sensors/1").unwrap();
+    let payload = Bytes::from_static(b"21.5");
+    let ids = publish_ids(2_000);
+    // What a connection task does with each: take the message, say the session took it,
+    // complete it; the caller awaits the completion.
+    let round = |id: PublishId| {
+        block_on(async {
+            let message = OutboundMessage::new(topic.clone(), payload.clone(), QoS::AtMostOnce);
+            let done = client.publish_queued(message).await.unwrap();
+            let Ok(Command::Publish { completer }) = commands.try_recv() else {
+                panic!("the publish is queued");
+            };
+            let message = completer.take_message().unwrap();
+            assert_eq!(message.payload, payload);
+            completer.accept(id, None);
+            completer.complete(Ok(PublishDone {
+                id,
+                packet_id: None,
+                reason_code: ReasonCode::Success,
+            }));
+            assert_eq!(done.await.unwrap().id, id);
+        })
+    };
+    for id in &ids[..1_000] {
+        round(*id);
+    }
+    let ((), allocations) = count_allocations(|| {
+        for id in &ids[1_000..] {
+            round(*id);
+        }
+    });
+    assert_eq!(allocations, 0, "allocations in 1,000 publishes");
+}
+
+#[test]
+fn a_sender_waiting_for_room_allocates_nothing_once_warm() {
+    let _one_at_a_time = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let (tx, rx) = queue::bounded(1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut round = |i: u32| {
+        tx.try_send(i).unwrap();
+        let mut send = pin!(tx.send(i + 1));
+        assert!(
+            send.as_mut().poll(&mut cx).is_pending(),
+            "the queue is full"
+        );
+        assert_eq!(rx.try_recv(), Ok(i));
+        assert_eq!(send.as_mut().poll(&mut cx), Poll::Ready(Ok(())));
+        assert_eq!(rx.try_recv(), Ok(i + 1));
+    };
+    for i in 0..1_000 {
+        round(i);
+    }
+    let ((), allocations) = count_allocations(|| {
+        for i in 0..1_000 {
+            round(i);
+        }
+    });
+    assert_eq!(allocations, 0, "allocations in 1,000 waits");
+}
