@@ -98,23 +98,28 @@ impl Inbound {
         token
     }
 
-    /// The application acknowledged `token`. Returns false for an unknown token. Releases,
-    /// through `each`, every acknowledgement now at the front in arrival order
-    /// ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
-    pub(crate) fn ack(&mut self, token: AckToken, mut each: impl FnMut(Release)) -> bool {
+    /// The application acknowledged `token`. Returns false for an unknown token. The
+    /// acknowledgements now at the front then come out of [`Inbound::pop_released`], in
+    /// arrival order ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
+    pub(crate) fn ack(&mut self, token: AckToken) -> bool {
         let Some(owed) = self.owed.iter_mut().find(|o| o.token == token && !o.acked) else {
             return false;
         };
         owed.acked = true;
-        while self.owed.front().is_some_and(|o| o.acked) {
-            if let Some(o) = self.owed.pop_front() {
-                each(Release {
-                    packet_id: o.packet_id,
-                    qos: o.qos,
-                });
-            }
-        }
         true
+    }
+
+    /// The oldest owed message, if the application has acknowledged it: its acknowledgement
+    /// may go out now (they go out in arrival order, so one acknowledged early waits for
+    /// those before it).
+    pub(crate) fn pop_released(&mut self) -> Option<Release> {
+        if !self.owed.front()?.acked {
+            return None;
+        }
+        self.owed.pop_front().map(|o| Release {
+            packet_id: o.packet_id,
+            qos: o.qos,
+        })
     }
 
     /// The connection ended. QoS 1 acknowledgements still owed are dropped: the server sends

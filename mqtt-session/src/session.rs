@@ -522,12 +522,11 @@ impl<I: Instant> Session<I> {
     /// order the messages arrived, whatever order the application acks them in
     /// [MQTT-4.6.0-2], [MQTT-4.6.0-3].
     pub fn ack(&mut self, _now: I, token: AckToken) -> Result<(), Error> {
-        let mut released = Vec::new();
-        if !self.inbound.ack(token, |r| released.push(r)) {
+        if !self.inbound.ack(token) {
             return Err(Error::UnknownAckToken);
         }
         let connected = self.state == State::Connected;
-        for r in released {
+        while let Some(r) = self.inbound.pop_released() {
             match r.qos {
                 QoS::ExactlyOnce => {
                     self.inbound.set_qos2(r.packet_id, Qos2::Received);
