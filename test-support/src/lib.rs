@@ -15,4 +15,4 @@ pub mod program;
 pub mod relay;
 pub mod tls;
 
-pub use mosquitto::{free_port, Mosquitto, Options, StartError};
+pub use mosquitto::{free_port, free_ports, Mosquitto, Options, StartError};

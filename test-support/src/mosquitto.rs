@@ -66,10 +66,25 @@ fn binary() -> Result<PathBuf, StartError> {
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    free_ports::<1>()[0]
+}
+
+/// `N` different loopback ports nobody listens on right now. Each is held until all are
+/// found: ports taken one after the other could be the same one twice (the system may hand
+/// out a port again as soon as it is let go), and a broker with two listeners on one port
+/// cannot start.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<Option<TcpListener>> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").ok())
+        .collect();
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map_or(0, |a| a.port());
+    }
+    ports
 }
 
 impl Mosquitto {
@@ -202,5 +217,22 @@ impl Drop for Mosquitto {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_different_ports() {
+        for _ in 0..50 {
+            let ports = free_ports::<8>();
+            let mut sorted = ports.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 8, "{ports:?}");
+            assert!(!sorted.contains(&0), "{ports:?}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use rcgen::{
 };
 use std::path::Path;
 
-use crate::mosquitto::{free_port, Mosquitto, Options as BrokerOptions, StartError};
+use crate::mosquitto::{free_ports, Mosquitto, Options as BrokerOptions, StartError};
 
 /// A CA, a server certificate signed by it for 127.0.0.1 / localhost, and a client certificate
 /// signed by it (PEM).
@@ -96,7 +96,7 @@ pub fn tls_broker(name: &str) -> Result<TlsBroker, StartError> {
     let pki = Pki::generate()?;
     pki.write_server_files(&dir)
         .map_err(|e| StartError(format!("writing test certificates: {e}")))?;
-    let (tls_port, mtls_port) = (free_port(), free_port());
+    let [tls_port, mtls_port] = free_ports();
     let files = |extra: &str| {
         vec![
             format!("cafile {}", dir.join("ca.pem").display()),
