@@ -74,6 +74,21 @@ impl ReadSize {
         self.0
     }
 
+    /// Makes room in `buf` for the next read: the room left after the last packets when that
+    /// is at least a quarter of the size, else [`ReadSize::get`] bytes. Returns the room.
+    ///
+    /// Decoded messages share the read buffer, so while a subscriber has not taken them yet
+    /// the buffer cannot be reused: making the full size of room then allocates a new buffer.
+    /// At QoS 1 and 2, where each read brings a message or two, insisting on the full size
+    /// allocated a fresh 16 KiB buffer for almost every message; reading into the tail of the
+    /// last one does not.
+    pub fn reserve(&self, buf: &mut BytesMut) -> usize {
+        if buf.capacity() - buf.len() < self.0 / 4 {
+            buf.reserve(self.0);
+        }
+        buf.capacity() - buf.len()
+    }
+
     /// A read returned `n` bytes into `room`; returns whether it filled the room (the socket
     /// may hold more), in which case the next read is made larger.
     pub fn read(&mut self, n: usize, room: usize) -> bool {

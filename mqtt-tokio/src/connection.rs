@@ -157,8 +157,7 @@ impl Connection {
                 read = async {
                     match reader {
                         Some(r) => {
-                            rx.reserve(read_size.get());
-                            let room = rx.capacity() - rx.len();
+                            let room = read_size.reserve(&mut rx);
                             let n = r.read_buf(&mut rx).await?;
                             let filled = read_size.read(n, room);
                             Ok::<(usize, bool), std::io::Error>((n, filled))
