@@ -4,7 +4,12 @@
 //! and reordering), client CPU time per message (publisher and subscriber together), QoS 1
 //! round-trip latency p50/p99, and heap per idle connection.
 //!
-//! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run;
+//! Each throughput scenario runs [`ROUNDS`] times, all clients taking their turn in each round,
+//! and each figure shown is that client's median over the rounds (losses are added up); the
+//! machine is shared, and a single round can move by a third.
+//!
+//! Run: `cargo bench -p mqtt-tokio --bench clients` (add `-- --quick` for a short run of one
+//! round;
 //! `BENCH_ONLY=q1-64` runs that throughput scenario only, skipping latency and memory
 //! (`BENCH_ONLY=memory`: the idle-memory figure only; `BENCH_ONLY=latency`: the round trips
 //! only; `BENCH_ONLY=allocs`: the allocation pass only, heap allocations per message at each
@@ -140,6 +145,35 @@ impl Meter {
             cpu: cpu_since(self.cpu),
             allocs,
         }
+    }
+}
+
+/// How many rounds of each throughput scenario a full run makes.
+const ROUNDS: usize = 3;
+
+impl Run {
+    /// The median of each figure over `runs` (losses, duplicates and reorderings added up),
+    /// or `None` when there were none.
+    fn median(runs: impl Iterator<Item = Run>) -> Option<Run> {
+        let runs: Vec<Run> = runs.collect();
+        if runs.is_empty() {
+            return None;
+        }
+        let median = |figure: fn(&Run) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(figure).collect();
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        Some(Run {
+            msgs_per_s: median(|r| r.msgs_per_s),
+            lost: runs.iter().map(|r| r.lost).sum(),
+            lagged: runs.iter().map(|r| r.lagged).sum(),
+            duplicated: runs.iter().map(|r| r.duplicated).sum(),
+            reordered: runs.iter().map(|r| r.reordered).sum(),
+            cpu_us_per_msg: median(|r| r.cpu_us_per_msg),
+            off_main_us_per_msg: median(|r| r.off_main_us_per_msg),
+            allocs_per_msg: None,
+        })
     }
 }
 
@@ -929,6 +963,7 @@ fn main() {
     ));
     let smol_rt = Smol(Rc::new(smol::LocalExecutor::new()));
     let scale = if quick { 20 } else { 1 };
+    let rounds = if quick { 1 } else { ROUNDS };
     println!(
         "{:<10} {:>7} {:>10} {:>11} {:>7} {:>7} {:>10} {:>10} {:>9} {:>8}",
         "scenario",
@@ -955,8 +990,16 @@ fn main() {
         if std::env::var("BENCH_ONLY").is_ok_and(|only| only != tag) {
             continue;
         }
+        // Rounds of all clients in turn: the figures are each client's medians, so that a
+        // moment of noise on this shared machine moves one round, not the comparison.
+        let runs: Vec<[Option<Run>; 4]> = (0..rounds)
+            .map(|round| {
+                let tag = format!("{tag}-r{round}");
+                run_clients(&tokio_rt, &smol_rt, port, qos, size, n, &tag)
+            })
+            .collect();
         let [on_tokio, on_smol, theirs, floor] =
-            run_clients(&tokio_rt, &smol_rt, port, qos, size, n, &tag);
+            std::array::from_fn(|client| Run::median(runs.iter().filter_map(|r| r[client])));
         let their_cpu = theirs.map_or(0.0, |r| r.cpu_us_per_msg);
         for (name, r) in [
             (Tokio::NAME, on_tokio),
