@@ -309,8 +309,7 @@ mod tests {
     #[test]
     fn the_connection_task_takes_the_message_once() {
         let table = Completions::new();
-        let key = table.open(message());
-        let completer = Completer::new(table.clone(), key);
+        let (_, completer) = opened(&table);
         assert_eq!(completer.take_message(), Some(message()));
         assert_eq!(completer.take_message(), None);
     }
@@ -339,6 +338,12 @@ mod tests {
         id
     }
 
+    /// A new slot of `table` and the connection task's hold on it.
+    fn opened(table: &Arc<Completions>) -> (u32, Completer) {
+        let key = table.open(message());
+        (key, Completer::new(table.clone(), key))
+    }
+
     #[test]
     fn a_slot_is_small() {
         // Every publish in flight has one: the message, and little besides.
@@ -349,8 +354,7 @@ mod tests {
     #[test]
     fn the_caller_is_woken_with_the_outcome_and_the_slot_is_reused() {
         let table = Completions::new();
-        let key = table.open(message());
-        let completer = Completer::new(table.clone(), key);
+        let (key, completer) = opened(&table);
         let (count, waker) = waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
@@ -371,8 +375,7 @@ mod tests {
     #[test]
     fn acceptance_wakes_only_a_caller_waiting_for_it() {
         let table = Completions::new();
-        let key = table.open(message());
-        let completer = Completer::new(table.clone(), key);
+        let (key, completer) = opened(&table);
         let (count, waker) = waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
@@ -383,8 +386,7 @@ mod tests {
             Poll::Ready(Ok((id(3), PacketId::new(7))))
         );
 
-        let other = table.open(message());
-        let other_completer = Completer::new(table.clone(), other);
+        let (other, other_completer) = opened(&table);
         assert!(table.poll_accepted(other, &mut cx).is_pending());
         other_completer.accept(id(4), None);
         assert_eq!(count.0.load(Ordering::SeqCst), 1);
@@ -411,8 +413,7 @@ mod tests {
     #[test]
     fn a_dropped_completer_closes_its_slot_and_wakes_the_caller() {
         let table = Completions::new();
-        let key = table.open(message());
-        let completer = Completer::new(table.clone(), key);
+        let (key, completer) = opened(&table);
         let (count, waker) = waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
@@ -429,8 +430,7 @@ mod tests {
     #[test]
     fn a_caller_gone_first_leaves_the_slot_to_the_completer() {
         let table = Completions::new();
-        let key = table.open(message());
-        let completer = Completer::new(table.clone(), key);
+        let (key, completer) = opened(&table);
         table.release_caller(key);
         assert_eq!(table.usage().0, 1);
         completer.complete(Ok(done(id(1))));

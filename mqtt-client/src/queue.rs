@@ -672,22 +672,26 @@ mod tests {
         assert_eq!(tx.try_send(5), Err(TrySendError::Closed(5)));
     }
 
+    /// A sender waiting for room, and the record of its wake-ups.
+    type Waiting<'a> = (Pin<Box<SendFuture<'a, u32>>>, Arc<Flag>);
+
+    /// A full queue of capacity one (`tx` and its receiver) with two senders waiting in line
+    /// for room, each polled with a waker that records its wake-ups.
+    fn two_waiting(tx: &Sender<u32>) -> [Waiting<'_>; 2] {
+        tx.try_send(0).unwrap();
+        [1, 2].map(|item| {
+            let (flag, waker) = flag();
+            let mut send = Box::pin(tx.send(item));
+            let polled = send.as_mut().poll(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending(), "the queue is full");
+            (send, flag)
+        })
+    }
+
     #[test]
     fn a_sender_woken_for_room_it_does_not_use_passes_it_on() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).unwrap();
-        let (first_flag, first_waker) = flag();
-        let (second_flag, second_waker) = flag();
-        let mut first = Box::pin(tx.send(1));
-        let mut second = Box::pin(tx.send(2));
-        assert!(first
-            .as_mut()
-            .poll(&mut Context::from_waker(&first_waker))
-            .is_pending());
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&second_waker))
-            .is_pending());
+        let [(first, first_flag), (mut second, second_flag)] = two_waiting(&tx);
         assert_eq!(rx.try_recv(), Ok(0));
         assert!(woken(&first_flag) && !woken(&second_flag));
         // The first leaves without using the room it was woken for: the second gets it.
@@ -700,19 +704,7 @@ mod tests {
     #[test]
     fn a_sender_that_leaves_the_line_is_not_woken_in_the_next_ones_place() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).unwrap();
-        let (first_flag, first_waker) = flag();
-        let (second_flag, second_waker) = flag();
-        let mut first = Box::pin(tx.send(1));
-        let mut second = Box::pin(tx.send(2));
-        assert!(first
-            .as_mut()
-            .poll(&mut Context::from_waker(&first_waker))
-            .is_pending());
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&second_waker))
-            .is_pending());
+        let [(first, first_flag), (mut second, second_flag)] = two_waiting(&tx);
         drop(first);
         assert!(!woken(&first_flag));
         assert_eq!(rx.try_recv(), Ok(0));
@@ -724,17 +716,9 @@ mod tests {
     #[test]
     fn a_sender_whose_room_was_taken_waits_again_and_closing_wakes_every_sender() {
         let (tx, rx) = bounded(1);
-        tx.try_send(0).unwrap();
-        let (first_flag, first_waker) = flag();
-        let (second_flag, second_waker) = flag();
-        let mut first = Box::pin(tx.send(1));
-        let mut second = Box::pin(tx.send(2));
+        let [(mut first, first_flag), (mut second, second_flag)] = two_waiting(&tx);
+        let first_waker = Waker::from(first_flag.clone());
         let mut cx1 = Context::from_waker(&first_waker);
-        assert!(first.as_mut().poll(&mut cx1).is_pending());
-        assert!(second
-            .as_mut()
-            .poll(&mut Context::from_waker(&second_waker))
-            .is_pending());
         assert_eq!(rx.try_recv(), Ok(0));
         // A sender that did not wait takes the room first.
         tx.try_send(3).unwrap();
