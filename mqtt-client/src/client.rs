@@ -3,8 +3,6 @@
 
 use bytes::Bytes;
 use futures_channel::oneshot;
-
-use crate::completion::{Completer, Completions};
 use futures_core::Stream;
 use mqtt_proto::{
     PacketId, Publish, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter,
@@ -19,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use crate::completion::{Completer, Completions};
 
 /// What can go wrong with a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

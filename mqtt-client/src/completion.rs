@@ -25,6 +25,7 @@ use mqtt_proto::PacketId;
 use mqtt_session::{OutboundMessage, PublishId};
 
 use crate::client::{ClientError, PublishDone};
+use crate::queue::keep_waker;
 
 /// What a caller learns when the session took its publish: the publish's id and its Packet
 /// Identifier (QoS 1/2).
@@ -55,16 +56,26 @@ struct Slot {
     message: Option<OutboundMessage>,
     /// Set when the session took the publish.
     accepted: Option<Accepted>,
-    /// Set when the publish completed, failed, or was refused. The error is boxed: it is
-    /// rare, and unboxed it would make every slot 96 bytes larger.
-    done: Option<Result<PublishDone, Box<ClientError>>>,
-    /// The caller waiting, and whether it waits for `accepted` (or only for `done`).
+    /// How the publish ended, once it has.
+    outcome: Outcome,
+    /// The caller waiting, and whether it waits for `accepted` (or only for the outcome).
     waker: Option<Waker>,
     waits_for_acceptance: bool,
-    /// Whether `done` was set (and maybe taken since).
-    finished: bool,
     /// How many of the two sides still hold the slot: free at zero.
     holders: u8,
+}
+
+/// How a publish ended, as far as its caller knows.
+#[derive(Debug, Default)]
+enum Outcome {
+    /// Not yet.
+    #[default]
+    Pending,
+    /// Completed, failed, or refused; not yet handed to the caller. The error is boxed: it is
+    /// rare, and unboxed it would make every slot 96 bytes larger.
+    Ready(Result<PublishDone, Box<ClientError>>),
+    /// Handed to the caller.
+    Taken,
 }
 
 impl Completions {
@@ -149,8 +160,7 @@ impl Completions {
     fn complete(&self, key: u32, result: Result<PublishDone, ClientError>) {
         let mut table = self.lock();
         let slot = table.slot(key);
-        slot.done = Some(result.map_err(Box::new));
-        slot.finished = true;
+        slot.outcome = Outcome::Ready(result.map_err(Box::new));
         let waker = slot.waker.take();
         Completions::release(&mut table, key);
         drop(table);
@@ -171,15 +181,14 @@ impl Completions {
             return Poll::Ready(Ok(accepted));
         }
         // Completed without being accepted: refused (or the connection task is gone).
-        if slot.finished {
-            return Poll::Ready(match &slot.done {
-                Some(Ok(done)) => Ok((done.id, done.packet_id)),
-                Some(Err(e)) => Err(ClientError::clone(e)),
-                None => Err(ClientError::Closed),
-            });
+        match &slot.outcome {
+            Outcome::Pending => {}
+            Outcome::Ready(Ok(done)) => return Poll::Ready(Ok((done.id, done.packet_id))),
+            Outcome::Ready(Err(e)) => return Poll::Ready(Err(ClientError::clone(e))),
+            Outcome::Taken => return Poll::Ready(Err(ClientError::Closed)),
         }
         slot.waits_for_acceptance = true;
-        register(&mut slot.waker, cx);
+        keep_waker(&mut slot.waker, cx.waker());
         Poll::Pending
     }
 
@@ -192,12 +201,13 @@ impl Completions {
     ) -> Poll<Result<PublishDone, ClientError>> {
         let mut table = self.lock();
         let slot = table.slot(key);
-        match slot.done.take() {
-            Some(done) => Poll::Ready(done.map_err(|e| *e)),
-            None if slot.finished => Poll::Ready(Err(ClientError::Closed)),
-            None => {
+        match std::mem::replace(&mut slot.outcome, Outcome::Taken) {
+            Outcome::Ready(done) => Poll::Ready(done.map_err(|e| *e)),
+            Outcome::Taken => Poll::Ready(Err(ClientError::Closed)),
+            Outcome::Pending => {
+                slot.outcome = Outcome::Pending;
                 slot.waits_for_acceptance = false;
-                register(&mut slot.waker, cx);
+                keep_waker(&mut slot.waker, cx.waker());
                 Poll::Pending
             }
         }
@@ -215,14 +225,6 @@ impl Completions {
     pub(crate) fn usage(&self) -> (usize, usize) {
         let table = self.lock();
         (table.slots.len() - table.free.len(), table.slots.capacity())
-    }
-}
-
-/// Keeps `cx`'s waker in `slot`, cloning it only when it is a different one.
-fn register(slot: &mut Option<Waker>, cx: &mut Context<'_>) {
-    match slot {
-        Some(waker) if waker.will_wake(cx.waker()) => {}
-        _ => *slot = Some(cx.waker().clone()),
     }
 }
 

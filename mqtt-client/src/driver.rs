@@ -83,8 +83,16 @@ impl ReadSize {
     /// allocated a fresh 16 KiB buffer for almost every message; reading into the tail of the
     /// last one does not.
     pub fn reserve(&self, buf: &mut BytesMut) -> usize {
-        if buf.capacity() - buf.len() < self.0 / 4 {
-            buf.reserve(self.0);
+        self.reserve_at_least(buf, self.0 / 4)
+    }
+
+    /// Makes at least `n` bytes of room in `buf`: the room left in its tail when there is
+    /// that much, else a new buffer with room for a whole read (at least [`ReadSize::get`]
+    /// bytes), so that the reads after this one fit too (see [`ReadSize::reserve`]). Returns
+    /// the room. For loops that copy what they read into `buf` (`n` is what was read).
+    pub fn reserve_at_least(&self, buf: &mut BytesMut, n: usize) -> usize {
+        if buf.capacity() - buf.len() < n {
+            buf.reserve(self.0.max(n));
         }
         buf.capacity() - buf.len()
     }
@@ -205,13 +213,7 @@ pub struct Driver {
     completions: Arc<Completions>,
     /// Publishes the session had no room for (queue full, no free Packet Identifier), in
     /// order; while any wait, the loop takes no further commands, so callers wait too.
-    held: std::collections::VecDeque<HeldPublish>,
-}
-
-/// A publish waiting for room in the session.
-#[derive(Debug)]
-struct HeldPublish {
-    completer: Completer,
+    held: std::collections::VecDeque<Completer>,
 }
 
 impl Driver {
@@ -346,10 +348,9 @@ impl Driver {
 
     /// The loop's timer fired (see [`Driver::next_deadline`]): gives back the memory the
     /// command queue, the subscriptions' buffers, the publishes' completion slots and the
-    /// driver's own queues grew to in a
-    /// burst, if they are empty. Steady traffic keeps moving the deadline, so this happens
-    /// when a connection goes quiet, not after every drain (which would make each burst
-    /// allocate again).
+    /// driver's own queues grew to in a burst, if they are empty. Steady traffic keeps moving
+    /// the deadline, so this happens when a connection goes quiet, not after every drain
+    /// (which would make each burst allocate again).
     pub fn timer_fired(&mut self, commands: &crate::queue::Receiver<Command>) {
         commands.shrink_if_empty();
         for stream in self.streams.values() {
@@ -488,9 +489,8 @@ impl Driver {
             return;
         }
         self.disconnecting = true;
-        for held in std::mem::take(&mut self.held) {
-            held.completer
-                .complete(Err(mqtt_session::Error::Closing.into()));
+        for completer in std::mem::take(&mut self.held) {
+            completer.complete(Err(mqtt_session::Error::Closing.into()));
         }
         let connected = matches!(self.session.state(), State::Connected);
         let _ = self.session.disconnect(
@@ -546,8 +546,7 @@ impl Driver {
                     completer.complete(Err(mqtt_session::Error::Closing.into()));
                     return;
                 }
-                let held = HeldPublish { completer };
-                self.held.push_back(held);
+                self.held.push_back(completer);
                 self.publish_held(now);
             }
             Command::Subscribe {
@@ -618,7 +617,7 @@ impl Driver {
     /// Hands waiting publishes to the session, in order, while it has room.
     fn publish_held(&mut self, now: Instant) {
         while !self.held.is_empty() && self.session.can_publish() {
-            let Some(HeldPublish { completer }) = self.held.pop_front() else {
+            let Some(completer) = self.held.pop_front() else {
                 return;
             };
             let Some(message) = completer.take_message() else {

@@ -128,10 +128,18 @@ impl<T> Shared<T> {
         }
     }
 
-    /// Pushes `item` unless the queue is closed, or full and `bounded`; says whether room is
-    /// left.
-    fn push(&self, item: T, bounded: bool) -> Result<bool, TrySendError<T>> {
-        let mut state = self.lock();
+    /// Pushes `item` unless the queue is closed, or full and `bounded`.
+    fn push(&self, item: T, bounded: bool) -> Result<(), TrySendError<T>> {
+        self.push_locked(self.lock(), item, bounded)
+    }
+
+    /// [`Shared::push`] under a lock already taken, which it releases.
+    fn push_locked(
+        &self,
+        mut state: MutexGuard<'_, State<T>>,
+        item: T,
+        bounded: bool,
+    ) -> Result<(), TrySendError<T>> {
         if state.closed {
             return Err(TrySendError::Closed(item));
         }
@@ -139,13 +147,21 @@ impl<T> Shared<T> {
             return Err(TrySendError::Full(item));
         }
         state.items.push_back(item);
-        let room_left = state.items.len() < self.capacity;
         let receiver = state.receiver.take();
         drop(state);
         if let Some(waker) = receiver {
             waker.wake();
         }
-        Ok(room_left)
+        Ok(())
+    }
+}
+
+/// Keeps `waker` in `slot` to be woken later, cloning it only when it is not the one already
+/// there (`Waker::clone_from` compares first).
+pub(crate) fn keep_waker(slot: &mut Option<Waker>, waker: &Waker) {
+    match slot {
+        Some(kept) => kept.clone_from(waker),
+        None => *slot = Some(waker.clone()),
     }
 }
 
@@ -169,6 +185,15 @@ pub enum TrySendError<T> {
     /// The queue is closed.
     #[error("the queue is closed")]
     Closed(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The item that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(item) | TrySendError::Closed(item) => item,
+        }
+    }
 }
 
 impl<T> fmt::Debug for TrySendError<T> {
@@ -214,7 +239,7 @@ impl<T> Sender<T> {
 
     /// Queues `item` if there is room now.
     pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        self.shared.push(item, true).map(drop)
+        self.shared.push(item, true)
     }
 
     /// Queues `item` even when the queue is full, without waiting: for what must not be lost
@@ -223,10 +248,7 @@ impl<T> Sender<T> {
     pub fn send_over_capacity(&self, item: T) -> Result<(), SendError<T>> {
         self.shared
             .push(item, false)
-            .map(drop)
-            .map_err(|e| match e {
-                TrySendError::Full(item) | TrySendError::Closed(item) => SendError(item),
-            })
+            .map_err(|e| SendError(e.into_inner()))
     }
 
     /// How many items are queued, or `None` if the queue is closed (nothing sent now would
@@ -280,14 +302,7 @@ impl<T> Future for SendFuture<'_, T> {
         let waiting_at = this
             .waiter
             .and_then(|id| state.waiting.iter().position(|(w, _)| *w == id));
-        if state.closed {
-            if let Some(at) = waiting_at {
-                state.waiting.remove(at);
-            }
-            this.waiter = None;
-            return Poll::Ready(Err(SendError(item)));
-        }
-        if state.items.len() >= this.shared.capacity {
+        if !state.closed && state.items.len() >= this.shared.capacity {
             // Full: wait in line (again, when the room this sender was woken for was taken by
             // one that did not wait).
             match waiting_at {
@@ -302,17 +317,16 @@ impl<T> Future for SendFuture<'_, T> {
             this.item = Some(item);
             return Poll::Pending;
         }
+        // In (or refused: the queue is closed); out of the line either way.
         if let Some(at) = waiting_at {
             state.waiting.remove(at);
         }
         this.waiter = None;
-        state.items.push_back(item);
-        let receiver = state.receiver.take();
-        drop(state);
-        if let Some(waker) = receiver {
-            waker.wake();
-        }
-        Poll::Ready(Ok(()))
+        Poll::Ready(
+            this.shared
+                .push_locked(state, item, true)
+                .map_err(|e| SendError(e.into_inner())),
+        )
     }
 }
 
@@ -471,10 +485,7 @@ impl<T> Receiver<T> {
             None if state.closed || state.senders_gone => Err(TryRecvError::Closed),
             None => {
                 if let Some(waker) = waker {
-                    match &mut state.receiver {
-                        Some(left) => left.clone_from(waker),
-                        slot @ None => *slot = Some(waker.clone()),
-                    }
+                    keep_waker(&mut state.receiver, waker);
                 }
                 Err(TryRecvError::Empty)
             }

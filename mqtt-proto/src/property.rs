@@ -614,11 +614,7 @@ pub(crate) fn read_block(
         );
         at += id_len + value_len;
     }
-    let kept = if keep {
-        Some(r.peek_bytes(0..len))
-    } else {
-        None
-    };
+    let kept = keep.then(|| r.peek_bytes(0..len));
     let end = r.remaining() - len;
     while r.remaining() > end {
         // The extents were checked by the first pass.

@@ -1491,8 +1491,6 @@ impl<I: Instant> Session<I> {
         }
     }
 
-    /// What every end of a connection does: stop its timers, forget what belonged to it, report
-    /// it, and schedule the next attempt. The caller sets the state after.
     /// Gives back the memory of queues that grew in a burst and are empty again; small queues
     /// keep theirs. Called when the connection has been quiet for a keep-alive period, and when
     /// it ends: not each time a queue drains, because steady traffic drains them after every
@@ -1504,6 +1502,8 @@ impl<I: Instant> Session<I> {
         self.outbound.shrink_if_drained();
     }
 
+    /// What every end of a connection does: stop its timers, forget what belonged to it, report
+    /// it, and schedule the next attempt. The caller sets the state after.
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
         let was_stable = self.connected_at.is_some_and(|at| {
             now.saturating_duration_since(at) >= self.config.backoff.stable_after

@@ -213,12 +213,9 @@ impl Connection {
                     self.driver.closed(now);
                 }
                 Woke::Read(Ok(n)) => {
-                    // Into the tail of the read buffer while it has room: decoded messages
-                    // share the buffer, so a new one is allocated only when the tail is full,
-                    // and then with room for many reads, not for this one alone.
-                    if rx.capacity() - rx.len() < n {
-                        rx.reserve(n.max(read_size.get()));
-                    }
+                    // Into the tail of the read buffer while it has room (decoded messages
+                    // share the buffer; see `ReadSize::reserve`).
+                    read_size.reserve_at_least(&mut rx, n);
                     rx.extend_from_slice(&scratch[..n]);
                     read_size.read(n, read_size.get());
                     self.driver.read(now, &mut rx);

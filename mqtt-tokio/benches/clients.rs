@@ -899,6 +899,9 @@ fn ratio(ours: f64, theirs: f64) -> String {
     }
 }
 
+/// The rows of each scenario, in the order [`run_clients`] returns them.
+const CLIENTS: [&str; 4] = [Tokio::NAME, Smol::NAME, "rumqttc", "floor"];
+
 /// One throughput scenario for each selected client (`None` for the others): ours on tokio,
 /// ours on smol, rumqttc, the floor.
 fn run_clients(
@@ -1001,12 +1004,7 @@ fn main() {
         let [on_tokio, on_smol, theirs, floor] =
             std::array::from_fn(|client| Run::median(runs.iter().filter_map(|r| r[client])));
         let their_cpu = theirs.map_or(0.0, |r| r.cpu_us_per_msg);
-        for (name, r) in [
-            (Tokio::NAME, on_tokio),
-            (Smol::NAME, on_smol),
-            ("rumqttc", theirs),
-            ("floor", floor),
-        ] {
+        for (name, r) in CLIENTS.into_iter().zip([on_tokio, on_smol, theirs, floor]) {
             let Some(r) = r else { continue };
             println!(
                 "{:<10} {:>7} {:>10.0} {:>11.2} {:>7} {:>7} {:>10} {:>10} {:>9} {:>7.1}%",
@@ -1035,8 +1033,8 @@ fn main() {
         for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
             let tag = format!("a{}-64", qos as u8);
             let runs = run_clients(&tokio_rt, &smol_rt, port, qos, 64, n, &tag);
-            let figures: Vec<String> = ["tokio", "smol", "rumqttc", "floor"]
-                .iter()
+            let figures: Vec<String> = CLIENTS
+                .into_iter()
                 .zip(runs)
                 .filter_map(|(name, run)| {
                     let run = run?;
