@@ -222,6 +222,63 @@ fn never_more_in_flight_than_the_servers_receive_maximum() {
     assert_eq!((pair.session.inflight(), pair.session.queued()), (0, 0));
 }
 
+// A send window that filled up is refilled a quarter at a time: with Receive Maximum 8, the
+// queued publishes wait until two slots are free and then go out together (one write), rather
+// than one per PUBACK. Never more than 8 in flight [MQTT-3.3.4-7]; order kept [MQTT-4.6.0-1].
+#[test]
+fn a_full_send_window_is_refilled_a_quarter_at_a_time() {
+    let mut pair = Pair::new(config(V5));
+    pair.open();
+    pair.send(connack(false, receive_maximum(8)));
+    pair.events();
+    let mut tickets = Vec::new();
+    for i in 1..=12u16 {
+        let (ticket, sent) = publish_now(&mut pair, msg("w", &i.to_string(), QoS::AtLeastOnce));
+        let expected = if i <= 8 {
+            vec![publish(
+                "w",
+                &i.to_string(),
+                QosPid::AtLeastOnce(pid(i)),
+                false,
+            )]
+        } else {
+            vec![]
+        };
+        assert_eq!(sent, expected, "publish {i}");
+        tickets.push(ticket);
+    }
+    assert_eq!((pair.session.inflight(), pair.session.queued()), (8, 4));
+    let go = |i: u16| publish("w", &i.to_string(), QosPid::AtLeastOnce(pid(i)), false);
+
+    // One slot free: the window has not opened by a quarter yet.
+    assert_eq!(pair.send_ack(PacketType::PubAck, ack(1)), vec![]);
+    assert_eq!((pair.session.inflight(), pair.session.queued()), (7, 4));
+    // Two free: two go, together.
+    assert_eq!(
+        pair.send_ack(PacketType::PubAck, ack(2)),
+        vec![go(9), go(10)]
+    );
+    assert_eq!((pair.session.inflight(), pair.session.queued()), (8, 2));
+    assert_eq!(pair.send_ack(PacketType::PubAck, ack(3)), vec![]);
+    assert_eq!(
+        pair.send_ack(PacketType::PubAck, ack(4)),
+        vec![go(11), go(12)]
+    );
+    assert_eq!((pair.session.inflight(), pair.session.queued()), (8, 0));
+    for i in 5..=12 {
+        assert_eq!(pair.send_ack(PacketType::PubAck, ack(i)), vec![]);
+    }
+    let expected: Vec<Event> = tickets.into_iter().map(completed).collect();
+    assert_eq!(pair.events(), expected);
+
+    // An open window sends at once again, one publish at a time.
+    let (_, sent) = publish_now(&mut pair, msg("w", "13", QoS::AtLeastOnce));
+    assert_eq!(
+        sent,
+        vec![publish("w", "13", QosPid::AtLeastOnce(pid(13)), false)]
+    );
+}
+
 // Section 4.9: the send quota is given back by a PUBACK whatever its reason code, and by a
 // PUBREC with a reason code of 0x80 or more (which also ends the QoS 2 flow without PUBREL,
 // section 4.3.3); [MQTT-4.4.0-2]: such a publish counts as acknowledged and is not resent.
