@@ -151,8 +151,9 @@ pub enum Command {
         /// Where the result goes, if anyone waits.
         reply: Option<oneshot::Sender<Result<Vec<ReasonCode>, ClientError>>>,
     },
-    /// Acknowledge a message in manual-ack mode.
-    Ack(AckToken, oneshot::Sender<Result<(), ClientError>>),
+    /// Acknowledge a message in manual-ack mode. No reply: the command queue keeps the order
+    /// of a client's commands, so whatever the client sends after it is handled after it.
+    Ack(AckToken),
     /// Graceful disconnect.
     Disconnect(oneshot::Sender<Result<(), ClientError>>),
 }
@@ -271,14 +272,22 @@ impl Client {
         rx.await.map_err(|_| ClientError::Closed)?
     }
 
-    /// Acknowledges a message (manual-ack mode). Acknowledgements go out in arrival order.
+    /// Acknowledges a message (manual-ack mode). Acknowledgements go out in the order the
+    /// messages arrived, whatever order they are acknowledged in [MQTT-4.6.0-2],
+    /// [MQTT-4.6.0-3]: a PUBACK (or PUBREC) waits until every message before it is
+    /// acknowledged too.
+    ///
+    /// Returns once the connection task has the acknowledgement in its queue, which keeps the
+    /// order of this client's commands: a `disconnect` called after it sends it first. It
+    /// allocates nothing and waits for no reply. A message without an ack token (QoS 0, or
+    /// automatic acknowledgement) needs none, and a token acknowledged before, or from a
+    /// session the server has since lost, is ignored (with a `tracing` warning). Fails only
+    /// with [`ClientError::Closed`] when the connection task has stopped.
     pub async fn ack(&self, message: &Message) -> Result<(), ClientError> {
         let Some(token) = message.ack_token else {
             return Ok(());
         };
-        let (reply, rx) = oneshot::channel();
-        self.send(Command::Ack(token, reply)).await?;
-        rx.await.map_err(|_| ClientError::Closed)?
+        self.send(Command::Ack(token)).await
     }
 
     /// Waits for publishes in flight (up to `Options::disconnect_timeout`), sends DISCONNECT,

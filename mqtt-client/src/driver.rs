@@ -594,8 +594,10 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { stream, reply } => self.unsubscribe(now, stream, reply),
-            Command::Ack(token, reply) => {
-                let _ = reply.send(self.session.ack(now, token).map_err(Into::into));
+            Command::Ack(token) => {
+                if let Err(error) = self.session.ack(now, token) {
+                    tracing::warn!(?token, %error, "acknowledgement ignored");
+                }
             }
             Command::Disconnect(reply) => {
                 if self.finished {

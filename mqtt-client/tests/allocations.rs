@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
 //! The client's hot path allocates nothing once its buffers have grown: a publish handed
-//! through the command queue and back through its completion slot, and a sender that waits
-//! for room in a full queue and is woken when an item is taken.
+//! through the command queue and back through its completion slot, a manual acknowledgement,
+//! and a sender that waits for room in a full queue and is woken when an item is taken.
 
 use std::future::Future;
 use std::pin::pin;
@@ -10,9 +10,12 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use futures_lite::future::block_on;
 use mqtt_client::queue;
-use mqtt_client::{Client, Command, PublishDone};
-use mqtt_proto::{MqttString, ProtocolVersion, QoS, ReasonCode, TopicName};
-use mqtt_session::{Config, OutboundMessage, PublishId, Session};
+use mqtt_client::{Client, Command, Message, PublishDone};
+use mqtt_proto::{
+    ConnAck, MqttString, PacketId, ProtocolVersion, Publish, QoS, QosPid, ReasonCode, TopicName,
+};
+use mqtt_session::testing::Pair;
+use mqtt_session::{Config, Event, OutboundMessage, PublishId, Session};
 use mqtt_test_support::gated_alloc::{count_allocations, Gated};
 
 #[global_allocator]
@@ -105,4 +108,66 @@ fn a_sender_waiting_for_room_allocates_nothing_once_warm() {
         }
     });
     assert_eq!(allocations, 0, "allocations in 1,000 waits");
+}
+
+/// `n` QoS 1 messages as a session in manual-ack mode delivers them, each with its ack token.
+fn manually_acknowledged_messages(n: u16) -> Vec<Message> {
+    let mut config = Config::new(
+        ProtocolVersion::V311,
+        MqttString::try_from("allocations").unwrap(),
+    );
+    config.manual_acks = true;
+    let mut pair = Pair::new(config);
+    pair.open();
+    pair.send(ConnAck {
+        session_present: false,
+        reason_code: ReasonCode::Success,
+        properties: Default::default(),
+    });
+    let topic = TopicName::try_from("sensors/1").unwrap();
+    (1..=n)
+        .map(|id| {
+            let packet_id = PacketId::new(id).unwrap();
+            pair.send(Publish::new(
+                topic.clone(),
+                "21.5",
+                QosPid::AtLeastOnce(packet_id),
+            ));
+            let message = pair.events().into_iter().find_map(|event| match event {
+                Event::Message(m) => Some(m),
+                _ => None,
+            });
+            let message = message.unwrap();
+            assert!(message.ack_token.is_some());
+            Message {
+                publish: message.publish,
+                ack_token: message.ack_token,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_manual_ack_through_the_client_allocates_nothing_once_warm() {
+    let _one_at_a_time = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
+    let (_events_tx, events_rx) = async_channel::bounded(1);
+    let (client, commands) = Client::new(4, events_rx);
+    let messages = manually_acknowledged_messages(2_000);
+    // The connection task's side: the acknowledgement arrives with the message's token.
+    let round = |message: &Message| {
+        block_on(client.ack(message)).unwrap();
+        let Ok(Command::Ack(token)) = commands.try_recv() else {
+            panic!("the acknowledgement is queued");
+        };
+        assert_eq!(Some(token), message.ack_token);
+    };
+    for message in &messages[..1_000] {
+        round(message);
+    }
+    let ((), allocations) = count_allocations(|| {
+        for message in &messages[1_000..] {
+            round(message);
+        }
+    });
+    assert_eq!(allocations, 0, "allocations in 1,000 acknowledgements");
 }
