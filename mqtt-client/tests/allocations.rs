@@ -16,7 +16,7 @@ use mqtt_proto::{
 };
 use mqtt_session::testing::Pair;
 use mqtt_session::{Config, Event, OutboundMessage, PublishId, Session};
-use mqtt_test_support::gated_alloc::{count_allocations, Gated};
+use mqtt_test_support::gated_alloc::{count_allocations_here, Gated};
 
 #[global_allocator]
 static GLOBAL: Gated = Gated;
@@ -44,11 +44,22 @@ fn publish_ids(n: usize) -> Vec<PublishId> {
         .collect()
 }
 
+/// A client with room for 4 commands, the receiving end of its command queue (the
+/// connection task's side), and the sending end of its events, kept open.
+fn client() -> (
+    Client,
+    queue::Receiver<Command>,
+    async_channel::Sender<mqtt_client::ConnectionEvent>,
+) {
+    let (events_tx, events_rx) = async_channel::bounded(1);
+    let (client, commands) = Client::new(4, events_rx);
+    (client, commands, events_tx)
+}
+
 #[test]
 fn a_publish_through_the_client_allocates_nothing_once_warm() {
     let _one_at_a_time = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
-    let (_events_tx, events_rx) = async_channel::bounded(1);
-    let (client, commands) = Client::new(4, events_rx);
+    let (client, commands, _events) = client();
     let topic = TopicName::try_from("sensors/1").unwrap();
     let payload = Bytes::from_static(b"21.5");
     let ids = publish_ids(2_000);
@@ -75,7 +86,7 @@ fn a_publish_through_the_client_allocates_nothing_once_warm() {
     for id in &ids[..1_000] {
         round(*id);
     }
-    let ((), allocations) = count_allocations(|| {
+    let ((), allocations) = count_allocations_here(|| {
         for id in &ids[1_000..] {
             round(*id);
         }
@@ -102,7 +113,7 @@ fn a_sender_waiting_for_room_allocates_nothing_once_warm() {
     for i in 0..1_000 {
         round(i);
     }
-    let ((), allocations) = count_allocations(|| {
+    let ((), allocations) = count_allocations_here(|| {
         for i in 0..1_000 {
             round(i);
         }
@@ -150,8 +161,7 @@ fn manually_acknowledged_messages(n: u16) -> Vec<Message> {
 #[test]
 fn a_manual_ack_through_the_client_allocates_nothing_once_warm() {
     let _one_at_a_time = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
-    let (_events_tx, events_rx) = async_channel::bounded(1);
-    let (client, commands) = Client::new(4, events_rx);
+    let (client, commands, _events) = client();
     let messages = manually_acknowledged_messages(2_000);
     // The connection task's side: the acknowledgement arrives with the message's token.
     let round = |message: &Message| {
@@ -164,7 +174,7 @@ fn a_manual_ack_through_the_client_allocates_nothing_once_warm() {
     for message in &messages[..1_000] {
         round(message);
     }
-    let ((), allocations) = count_allocations(|| {
+    let ((), allocations) = count_allocations_here(|| {
         for message in &messages[1_000..] {
             round(message);
         }

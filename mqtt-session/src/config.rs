@@ -90,7 +90,9 @@ pub struct Config {
     pub authentication_data: Option<Bytes>,
     /// The most QoS 1/2 publishes unacknowledged at once, whatever the server allows (v5: the
     /// lower of this and the server's Receive Maximum). v3.1.1 has no way to learn the broker's
-    /// window, and brokers drop or refuse publishes beyond it, so the default is 100.
+    /// window, and brokers drop or refuse publishes beyond it, so the default is 100. Once the
+    /// window has filled up, publishes waiting for it go when a quarter of it is free again,
+    /// together, rather than one per acknowledgement.
     pub max_inflight: u16,
     /// Whether inbound QoS 1/2 messages are acknowledged only when the application says so
     /// ([`Session::ack`](crate::Session::ack)). Acknowledgements then still go out in the order

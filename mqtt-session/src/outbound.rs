@@ -227,8 +227,9 @@ impl<I: Instant> Outbound<I> {
 
     /// The next entry whose packet is due and may go now, given the server's Receive Maximum
     /// ([MQTT-3.3.4-7], [MQTT-4.9.0-2]):
-    /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit, and so does every
-    /// entry after it, so that messages leave in order. Returns its index.
+    /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit and, once the window
+    /// has filled up, until it has opened by a quarter again ([`refill`]); every entry after it
+    /// waits too, so that messages leave in order. Returns its index.
     pub(crate) fn next_due(&mut self, receive_maximum: u16) -> Option<usize> {
         if self.pending_tx == 0 {
             return None;

@@ -125,6 +125,16 @@ fn receive_maximum(n: u16) -> ConnAckProperties {
     }
 }
 
+/// A session with `config`, connected to a server whose Receive Maximum is `n`, its
+/// Connected event taken.
+fn connected_with_receive_maximum(config: Config, n: u16) -> Pair {
+    let mut pair = Pair::new(config);
+    pair.open();
+    pair.send(connack(false, receive_maximum(n)));
+    pair.events();
+    pair
+}
+
 // [MQTT-3.3.4-7], [MQTT-4.9.0-2]: never more unacknowledged QoS 1/2 PUBLISH packets than the
 // server's Receive Maximum; the rest wait, in order, and go as PUBACK / PUBCOMP arrive (a
 // successful PUBREC does not give the quota back, section 4.9). [MQTT-3.3.4-8],
@@ -227,10 +237,7 @@ fn never_more_in_flight_than_the_servers_receive_maximum() {
 // than one per PUBACK. Never more than 8 in flight [MQTT-3.3.4-7]; order kept [MQTT-4.6.0-1].
 #[test]
 fn a_full_send_window_is_refilled_a_quarter_at_a_time() {
-    let mut pair = Pair::new(config(V5));
-    pair.open();
-    pair.send(connack(false, receive_maximum(8)));
-    pair.events();
+    let mut pair = connected_with_receive_maximum(config(V5), 8);
     let mut tickets = Vec::new();
     for i in 1..=12u16 {
         let (ticket, sent) = publish_now(&mut pair, msg("w", &i.to_string(), QoS::AtLeastOnce));
@@ -284,10 +291,7 @@ fn a_full_send_window_is_refilled_a_quarter_at_a_time() {
 // section 4.3.3); [MQTT-4.4.0-2]: such a publish counts as acknowledged and is not resent.
 #[test]
 fn an_error_puback_or_pubrec_gives_the_quota_back() {
-    let mut pair = Pair::new(config(V5));
-    pair.open();
-    pair.send(connack(false, receive_maximum(1)));
-    pair.events();
+    let mut pair = connected_with_receive_maximum(config(V5), 1);
     let (a, sent) = publish_now(&mut pair, msg("e/a", "a", QoS::AtLeastOnce));
     assert_eq!(
         sent,
@@ -335,10 +339,7 @@ fn an_error_puback_or_pubrec_gives_the_quota_back() {
 fn a_receive_maximum_that_shrank_across_a_reconnect_is_honoured() {
     let mut c = config(V5);
     c.session_expiry_interval = 3600;
-    let mut pair = Pair::new(c);
-    pair.open();
-    pair.send(connack(false, receive_maximum(10)));
-    pair.events();
+    let mut pair = connected_with_receive_maximum(c, 10);
     let mut tickets = Vec::new();
     for i in 1..=10u16 {
         let (t, sent) = publish_now(

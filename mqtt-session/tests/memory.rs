@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{Config, Event, Message, Timer};
-use mqtt_test_support::gated_alloc::{count_allocations, net_bytes, Gated};
+use mqtt_test_support::gated_alloc::{count_allocations_here, net_bytes_here, Gated};
 
 #[global_allocator]
 static GLOBAL: Gated = Gated;
@@ -44,7 +44,7 @@ fn a_burst_reuses_the_event_queue_and_a_quiet_connection_gives_it_back() {
         assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
         let now = pair.now;
         let read_and_drain = |session: &mut mqtt_session::Session<_>, mut wire: BytesMut| {
-            count_allocations(|| {
+            count_allocations_here(|| {
                 session.handle_read(now, &mut wire);
                 let mut messages = 0;
                 while let Some(event) = session.poll_event() {
@@ -71,7 +71,7 @@ fn a_burst_reuses_the_event_queue_and_a_quiet_connection_gives_it_back() {
         // Quiet for a keep-alive period: the queue's memory goes back.
         let (at, timer) = pair.session.next_timeout().unwrap();
         assert_eq!(timer, Timer::KeepAlive);
-        let ((), net) = net_bytes(|| pair.session.handle_timeout(at));
+        let ((), net) = net_bytes_here(|| pair.session.handle_timeout(at));
         let queue = (BURST * core::mem::size_of::<Event>()) as isize;
         assert!(
             net <= -queue / 2,
@@ -143,7 +143,7 @@ fn manually_acknowledged_messages_allocate_nothing_once_warm() {
             for wire in rounds.by_ref().take(200) {
                 round(&mut pair.session, wire);
             }
-            let ((), allocations) = count_allocations(|| {
+            let ((), allocations) = count_allocations_here(|| {
                 for wire in rounds {
                     round(&mut pair.session, wire);
                 }

@@ -8,9 +8,13 @@
 //! static GLOBAL: mqtt_test_support::gated_alloc::Gated = mqtt_test_support::gated_alloc::Gated;
 //! ```
 //!
-//! The counter is global: count in one thread at a time.
+//! The counter is global: count in one thread at a time. Tests count with
+//! [`count_allocations_here`], which leaves out other threads: the test harness allocates on
+//! its own threads (starting the next test, printing a result) whenever it likes, and a count
+//! of every thread's calls made a test of "no allocation" fail now and then.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{
     AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
 };
@@ -21,13 +25,26 @@ static ON: AtomicBool = AtomicBool::new(false);
 static CALLS: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated minus bytes freed while counting.
 static NET: AtomicIsize = AtomicIsize::new(0);
+/// Whether only the threads that set [`HERE`] are counted.
+static ONLY_HERE: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// Whether this thread is counted while [`ONLY_HERE`] is set. A `const`-initialized
+    /// `Cell<bool>` needs no allocation and no destructor, so the allocator may read it.
+    static HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a call on this thread counts now.
+fn counted() -> bool {
+    ON.load(Relaxed) && (!ONLY_HERE.load(Relaxed) || HERE.with(Cell::get))
+}
 
 /// The allocator: `System`, with calls counted while [`count_allocations`] runs.
 #[derive(Debug)]
 pub struct Gated;
 
 fn note(grown: isize) {
-    if ON.load(Relaxed) {
+    if counted() {
         CALLS.fetch_add(1, Relaxed);
         NET.fetch_add(grown, Relaxed);
     }
@@ -48,7 +65,7 @@ unsafe impl GlobalAlloc for Gated {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if ON.load(Relaxed) {
+        if counted() {
             NET.fetch_sub(layout.size() as isize, Relaxed);
         }
         System.dealloc(ptr, layout);
@@ -69,6 +86,28 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
     let result = f();
     ON.store(false, SeqCst);
     (result, CALLS.load(SeqCst) - before)
+}
+
+/// Runs `f` and returns its result with the number of `alloc`, `alloc_zeroed` and `realloc`
+/// calls this thread made meanwhile; other threads' calls are not counted.
+pub fn count_allocations_here<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    HERE.with(|here| here.set(true));
+    ONLY_HERE.store(true, SeqCst);
+    let result = count_allocations(f);
+    ONLY_HERE.store(false, SeqCst);
+    HERE.with(|here| here.set(false));
+    result
+}
+
+/// Runs `f` and returns its result with the bytes this thread left allocated (as
+/// [`net_bytes`]); other threads' calls are not counted.
+pub fn net_bytes_here<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    HERE.with(|here| here.set(true));
+    ONLY_HERE.store(true, SeqCst);
+    let result = net_bytes(f);
+    ONLY_HERE.store(false, SeqCst);
+    HERE.with(|here| here.set(false));
+    result
 }
 
 /// Starts counting, for code that cannot run inside [`count_allocations`]'s closure (an
