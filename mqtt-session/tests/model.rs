@@ -54,7 +54,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..4).prop_map(Op::Redeliver),
         2 => (0usize..4).prop_map(Op::Release),
         1 => Just(Op::Drop),
-        1 => (any::<bool>(), 1u16..6).prop_map(|(session_present, receive_maximum)| Op::Reconnect { session_present, receive_maximum }),
+        1 => (any::<bool>(), 1u16..12).prop_map(|(session_present, receive_maximum)| Op::Reconnect { session_present, receive_maximum }),
         2 => (1u64..200).prop_map(Op::Advance),
     ]
 }
@@ -441,6 +441,37 @@ impl Model {
         }
     }
 
+    /// Liveness: on a live connection, a broker that acknowledges everything it holds sees
+    /// every queued publish go out and complete; none is left behind a send window that never
+    /// opens again.
+    fn drain(&mut self, pair: &mut Pair) {
+        if !(pair.open && pair.session.is_connected()) {
+            return;
+        }
+        for _ in 0..10_000 {
+            if self.client_publishes.is_empty() {
+                break;
+            }
+            self.step(
+                pair,
+                Op::Ack {
+                    index: 0,
+                    duplicate: false,
+                    error: false,
+                },
+            );
+        }
+        assert!(
+            self.client_publishes.is_empty(),
+            "the broker acknowledged everything"
+        );
+        assert_eq!(
+            pair.session.pending_publishes(),
+            0,
+            "publishes left queued on a live connection with an empty window"
+        );
+    }
+
     fn check_end(&self, pair: &Pair) {
         // Every QoS 1/2 publish completed, failed, or is still pending in the session.
         let finished = self.completed.len() + self.failed.len();
@@ -519,6 +550,8 @@ fn run(version: ProtocolVersion, session_expiry: u32, receive_maximum: u16, ops:
         model.step(&mut pair, op);
     }
     model.check_end(&pair);
+    model.drain(&mut pair);
+    model.check_end(&pair);
 }
 
 proptest! {
@@ -526,7 +559,7 @@ proptest! {
 
     #[test]
     fn v5_session_against_the_broker_model(
-        receive_maximum in 1u16..6,
+        receive_maximum in 1u16..12,
         session_expiry in prop_oneof![Just(0u32), Just(3600u32)],
         ops in prop::collection::vec(op(), 1..80),
     ) {
