@@ -276,24 +276,8 @@ impl Drop for Completer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_waker::WakeCount;
     use mqtt_proto::ReasonCode;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::Wake;
-
-    /// A waker that counts its wake-ups.
-    #[derive(Default)]
-    struct Counter(AtomicUsize);
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    fn waker() -> (Arc<Counter>, Waker) {
-        let counter = Arc::new(Counter::default());
-        (counter.clone(), Waker::from(counter))
-    }
 
     fn done(id: PublishId) -> PublishDone {
         PublishDone {
@@ -357,11 +341,11 @@ mod tests {
     fn the_caller_is_woken_with_the_outcome_and_the_slot_is_reused() {
         let table = Completions::new();
         let (key, completer) = opened(&table);
-        let (count, waker) = waker();
+        let (count, waker) = WakeCount::waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
         completer.complete(Ok(done(id(1))));
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         assert_eq!(table.poll_done(key, &mut cx), Poll::Ready(Ok(done(id(1)))));
         // The outcome was handed over once; polling again is a caller's mistake.
         assert_eq!(
@@ -378,11 +362,11 @@ mod tests {
     fn acceptance_wakes_only_a_caller_waiting_for_it() {
         let table = Completions::new();
         let (key, completer) = opened(&table);
-        let (count, waker) = waker();
+        let (count, waker) = WakeCount::waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
         completer.accept(id(3), PacketId::new(7));
-        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert_eq!(count.wakes(), 0);
         assert_eq!(
             table.poll_accepted(key, &mut cx),
             Poll::Ready(Ok((id(3), PacketId::new(7))))
@@ -391,7 +375,7 @@ mod tests {
         let (other, other_completer) = opened(&table);
         assert!(table.poll_accepted(other, &mut cx).is_pending());
         other_completer.accept(id(4), None);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         assert_eq!(
             table.poll_accepted(other, &mut cx),
             Poll::Ready(Ok((id(4), None)))
@@ -402,7 +386,7 @@ mod tests {
     fn a_refusal_before_acceptance_is_what_the_caller_waiting_for_an_id_gets() {
         let table = Completions::new();
         let key = table.open(message());
-        let (_, waker) = waker();
+        let (_, waker) = WakeCount::waker();
         let mut cx = Context::from_waker(&waker);
         Completer::new(table.clone(), key)
             .complete(Err(ClientError::Session(mqtt_session::Error::Closing)));
@@ -416,11 +400,11 @@ mod tests {
     fn a_dropped_completer_closes_its_slot_and_wakes_the_caller() {
         let table = Completions::new();
         let (key, completer) = opened(&table);
-        let (count, waker) = waker();
+        let (count, waker) = WakeCount::waker();
         let mut cx = Context::from_waker(&waker);
         assert!(table.poll_done(key, &mut cx).is_pending());
         drop(completer);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(count.wakes(), 1);
         assert_eq!(
             table.poll_done(key, &mut cx),
             Poll::Ready(Err(ClientError::Closed))

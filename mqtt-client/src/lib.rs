@@ -22,6 +22,8 @@ mod completion;
 mod driver;
 mod options;
 pub mod queue;
+#[cfg(test)]
+mod test_waker;
 mod tls;
 
 pub use client::{

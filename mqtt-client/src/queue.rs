@@ -531,22 +531,15 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
+    use crate::test_waker::WakeCount as Flag;
+
     /// A waker that records that it was woken.
-    struct Flag(std::sync::atomic::AtomicBool);
-
-    impl std::task::Wake for Flag {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::SeqCst);
-        }
-    }
-
     fn flag() -> (Arc<Flag>, Waker) {
-        let flag = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
-        (flag.clone(), Waker::from(flag))
+        Flag::waker()
     }
 
     fn woken(flag: &Flag) -> bool {
-        flag.0.swap(false, Ordering::SeqCst)
+        flag.woken()
     }
 
     fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {

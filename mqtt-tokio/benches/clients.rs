@@ -717,22 +717,37 @@ async fn ours_latency_start<R: Runtime>(rt: R, port: u16) -> OursLatency {
     }
 }
 
-/// `k` QoS 1 round trips in a row, after one not counted (the first after the other clients'
-/// turns pays for waking this runtime's threads): publish (resolving on the PUBACK), then the
-/// message back.
-async fn ours_round_trips(mut lat: OursLatency, k: usize) -> OursLatency {
+/// `k` round trips in a row, each made by `trip` (given a sequence number) and timed into
+/// `samples`, after one not counted (the first after the other clients' turns pays for waking
+/// this runtime's threads).
+async fn timed_round_trips(samples: &mut Vec<Duration>, k: usize, mut trip: impl AsyncFnMut(u64)) {
     for i in 0..=k {
-        let seq = lat.samples.len() as u64;
+        let seq = samples.len() as u64;
         let start = Instant::now();
-        lat.client
-            .publish(&lat.topic, payload(seq, 64), QoS::AtLeastOnce)
-            .await
-            .unwrap();
-        lat.subscription.next_message().await.unwrap();
+        trip(seq).await;
         if i > 0 {
-            lat.samples.push(start.elapsed());
+            samples.push(start.elapsed());
         }
     }
+}
+
+/// `k` QoS 1 round trips (see [`timed_round_trips`]): publish (resolving on the PUBACK), then
+/// the message back.
+async fn ours_round_trips(mut lat: OursLatency, k: usize) -> OursLatency {
+    let OursLatency {
+        client,
+        subscription,
+        topic,
+        samples,
+    } = &mut lat;
+    timed_round_trips(samples, k, async |seq| {
+        client
+            .publish(topic, payload(seq, 64), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        subscription.next_message().await.unwrap();
+    })
+    .await;
     lat
 }
 
@@ -761,10 +776,13 @@ async fn rumqttc_latency_start(port: u16) -> RumqttcLatency {
 }
 
 async fn rumqttc_round_trips(mut lat: RumqttcLatency, k: usize) -> RumqttcLatency {
-    for i in 0..=k {
-        let seq = lat.samples.len() as u64;
-        let start = Instant::now();
-        lat.client
+    let RumqttcLatency {
+        client,
+        events,
+        samples,
+    } = &mut lat;
+    timed_round_trips(samples, k, async |seq| {
+        client
             .publish(
                 "bench/lat/r",
                 rumqttc::QoS::AtLeastOnce,
@@ -775,16 +793,12 @@ async fn rumqttc_round_trips(mut lat: RumqttcLatency, k: usize) -> RumqttcLatenc
             .unwrap();
         // Round trip: our own message back (the PUBACK may come before or after).
         loop {
-            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) =
-                lat.events.poll().await
-            {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) = events.poll().await {
                 break;
             }
         }
-        if i > 0 {
-            lat.samples.push(start.elapsed());
-        }
-    }
+    })
+    .await;
     lat
 }
 

@@ -91,20 +91,20 @@ pub fn count_allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
 /// Runs `f` and returns its result with the number of `alloc`, `alloc_zeroed` and `realloc`
 /// calls this thread made meanwhile; other threads' calls are not counted.
 pub fn count_allocations_here<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    HERE.with(|here| here.set(true));
-    ONLY_HERE.store(true, SeqCst);
-    let result = count_allocations(f);
-    ONLY_HERE.store(false, SeqCst);
-    HERE.with(|here| here.set(false));
-    result
+    only_here(|| count_allocations(f))
 }
 
 /// Runs `f` and returns its result with the bytes this thread left allocated (as
 /// [`net_bytes`]); other threads' calls are not counted.
 pub fn net_bytes_here<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    only_here(|| net_bytes(f))
+}
+
+/// Runs `f` (which counts) with only this thread's calls counted.
+fn only_here<R>(f: impl FnOnce() -> R) -> R {
     HERE.with(|here| here.set(true));
     ONLY_HERE.store(true, SeqCst);
-    let result = net_bytes(f);
+    let result = f();
     ONLY_HERE.store(false, SeqCst);
     HERE.with(|here| here.set(false));
     result
