@@ -154,6 +154,12 @@ pub enum Command {
     /// Acknowledge a message in manual-ack mode. No reply: the command queue keeps the order
     /// of a client's commands, so whatever the client sends after it is handled after it.
     Ack(AckToken),
+    /// Refuse a message in manual-ack mode (v5), with the reason its PUBACK or PUBREC carries.
+    Reject(
+        AckToken,
+        ReasonCode,
+        oneshot::Sender<Result<(), ClientError>>,
+    ),
     /// Graceful disconnect.
     Disconnect(oneshot::Sender<Result<(), ClientError>>),
 }
@@ -288,6 +294,25 @@ impl Client {
             return Ok(());
         };
         self.send(Command::Ack(token)).await
+    }
+
+    /// Refuses a message (manual-ack mode, MQTT v5): its PUBACK, or for QoS 2 its PUBREC,
+    /// carries `reason`, an error those packets may carry
+    /// ([`ReasonCode::refuses_publish`]), e.g. [`ReasonCode::PayloadFormatInvalid`] or
+    /// [`ReasonCode::QuotaExceeded`]. The server does not send the message again. Like
+    /// [`Client::ack`], the answer goes out in the order the messages arrived.
+    ///
+    /// Fails with [`mqtt_session::Error::NotAvailable`] on v3.1.1 (whose acknowledgements carry
+    /// no reason) and [`mqtt_session::Error::RejectReason`] for any other code; the message
+    /// can then still be acknowledged. A message without an ack token needs no answer, and a
+    /// token answered before is ignored (with a `tracing` warning), as by [`Client::ack`].
+    pub async fn reject(&self, message: &Message, reason: ReasonCode) -> Result<(), ClientError> {
+        let Some(token) = message.ack_token else {
+            return Ok(());
+        };
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Reject(token, reason, reply)).await?;
+        rx.await.map_err(|_| ClientError::Closed)?
     }
 
     /// Waits for publishes in flight (up to `Options::disconnect_timeout`), sends DISCONNECT,

@@ -599,6 +599,16 @@ impl Driver {
                     tracing::warn!(?token, %error, "acknowledgement ignored");
                 }
             }
+            Command::Reject(token, reason, reply) => {
+                let result = match self.session.reject(now, token, reason) {
+                    Err(mqtt_session::Error::UnknownAckToken) => {
+                        tracing::warn!(?token, "refusal ignored: unknown or stale token");
+                        Ok(())
+                    }
+                    other => other.map_err(ClientError::from),
+                };
+                let _ = reply.send(result);
+            }
             Command::Disconnect(reply) => {
                 if self.finished {
                     let _ = reply.send(Ok(()));

@@ -268,6 +268,10 @@ pub enum Error {
     /// the application's to give (its connection ended and the server will send it again).
     #[error("unknown or stale acknowledgement token")]
     UnknownAckToken,
+    /// [`Session::reject`](crate::Session::reject) was given a reason code that PUBACK and
+    /// PUBREC cannot carry as a refusal (Success, or a code those packets do not take).
+    #[error("{0:?} cannot refuse a message: use 0x80, 0x83, 0x87, 0x90, 0x91, 0x97 or 0x99")]
+    RejectReason(ReasonCode),
     /// The command needs a connection (AUTH) or v5.
     #[error("{0}")]
     NotAvailable(&'static str),

@@ -3,7 +3,7 @@
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use mqtt_proto::{PacketId, QoS};
+use mqtt_proto::{PacketId, QoS, ReasonCode};
 
 use crate::event::AckToken;
 
@@ -15,6 +15,10 @@ pub(crate) enum Qos2 {
     AwaitingApp,
     /// PUBREC sent; PUBREL awaited.
     Received,
+    /// Refused by the application (v5): a PUBREC with this error reason is owed, and once it
+    /// is written the identifier is forgotten, so that a later PUBLISH with it is a new
+    /// message [MQTT-4.3.3-9].
+    Rejected(ReasonCode),
 }
 
 /// An acknowledgement the application owes.
@@ -25,6 +29,9 @@ struct Owed {
     qos: QoS,
     /// Acknowledged by the application, waiting for those before it.
     acked: bool,
+    /// The reason the acknowledgement carries: Success, or the error the application refused
+    /// the message with.
+    reason: ReasonCode,
 }
 
 /// What to send once an owed acknowledgement is released in order.
@@ -32,6 +39,7 @@ struct Owed {
 pub(crate) struct Release {
     pub(crate) packet_id: PacketId,
     pub(crate) qos: QoS,
+    pub(crate) reason: ReasonCode,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,18 +102,21 @@ impl Inbound {
             packet_id,
             qos,
             acked: false,
+            reason: ReasonCode::Success,
         });
         token
     }
 
-    /// The application acknowledged `token`. Returns false for an unknown token. The
-    /// acknowledgements now at the front then come out of [`Inbound::pop_released`], in
-    /// arrival order ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
-    pub(crate) fn ack(&mut self, token: AckToken) -> bool {
+    /// The application acknowledged `token`, with `reason` (Success, or the error it refuses
+    /// the message with). Returns false for an unknown token. The acknowledgements now at the
+    /// front then come out of [`Inbound::pop_released`], in arrival order ([MQTT-4.6.0-2],
+    /// [MQTT-4.6.0-3]).
+    pub(crate) fn ack(&mut self, token: AckToken, reason: ReasonCode) -> bool {
         let Some(owed) = self.owed.iter_mut().find(|o| o.token == token && !o.acked) else {
             return false;
         };
         owed.acked = true;
+        owed.reason = reason;
         true
     }
 
@@ -119,6 +130,7 @@ impl Inbound {
         self.owed.pop_front().map(|o| Release {
             packet_id: o.packet_id,
             qos: o.qos,
+            reason: o.reason,
         })
     }
 

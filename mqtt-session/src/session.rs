@@ -521,32 +521,60 @@ impl<I: Instant> Session<I> {
     /// Acknowledges a message received in manual-ack mode. Acknowledgements go out in the
     /// order the messages arrived, whatever order the application acks them in
     /// [MQTT-4.6.0-2], [MQTT-4.6.0-3].
-    pub fn ack(&mut self, _now: I, token: AckToken) -> Result<(), Error> {
-        if !self.inbound.ack(token) {
+    pub fn ack(&mut self, now: I, token: AckToken) -> Result<(), Error> {
+        self.settle(now, token, ReasonCode::Success)
+    }
+
+    /// Refuses a message received in manual-ack mode (v5): its PUBACK, or for QoS 2 its
+    /// PUBREC, carries `reason`, one of the errors those packets may carry (0x80 Unspecified
+    /// error, 0x83 Implementation specific error, 0x87 Not authorized, 0x90 Topic Name
+    /// invalid, 0x91 Packet Identifier in use, 0x97 Quota exceeded, 0x99 Payload format
+    /// invalid). Like [`Session::ack`], it goes out in the order the messages arrived.
+    ///
+    /// A refused message is done with: the server does not send it again, and for QoS 2 no
+    /// PUBREL follows; a later PUBLISH with the same Packet Identifier is a new message
+    /// [MQTT-4.3.3-9]. A QoS 2 message refused while the connection is down is answered
+    /// with that PUBREC when the server sends it again on the next one.
+    ///
+    /// Fails with [`Error::NotAvailable`] on v3.1.1, which has no way to refuse a message,
+    /// and with [`Error::RejectReason`] for a reason that is not one of those errors.
+    pub fn reject(&mut self, now: I, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
+        if self.config.protocol_version != ProtocolVersion::V5 {
+            return Err(Error::NotAvailable(
+                "refusing a message needs MQTT v5 (v3.1.1 acknowledgements carry no reason)",
+            ));
+        }
+        if !reason.refuses_publish() {
+            return Err(Error::RejectReason(reason));
+        }
+        self.settle(now, token, reason)
+    }
+
+    /// [`Session::ack`] and [`Session::reject`]: records the application's answer and queues
+    /// the acknowledgements it releases, in arrival order.
+    fn settle(&mut self, _now: I, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
+        if !self.inbound.ack(token, reason) {
             return Err(Error::UnknownAckToken);
         }
         let connected = self.state == State::Connected;
         while let Some(r) = self.inbound.pop_released() {
-            match r.qos {
+            let kind = match r.qos {
                 QoS::ExactlyOnce => {
-                    self.inbound.set_qos2(r.packet_id, Qos2::Received);
-                    if connected {
-                        self.control.push_back(Control::Ack(
-                            PacketType::PubRec,
-                            r.packet_id,
-                            ReasonCode::Success,
-                        ));
-                    }
+                    let state = if r.reason.is_error() {
+                        Qos2::Rejected(r.reason)
+                    } else {
+                        Qos2::Received
+                    };
+                    self.inbound.set_qos2(r.packet_id, state);
+                    PacketType::PubRec
                 }
-                _ => {
-                    if connected {
-                        self.control.push_back(Control::Ack(
-                            PacketType::PubAck,
-                            r.packet_id,
-                            ReasonCode::Success,
-                        ));
-                    }
-                }
+                _ => PacketType::PubAck,
+            };
+            // Disconnected, a QoS 1 message comes again (its token goes stale); a QoS 2 one
+            // is answered with this PUBREC when it does.
+            if connected {
+                self.control
+                    .push_back(Control::Ack(kind, r.packet_id, r.reason));
             }
         }
         Ok(())
@@ -606,7 +634,9 @@ impl<I: Instant> Session<I> {
 
     /// Sends AUTH (v5 enhanced authentication): the answer to an
     /// [`Event::AuthChallenge`] (Continue authentication) or a re-authentication
-    /// (Re-authenticate) while connected.
+    /// (Re-authenticate) while connected. An application that finds the server's answer
+    /// fails the re-authentication ends the connection with [`Session::disconnect`] and a
+    /// reason such as 0x87 Not authorized [MQTT-4.12.1-2].
     pub fn auth(
         &mut self,
         _now: I,
@@ -770,6 +800,11 @@ impl<I: Instant> Session<I> {
                 .connect(&self.client_id, clean_start)
                 .encode(version, buf),
             Control::Ack(kind, id, reason) => {
+                if kind == PacketType::PubRec && reason.is_error() {
+                    // Once this PUBREC is out, a PUBLISH with this id is a new message
+                    // [MQTT-4.3.3-9] (no PUBREL follows a failed PUBREC, section 4.3.3).
+                    self.inbound.release_qos2(id);
+                }
                 PubResponse::with_reason(id, reason).encode(kind, version, buf)
             }
             Control::PingReq => Packet::PingReq.encode(version, buf),
@@ -1054,6 +1089,8 @@ impl<I: Instant> Session<I> {
         };
         self.limits = if v5 {
             ServerLimits {
+                // Each connection's send quota starts at the server's Receive Maximum of this
+                // CONNACK, non-zero (the decoder refuses 0) [MQTT-4.9.0-1].
                 receive_maximum: p.receive_maximum.map_or(u16::MAX, |r| r.get()),
                 maximum_qos: p.maximum_qos.unwrap_or(QoS::ExactlyOnce),
                 retain_available: p.retain_available.unwrap_or(true),
@@ -1106,9 +1143,11 @@ impl<I: Instant> Session<I> {
             self.outbound.resume(self.send_quota());
         } else {
             // The server has no session: discard the protocol state of the old one
-            // [MQTT-3.2.2-5] (inbound QoS 2 ids, packets in flight), but keep the
-            // application's work: publishes start over as new ones, and everything that was
-            // granted is subscribed again.
+            // [MQTT-3.2.2-5] (inbound QoS 2 ids, packets in flight). This happens here, at
+            // the next CONNACK, and never while a connection is open, so a session that ends
+            // with its connection still lasts as long as it does (v3.1.1 [MQTT-4.1.0-2]).
+            // The application's work is kept: publishes start over as new ones, and everything
+            // that was granted is subscribed again.
             let mut done = Vec::new();
             self.outbound.restart(|e| done.push(e));
             for entry in done {
@@ -1195,7 +1234,8 @@ impl<I: Instant> Session<I> {
         // repeats only answered with PUBREC until the PUBREL ([MQTT-4.3.3-10]; v3.1.1
         // [MQTT-4.3.3-2]). Once a flow is finished its id names a new message
         // ([MQTT-4.3.2-5], [MQTT-4.3.3-12]). In manual-ack mode the answer waits for the
-        // application.
+        // application. The client applies no Message Expiry to what it receives: an expired
+        // QoS 2 message still gets its PUBREC and PUBCOMP [MQTT-4.3.3-13].
         let manual = self.config.manual_acks;
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
         let over_receive_maximum =
@@ -1225,6 +1265,10 @@ impl<I: Instant> Session<I> {
                     id,
                     ReasonCode::Success,
                 )),
+                Some(Qos2::Rejected(reason)) => {
+                    self.control
+                        .push_back(Control::Ack(PacketType::PubRec, id, reason));
+                }
                 Some(Qos2::AwaitingApp) => {}
                 None => {
                     if over_receive_maximum {
@@ -1443,6 +1487,8 @@ impl<I: Instant> Session<I> {
         });
     }
 
+    /// The server's DISCONNECT closes the connection, whatever its reason: among others the
+    /// end of a re-authentication the server found failed [MQTT-4.12.1-2].
     fn on_server_disconnect(&mut self, now: I, d: Disconnect) {
         self.end_connection(
             now,

@@ -468,3 +468,176 @@ fn acknowledgements_carry_no_optional_properties() {
         assert_eq!(packet.encoded_len(ProtocolVersion::V5), Ok(4), "{packet:?}");
     }
 }
+
+fn refused(kind: PacketType, id: u16, reason: ReasonCode) -> Packet {
+    let ack = PubResponse::with_reason(pid(id), reason);
+    match kind {
+        PacketType::PubAck => Packet::PubAck(ack),
+        _ => Packet::PubRec(ack),
+    }
+}
+
+/// v5: the application refuses messages; the PUBACK or PUBREC carries its reason, in arrival
+/// order with the acknowledgements [MQTT-4.6.0-2], [MQTT-4.6.0-3]. After a PUBREC with an
+/// error, a PUBLISH with that Packet Identifier is a new message [MQTT-4.3.3-9].
+#[test]
+fn refused_messages_are_answered_with_the_reason_in_arrival_order() {
+    let mut pair = connected(manual(ProtocolVersion::V5));
+    let packets = [
+        incoming(QosPid::AtLeastOnce(pid(1)), "1"),
+        incoming(QosPid::ExactlyOnce(pid(2)), "2"),
+        incoming(QosPid::AtLeastOnce(pid(3)), "3"),
+    ];
+    let mut tokens = Vec::new();
+    for p in &packets {
+        assert!(pair.send(p.clone()).is_empty());
+        tokens.push(token_of(&pair.events()));
+    }
+    let reject =
+        |pair: &mut Pair, token, reason| pair.command(|s, now| s.reject(now, token, reason));
+    // The QoS 2 refusal waits for the message before it.
+    assert_eq!(
+        reject(&mut pair, tokens[1], ReasonCode::QuotaExceeded),
+        (Ok(()), vec![])
+    );
+    assert_eq!(
+        pair.command(|s, now| s.ack(now, tokens[0])),
+        (
+            Ok(()),
+            vec![
+                puback(1),
+                refused(PacketType::PubRec, 2, ReasonCode::QuotaExceeded)
+            ]
+        )
+    );
+    assert_eq!(
+        reject(&mut pair, tokens[2], ReasonCode::PayloadFormatInvalid),
+        (
+            Ok(()),
+            vec![refused(
+                PacketType::PubAck,
+                3,
+                ReasonCode::PayloadFormatInvalid
+            )]
+        )
+    );
+    // A token is used once, refused or acknowledged.
+    assert_eq!(
+        reject(&mut pair, tokens[1], ReasonCode::UnspecifiedError),
+        (Err(SessionError::UnknownAckToken), vec![])
+    );
+
+    // No PUBREL follows the failed PUBREC, and id 2 now names a new message: it is delivered
+    // (an accepted one's resend would only be answered with PUBREC).
+    let again = incoming(QosPid::ExactlyOnce(pid(2)), "new");
+    assert!(pair.send(again.clone()).is_empty());
+    let events = pair.events();
+    let token = token_of(&events);
+    assert_eq!(events, vec![message(again, Some(token))]);
+    assert_eq!(
+        pair.command(|s, now| s.ack(now, token)),
+        (Ok(()), vec![pubrec(2)])
+    );
+    assert_eq!(pair.send(pubrel(2)), vec![pubcomp(2)]);
+    assert!(pair.session.is_connected());
+}
+
+#[test]
+fn refusing_needs_v5_and_a_reason_puback_takes_as_an_error() {
+    let mut pair = connected(manual(ProtocolVersion::V311));
+    assert!(pair
+        .send(incoming(QosPid::AtLeastOnce(pid(1)), "1"))
+        .is_empty());
+    let token = token_of(&pair.events());
+    let (result, sent) = pair.command(|s, now| s.reject(now, token, ReasonCode::UnspecifiedError));
+    assert!(matches!(result, Err(SessionError::NotAvailable(_))));
+    assert!(sent.is_empty());
+    // The token is still the application's.
+    assert_eq!(
+        pair.command(|s, now| s.ack(now, token)),
+        (Ok(()), vec![puback(1)])
+    );
+
+    let mut pair = connected(manual(ProtocolVersion::V5));
+    assert!(pair
+        .send(incoming(QosPid::ExactlyOnce(pid(1)), "1"))
+        .is_empty());
+    let token = token_of(&pair.events());
+    // Success and 0x10 are not refusals; 0x82 is an error PUBREC may not carry.
+    for reason in [
+        ReasonCode::Success,
+        ReasonCode::NoMatchingSubscribers,
+        ReasonCode::ProtocolError,
+    ] {
+        assert_eq!(
+            pair.command(|s, now| s.reject(now, token, reason)),
+            (Err(SessionError::RejectReason(reason)), vec![])
+        );
+    }
+    assert_eq!(
+        pair.command(|s, now| s.reject(now, token, ReasonCode::NotAuthorized)),
+        (
+            Ok(()),
+            vec![refused(PacketType::PubRec, 1, ReasonCode::NotAuthorized)]
+        )
+    );
+}
+
+/// A QoS 2 message refused while the connection is down: the server sends it again on the
+/// next connection, which gets the refusing PUBREC and no second delivery; only after that is
+/// its Packet Identifier free for a new message [MQTT-4.3.3-9].
+#[test]
+fn a_qos2_message_refused_while_offline_is_refused_after_the_reconnect() {
+    let mut pair = connected(manual(ProtocolVersion::V5));
+    let p = incoming(QosPid::ExactlyOnce(pid(5)), "q2");
+    assert!(pair.send(p.clone()).is_empty());
+    let token = token_of(&pair.events());
+    pair.drop_connection();
+    pair.events();
+    assert_eq!(
+        pair.command(|s, now| s.reject(now, token, ReasonCode::UnspecifiedError)),
+        (Ok(()), vec![])
+    );
+
+    pair.open();
+    assert!(pair
+        .send(ConnAck {
+            session_present: true,
+            ..ConnAck::default()
+        })
+        .is_empty());
+    pair.events();
+    let mut dup = p;
+    dup.dup = true;
+    assert_eq!(
+        pair.send(dup.clone()),
+        vec![refused(PacketType::PubRec, 5, ReasonCode::UnspecifiedError)]
+    );
+    assert!(pair.events().is_empty());
+    // Now the id is free: the same bytes again are a new message.
+    assert!(pair.send(dup.clone()).is_empty());
+    let events = pair.events();
+    assert_eq!(events, vec![message(dup, Some(token_of(&events)))]);
+}
+
+/// [MQTT-4.3.3-13]: a QoS 2 message whose Message Expiry Interval runs out before the
+/// application acknowledges it, and before PUBREL, still gets its PUBREC and PUBCOMP.
+#[test]
+fn an_expired_qos2_message_still_completes_its_acknowledgements() {
+    let mut pair = connected(manual(ProtocolVersion::V5));
+    let mut p = incoming(QosPid::ExactlyOnce(pid(6)), "short-lived");
+    p.properties.message_expiry_interval = Some(1);
+    assert!(pair.send(p.clone()).is_empty());
+    let events = pair.events();
+    let token = token_of(&events);
+    assert_eq!(events, vec![message(p, Some(token))]);
+    assert!(pair.advance(std::time::Duration::from_secs(5)).is_empty());
+    assert_eq!(
+        pair.command(|s, now| s.ack(now, token)),
+        (Ok(()), vec![pubrec(6)])
+    );
+    assert!(pair.advance(std::time::Duration::from_secs(5)).is_empty());
+    assert_eq!(pair.send(pubrel(6)), vec![pubcomp(6)]);
+    assert!(pair.events().is_empty());
+    assert!(pair.session.is_connected());
+}

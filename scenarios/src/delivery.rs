@@ -1,14 +1,16 @@
 //! Manual acknowledgements through mosquitto, fail-over between servers, and a v5 redirect.
 
 use mqtt_client::{ConnectionEvent, Options};
-use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
+use mqtt_proto::{Packet, ProtocolVersion, QoS, ReasonCode, Role};
 use mqtt_session::DisconnectReason;
 use mqtt_test_support::{free_port, Mosquitto};
 
+use crate::net::{packets, RecordingProxy};
 use crate::{
-    connected, disconnect, next_event, next_message, options, publish, spawn, subscribe, text, url,
-    within, Runtime,
+    connected, disconnect, next_event, next_message, options, publish, sleep, spawn, subscribe,
+    text, url, within, Runtime,
 };
+use std::time::Duration;
 
 fn broker() -> Mosquitto {
     Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"))
@@ -47,6 +49,112 @@ pub async fn manual_acks<R: Runtime>(rt: &R, version: ProtocolVersion) {
     within("the ack", again.ack(&redelivered)).await.unwrap();
     disconnect(&again).await;
     disconnect(&publisher).await;
+}
+
+/// A v5 client refuses a QoS 2 message: its PUBREC carries the reason, which ends the flow
+/// on the broker (no PUBREL), and the broker never sends it again, not even to the same
+/// session after a reconnect. With a Receive Maximum of 1 the broker's next message waits for
+/// that flow to end, so the second message arriving at all shows the refusal was taken. On
+/// v3.1.1, whose acknowledgements carry no reason, `reject` is refused and `ack` still works.
+/// The refusing client goes through a recording proxy, which shows both sides' packets.
+pub async fn refused_messages_are_not_sent_again<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = broker();
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], broker.port()).into())
+        .unwrap_or_else(|e| panic!("starting the proxy: {e}"));
+    let id = format!("refuse-{}-{version}", R::NAME);
+    let durable = |o: Options| {
+        let mut o = o.clean_start(false).session_expiry(300).manual_acks(true);
+        o.session.receive_maximum = 1;
+        o
+    };
+    let client = connected(rt, durable(options(&url(proxy.port()), &id, version))).await;
+    let mut sub = subscribe(&client, "rj/#", QoS::ExactlyOnce).await;
+    let publisher = connected(
+        rt,
+        options(&url(broker.port()), &format!("{id}-p"), version),
+    )
+    .await;
+    publish(&publisher, "rj/1", "refused", QoS::ExactlyOnce).await;
+    publish(&publisher, "rj/2", "taken", QoS::ExactlyOnce).await;
+    let first = next_message(&mut sub, "the first message").await;
+    assert_eq!(text(&first), "refused");
+    let refusal = within(
+        "the refusal",
+        client.reject(&first, ReasonCode::QuotaExceeded),
+    )
+    .await;
+    let v5 = version == ProtocolVersion::V5;
+    if v5 {
+        refusal.unwrap();
+    } else {
+        assert!(
+            matches!(
+                refusal,
+                Err(mqtt_client::ClientError::Session(
+                    mqtt_session::Error::NotAvailable(_)
+                ))
+            ),
+            "{refusal:?}"
+        );
+        within("the ack", client.ack(&first)).await.unwrap();
+    }
+    let second = next_message(&mut sub, "the second message").await;
+    assert_eq!(text(&second), "taken", "{version}");
+    within("the ack", client.ack(&second)).await.unwrap();
+    drop(sub);
+    disconnect(&client).await;
+    // The proxy is one more hop: wait until the broker has read the first connection to its
+    // end, or the second could take the session over before the last PUBREC arrives.
+    within("the broker closing the first connection", async {
+        while proxy.closed_by_server() == 0 {
+            sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+
+    // Back on the same session: the refused message does not come again; the next one
+    // published is the next one received.
+    let again = spawn(rt, durable(options(&url(proxy.port()), &id, version)));
+    let mut sub = subscribe(&again, "rj/#", QoS::ExactlyOnce).await;
+    publish(&publisher, "rj/3", "after", QoS::ExactlyOnce).await;
+    let next = next_message(&mut sub, "the message published after the reconnect").await;
+    assert_eq!(text(&next), "after", "{version}");
+    within("the ack", again.ack(&next)).await.unwrap();
+    disconnect(&again).await;
+    disconnect(&publisher).await;
+
+    // On the wire: the refused message's PUBREC carried the reason (v5) and the broker sent
+    // no PUBREL for it; every PUBREL answers a PUBREC that accepted.
+    let refused_id = first.publish.packet_id().unwrap();
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    for packet in packets(&proxy.client_bytes(), version, Role::Client) {
+        if let Packet::PubRec(rec) = packet {
+            if rec.reason_code.is_error() {
+                refused.push((rec.packet_id, rec.reason_code));
+            } else {
+                accepted.push(rec.packet_id);
+            }
+        }
+    }
+    let released: Vec<_> = packets(&proxy.server_bytes(), version, Role::Server)
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::PubRel(rel) => Some(rel.packet_id),
+            _ => None,
+        })
+        .collect();
+    if v5 {
+        assert_eq!(refused, [(refused_id, ReasonCode::QuotaExceeded)]);
+        assert!(!accepted.contains(&refused_id), "id reused: {accepted:?}");
+        assert!(!released.contains(&refused_id), "PUBREL after a refusal");
+    } else {
+        assert!(refused.is_empty() && accepted.contains(&refused_id));
+        assert!(released.contains(&refused_id), "{released:?}");
+    }
+    assert!(
+        released.iter().all(|id| accepted.contains(id)),
+        "{released:?} {accepted:?}"
+    );
 }
 
 /// Nothing listens on the first server: the client connects to the second.

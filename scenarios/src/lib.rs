@@ -45,7 +45,7 @@ pub use basic::{
 };
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
-    v5_server_reference_is_followed,
+    refused_messages_are_not_sent_again, v5_server_reference_is_followed,
 };
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
@@ -356,6 +356,10 @@ macro_rules! scenarios {
                     slow_subscriber_does_not_stall_the_connection(),
                 manual_acks_v311 => manual_acks($crate::ProtocolVersion::V311),
                 manual_acks_v5 => manual_acks($crate::ProtocolVersion::V5),
+                refused_messages_are_not_sent_again_v311 =>
+                    refused_messages_are_not_sent_again($crate::ProtocolVersion::V311),
+                refused_messages_are_not_sent_again_v5 =>
+                    refused_messages_are_not_sent_again($crate::ProtocolVersion::V5),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
                 v5_server_reference_is_followed => v5_server_reference_is_followed(),

@@ -1,5 +1,6 @@
 //! Plain-thread network helpers, so that they work under every runtime: a proxy that records
-//! what clients send (to see topic aliases on the wire), and a scripted server that redirects.
+//! what clients and the server send (to see topic aliases and acknowledgements on the wire),
+//! and a scripted server that redirects.
 
 use bytes::BytesMut;
 use mqtt_proto::{
@@ -8,14 +9,19 @@ use mqtt_proto::{
 };
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// A loopback TCP proxy to `upstream` that keeps a copy of every byte clients send.
+/// A loopback TCP proxy to `upstream` that keeps a copy of every byte clients send, and of
+/// every byte the server sends them.
 #[derive(Debug)]
 pub struct RecordingProxy {
     port: u16,
     from_clients: Arc<Mutex<Vec<u8>>>,
+    from_server: Arc<Mutex<Vec<u8>>>,
+    /// Connections the server has closed its side of.
+    closed_by_server: Arc<AtomicUsize>,
 }
 
 impl RecordingProxy {
@@ -24,7 +30,10 @@ impl RecordingProxy {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let from_clients = Arc::new(Mutex::new(Vec::new()));
-        let record = from_clients.clone();
+        let from_server = Arc::new(Mutex::new(Vec::new()));
+        let (record, record_server) = (from_clients.clone(), from_server.clone());
+        let closed_by_server = Arc::new(AtomicUsize::new(0));
+        let closed = closed_by_server.clone();
         // The accepting thread lives as long as the test process; each connection's threads
         // end when either side closes.
         std::thread::spawn(move || {
@@ -37,12 +46,21 @@ impl RecordingProxy {
                 let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
                     continue;
                 };
-                let record = record.clone();
-                std::thread::spawn(move || pump(client, server, Some(record)));
-                std::thread::spawn(move || pump(server2, client2, None));
+                let (record, record_server) = (record.clone(), record_server.clone());
+                let closed = closed.clone();
+                std::thread::spawn(move || pump(client, server, &record));
+                std::thread::spawn(move || {
+                    pump(server2, client2, &record_server);
+                    closed.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
-        Ok(RecordingProxy { port, from_clients })
+        Ok(RecordingProxy {
+            port,
+            from_clients,
+            from_server,
+            closed_by_server,
+        })
     }
 
     /// The port clients connect to.
@@ -52,26 +70,37 @@ impl RecordingProxy {
 
     /// Everything clients have sent so far, as one stream.
     pub fn client_bytes(&self) -> Vec<u8> {
-        self.from_clients
-            .lock()
-            .map(|bytes| bytes.clone())
-            .unwrap_or_default()
+        copy(&self.from_clients)
     }
+
+    /// How many connections the server has closed (after a DISCONNECT: once it has read
+    /// everything the client sent before it).
+    pub fn closed_by_server(&self) -> usize {
+        self.closed_by_server.load(Ordering::SeqCst)
+    }
+
+    /// Everything the server has sent so far, as one stream (one connection at a time
+    /// through the proxy keeps it a valid packet stream).
+    pub fn server_bytes(&self) -> Vec<u8> {
+        copy(&self.from_server)
+    }
+}
+
+fn copy(record: &Mutex<Vec<u8>>) -> Vec<u8> {
+    record.lock().map(|bytes| bytes.clone()).unwrap_or_default()
 }
 
 /// Copies `from` to `to` until either closes, recording what passes first (so that what the
 /// other side has received has always been recorded).
-fn pump(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>>>>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>) {
     let mut buf = [0u8; 8192];
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some(record) = &record {
-            if let Ok(mut bytes) = record.lock() {
-                bytes.extend_from_slice(&buf[..n]);
-            }
+        if let Ok(mut bytes) = record.lock() {
+            bytes.extend_from_slice(&buf[..n]);
         }
         if to.write_all(&buf[..n]).is_err() {
             break;
@@ -83,7 +112,13 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: Option<Arc<Mutex<Vec<u8>
 
 /// Decodes a recorded client stream into its packets (v5), up to the first error.
 pub fn client_packets(bytes: &[u8]) -> Vec<Packet> {
-    let decoder = Decoder::new(ProtocolVersion::V5, Role::Client);
+    packets(bytes, ProtocolVersion::V5, Role::Client)
+}
+
+/// Decodes a recorded stream of `version` sent by `from` into its packets, up to the first
+/// error.
+pub fn packets(bytes: &[u8], version: ProtocolVersion, from: Role) -> Vec<Packet> {
+    let decoder = Decoder::new(version, from);
     let mut buf = BytesMut::from(bytes);
     let mut packets = Vec::new();
     while let Ok(Decoded::Packet(packet)) = decoder.decode(&mut buf) {

@@ -358,6 +358,22 @@ impl PubResponse {
     }
 }
 
+impl ReasonCode {
+    /// Whether a receiver can refuse a PUBLISH with this code: an error that PUBACK and PUBREC
+    /// may carry (0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99; sections 3.4.2.1, 3.5.2.1).
+    ///
+    /// ```
+    /// use mqtt_proto::ReasonCode;
+    ///
+    /// assert!(ReasonCode::QuotaExceeded.refuses_publish());
+    /// assert!(!ReasonCode::Success.refuses_publish());
+    /// assert!(!ReasonCode::ProtocolError.refuses_publish());
+    /// ```
+    pub fn refuses_publish(self) -> bool {
+        self.is_error() && PUBACK_REASONS.contains(&self.value())
+    }
+}
+
 fn reasons(packet_type: PacketType) -> &'static [u8] {
     match packet_type {
         PacketType::PubAck | PacketType::PubRec => PUBACK_REASONS,

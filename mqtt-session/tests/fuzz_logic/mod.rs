@@ -3,7 +3,7 @@
 //!
 //! The input is a script: the first byte picks the protocol version and manual acks; then each
 //! step is an opcode byte and its operands: server bytes, timer ticks, publishes, subscribes,
-//! acks, drops and reconnects. Whatever the bytes, the session must not panic, must write only
+//! acks and refusals, drops and reconnects. Whatever the bytes, the session must not panic, must write only
 //! valid packets, and must keep its counters consistent.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
@@ -84,7 +84,15 @@ pub fn session_target(data: &[u8]) {
             5 if !tokens.is_empty() => {
                 rest = rest.get(1..).unwrap_or_default();
                 let token = tokens.remove(usize::from(arg) % tokens.len());
-                let _ = session.ack(now, token);
+                if arg & 0x80 == 0 {
+                    let _ = session.ack(now, token);
+                } else {
+                    // Refusals, with reasons PUBACK takes and two it does not.
+                    const REASONS: [u8; 9] = [0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99, 0x00, 0x82];
+                    let code = REASONS[usize::from(arg) % REASONS.len()];
+                    let reason = mqtt_proto::ReasonCode::from_u8(code).unwrap();
+                    let _ = session.reject(now, token, reason);
+                }
             }
             6 => {
                 session.handle_closed(now);
