@@ -15,6 +15,11 @@
 //!   the URL), fail-over, and the session configuration.
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
+//!
+//! The client needs nothing outside the specification to work with a server: it sends only
+//! the packets and properties MQTT defines, and the scenarios of `mqtt-scenarios` run against a
+//! stock mosquitto, set up only through its own documented settings (listener, anonymous
+//! access, persistence) [MQTT-7.0.0-2].
 #![forbid(unsafe_code)]
 
 mod client;

@@ -264,7 +264,7 @@ impl<I: Instant> Session<I> {
     /// resume the session, resends `Sent` publishes with DUP and `Released` ones' PUBREL in
     /// order if the server still has it, and starts them over and resubscribes if not.
     /// `config` must name the same protocol version; its client id is replaced by the
-    /// snapshot's.
+    /// snapshot's, the identifier the state belongs to [MQTT-3.1.3-2].
     pub fn restore(config: Config, snapshot: Snapshot, now: I) -> Result<Self, ConfigError> {
         let mut session = Session::new(config)?;
         let outgoing = snapshot

@@ -434,3 +434,79 @@ fn auth_leaves_out_reason_string_then_user_properties_beyond_the_server_maximum(
         );
     }
 }
+
+/// Starts a re-authentication with a QoS 1 publish in flight; returns the pair.
+fn re_authenticating_with_a_publish_in_flight() -> Pair {
+    let mut pair = authenticated_pair();
+    let (r, sent) = pair.command(|s, now| {
+        s.publish(
+            now,
+            mqtt_session::OutboundMessage::new(TopicName::new("a").unwrap(), "x", QoS::AtLeastOnce),
+        )
+    });
+    r.unwrap();
+    assert!(matches!(&sent[..], [Packet::Publish(_)]));
+    let (r, _) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ReAuthenticate,
+            auth_properties(b"re-first"),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        pair.send(auth(ReasonCode::ContinueAuthentication, b"re-challenge")),
+        vec![]
+    );
+    pair.events();
+    pair
+}
+
+// [MQTT-4.12.1-2]: a re-authentication that fails ends the connection, whichever side finds
+// it failed; the session's state outlives the connection ([MQTT-4.1.0-1]).
+#[test]
+fn a_failed_re_authentication_ends_the_connection() {
+    // The server refuses: its DISCONNECT (0x87 Not authorized) closes the connection.
+    let mut pair = re_authenticating_with_a_publish_in_flight();
+    let refusal = Disconnect::new(ReasonCode::NotAuthorized);
+    assert_eq!(pair.send(refusal.clone()), vec![]);
+    let events = pair.events();
+    assert_eq!(
+        events.first(),
+        Some(&Event::Disconnected(DisconnectReason::Server(
+            ReasonCode::NotAuthorized,
+            Box::new(refusal.properties)
+        )))
+    );
+    assert_eq!(pair.session.state(), State::Idle);
+    assert!(!pair.session.is_connected());
+    assert_eq!(
+        pair.session.inflight(),
+        1,
+        "the publish stays in the session"
+    );
+
+    // The client refuses the server's challenge: DISCONNECT with its reason, then the
+    // connection closes.
+    let mut pair = re_authenticating_with_a_publish_in_flight();
+    let (r, sent) = pair.command(|s, now| {
+        s.disconnect(
+            now,
+            ReasonCode::NotAuthorized,
+            DisconnectProperties::default(),
+        )
+    });
+    r.unwrap();
+    assert_eq!(
+        sent,
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::NotAuthorized
+        ))]
+    );
+    assert_eq!(pair.session.state(), State::Idle);
+    assert_eq!(
+        pair.session.inflight(),
+        1,
+        "the publish stays in the session"
+    );
+}

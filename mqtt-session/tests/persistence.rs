@@ -618,3 +618,42 @@ fn a_restored_session_delivers_again_a_qos2_message_the_application_had_not_ackn
         assert_eq!(sent, vec![Packet::PubRec(ack(9))]);
     }
 }
+
+/// The client identifier names the session state [MQTT-3.1.3-2]: a snapshot keeps the one
+/// the state belongs to (the server's assigned one, on v5), and a session restored from it
+/// connects with that identifier, whatever the new configuration says, so that the server
+/// finds the same session and the state resent under it is the state it holds.
+#[test]
+fn a_restored_session_connects_with_the_client_id_its_state_belongs_to() {
+    for version in VERSIONS {
+        let (snapshot, _) = first_session(version);
+        let mut other = config(version);
+        other.client_id = MqttString::try_from("someone-else").unwrap();
+        let mut pair = Pair::new(other.clone());
+        pair.session = Session::restore(other, round_trip(&snapshot), pair.now).unwrap();
+        let connect = pair.open();
+        assert_eq!(connect.client_id.as_str(), "persist", "{version}");
+        assert!(!connect.clean_start);
+    }
+
+    // v5: an identifier the server assigned is the session's name from then on.
+    let mut first = config(ProtocolVersion::V5);
+    first.client_id = MqttString::try_from("").unwrap();
+    let mut pair = Pair::new(first.clone());
+    assert_eq!(pair.open().client_id.as_str(), "");
+    pair.send(ConnAck {
+        properties: ConnAckProperties {
+            assigned_client_identifier: Some(MqttString::try_from("auto-3").unwrap()),
+            ..ConnAckProperties::default()
+        },
+        ..ConnAck::default()
+    });
+    pair.events();
+    let snapshot = pair.session.snapshot();
+    assert_eq!(snapshot.client_id.as_str(), "auto-3");
+    let mut pair = Pair::new(first.clone());
+    pair.session = Session::restore(first, round_trip(&snapshot), pair.now).unwrap();
+    let connect = pair.open();
+    assert_eq!(connect.client_id.as_str(), "auto-3");
+    assert!(!connect.clean_start);
+}

@@ -496,3 +496,57 @@ fn a_failed_resubscribe_is_reported_per_filter() {
         assert_eq!(pair.session.route(&on_t).count(), 0);
     }
 }
+
+// v3.1.1 [MQTT-4.1.0-2] (and v5 with a Session Expiry Interval of 0): a session that ends
+// with its connection still lasts as long as the connection does. Over many keep-alive
+// periods, an inbound QoS 2 message keeps its place (a resend is answered, not delivered
+// again) and an outbound one completes.
+#[test]
+fn a_session_that_ends_with_its_connection_keeps_its_state_while_it_lasts() {
+    for version in VERSIONS {
+        let mut config = resumable_config(version);
+        config.clean_start = true;
+        config.session_expiry_interval = 0;
+        let mut pair = Pair::new(config);
+        assert!(pair.open().clean_start);
+        assert_eq!(pair.send(connack(false)), vec![]);
+        pair.events();
+
+        let inbound = publish("c/in", "I", QosPid::ExactlyOnce(pid(7)), false);
+        assert_eq!(pair.send(inbound.clone()), vec![Packet::PubRec(ack(7))]);
+        let (ticket, sent) =
+            pair.command(|s, now| s.publish(now, msg("c/out", "O", QoS::ExactlyOnce)));
+        let ticket = ticket.unwrap();
+        assert_eq!(
+            sent,
+            vec![Packet::Publish(publish(
+                "c/out",
+                "O",
+                QosPid::ExactlyOnce(pid(1)),
+                false
+            ))]
+        );
+        assert_eq!(
+            pair.send_ack(PacketType::PubRec, ack(1)),
+            vec![Packet::PubRel(ack(1))]
+        );
+        pair.events();
+
+        for _ in 0..5 {
+            let (_, sent) = pair.advance_to_next_timeout().unwrap();
+            assert_eq!(sent, vec![Packet::PingReq], "{version}");
+            assert_eq!(pair.send(Packet::PingResp), vec![]);
+        }
+        assert!(pair.session.is_connected());
+
+        let mut resend = inbound;
+        resend.dup = true;
+        assert_eq!(pair.send(resend), vec![Packet::PubRec(ack(7))]);
+        assert_eq!(pair.send_ack(PacketType::PubComp, ack(1)), vec![]);
+        assert_eq!(pair.events(), vec![completed(ticket)], "{version}");
+        assert_eq!(
+            pair.send(Packet::PubRel(ack(7))),
+            vec![Packet::PubComp(ack(7))]
+        );
+    }
+}
