@@ -151,6 +151,19 @@ fn authenticated_pair() -> Pair {
     pair
 }
 
+/// Starts a re-authentication (AUTH 0x19 with data "re-first"); returns what was sent.
+fn re_authenticate(pair: &mut Pair) -> Vec<Packet> {
+    let (r, sent) = pair.command(|s, now| {
+        s.auth(
+            now,
+            ReasonCode::ReAuthenticate,
+            auth_properties(b"re-first"),
+        )
+    });
+    r.unwrap();
+    sent
+}
+
 // Section 4.12: enhanced authentication before CONNACK.
 #[test]
 fn enhanced_authentication_runs_before_connack() {
@@ -163,16 +176,8 @@ fn enhanced_authentication_runs_before_connack() {
 #[test]
 fn re_authentication_while_connected() {
     let mut pair = authenticated_pair();
-    let (r, sent) = pair.command(|s, now| {
-        s.auth(
-            now,
-            ReasonCode::ReAuthenticate,
-            auth_properties(b"re-first"),
-        )
-    });
-    r.unwrap();
     assert_eq!(
-        sent,
+        re_authenticate(&mut pair),
         vec![Packet::Auth(auth(ReasonCode::ReAuthenticate, b"re-first"))]
     );
     assert_eq!(
@@ -446,14 +451,7 @@ fn re_authenticating_with_a_publish_in_flight() -> Pair {
     });
     r.unwrap();
     assert!(matches!(&sent[..], [Packet::Publish(_)]));
-    let (r, _) = pair.command(|s, now| {
-        s.auth(
-            now,
-            ReasonCode::ReAuthenticate,
-            auth_properties(b"re-first"),
-        )
-    });
-    r.unwrap();
+    re_authenticate(&mut pair);
     assert_eq!(
         pair.send(auth(ReasonCode::ContinueAuthentication, b"re-challenge")),
         vec![]

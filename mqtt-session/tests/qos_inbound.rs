@@ -60,6 +60,20 @@ fn pubrel(id: u16) -> Packet {
     Packet::PubRel(PubResponse::new(pid(id)))
 }
 
+/// Opens the next connection, which the server answers with Session Present 1; returns the
+/// CONNECT.
+fn resume(pair: &mut Pair) -> Connect {
+    let connect = pair.open();
+    assert!(pair
+        .send(ConnAck {
+            session_present: true,
+            ..ConnAck::default()
+        })
+        .is_empty());
+    pair.events();
+    connect
+}
+
 /// The one message event of `events`, and its token.
 fn token_of(events: &[Event]) -> AckToken {
     match events {
@@ -260,14 +274,7 @@ fn a_qos1_token_is_stale_after_a_reconnect() {
 
         pair.drop_connection();
         pair.events();
-        assert!(!pair.open().clean_start);
-        assert!(pair
-            .send(ConnAck {
-                session_present: true,
-                ..ConnAck::default()
-            })
-            .is_empty());
-        pair.events();
+        assert!(!resume(&mut pair).clean_start);
 
         // v5 [MQTT-4.4.0-1]; v3.1.1 [MQTT-4.4.0-1]: the server sends it again, with DUP.
         let mut dup = p.clone();
@@ -315,14 +322,7 @@ fn a_qos2_token_survives_a_reconnect() {
 
         pair.drop_connection();
         pair.events();
-        pair.open();
-        assert!(pair
-            .send(ConnAck {
-                session_present: true,
-                ..ConnAck::default()
-            })
-            .is_empty());
-        pair.events();
+        resume(&mut pair);
 
         // The resend is not delivered again: the application already has the message.
         let mut dup = p;
@@ -354,14 +354,7 @@ fn a_qos2_message_acknowledged_while_offline_is_answered_after_the_reconnect() {
         assert_eq!(result, Ok(()));
         assert!(sent.is_empty());
 
-        pair.open();
-        assert!(pair
-            .send(ConnAck {
-                session_present: true,
-                ..ConnAck::default()
-            })
-            .is_empty());
-        pair.events();
+        resume(&mut pair);
         let mut dup = p;
         dup.dup = true;
         assert_eq!(pair.send(dup), vec![pubrec(3)]);
@@ -383,14 +376,7 @@ fn qos2_state_survives_a_resumed_session() {
 
         pair.drop_connection();
         pair.events();
-        assert!(!pair.open().clean_start);
-        assert!(pair
-            .send(ConnAck {
-                session_present: true,
-                ..ConnAck::default()
-            })
-            .is_empty());
-        pair.events();
+        assert!(!resume(&mut pair).clean_start);
 
         // The server did not get the PUBREC and sends the message again: answered, not
         // delivered twice (v5 [MQTT-4.3.3-10]; v3.1.1 [MQTT-4.3.3-2]).
@@ -599,14 +585,7 @@ fn a_qos2_message_refused_while_offline_is_refused_after_the_reconnect() {
         (Ok(()), vec![])
     );
 
-    pair.open();
-    assert!(pair
-        .send(ConnAck {
-            session_present: true,
-            ..ConnAck::default()
-        })
-        .is_empty());
-    pair.events();
+    resume(&mut pair);
     let mut dup = p;
     dup.dup = true;
     assert_eq!(
