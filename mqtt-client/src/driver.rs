@@ -476,6 +476,28 @@ impl Driver {
         let _ = self.events.force_send(ConnectionEvent::Stopped);
     }
 
+    /// The application's answer to a manual-ack message: an ack, or a refusal with `reason`.
+    /// A token that is unknown or stale (answered before, or from a session the server has
+    /// since lost) is ignored with a warning; other errors go back to the caller.
+    fn answer(
+        &mut self,
+        now: Instant,
+        token: AckToken,
+        reason: Option<ReasonCode>,
+    ) -> Result<(), ClientError> {
+        let result = match reason {
+            None => self.session.ack(now, token),
+            Some(reason) => self.session.reject(now, token, reason),
+        };
+        match result {
+            Err(mqtt_session::Error::UnknownAckToken) => {
+                tracing::warn!(?token, "answer ignored: unknown or stale ack token");
+                Ok(())
+            }
+            other => other.map_err(ClientError::from),
+        }
+    }
+
     /// Sends DISCONNECT once nothing is in flight any more, or the grace period is over.
     fn maybe_disconnect(&mut self, now: Instant) {
         let Some((_, deadline)) = &self.disconnect else {
@@ -595,19 +617,11 @@ impl Driver {
             }
             Command::Unsubscribe { stream, reply } => self.unsubscribe(now, stream, reply),
             Command::Ack(token) => {
-                if let Err(error) = self.session.ack(now, token) {
-                    tracing::warn!(?token, %error, "acknowledgement ignored");
-                }
+                // An ack can only fail on its token, which `answer` reports as a warning.
+                let _ = self.answer(now, token, None);
             }
             Command::Reject(token, reason, reply) => {
-                let result = match self.session.reject(now, token, reason) {
-                    Err(mqtt_session::Error::UnknownAckToken) => {
-                        tracing::warn!(?token, "refusal ignored: unknown or stale token");
-                        Ok(())
-                    }
-                    other => other.map_err(ClientError::from),
-                };
-                let _ = reply.send(result);
+                let _ = reply.send(self.answer(now, token, Some(reason)));
             }
             Command::Disconnect(reply) => {
                 if self.finished {
