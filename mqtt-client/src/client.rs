@@ -110,6 +110,9 @@ pub enum ConnectionEvent {
     Redirected(String),
     /// Subscriptions made again after the server lost the session, with their results.
     Resubscribed(Vec<Result<QoS, ReasonCode>>),
+    /// Saving the session to the store failed: the connection is closed and the next one
+    /// tries again (see [`crate::store`]).
+    StoreFailed(String),
     /// The connection task stopped for good.
     Stopped,
 }

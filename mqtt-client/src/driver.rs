@@ -3,11 +3,11 @@
 //! handles, picks the server to connect to, and turns session events into connection events.
 //! A driver only moves bytes and time: see the loop in `mqtt-tokio` or `mqtt-smol`.
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 use mqtt_proto::{DisconnectProperties, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
-    AckToken, ConfigError, DisconnectReason, Event, PublishId, RequestId, Session, State,
+    AckToken, Config, DisconnectReason, Event, PublishId, RequestId, Session, Snapshot, State,
     SubscriptionKey,
 };
 use std::collections::HashMap;
@@ -20,6 +20,7 @@ use crate::client::{
 };
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::store::{StartError, Store};
 
 /// A subscription stream the connection task feeds.
 #[derive(Debug)]
@@ -214,6 +215,12 @@ pub struct Driver {
     /// Publishes the session had no room for (queue full, no free Packet Identifier), in
     /// order; while any wait, the loop takes no further commands, so callers wait too.
     held: std::collections::VecDeque<Completer>,
+    /// Where the session is kept across restarts (see [`crate::store`]).
+    store: Option<Arc<dyn Store>>,
+    /// The state the store holds, as last saved (or loaded).
+    saved: Option<Snapshot>,
+    /// Reused to encode the state for the store.
+    store_buf: BytesMut,
 }
 
 impl Driver {
@@ -223,12 +230,14 @@ impl Driver {
         options: Options,
         client: &Client,
         events: async_channel::Sender<ConnectionEvent>,
-    ) -> Result<Driver, ConfigError> {
+    ) -> Result<Driver, StartError> {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
+        let (session, saved) = Self::load(options.store.as_deref(), config)?;
+        let store = options.store.clone();
         Ok(Driver {
-            session: Session::new(config)?,
+            session,
             options,
             commands: client.command_sender().downgrade(),
             events,
@@ -249,7 +258,66 @@ impl Driver {
             ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
+            store,
+            saved,
+            store_buf: BytesMut::new(),
         })
+    }
+
+    /// The session `store` holds, or a new one when there is no store or nothing in it.
+    fn load(
+        store: Option<&dyn Store>,
+        config: Config,
+    ) -> Result<(Session<Instant>, Option<Snapshot>), StartError> {
+        let Some(bytes) = store
+            .map(|s| s.load())
+            .transpose()
+            .map_err(StartError::StoreRead)?
+            .flatten()
+        else {
+            return Ok((Session::new(config)?, None));
+        };
+        let snapshot = Snapshot::decode(Bytes::from(bytes))?;
+        if snapshot.protocol_version != config.protocol_version {
+            return Err(StartError::StoreVersion {
+                stored: snapshot.protocol_version,
+                configured: config.protocol_version,
+            });
+        }
+        tracing::debug!(
+            publishes = snapshot.outgoing.len(),
+            subscriptions = snapshot.subscriptions.len(),
+            "session loaded from the store"
+        );
+        let session = Session::restore(config, snapshot.clone(), Instant::now())?;
+        Ok((session, Some(snapshot)))
+    }
+
+    /// Saves the session's persistent part if it changed since the last save. Returns false
+    /// when the store failed (reported as [`ConnectionEvent::StoreFailed`]).
+    fn persist(&mut self) -> bool {
+        let Some(store) = &self.store else {
+            return true;
+        };
+        let snapshot = self.session.snapshot();
+        if self.saved.as_ref() == Some(&snapshot) {
+            return true;
+        }
+        self.store_buf.clear();
+        snapshot.encode(&mut self.store_buf);
+        match store.save(&self.store_buf) {
+            Ok(()) => {
+                self.saved = Some(snapshot);
+                true
+            }
+            Err(error) => {
+                tracing::error!(%error, "saving the session failed: closing the connection");
+                let _ = self
+                    .events
+                    .force_send(ConnectionEvent::StoreFailed(error.to_string()));
+                false
+            }
+        }
     }
 
     /// A client and the driver of its connection task, wired together: the client's commands
@@ -258,7 +326,7 @@ impl Driver {
     pub fn client_pair(
         options: Options,
         event_buffer: usize,
-    ) -> Result<(Client, Driver, crate::queue::Receiver<Command>), ConfigError> {
+    ) -> Result<(Client, Driver, crate::queue::Receiver<Command>), StartError> {
         let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
         let (client, commands) = Client::new(options.command_capacity, events_rx);
         let driver = Driver::new(options, &client, events_tx)?;
@@ -405,8 +473,18 @@ impl Driver {
     /// What a loop does after an input: drains every output into `tx` (dropped when no
     /// transport is up), then says whether to close the transport (the session is done with
     /// it and everything is written), to stop for good, or to wait for the next input.
+    ///
+    /// With a store, the state is saved here, after the outputs are made and before the loop
+    /// writes them: a save that fails drops the bytes and closes the connection
+    /// [MQTT-4.8.0-2] (see [`crate::store`]).
     pub fn step(&mut self, now: Instant, transport_up: bool, tx: &mut BytesMut) -> Step {
         self.drain(now, tx);
+        if !self.persist() {
+            tx.clear();
+            if transport_up {
+                return Step::Close;
+            }
+        }
         if !transport_up {
             tx.clear();
         }

@@ -13,6 +13,7 @@
 //!   QoS 1/2 messages of other subscriptions: that is MQTT's flow control.
 //! * [`Options`]: servers from URLs (`mqtt://`, `mqtts://`, `ws://`, `wss://`, credentials in
 //!   the URL), fail-over, and the session configuration.
+//! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
 //!
@@ -27,6 +28,7 @@ mod completion;
 mod driver;
 mod options;
 pub mod queue;
+pub mod store;
 #[cfg(test)]
 mod test_waker;
 mod tls;
@@ -39,4 +41,5 @@ pub use completion::Completer;
 pub use driver::{Driver, ReadSize, Step, TimerSlot, COMMAND_BATCH};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;
+pub use store::{FileStore, StartError, Store};
 pub use tls::{TlsError, TlsOptions};

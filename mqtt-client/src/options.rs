@@ -208,6 +208,9 @@ pub struct Options {
     /// TLS settings for `mqtts://` and `wss://`; `None` means [`TlsOptions::new`](crate::TlsOptions::new)
     /// (verification on, bundled roots with the `webpki-roots` feature).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// Where the session is kept across process restarts and crashes (see
+    /// [`store`](crate::store)); `None` (the default) keeps it in memory only.
+    pub store: Option<std::sync::Arc<dyn crate::Store>>,
 }
 
 impl Options {
@@ -230,6 +233,7 @@ impl Options {
             disconnect_timeout: Duration::from_secs(5),
             nodelay: true,
             tls: None,
+            store: None,
         })
     }
 
@@ -297,6 +301,15 @@ impl Options {
     /// Acknowledge inbound QoS 1/2 messages only when the application calls `Client::ack`.
     pub fn manual_acks(mut self, manual: bool) -> Self {
         self.session.manual_acks = manual;
+        self
+    }
+
+    /// Keeps the session in `store`: loaded when the client starts, saved before anything
+    /// that depends on a change goes to the server (see [`store`](crate::store)). Use it with
+    /// `clean_start(false)` and a session expiry, so that the server keeps its half of the
+    /// session too.
+    pub fn store(mut self, store: impl crate::Store + 'static) -> Self {
+        self.store = Some(std::sync::Arc::new(store));
         self
     }
 }

@@ -6,8 +6,7 @@ use async_io::Timer;
 use bytes::{Buf, BytesMut};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::{select_biased, FutureExt};
-use mqtt_client::{Client, Driver, Options, ReadSize, Step, TimerSlot};
-use mqtt_session::ConfigError;
+use mqtt_client::{Client, Driver, Options, ReadSize, StartError, Step, TimerSlot};
 use std::time::Instant;
 
 use crate::transport::{Connector, TcpConnector, Transport};
@@ -35,7 +34,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// A client and its connection task, not yet running.
-pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
+pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
     let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
         client,
@@ -50,9 +49,9 @@ pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
 /// Why [`spawn`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
-    /// The session configuration is invalid.
+    /// The session configuration is invalid, or its store could not be loaded.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Start(#[from] StartError),
     /// The connection thread could not be started.
     #[error("starting the connection thread: {0}")]
     Thread(#[from] std::io::Error),

@@ -28,9 +28,9 @@ mod websocket;
 pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection, SpawnError};
 pub use mqtt_client::{
-    Client, ClientError, ConnectionEvent, Delivery, Message, Options, OptionsError,
-    PublishCompletion, PublishDone, PublishHandle, Scheme, Server, Subscription, TlsError,
-    TlsOptions,
+    Client, ClientError, ConnectionEvent, Delivery, FileStore, Message, Options, OptionsError,
+    PublishCompletion, PublishDone, PublishHandle, Scheme, Server, StartError, Store, Subscription,
+    TlsError, TlsOptions,
 };
 pub use mqtt_proto::QoS;
 pub use transport::{Connector, TcpConnector, Transport};

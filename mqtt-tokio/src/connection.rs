@@ -2,8 +2,7 @@
 //! then waits for bytes, a command or the next deadline, and feeds the result back.
 
 use bytes::BytesMut;
-use mqtt_client::{Client, Driver, Options, ReadSize, Step, TimerSlot};
-use mqtt_session::ConfigError;
+use mqtt_client::{Client, Driver, Options, ReadSize, StartError, Step, TimerSlot};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -32,7 +31,7 @@ impl std::fmt::Debug for Connection {
 }
 
 /// A client and its connection task, not yet running.
-pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
+pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
     let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
         client,
@@ -46,7 +45,7 @@ pub fn new(options: Options) -> Result<(Client, Connection), ConfigError> {
 
 /// A client whose connection task runs on the current tokio runtime. It connects at once and
 /// reconnects with backoff until `disconnect`.
-pub fn spawn(options: Options) -> Result<Client, ConfigError> {
+pub fn spawn(options: Options) -> Result<Client, StartError> {
     let (client, connection) = new(options)?;
     tokio::spawn(connection.run());
     Ok(client)

@@ -33,6 +33,7 @@ mod delivery;
 mod flow;
 mod net;
 mod restart;
+mod store;
 mod tls;
 mod v5;
 mod websocket;
@@ -54,6 +55,7 @@ pub use restart::{
     broker_restart_with_persistence_loses_nothing_acknowledged,
     broker_restart_without_persistence_resubscribes,
 };
+pub use store::{a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection};
 pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
     tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,
@@ -360,6 +362,14 @@ macro_rules! scenarios {
                     refused_messages_are_not_sent_again($crate::ProtocolVersion::V311),
                 refused_messages_are_not_sent_again_v5 =>
                     refused_messages_are_not_sent_again($crate::ProtocolVersion::V5),
+                a_crashed_client_finishes_from_its_store_v311 =>
+                    a_crashed_client_finishes_from_its_store($crate::ProtocolVersion::V311),
+                a_crashed_client_finishes_from_its_store_v5 =>
+                    a_crashed_client_finishes_from_its_store($crate::ProtocolVersion::V5),
+                a_failing_store_closes_the_connection_v311 =>
+                    a_failing_store_closes_the_connection($crate::ProtocolVersion::V311),
+                a_failing_store_closes_the_connection_v5 =>
+                    a_failing_store_closes_the_connection($crate::ProtocolVersion::V5),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
                 v5_server_reference_is_followed => v5_server_reference_is_followed(),

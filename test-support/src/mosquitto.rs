@@ -186,6 +186,29 @@ impl Mosquitto {
         }
     }
 
+    /// Freezes it (SIGSTOP): connections stay open, nothing is read or answered, until
+    /// [`Mosquitto::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused broker go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let status = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status();
+            assert!(
+                status.as_ref().is_ok_and(|s| s.success()),
+                "kill {signal} mosquitto failed: {status:?}"
+            );
+        }
+    }
+
     /// Stops it and starts it again on the same port with the same data.
     pub fn restart(&mut self) -> Result<(), StartError> {
         self.kill();

@@ -75,26 +75,16 @@ pub struct TlsBroker {
     pub mtls_port: u16,
     /// The certificates.
     pub pki: Pki,
-    _dir: tempdir::Dir,
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    #[derive(Debug)]
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    _dir: crate::TempDir,
 }
 
 /// Starts a mosquitto with TLS listeners and certificates made for it.
 pub fn tls_broker(name: &str) -> Result<TlsBroker, StartError> {
-    let dir = std::env::temp_dir().join(format!("mqtt-tls-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| StartError(e.to_string()))?;
+    let temp =
+        crate::TempDir::new(&format!("tls-{name}")).map_err(|e| StartError(e.to_string()))?;
+    let dir = temp.path();
     let pki = Pki::generate()?;
-    pki.write_server_files(&dir)
+    pki.write_server_files(dir)
         .map_err(|e| StartError(format!("writing test certificates: {e}")))?;
     let [tls_port, mtls_port] = free_ports();
     let files = |extra: &str| {
@@ -118,6 +108,6 @@ pub fn tls_broker(name: &str) -> Result<TlsBroker, StartError> {
         tls_port,
         mtls_port,
         pki,
-        _dir: tempdir::Dir(dir),
+        _dir: temp,
     })
 }

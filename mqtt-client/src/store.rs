@@ -1,0 +1,182 @@
+//! Keeping the session where a process restart, or a crash, does not lose it.
+//!
+//! With a [`Store`] in [`Options::store`](crate::Options::store), the connection task loads
+//! the session from it when it starts and saves the session's persistent part (a
+//! [`Snapshot`]: publishes not yet completed, the QoS 2 identifiers whose PUBREC went out,
+//! subscriptions, the identifier counters) whenever it changed, **before** anything that
+//! depends on the change goes to the server. So:
+//!
+//! * a publish the session took is in the store before its PUBLISH leaves; after a crash the
+//!   next process sends it again (with DUP, in order) or, if the server lost the session,
+//!   starts it over;
+//! * a QoS 2 message's PUBREC leaves only once its identifier is stored, so a server that
+//!   sends the PUBLISH again after a crash gets its PUBREC back and the message is not
+//!   delivered twice; a message whose PUBREC had not gone out yet is delivered again, as the
+//!   server sends it again;
+//! * the state is saved once per turn of the loop (all the commands and packets one wake-up
+//!   brought), not once per message: with [`FileStore`], one `fsync` per turn.
+//!
+//! If a save fails, nothing that depends on it is sent: the connection that brought the input
+//! is closed [MQTT-4.8.0-2], and the next connection (after the usual backoff) tries the store
+//! again. The session in memory is unharmed, so no message is lost or doubled by a failing
+//! store; only a crash while it fails loses what it could not save.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[cfg(doc)]
+use mqtt_session::Snapshot;
+
+/// Where a client keeps its session between runs of the program.
+///
+/// [`FileStore`] keeps it in a file; implement this for a database, flash memory, or a test
+/// that needs a store to fail.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The bytes [`Store::save`] was last given, or `None` when nothing was saved yet.
+    fn load(&self) -> io::Result<Option<Vec<u8>>>;
+
+    /// Replaces what is stored with `snapshot`. When it returns `Ok` the bytes must survive a
+    /// crash; when it fails, or the process dies inside it, the store must hold either the
+    /// old bytes or the new ones, whole.
+    fn save(&self, snapshot: &[u8]) -> io::Result<()>;
+}
+
+/// A [`Store`] in one file: each save writes a temporary file beside it, syncs it to disk,
+/// renames it over the file and syncs the directory, so the file always holds one whole
+/// snapshot.
+///
+/// ```
+/// use mqtt_client::{FileStore, Options, Store};
+///
+/// let dir = std::env::temp_dir().join(format!("mqtt-store-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let store = FileStore::new(dir.join("sensor-7.session"));
+/// assert_eq!(store.load()?, None);
+/// store.save(b"state")?;
+/// assert_eq!(store.load()?, Some(b"state".to_vec()));
+///
+/// let options = Options::new("mqtt://127.0.0.1:1883", "sensor-7")?
+///     .clean_start(false)
+///     .session_expiry(3600)
+///     .store(store);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    path: PathBuf,
+    temporary: PathBuf,
+}
+
+impl FileStore {
+    /// A store in the file at `path` (its directory must exist); the temporary file is `path`
+    /// with `.tmp` added.
+    pub fn new(path: impl Into<PathBuf>) -> FileStore {
+        let path = path.into();
+        let mut temporary = path.clone().into_os_string();
+        temporary.push(".tmp");
+        FileStore {
+            path,
+            temporary: temporary.into(),
+        }
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Store for FileStore {
+    fn load(&self) -> io::Result<Option<Vec<u8>>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn save(&self, snapshot: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&self.temporary)?;
+        file.write_all(snapshot)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&self.temporary, &self.path)?;
+        sync_directory(&self.path)
+    }
+}
+
+/// Makes the rename that put `path` in place durable (on Unix, a rename is durable only once
+/// its directory is synced).
+#[cfg(unix)]
+fn sync_directory(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_directory(_: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Why a client could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The session configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] mqtt_session::ConfigError),
+    /// The store could not be read.
+    #[error("reading the session store: {0}")]
+    StoreRead(#[source] io::Error),
+    /// The store holds bytes that are not a session snapshot. The client does not start
+    /// rather than drop the state they may hold.
+    #[error("the session store is corrupt: {0}")]
+    StoreCorrupt(#[from] mqtt_session::SnapshotError),
+    /// The stored session speaks another protocol version than the options ask for.
+    #[error("the stored session is MQTT {stored}, the options ask for MQTT {configured}")]
+    StoreVersion {
+        /// The stored session's version.
+        stored: mqtt_proto::ProtocolVersion,
+        /// The version in the options.
+        configured: mqtt_proto::ProtocolVersion,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Saves replace the file whole, leave no temporary file behind, and a missing file loads
+    /// as nothing.
+    #[test]
+    fn a_file_store_replaces_its_file_whole() {
+        let dir = mqtt_test_support::TempDir::new("file-store").expect("temp dir");
+        let store = FileStore::new(dir.path().join("session"));
+        assert_eq!(store.load().expect("load"), None);
+        store.save(b"a longer first snapshot").expect("save");
+        store.save(b"second").expect("save");
+        assert_eq!(store.load().expect("load"), Some(b"second".to_vec()));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("session")]);
+    }
+
+    /// A store in a directory that does not exist fails to save with the error, not a panic.
+    #[test]
+    fn a_file_store_reports_a_failed_save() {
+        let dir = mqtt_test_support::TempDir::new("file-store-missing").expect("temp dir");
+        let store = FileStore::new(dir.path().join("missing").join("session"));
+        assert_eq!(
+            store.save(b"x").map_err(|e| e.kind()),
+            Err(io::ErrorKind::NotFound)
+        );
+        assert_eq!(store.load().expect("load"), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! A client that keeps its session in a store: after its process dies, the next process
+//! finishes what the first one started; a store that fails closes the connection before
+//! anything that depends on it goes out.
+
+use futures::future::abortable;
+use mqtt_client::{ConnectionEvent, FileStore, Options, Store};
+use mqtt_proto::{Packet, ProtocolVersion, QoS, Role, TopicName};
+use mqtt_session::{OutboundMessage, Snapshot, Stage};
+use mqtt_test_support::{Mosquitto, TempDir};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::net::{packets, RecordingProxy};
+use crate::{
+    connected, disconnect, next_event, next_message, options, publish, sleep, spawn, subscribe,
+    text, url, wait_connected, within, Runtime,
+};
+
+/// Options for a session the broker keeps while the client is away.
+fn durable(options: Options) -> Options {
+    options.clean_start(false).session_expiry(300)
+}
+
+/// Reads the store until its snapshot satisfies `done` (bounded by [`crate::WAIT`]).
+async fn stored(store: &dyn Store, what: &str, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    within(what, async {
+        loop {
+            let bytes = store
+                .load()
+                .unwrap_or_else(|e| panic!("reading the store: {e}"));
+            if let Some(bytes) = bytes {
+                let snapshot = Snapshot::decode(bytes.into())
+                    .unwrap_or_else(|e| panic!("the store holds no snapshot: {e}"));
+                if done(&snapshot) {
+                    return snapshot;
+                }
+            }
+            sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// A client whose process dies with three publishes sent and none acknowledged (the broker is
+/// paused meanwhile): the next process, started from the same file, sends them again, so the
+/// QoS 1 messages arrive (at least once) and the QoS 2 one exactly once. Without the store
+/// the QoS 2 message would never be released: the broker holds it until a PUBREL that only
+/// the stored session knows to send.
+pub async fn a_crashed_client_finishes_from_its_store<R: Runtime>(
+    rt: &R,
+    version: ProtocolVersion,
+) {
+    let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
+    let url = url(broker.port());
+    let id = format!("store-crash-{}-{version}", R::NAME);
+    let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
+    let store = FileStore::new(dir.path().join("session"));
+    let watcher = connected(rt, options(&url, &format!("{id}-w"), version)).await;
+    let mut sub = subscribe(&watcher, "crash/#", QoS::ExactlyOnce).await;
+
+    let (client, task) = rt
+        .connection(durable(options(&url, &id, version)).store(store.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (task, crash) = abortable(task);
+    rt.spawn_task(Box::pin(async move {
+        let _ = task.await;
+    }));
+    assert!(
+        !wait_connected(&client).await,
+        "a new client id has no session"
+    );
+    // The broker stops answering: the publishes leave, and nothing acknowledges them.
+    broker.pause();
+    for (payload, qos) in [
+        ("a", QoS::AtLeastOnce),
+        ("b", QoS::ExactlyOnce),
+        ("c", QoS::AtLeastOnce),
+    ] {
+        let topic = TopicName::new(format!("crash/{payload}")).unwrap();
+        within(
+            "a queued publish",
+            client.publish_queued(OutboundMessage::new(topic, payload, qos)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("publishing: {e}"));
+    }
+    stored(&store, "the three publishes sent and stored", |s| {
+        s.outgoing.len() == 3 && s.outgoing.iter().all(|p| p.stage == Stage::Sent)
+    })
+    .await;
+    // The process dies: no DISCONNECT, and nothing more reaches the store.
+    crash.abort();
+    drop(client);
+    broker.resume();
+
+    // The next process: same options, same file.
+    let back = spawn(
+        rt,
+        durable(options(&url, &id, version)).store(store.clone()),
+    );
+    assert!(wait_connected(&back).await, "the broker kept the session");
+    publish(&back, "crash/end", "end", QoS::ExactlyOnce).await;
+    let mut got = Vec::new();
+    loop {
+        let message = text(&next_message(&mut sub, "the crashed client's messages").await);
+        if message == "end" {
+            break;
+        }
+        got.push(message);
+    }
+    let count = |p: &str| got.iter().filter(|m| *m == p).count();
+    assert_eq!(count("b"), 1, "QoS 2 exactly once: {got:?} ({version})");
+    assert!(
+        count("a") >= 1 && count("c") >= 1,
+        "QoS 1: {got:?} ({version})"
+    );
+    assert_eq!(got.len(), count("a") + count("b") + count("c"), "{got:?}");
+    // Everything completed, and the store says so.
+    stored(&store, "the store with nothing pending", |s| {
+        s.outgoing.is_empty()
+    })
+    .await;
+    disconnect(&back).await;
+    disconnect(&watcher).await;
+}
+
+/// A store that keeps its bytes in memory and fails every save while switched to failing.
+#[derive(Debug, Clone, Default)]
+struct SwitchStore {
+    bytes: Arc<Mutex<Option<Vec<u8>>>>,
+    failing: Arc<AtomicBool>,
+}
+
+impl SwitchStore {
+    fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+}
+
+impl Store for SwitchStore {
+    fn load(&self) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(self.bytes.lock().unwrap_or_else(|e| e.into_inner()).clone())
+    }
+
+    fn save(&self, snapshot: &[u8]) -> std::io::Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the disk is full"));
+        }
+        *self.bytes.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.to_vec());
+        Ok(())
+    }
+}
+
+/// [MQTT-4.8.0-2]: a QoS 2 message arrives while the store fails. Its PUBREC, which must not
+/// leave before the session that sent it is stored, does not: the connection that brought
+/// the message is closed instead (seen on the wire through a recording proxy), and the client
+/// reports the failure. Once the store works again the next connection resumes the session:
+/// the broker sends the message again and gets its PUBREC, and the application does not see it
+/// a second time.
+pub async fn a_failing_store_closes_the_connection<R: Runtime>(rt: &R, version: ProtocolVersion) {
+    let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
+    let proxy = RecordingProxy::start(([127, 0, 0, 1], broker.port()).into())
+        .unwrap_or_else(|e| panic!("starting the proxy: {e}"));
+    let id = format!("store-fail-{}-{version}", R::NAME);
+    let store = SwitchStore::default();
+    let client = connected(
+        rt,
+        durable(options(&url(proxy.port()), &id, version)).store(store.clone()),
+    )
+    .await;
+    let mut sub = subscribe(&client, "fail/#", QoS::ExactlyOnce).await;
+    let publisher = connected(
+        rt,
+        options(&url(broker.port()), &format!("{id}-p"), version),
+    )
+    .await;
+
+    store.fail(true);
+    publish(&publisher, "fail/1", "one", QoS::ExactlyOnce).await;
+    assert_eq!(text(&next_message(&mut sub, "the message").await), "one");
+    let error = next_event(&client, "the store failure", |e| match e {
+        ConnectionEvent::StoreFailed(error) => Some(error.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(error, "the disk is full");
+
+    store.fail(false);
+    publish(&publisher, "fail/2", "two", QoS::ExactlyOnce).await;
+    assert_eq!(
+        text(&next_message(&mut sub, "the next message").await),
+        "two",
+        "the first message is not delivered again ({version})"
+    );
+    disconnect(&client).await;
+    disconnect(&publisher).await;
+
+    // On the wire: no PUBREC on the connection that brought the message; the first one
+    // follows the CONNECT of a later connection. The proxy records on its own threads: wait
+    // until it has the DISCONNECT, the last packet the client sent.
+    let sent = within("the proxy recording the DISCONNECT", async {
+        loop {
+            let sent = packets(&proxy.client_bytes(), version, Role::Client);
+            if matches!(sent.last(), Some(Packet::Disconnect(_))) {
+                return sent;
+            }
+            sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    let connects: Vec<_> = (0..sent.len())
+        .filter(|&i| matches!(sent[i], Packet::Connect(_)))
+        .collect();
+    let first_pubrec = sent
+        .iter()
+        .position(|p| matches!(p, Packet::PubRec(_)))
+        .unwrap_or_else(|| panic!("no PUBREC was sent: {sent:?}"));
+    assert!(
+        connects.len() >= 2 && connects[1] < first_pubrec,
+        "a PUBREC left on the connection whose state could not be stored: {sent:?}"
+    );
+}
