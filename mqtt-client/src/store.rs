@@ -168,6 +168,67 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("session")]);
     }
 
+    /// A store that cannot be read, holds something else than a snapshot, or holds a session
+    /// of the other protocol version stops the client from starting, with the reason; a
+    /// snapshot of the right version starts it with the stored client id.
+    #[test]
+    fn a_client_starts_only_from_a_store_it_can_read() {
+        use crate::{Driver, Options};
+        use mqtt_proto::{MqttString, ProtocolVersion};
+        use mqtt_session::{Config, Session};
+
+        #[derive(Debug)]
+        struct Broken;
+        impl Store for Broken {
+            fn load(&self) -> io::Result<Option<Vec<u8>>> {
+                Err(io::Error::other("unreadable"))
+            }
+            fn save(&self, _: &[u8]) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let dir = mqtt_test_support::TempDir::new("file-store-start").expect("temp dir");
+        let store = FileStore::new(dir.path().join("session"));
+        let options = |version| {
+            Options::new("mqtt://127.0.0.1:1883", "configured")
+                .expect("options")
+                .protocol_version(version)
+                .store(store.clone())
+        };
+        let start = |options| Driver::client_pair(options, 4).map(|(_, driver, _)| driver);
+
+        let broken = Options::new("mqtt://127.0.0.1:1883", "c")
+            .expect("options")
+            .store(Broken);
+        assert!(matches!(start(broken), Err(StartError::StoreRead(_))));
+
+        store.save(b"not a snapshot").expect("save");
+        assert!(matches!(
+            start(options(ProtocolVersion::V5)),
+            Err(StartError::StoreCorrupt(_))
+        ));
+
+        let config = Config::new(
+            ProtocolVersion::V311,
+            MqttString::new("stored").expect("id"),
+        );
+        let mut bytes = bytes::BytesMut::new();
+        Session::<std::time::Instant>::new(config)
+            .expect("session")
+            .snapshot()
+            .encode(&mut bytes);
+        store.save(&bytes).expect("save");
+        assert!(matches!(
+            start(options(ProtocolVersion::V5)),
+            Err(StartError::StoreVersion {
+                stored: ProtocolVersion::V311,
+                configured: ProtocolVersion::V5
+            })
+        ));
+        let driver = start(options(ProtocolVersion::V311)).expect("a readable store");
+        assert_eq!(driver.session().client_id().as_str(), "stored");
+    }
+
     /// A store in a directory that does not exist fails to save with the error, not a panic.
     #[test]
     fn a_file_store_reports_a_failed_save() {
