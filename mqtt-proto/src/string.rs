@@ -116,13 +116,10 @@ fn fold_words(bytes: &[u8], f: impl Fn(u64) -> u64) -> u64 {
     }
     let len = bytes.len();
     if len >= 8 {
-        let mut words = bytes.chunks_exact(8);
-        let mut acc = 0;
-        for word in &mut words {
+        // Whole words, then the last eight bytes (which may overlap the last word read).
+        let mut acc = f(u64::from_le_bytes(load(&bytes[len - 8..])));
+        for word in bytes.chunks_exact(8) {
             acc |= f(u64::from_le_bytes(load(word)));
-        }
-        if !words.remainder().is_empty() {
-            acc |= f(u64::from_le_bytes(load(&bytes[len - 8..])));
         }
         acc
     } else if len >= 4 {
@@ -154,6 +151,7 @@ fn contains_nul(bytes: &[u8]) -> bool {
 
 /// Whether `bytes` holds a zero byte, and whether it holds a wildcard (`+` or `#`): one pass
 /// for both checks of a Topic Name received from the network.
+#[inline]
 pub(crate) fn nul_and_wildcard(bytes: &[u8]) -> (bool, bool) {
     // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes 0x2B when
     // that bit is set: one comparison finds both.
