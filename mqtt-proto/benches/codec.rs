@@ -51,18 +51,19 @@ use bytes::{Buf, Bytes, BytesMut};
 use criterion::Criterion;
 
 use mqtt_proto::{
-    Connect, Decoded, Decoder, MqttString, Packet, ProtocolVersion, PubResponse, Publish, QoS,
-    QosPid, ReasonCode, Role, SubAck, Subscribe, SubscribeFilter, TopicFilter, TopicName, Will,
+    Connect, Decoded, Decoder, MqttString, Packet, ProtocolVersion, PubResponse, QoS, QosPid,
+    ReasonCode, Role, SubAck, Subscribe, SubscribeFilter, TopicFilter, TopicName, Will,
 };
 use mqtt_test_support::gated_alloc::{count_allocations, Gated};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
 
+mod common;
+use common::*;
+
 #[global_allocator]
 static GLOBAL: Gated = Gated;
 
-/// 25 bytes.
-const TOPIC: &str = "sensors/building-7/temp/1";
 const CLIENT_ID: &str = "bench-client-0001";
 const WILL_TOPIC: &str = "clients/bench-client-0001/status";
 const WILL_PAYLOAD: &[u8] = b"offline";
@@ -73,27 +74,9 @@ const FILTERS: [(&str, QoS); 3] = [
     ("home/kitchen/lights", QoS::ExactlyOnce),
     ("alerts/#", QoS::AtMostOnce),
 ];
-const CONTENT_TYPE: &str = "application/json";
-const USER_PROPS: [(&str, &str); 2] = [("trace-id", "4bf92f3577b34da6"), ("source", "gw-7")];
-const EXPIRY: u32 = 3600;
 
 /// Operations per allocation count.
 const ALLOC_OPS: u32 = 10_000;
-
-/// The payload bytes: one static array, so that both libraries encode from the same memory.
-static PAYLOAD: [u8; 4096] = {
-    let mut a = [0u8; 4096];
-    let mut i = 0;
-    while i < a.len() {
-        a[i] = b'a' + (i % 26) as u8;
-        i += 1;
-    }
-    a
-};
-
-fn payload(len: usize) -> Bytes {
-    Bytes::from_static(&PAYLOAD[..len])
-}
 
 fn pid(id: u16) -> NonZeroU16 {
     NonZeroU16::new(id).unwrap()
@@ -123,20 +106,6 @@ fn r5_qos(q: QoS) -> rumqttc::v5::mqttbytes::QoS {
         QoS::AtLeastOnce => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
         QoS::ExactlyOnce => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
     }
-}
-
-fn our_publish(v: ProtocolVersion, qos_pid: QosPid, len: usize, props: bool) -> Publish {
-    let mut p = Publish::new(TopicName::try_from(TOPIC).unwrap(), payload(len), qos_pid);
-    if props && v == ProtocolVersion::V5 {
-        p.properties.message_expiry_interval = Some(EXPIRY);
-        p.properties
-            .set_content_type(Some(MqttString::try_from(CONTENT_TYPE).unwrap()))
-            .unwrap();
-        for (k, val) in USER_PROPS {
-            p.properties.push_user_property(k, val).unwrap();
-        }
-    }
-    p
 }
 
 fn r4_publish(qos_pid: QosPid, len: usize) -> r4::Publish {
@@ -351,42 +320,6 @@ fn r5_mixed() -> Vec<r5::Packet> {
 
 // ---------------------------------------------------------------------------------------------
 // Decoding everything in a buffer, the way a client's read loop does.
-
-/// Decodes every packet in `buf` with mqtt-proto; returns how many there were.
-#[inline(always)]
-fn ours_decode_all(decoder: &Decoder, buf: &mut BytesMut) -> usize {
-    let mut n = 0;
-    while !buf.is_empty() {
-        match decoder.decode(buf) {
-            Ok(Decoded::Packet(p)) => {
-                black_box(p);
-                n += 1;
-            }
-            other => panic!("mqtt-proto: {other:?}"),
-        }
-    }
-    n
-}
-
-#[inline(always)]
-fn r4_decode_all(buf: &mut BytesMut) -> usize {
-    let mut n = 0;
-    while !buf.is_empty() {
-        black_box(r4::Packet::read(buf, usize::MAX).unwrap());
-        n += 1;
-    }
-    n
-}
-
-#[inline(always)]
-fn r5_decode_all(buf: &mut BytesMut) -> usize {
-    let mut n = 0;
-    while !buf.is_empty() {
-        black_box(r5::Packet::read(buf, None).unwrap());
-        n += 1;
-    }
-    n
-}
 
 fn ours_decode_one(decoder: &Decoder, wire: &[u8]) -> Packet {
     let mut buf = BytesMut::from(wire);
@@ -817,10 +750,7 @@ fn against_rumqttc_decode<R>(
 ) {
     let (buf, store, at) = decode_setup(wire);
     let wire = &store[at..at + wire.len()];
-    let theirs: fn(&mut BytesMut) -> usize = match v {
-        ProtocolVersion::V311 => r4_decode_all,
-        ProtocolVersion::V5 => r5_decode_all,
-    };
+    let theirs = rumqttc_decode_all(v);
     let refilled = || {
         let mut buf = buf.borrow_mut();
         buf.extend_from_slice(wire);
@@ -849,10 +779,7 @@ fn against_rumqttc_filled(
 ) {
     let copies = (256 * 1024 / wire.len()).clamp(1, 256);
     let buf = RefCell::new(BytesMut::with_capacity(copies * wire.len() + 64));
-    let theirs: fn(&mut BytesMut) -> usize = match v {
-        ProtocolVersion::V311 => r4_decode_all,
-        ProtocolVersion::V5 => r5_decode_all,
-    };
+    let theirs = rumqttc_decode_all(v);
     let ours = Filled {
         buf: &buf,
         wire,

@@ -281,8 +281,7 @@ pub async fn persistent_session_receives_what_was_published_while_away<R: Runtim
     let broker = broker();
     let url = url(broker.port());
     let id = format!("persist-{}-{version}", R::NAME);
-    let durable = |o: mqtt_client::Options| o.clean_start(false).session_expiry(300);
-    let away = crate::spawn(rt, durable(options(&url, &id, version)));
+    let away = crate::spawn(rt, crate::durable(options(&url, &id, version)));
     assert!(
         !wait_connected(&away).await,
         "a new client id has no session"
@@ -300,7 +299,7 @@ pub async fn persistent_session_receives_what_was_published_while_away<R: Runtim
     }
     // The same client id comes back: the broker has the session and the messages. The new
     // client has no subscription stream yet; what arrives before it subscribes is held for it.
-    let back = crate::spawn(rt, durable(options(&url, &id, version)));
+    let back = crate::spawn(rt, crate::durable(options(&url, &id, version)));
     assert!(wait_connected(&back).await, "the broker kept the session");
     let mut sub = subscribe(&back, "persist/#", QoS::AtLeastOnce).await;
     let mut got = Vec::new();

@@ -7,10 +7,9 @@ use mqtt_test_support::{free_port, Mosquitto};
 
 use crate::net::{packets, RecordingProxy};
 use crate::{
-    connected, disconnect, next_event, next_message, options, publish, sleep, spawn, subscribe,
-    text, url, within, Runtime,
+    connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
+    text, until, url, within, Runtime,
 };
-use std::time::Duration;
 
 fn broker() -> Mosquitto {
     Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"))
@@ -23,7 +22,7 @@ pub async fn manual_acks<R: Runtime>(rt: &R, version: ProtocolVersion) {
     let broker = broker();
     let url = url(broker.port());
     let id = format!("manual-{}-{version}", R::NAME);
-    let durable = |o: Options| o.clean_start(false).session_expiry(300).manual_acks(true);
+    let durable = |o: Options| durable(o).manual_acks(true);
     let client = connected(rt, durable(options(&url, &id, version))).await;
     let mut sub = subscribe(&client, "ma/#", QoS::AtLeastOnce).await;
     let publisher = connected(rt, options(&url, &format!("{id}-p"), version)).await;
@@ -63,7 +62,7 @@ pub async fn refused_messages_are_not_sent_again<R: Runtime>(rt: &R, version: Pr
         .unwrap_or_else(|e| panic!("starting the proxy: {e}"));
     let id = format!("refuse-{}-{version}", R::NAME);
     let durable = |o: Options| {
-        let mut o = o.clean_start(false).session_expiry(300).manual_acks(true);
+        let mut o = durable(o).manual_acks(true);
         o.session.receive_maximum = 1;
         o
     };
@@ -105,10 +104,8 @@ pub async fn refused_messages_are_not_sent_again<R: Runtime>(rt: &R, version: Pr
     disconnect(&client).await;
     // The proxy is one more hop: wait until the broker has read the first connection to its
     // end, or the second could take the session over before the last PUBREC arrives.
-    within("the broker closing the first connection", async {
-        while proxy.closed_by_server() == 0 {
-            sleep(Duration::from_millis(2)).await;
-        }
+    until("the broker closing the first connection", || {
+        (proxy.closed_by_server() > 0).then_some(())
     })
     .await;
 

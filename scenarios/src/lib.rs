@@ -173,6 +173,26 @@ pub async fn first_within<T>(limit: Duration, future: impl Future<Output = T>) -
     }
 }
 
+/// Polls `check` every 2 ms until it gives a value (bounded by [`WAIT`]): for state another
+/// thread changes (a proxy's record, a file), which no event announces.
+pub async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    within(what, async {
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+}
+
+/// Options for a session the broker keeps while the client is away (Clean Start off, a
+/// Session Expiry Interval of 300 s).
+pub fn durable(options: Options) -> Options {
+    options.clean_start(false).session_expiry(300)
+}
+
 /// Sleeps on any runtime.
 pub async fn sleep(duration: Duration) {
     async_io::Timer::after(duration).await;

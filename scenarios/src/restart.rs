@@ -1,15 +1,15 @@
 //! The broker restarts under a connected client: without persistence the client finds no
 //! session and subscribes again; with persistence nothing acknowledged is lost.
 
-use mqtt_client::{ConnectionEvent, Options};
+use mqtt_client::ConnectionEvent;
 use mqtt_proto::{ProtocolVersion, QoS, TopicName};
 use mqtt_session::OutboundMessage;
 use mqtt_test_support::{Mosquitto, Options as BrokerOptions};
 use std::collections::BTreeSet;
 
 use crate::{
-    connected, disconnect, next_event, next_message, options, publish, spawn, subscribe, text, url,
-    wait_connected, within, Runtime,
+    connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
+    text, url, wait_connected, within, Runtime,
 };
 
 /// A mosquitto that keeps its sessions and messages on disk.
@@ -19,11 +19,6 @@ fn persistent_broker() -> Mosquitto {
         ..BrokerOptions::default()
     })
     .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Options for a session the broker keeps while the client is away.
-fn durable(options: Options) -> Options {
-    options.clean_start(false).session_expiry(300)
 }
 
 /// A broker restarted without persistence has lost the session: the client reconnects with

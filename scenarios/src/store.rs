@@ -3,41 +3,28 @@
 //! anything that depends on it goes out.
 
 use futures::future::abortable;
-use mqtt_client::{ConnectionEvent, FileStore, Options, Store};
+use mqtt_client::{ConnectionEvent, FileStore, Store};
 use mqtt_proto::{Packet, ProtocolVersion, QoS, Role, TopicName};
 use mqtt_session::{OutboundMessage, Snapshot, Stage};
 use mqtt_test_support::{Mosquitto, TempDir};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::net::{packets, RecordingProxy};
 use crate::{
-    connected, disconnect, next_event, next_message, options, publish, sleep, spawn, subscribe,
-    text, url, wait_connected, within, Runtime,
+    connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
+    text, until, url, wait_connected, within, Runtime,
 };
-
-/// Options for a session the broker keeps while the client is away.
-fn durable(options: Options) -> Options {
-    options.clean_start(false).session_expiry(300)
-}
 
 /// Reads the store until its snapshot satisfies `done` (bounded by [`crate::WAIT`]).
 async fn stored(store: &dyn Store, what: &str, done: impl Fn(&Snapshot) -> bool) -> Snapshot {
-    within(what, async {
-        loop {
-            let bytes = store
-                .load()
-                .unwrap_or_else(|e| panic!("reading the store: {e}"));
-            if let Some(bytes) = bytes {
-                let snapshot = Snapshot::decode(bytes.into())
-                    .unwrap_or_else(|e| panic!("the store holds no snapshot: {e}"));
-                if done(&snapshot) {
-                    return snapshot;
-                }
-            }
-            sleep(Duration::from_millis(5)).await;
-        }
+    until(what, || {
+        let bytes = store
+            .load()
+            .unwrap_or_else(|e| panic!("reading the store: {e}"))?;
+        let snapshot = Snapshot::decode(bytes.into())
+            .unwrap_or_else(|e| panic!("the store holds no snapshot: {e}"));
+        done(&snapshot).then_some(snapshot)
     })
     .await
 }
@@ -199,14 +186,9 @@ pub async fn a_failing_store_closes_the_connection<R: Runtime>(rt: &R, version: 
     // On the wire: no PUBREC on the connection that brought the message; the first one
     // follows the CONNECT of a later connection. The proxy records on its own threads: wait
     // until it has the DISCONNECT, the last packet the client sent.
-    let sent = within("the proxy recording the DISCONNECT", async {
-        loop {
-            let sent = packets(&proxy.client_bytes(), version, Role::Client);
-            if matches!(sent.last(), Some(Packet::Disconnect(_))) {
-                return sent;
-            }
-            sleep(Duration::from_millis(2)).await;
-        }
+    let sent = until("the proxy recording the DISCONNECT", || {
+        let sent = packets(&proxy.client_bytes(), version, Role::Client);
+        matches!(sent.last(), Some(Packet::Disconnect(_))).then_some(sent)
     })
     .await;
     let connects: Vec<_> = (0..sent.len())

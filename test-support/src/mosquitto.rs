@@ -189,23 +189,15 @@ impl Mosquitto {
     /// Freezes it (SIGSTOP): connections stay open, nothing is read or answered, until
     /// [`Mosquitto::resume`].
     pub fn pause(&self) {
-        self.signal("-STOP");
+        if let Some(child) = &self.child {
+            signal(child, "-STOP");
+        }
     }
 
     /// Lets a paused broker go on (SIGCONT).
     pub fn resume(&self) {
-        self.signal("-CONT");
-    }
-
-    fn signal(&self, signal: &str) {
         if let Some(child) = &self.child {
-            let status = Command::new("kill")
-                .args([signal, &child.id().to_string()])
-                .status();
-            assert!(
-                status.as_ref().is_ok_and(|s| s.success()),
-                "kill {signal} mosquitto failed: {status:?}"
-            );
+            signal(child, "-CONT");
         }
     }
 
@@ -219,9 +211,7 @@ impl Mosquitto {
     /// at most 10 s for it to exit, and starts it again on the same port with the same data.
     pub fn restart_graceful(&mut self) -> Result<(), StartError> {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            signal(&child, "-TERM");
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -234,6 +224,17 @@ impl Mosquitto {
         }
         self.spawn()
     }
+}
+
+/// Sends `signal` to `child` by its process id.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    assert!(
+        status.as_ref().is_ok_and(|s| s.success()),
+        "kill {signal} mosquitto failed: {status:?}"
+    );
 }
 
 impl Drop for Mosquitto {
