@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 use mqtt_proto::{DisconnectProperties, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
-    AckToken, Config, DisconnectReason, Event, PublishId, RequestId, Session, Snapshot, State,
-    SubscriptionKey,
+    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, RequestId,
+    Session, State, SubscriptionKey,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -217,10 +217,8 @@ pub struct Driver {
     held: std::collections::VecDeque<Completer>,
     /// Where the session is kept across restarts (see [`crate::store`]).
     store: Option<Arc<dyn Store>>,
-    /// The state the store holds, as last saved (or loaded).
-    saved: Option<Snapshot>,
-    /// Reused to encode the state for the store.
-    store_buf: BytesMut,
+    /// What the store holds, and what to write to it next.
+    journal: Journal,
 }
 
 impl Driver {
@@ -234,7 +232,7 @@ impl Driver {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
-        let (session, saved) = Self::load(options.store.as_deref(), config)?;
+        let session = Self::load(options.store.as_deref(), config)?;
         let store = options.store.clone();
         Ok(Driver {
             session,
@@ -259,25 +257,23 @@ impl Driver {
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
             store,
-            saved,
-            store_buf: BytesMut::new(),
+            journal: Journal::new(),
         })
     }
 
-    /// The session `store` holds, or a new one when there is no store or nothing in it.
-    fn load(
-        store: Option<&dyn Store>,
-        config: Config,
-    ) -> Result<(Session<Instant>, Option<Snapshot>), StartError> {
+    /// The session `store` holds, or a new one when there is no store or nothing in it. The
+    /// first save after it writes the whole journal again (so a store of an older format is
+    /// rewritten in this one).
+    fn load(store: Option<&dyn Store>, config: Config) -> Result<Session<Instant>, StartError> {
         let Some(bytes) = store
             .map(|s| s.load())
             .transpose()
             .map_err(StartError::StoreRead)?
             .flatten()
         else {
-            return Ok((Session::new(config)?, None));
+            return Ok(Session::new(config)?);
         };
-        let snapshot = Snapshot::decode(Bytes::from(bytes))?;
+        let snapshot = Journal::read(Bytes::from(bytes))?;
         if snapshot.protocol_version != config.protocol_version {
             return Err(StartError::StoreVersion {
                 stored: snapshot.protocol_version,
@@ -289,28 +285,29 @@ impl Driver {
             subscriptions = snapshot.subscriptions.len(),
             "session loaded from the store"
         );
-        let session = Session::restore(config, snapshot.clone(), Instant::now())?;
-        Ok((session, Some(snapshot)))
+        Ok(Session::restore(config, snapshot, Instant::now())?)
     }
 
-    /// Saves the session's persistent part if it changed since the last save. Returns false
-    /// when the store failed (reported as [`ConnectionEvent::StoreFailed`]).
+    /// Saves what changed of the session's persistent part since the last save: appends the
+    /// changes to the store's journal, or writes the journal whole (the first time, after a
+    /// failure, and once the changes add up; see [`Journal`]). Returns false when the store
+    /// failed (reported as [`ConnectionEvent::StoreFailed`]).
     fn persist(&mut self) -> bool {
         let Some(store) = &self.store else {
             return true;
         };
-        let snapshot = self.session.snapshot();
-        if self.saved.as_ref() == Some(&snapshot) {
-            return true;
-        }
-        self.store_buf.clear();
-        snapshot.encode(&mut self.store_buf);
-        match store.save(&self.store_buf) {
+        let result = match self.journal.write(self.session.snapshot()) {
+            JournalWrite::Unchanged => return true,
+            JournalWrite::Replace(bytes) => store.save(bytes),
+            JournalWrite::Append(bytes) => store.append(bytes),
+        };
+        match result {
             Ok(()) => {
-                self.saved = Some(snapshot);
+                self.journal.written();
                 true
             }
             Err(error) => {
+                self.journal.failed();
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events

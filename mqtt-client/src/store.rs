@@ -14,7 +14,12 @@
 //!   delivered twice; a message whose PUBREC had not gone out yet is delivered again, as the
 //!   server sends it again;
 //! * the state is saved once per turn of the loop (all the commands and packets one wake-up
-//!   brought), not once per message: with [`FileStore`], one `fsync` per turn.
+//!   brought), not once per message: with [`FileStore`], one `fsync` per turn;
+//! * what is saved is a [`Journal`]: the first save after the start writes the state whole,
+//!   the next ones append only what the turn changed (a publish taken or moved on, the id of
+//!   one completed), until the changes add up to the state's size and it is written whole
+//!   again. So a client draining a backlog of messages writes each about twice, not the
+//!   whole backlog on every turn.
 //!
 //! If a save fails, nothing that depends on it is sent: the connection that brought the input
 //! is closed [MQTT-4.8.0-2], and the next connection (after the usual backoff) tries the store
@@ -22,29 +27,43 @@
 //! store; only a crash while it fails loses what it could not save.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 #[cfg(doc)]
-use mqtt_session::Snapshot;
+use mqtt_session::{Journal, Snapshot};
 
 /// Where a client keeps its session between runs of the program.
 ///
-/// [`FileStore`] keeps it in a file; implement this for a database, flash memory, or a test
-/// that needs a store to fail.
+/// What a client stores is a journal ([`Journal`]): the session whole, then the changes of
+/// each turn appended. [`FileStore`] keeps it in a file; implement this for a database, flash
+/// memory, or a test that needs a store to fail.
 pub trait Store: Send + Sync + fmt::Debug {
-    /// The bytes [`Store::save`] was last given, or `None` when nothing was saved yet.
+    /// What the store holds (what [`Store::save`] was last given, with what [`Store::append`]
+    /// added since), or `None` when nothing was saved yet.
     fn load(&self) -> io::Result<Option<Vec<u8>>>;
 
-    /// Replaces what is stored with `snapshot`. When it returns `Ok` the bytes must survive a
+    /// Replaces what is stored with `bytes`. When it returns `Ok` the bytes must survive a
     /// crash; when it fails, or the process dies inside it, the store must hold either the
     /// old bytes or the new ones, whole.
-    fn save(&self, snapshot: &[u8]) -> io::Result<()>;
+    fn save(&self, bytes: &[u8]) -> io::Result<()>;
+
+    /// Adds `bytes` at the end of what is stored. When it returns `Ok` they must survive a
+    /// crash; when it fails, or the process dies inside it, the store may hold any beginning
+    /// of them (the client's next write after a failure is a [`Store::save`]).
+    ///
+    /// The provided method loads, appends and saves everything, which is correct and as slow
+    /// as writing the whole session every time; a store that can append should.
+    fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut all = self.load()?.unwrap_or_default();
+        all.extend_from_slice(bytes);
+        self.save(&all)
+    }
 }
 
 /// A [`Store`] in one file: each save writes a temporary file beside it, syncs it to disk,
 /// renames it over the file and syncs the directory, so the file always holds one whole
-/// snapshot.
+/// journal; each append writes at the end of the file and syncs its data.
 ///
 /// ```
 /// use mqtt_client::{FileStore, Options, Store};
@@ -97,14 +116,19 @@ impl Store for FileStore {
         }
     }
 
-    fn save(&self, snapshot: &[u8]) -> io::Result<()> {
-        use std::io::Write;
+    fn save(&self, bytes: &[u8]) -> io::Result<()> {
         let mut file = std::fs::File::create(&self.temporary)?;
-        file.write_all(snapshot)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
         std::fs::rename(&self.temporary, &self.path)?;
         sync_directory(&self.path)
+    }
+
+    fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
+        file.write_all(bytes)?;
+        file.sync_data()
     }
 }
 
@@ -133,7 +157,7 @@ pub enum StartError {
     /// The store could not be read.
     #[error("reading the session store: {0}")]
     StoreRead(#[source] io::Error),
-    /// The store holds bytes that are not a session snapshot. The client does not start
+    /// The store holds bytes that are not a session journal. The client does not start
     /// rather than drop the state they may hold.
     #[error("the session store is corrupt: {0}")]
     StoreCorrupt(#[from] mqtt_session::SnapshotError),
@@ -227,6 +251,47 @@ mod tests {
         ));
         let driver = start(options(ProtocolVersion::V311)).expect("a readable store");
         assert_eq!(driver.session().client_id().as_str(), "stored");
+    }
+
+    /// Appends go at the end of what the last save wrote; an append to a file that is gone
+    /// fails (the client's next write is then a save).
+    #[test]
+    fn a_file_store_appends_to_its_file() {
+        let dir = mqtt_test_support::TempDir::new("file-store-append").expect("temp dir");
+        let store = FileStore::new(dir.path().join("session"));
+        assert_eq!(
+            store.append(b"x").map_err(|e| e.kind()),
+            Err(io::ErrorKind::NotFound)
+        );
+        store.save(b"whole").expect("save");
+        store.append(b", then").expect("append");
+        store.append(b" more").expect("append");
+        assert_eq!(
+            store.load().expect("load"),
+            Some(b"whole, then more".to_vec())
+        );
+        store.save(b"again").expect("save");
+        assert_eq!(store.load().expect("load"), Some(b"again".to_vec()));
+    }
+
+    /// A store that only loads and saves appends through them.
+    #[test]
+    fn the_provided_append_loads_and_saves() {
+        #[derive(Debug, Default)]
+        struct Memory(std::sync::Mutex<Option<Vec<u8>>>);
+        impl Store for Memory {
+            fn load(&self) -> io::Result<Option<Vec<u8>>> {
+                Ok(self.0.lock().expect("lock").clone())
+            }
+            fn save(&self, bytes: &[u8]) -> io::Result<()> {
+                *self.0.lock().expect("lock") = Some(bytes.to_vec());
+                Ok(())
+            }
+        }
+        let store = Memory::default();
+        store.append(b"a").expect("append");
+        store.append(b"b").expect("append");
+        assert_eq!(store.load().expect("load"), Some(b"ab".to_vec()));
     }
 
     /// A store in a directory that does not exist fails to save with the error, not a panic.

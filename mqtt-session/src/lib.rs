@@ -57,6 +57,7 @@ mod config;
 mod event;
 mod ids;
 mod inbound;
+mod journal;
 mod outbound;
 mod persist;
 mod session;
@@ -71,6 +72,7 @@ pub use event::{
     AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
     PublishId, PublishTicket, RequestId, ServerLimits, SubscribeResult, SubscriptionKey,
 };
+pub use journal::{Journal, JournalWrite};
 pub use outbound::Stage;
 pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
 pub use session::{OutboundMessage, Session, State};

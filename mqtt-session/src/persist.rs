@@ -71,7 +71,7 @@ pub enum SnapshotError {
     Packet(#[from] mqtt_proto::Error),
 }
 
-const MAGIC: &[u8; 4] = b"MQS1";
+pub(crate) const MAGIC: &[u8; 4] = b"MQS1";
 
 impl Snapshot {
     /// Appends the snapshot's binary form to `buf`. Publishes and subscriptions are stored as
@@ -84,34 +84,10 @@ impl Snapshot {
         buf.put_u64(self.last_publish_id);
         buf.put_u32(self.outgoing.len() as u32);
         for p in &self.outgoing {
-            buf.put_u64(p.id);
-            buf.put_u8(match p.stage {
-                Stage::Queued => 0,
-                Stage::Sent => 1,
-                Stage::Released => 2,
-            });
-            put_packet(buf, |b| {
-                p.publish.encode(ProtocolVersion::V5, b).map(|_| ())
-            });
+            put_persisted_publish(buf, p);
         }
-        buf.put_u32(self.inbound_qos2.len() as u32);
-        for id in &self.inbound_qos2 {
-            buf.put_u16(id.get());
-        }
-        buf.put_u32(self.subscriptions.len() as u32);
-        for s in &self.subscriptions {
-            let subscribe = Subscribe {
-                packet_id: PacketId::MIN,
-                filters: alloc::vec![s.filter.clone()],
-                properties: SubscribeProperties {
-                    subscription_identifier: s.identifier,
-                    ..SubscribeProperties::default()
-                },
-            };
-            put_packet(buf, |b| {
-                subscribe.encode(ProtocolVersion::V5, b).map(|_| ())
-            });
-        }
+        put_inbound_qos2(buf, &self.inbound_qos2);
+        put_subscriptions(buf, &self.subscriptions);
     }
 
     /// Reads a snapshot written by [`Snapshot::encode`].
@@ -122,53 +98,17 @@ impl Snapshot {
         bytes.advance(4);
         let protocol_version =
             ProtocolVersion::from_level(bytes.get_u8()).ok_or(SnapshotError::BadHeader)?;
-        let client_id = MqttString::try_from(
-            alloc::string::String::from_utf8(take_len16(&mut bytes)?.to_vec())
-                .map_err(|_| SnapshotError::Corrupt("client id"))?,
-        )?;
+        let client_id = take_str(&mut bytes)?;
         need(&bytes, 2 + 8 + 4)?;
         let next_packet_id = bytes.get_u16();
         let last_publish_id = bytes.get_u64();
         let count = bytes.get_u32() as usize;
         let mut outgoing = Vec::with_capacity(count.min(bytes.len() / 12));
         for _ in 0..count {
-            need(&bytes, 9)?;
-            let id = bytes.get_u64();
-            let stage = match bytes.get_u8() {
-                0 => Stage::Queued,
-                1 => Stage::Sent,
-                2 => Stage::Released,
-                _ => return Err(SnapshotError::Corrupt("stage")),
-            };
-            let Packet::Publish(publish) = take_packet(&mut bytes)? else {
-                return Err(SnapshotError::Corrupt("expected PUBLISH"));
-            };
-            outgoing.push(PersistedPublish { id, stage, publish });
+            outgoing.push(take_persisted_publish(&mut bytes)?);
         }
-        need(&bytes, 4)?;
-        let count = bytes.get_u32() as usize;
-        need(&bytes, count.saturating_mul(2))?;
-        let mut inbound_qos2 = Vec::with_capacity(count);
-        for _ in 0..count {
-            inbound_qos2
-                .push(PacketId::new(bytes.get_u16()).ok_or(SnapshotError::Corrupt("id 0"))?);
-        }
-        need(&bytes, 4)?;
-        let count = bytes.get_u32() as usize;
-        let mut subscriptions = Vec::with_capacity(count.min(bytes.len() / 8));
-        for _ in 0..count {
-            let Packet::Subscribe(mut s) = take_packet(&mut bytes)? else {
-                return Err(SnapshotError::Corrupt("expected SUBSCRIBE"));
-            };
-            let filter = s
-                .filters
-                .pop()
-                .ok_or(SnapshotError::Corrupt("empty SUBSCRIBE"))?;
-            subscriptions.push(PersistedSubscription {
-                filter,
-                identifier: s.properties.subscription_identifier,
-            });
-        }
+        let inbound_qos2 = take_inbound_qos2(&mut bytes)?;
+        let subscriptions = take_subscriptions(&mut bytes)?;
         Ok(Snapshot {
             protocol_version,
             client_id,
@@ -181,7 +121,93 @@ impl Snapshot {
     }
 }
 
-fn put_str(buf: &mut BytesMut, s: &str) {
+/// A pending publish: its id, its stage and the message as a v5 PUBLISH (nothing lost).
+pub(crate) fn put_persisted_publish(buf: &mut BytesMut, p: &PersistedPublish) {
+    buf.put_u64(p.id);
+    buf.put_u8(match p.stage {
+        Stage::Queued => 0,
+        Stage::Sent => 1,
+        Stage::Released => 2,
+    });
+    put_packet(buf, |b| {
+        p.publish.encode(ProtocolVersion::V5, b).map(|_| ())
+    });
+}
+
+pub(crate) fn take_persisted_publish(bytes: &mut Bytes) -> Result<PersistedPublish, SnapshotError> {
+    need(bytes, 9)?;
+    let id = bytes.get_u64();
+    let stage = match bytes.get_u8() {
+        0 => Stage::Queued,
+        1 => Stage::Sent,
+        2 => Stage::Released,
+        _ => return Err(SnapshotError::Corrupt("stage")),
+    };
+    let Packet::Publish(publish) = take_packet(bytes)? else {
+        return Err(SnapshotError::Corrupt("expected PUBLISH"));
+    };
+    Ok(PersistedPublish { id, stage, publish })
+}
+
+pub(crate) fn put_inbound_qos2(buf: &mut BytesMut, ids: &[PacketId]) {
+    buf.put_u32(ids.len() as u32);
+    for id in ids {
+        buf.put_u16(id.get());
+    }
+}
+
+pub(crate) fn take_inbound_qos2(bytes: &mut Bytes) -> Result<Vec<PacketId>, SnapshotError> {
+    need(bytes, 4)?;
+    let count = bytes.get_u32() as usize;
+    need(bytes, count.saturating_mul(2))?;
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        ids.push(PacketId::new(bytes.get_u16()).ok_or(SnapshotError::Corrupt("id 0"))?);
+    }
+    Ok(ids)
+}
+
+/// Each subscription as a v5 SUBSCRIBE of one filter (options and identifier kept).
+pub(crate) fn put_subscriptions(buf: &mut BytesMut, subscriptions: &[PersistedSubscription]) {
+    buf.put_u32(subscriptions.len() as u32);
+    for s in subscriptions {
+        let subscribe = Subscribe {
+            packet_id: PacketId::MIN,
+            filters: alloc::vec![s.filter.clone()],
+            properties: SubscribeProperties {
+                subscription_identifier: s.identifier,
+                ..SubscribeProperties::default()
+            },
+        };
+        put_packet(buf, |b| {
+            subscribe.encode(ProtocolVersion::V5, b).map(|_| ())
+        });
+    }
+}
+
+pub(crate) fn take_subscriptions(
+    bytes: &mut Bytes,
+) -> Result<Vec<PersistedSubscription>, SnapshotError> {
+    need(bytes, 4)?;
+    let count = bytes.get_u32() as usize;
+    let mut subscriptions = Vec::with_capacity(count.min(bytes.len() / 8));
+    for _ in 0..count {
+        let Packet::Subscribe(mut s) = take_packet(bytes)? else {
+            return Err(SnapshotError::Corrupt("expected SUBSCRIBE"));
+        };
+        let filter = s
+            .filters
+            .pop()
+            .ok_or(SnapshotError::Corrupt("empty SUBSCRIBE"))?;
+        subscriptions.push(PersistedSubscription {
+            filter,
+            identifier: s.properties.subscription_identifier,
+        });
+    }
+    Ok(subscriptions)
+}
+
+pub(crate) fn put_str(buf: &mut BytesMut, s: &str) {
     buf.put_u16(s.len() as u16);
     buf.put_slice(s.as_bytes());
 }
@@ -201,7 +227,14 @@ fn put_packet(
     buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-fn need(bytes: &Bytes, n: usize) -> Result<(), SnapshotError> {
+/// A string written by [`put_str`].
+pub(crate) fn take_str(bytes: &mut Bytes) -> Result<MqttString, SnapshotError> {
+    let s = alloc::string::String::from_utf8(take_len16(bytes)?.to_vec())
+        .map_err(|_| SnapshotError::Corrupt("client id"))?;
+    Ok(MqttString::try_from(s)?)
+}
+
+pub(crate) fn need(bytes: &Bytes, n: usize) -> Result<(), SnapshotError> {
     if bytes.len() < n {
         Err(SnapshotError::Corrupt("truncated"))
     } else {
@@ -209,7 +242,7 @@ fn need(bytes: &Bytes, n: usize) -> Result<(), SnapshotError> {
     }
 }
 
-fn take_len16(bytes: &mut Bytes) -> Result<Bytes, SnapshotError> {
+pub(crate) fn take_len16(bytes: &mut Bytes) -> Result<Bytes, SnapshotError> {
     need(bytes, 2)?;
     let len = usize::from(bytes.get_u16());
     need(bytes, len)?;

@@ -8,6 +8,7 @@
 //! * inbound QoS 2 messages delivered exactly once;
 //! * never more QoS 1/2 publishes in flight than the server's Receive Maximum;
 //! * never silent for longer than the keep-alive while connected;
+//! * the session's journal, written after every step, reads back as its snapshot;
 //! * no panic.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -16,7 +17,9 @@ use std::time::Duration;
 
 use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
-use mqtt_session::{Config, Event, OutboundMessage, PublishFailure, PublishId};
+use mqtt_session::{
+    Config, Event, Journal, JournalWrite, OutboundMessage, PublishFailure, PublishId,
+};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -94,6 +97,9 @@ struct Model {
     /// Rejections the broker sent, by identifier.
     rejected: u32,
     last_write: Option<VirtualInstant>,
+    journal: Journal,
+    /// What a store holding the journal holds.
+    store: Vec<u8>,
 }
 
 impl Model {
@@ -439,6 +445,21 @@ impl Model {
             }
             _ => {}
         }
+        self.check_journal(pair);
+    }
+
+    /// The session's journal, written after every step as a driver writes it after every
+    /// turn (changes appended, the whole journal replaced when they add up), reads back as
+    /// the session's snapshot: no change of the persistent state is missed or misplaced.
+    fn check_journal(&mut self, pair: &Pair) {
+        let snapshot = pair.session.snapshot();
+        match self.journal.write(snapshot.clone()) {
+            JournalWrite::Replace(bytes) => self.store = bytes.to_vec(),
+            JournalWrite::Append(bytes) => self.store.extend_from_slice(bytes),
+            JournalWrite::Unchanged => {}
+        }
+        self.journal.written();
+        assert_eq!(Journal::read(self.store.clone().into()).unwrap(), snapshot);
     }
 
     /// Liveness: on a live connection, a broker that acknowledges everything it holds sees
@@ -538,6 +559,8 @@ fn run(version: ProtocolVersion, session_expiry: u32, receive_maximum: u16, ops:
         failed: BTreeSet::new(),
         rejected: 0,
         last_write: None,
+        journal: Journal::new(),
+        store: Vec::new(),
     };
     model.step(
         &mut pair,

@@ -5,7 +5,7 @@
 use futures::future::abortable;
 use mqtt_client::{ConnectionEvent, FileStore, Store};
 use mqtt_proto::{Packet, ProtocolVersion, QoS, Role, TopicName};
-use mqtt_session::{OutboundMessage, Snapshot, Stage};
+use mqtt_session::{Journal, OutboundMessage, Snapshot, Stage};
 use mqtt_test_support::{Mosquitto, TempDir};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,8 +22,8 @@ async fn stored(store: &dyn Store, what: &str, done: impl Fn(&Snapshot) -> bool)
         let bytes = store
             .load()
             .unwrap_or_else(|e| panic!("reading the store: {e}"))?;
-        let snapshot = Snapshot::decode(bytes.into())
-            .unwrap_or_else(|e| panic!("the store holds no snapshot: {e}"));
+        let snapshot = Journal::read(bytes.into())
+            .unwrap_or_else(|e| panic!("the store holds no session: {e}"));
         done(&snapshot).then_some(snapshot)
     })
     .await
@@ -130,11 +130,11 @@ impl Store for SwitchStore {
         Ok(self.bytes.lock().unwrap_or_else(|e| e.into_inner()).clone())
     }
 
-    fn save(&self, snapshot: &[u8]) -> std::io::Result<()> {
+    fn save(&self, bytes: &[u8]) -> std::io::Result<()> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(std::io::Error::other("the disk is full"));
         }
-        *self.bytes.lock().unwrap_or_else(|e| e.into_inner()) = Some(snapshot.to_vec());
+        *self.bytes.lock().unwrap_or_else(|e| e.into_inner()) = Some(bytes.to_vec());
         Ok(())
     }
 }

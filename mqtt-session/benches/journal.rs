@@ -1,0 +1,131 @@
+//! What a store writes while a session drains a backlog: the whole snapshot on every turn that
+//! changed it (what the drivers wrote before the journal) against the [`Journal`] (changes
+//! appended, the whole journal written again once they add up).
+//!
+//! A session takes `BACKLOG` QoS 1 publishes of 1 KiB while disconnected, then connects to a
+//! server with a Receive Maximum of 20 and acknowledges everything it sends, turn after turn,
+//! until nothing is pending. After each turn both ways of saving encode what they would write;
+//! the bench prints bytes written and the time spent encoding them (no file system involved:
+//! with one, each written byte also costs the disk).
+//!
+//! Run: `cargo bench -p mqtt-session --bench journal`
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+use bytes::{Bytes, BytesMut};
+use mqtt_proto::*;
+use mqtt_session::{Config, Journal, JournalWrite, OutboundMessage, Session};
+use std::time::{Duration, Instant};
+
+const BACKLOG: usize = 2_000;
+const RECEIVE_MAXIMUM: u16 = 20;
+
+#[derive(Default)]
+struct Saved {
+    bytes: usize,
+    writes: usize,
+    replaced: usize,
+    time: Duration,
+}
+
+fn main() {
+    // `cargo bench` runs every bench target with `--bench`; this one takes no other argument.
+    let now = Instant::now();
+    let mut config = Config::new(ProtocolVersion::V5, MqttString::new("journal").unwrap());
+    config.max_queued = BACKLOG;
+    let mut session = Session::new(config).unwrap();
+    let payload = Bytes::from(vec![0x5A; 1024]);
+    for _ in 0..BACKLOG {
+        let message = OutboundMessage::new(
+            TopicName::new("sensors/building-1/temp").unwrap(),
+            payload.clone(),
+            QoS::AtLeastOnce,
+        );
+        session.publish(now, message).unwrap();
+    }
+
+    let (mut whole, mut journaled) = (Saved::default(), Saved::default());
+    let mut journal = Journal::new();
+    let mut buf = BytesMut::new();
+    let mut save = |session: &Session<Instant>| {
+        let start = Instant::now();
+        buf.clear();
+        session.snapshot().encode(&mut buf);
+        whole.time += start.elapsed();
+        whole.bytes += buf.len();
+        whole.writes += 1;
+        whole.replaced += 1;
+
+        let start = Instant::now();
+        let written = match journal.write(session.snapshot()) {
+            JournalWrite::Unchanged => None,
+            JournalWrite::Replace(bytes) => Some((bytes.len(), true)),
+            JournalWrite::Append(bytes) => Some((bytes.len(), false)),
+        };
+        journal.written();
+        journaled.time += start.elapsed();
+        if let Some((len, replaced)) = written {
+            journaled.bytes += len;
+            journaled.writes += 1;
+            journaled.replaced += usize::from(replaced);
+        }
+    };
+    save(&session);
+
+    session.handle_connected(now);
+    let mut out = BytesMut::new();
+    while session.poll_transmit(now, &mut out) > 0 {}
+    let mut input = BytesMut::new();
+    let connack = ConnAck {
+        properties: ConnAckProperties {
+            receive_maximum: core::num::NonZeroU16::new(RECEIVE_MAXIMUM),
+            ..ConnAckProperties::default()
+        },
+        ..ConnAck::default()
+    };
+    connack.encode(ProtocolVersion::V5, &mut input).unwrap();
+    session.handle_read(now, &mut input);
+    let decoder = Decoder::new(ProtocolVersion::V5, Role::Client);
+    let mut turns = 0;
+    while session.pending_publishes() > 0 {
+        out.clear();
+        while session.poll_transmit(now, &mut out) > 0 {}
+        save(&session);
+        turns += 1;
+        // The server acknowledges everything the turn sent.
+        while let Ok(Decoded::Packet(packet)) = decoder.decode(&mut out) {
+            if let Packet::Publish(p) = packet {
+                let id = p.qos_pid.packet_id().unwrap();
+                Packet::PubAck(PubResponse::new(id))
+                    .encode(ProtocolVersion::V5, &mut input)
+                    .unwrap();
+            }
+        }
+        session.handle_read(now, &mut input);
+        while session.poll_event().is_some() {}
+        assert!(turns <= BACKLOG + 1, "the backlog does not drain");
+    }
+    save(&session);
+
+    println!(
+        "draining {BACKLOG} QoS 1 publishes of 1 KiB, Receive Maximum {RECEIVE_MAXIMUM}: {turns} turns"
+    );
+    println!(
+        "{:<26} {:>12} {:>8} {:>10} {:>12}",
+        "saved as", "bytes", "writes", "replaced", "encode ms"
+    );
+    for (name, s) in [("whole snapshot per turn", &whole), ("journal", &journaled)] {
+        println!(
+            "{:<26} {:>12} {:>8} {:>10} {:>12.1}",
+            name,
+            s.bytes,
+            s.writes,
+            s.replaced,
+            s.time.as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "journal / whole: bytes {:.4}, encode time {:.3}",
+        journaled.bytes as f64 / whole.bytes as f64,
+        journaled.time.as_secs_f64() / whole.time.as_secs_f64()
+    );
+}

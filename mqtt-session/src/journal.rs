@@ -1,0 +1,593 @@
+//! A session journal: a [`Snapshot`] followed by the changes made since, so that a store
+//! appends what one turn changed instead of writing the whole session again.
+//!
+//! Writing the whole snapshot on every change is fine for a session with a few messages
+//! pending, and quadratic for one draining a backlog: each turn that completes a message writes
+//! all the others again. A [`Journal`] writes the snapshot whole once, then for each turn only
+//! what changed (a publish taken or moved to its next stage: that publish; a publish completed:
+//! its id), and writes the snapshot whole again once the changes add up to as much as the
+//! snapshot (and at least [`Journal::COMPACT_AT_LEAST`] bytes). So what a store holds stays
+//! within about twice the session's size plus that, and what is written within about twice the
+//! changes.
+//!
+//! The bytes: `MQJ1`, then records, each a 4-byte length, the CRC-32 of its body and its body:
+//! a kind byte and either a snapshot ([`Snapshot::encode`]) or one turn's changes. The first
+//! record is a snapshot. A store appends a record with one write; a crash in the middle of it
+//! leaves a last record that is cut short or fails its checksum, which [`Journal::read`]
+//! ignores: nothing that depended on it was sent (see [`Journal::write`]). A bad record with
+//! good ones after it is corruption, reported as such.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::persist::{
+    need, put_inbound_qos2, put_persisted_publish, put_str, put_subscriptions, take_inbound_qos2,
+    take_persisted_publish, take_str, take_subscriptions, PersistedPublish, Snapshot,
+    SnapshotError, MAGIC as SNAPSHOT_MAGIC,
+};
+
+const MAGIC: &[u8; 4] = b"MQJ1";
+/// Record length and checksum.
+const RECORD_HEAD: usize = 8;
+
+const SNAPSHOT: u8 = 0;
+const CHANGES: u8 = 1;
+
+// The changes of a `CHANGES` record.
+const PUBLISH: u8 = 1;
+const REMOVE: u8 = 2;
+const COUNTERS: u8 = 3;
+const CLIENT_ID: u8 = 4;
+const INBOUND_QOS2: u8 = 5;
+const SUBSCRIPTIONS: u8 = 6;
+
+/// What to do with the store this turn, as [`Journal::write`] says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JournalWrite<'a> {
+    /// Nothing changed since the last write: leave the store as it is.
+    Unchanged,
+    /// Replace what the store holds with these bytes, whole (write them beside it and rename,
+    /// or whatever makes the replacement all or nothing).
+    Replace(&'a [u8]),
+    /// Append these bytes to what the store holds.
+    Append(&'a [u8]),
+}
+
+/// Turns the snapshots of a session, taken once per turn of a loop, into what a store must
+/// write: nothing, changes to append, or (the first time, after a failed write, and once the
+/// changes add up) the whole journal again.
+///
+/// ```
+/// use mqtt_proto::{MqttString, ProtocolVersion};
+/// use mqtt_session::{Config, Journal, JournalWrite, Session};
+///
+/// let config = Config::new(ProtocolVersion::V5, MqttString::new("sensor-7")?);
+/// let session = Session::<std::time::Instant>::new(config)?;
+/// let mut journal = Journal::new();
+/// let mut stored = Vec::new();
+/// match journal.write(session.snapshot()) {
+///     JournalWrite::Replace(bytes) => stored = bytes.to_vec(),
+///     JournalWrite::Append(bytes) => stored.extend_from_slice(bytes),
+///     JournalWrite::Unchanged => {}
+/// }
+/// journal.written();
+/// assert_eq!(journal.write(session.snapshot()), JournalWrite::Unchanged);
+/// assert_eq!(Journal::read(stored.into())?, session.snapshot());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Journal {
+    /// What the store holds, replayed.
+    saved: Option<Snapshot>,
+    /// What it holds once the last write is done.
+    pending: Option<Snapshot>,
+    /// Whether the last write replaces.
+    pending_replace: bool,
+    buf: BytesMut,
+    /// Bytes of the snapshot record the store's journal starts with, and of the changes after it.
+    base: usize,
+    appended: usize,
+}
+
+impl Journal {
+    /// Changes are appended until they add up to the snapshot's size or this, whichever is
+    /// larger; then the journal is written whole again.
+    pub const COMPACT_AT_LEAST: usize = 64 * 1024;
+
+    /// A journal that has written nothing yet: its first write replaces what the store holds.
+    pub fn new() -> Journal {
+        Journal::default()
+    }
+
+    /// What to write for the session's state `snapshot`. Call [`Journal::written`] once the
+    /// store has done it (durably), or [`Journal::failed`] if it could not; until then, send
+    /// nothing that depends on the change.
+    pub fn write(&mut self, snapshot: Snapshot) -> JournalWrite<'_> {
+        self.buf.clear();
+        self.pending = None;
+        if let Some(saved) = &self.saved {
+            match encode_changes(saved, &snapshot, &mut self.buf) {
+                Some(0) => return JournalWrite::Unchanged,
+                Some(_)
+                    if self.appended + self.buf.len() <= self.base.max(Self::COMPACT_AT_LEAST) =>
+                {
+                    self.pending = Some(snapshot);
+                    self.pending_replace = false;
+                    return JournalWrite::Append(&self.buf);
+                }
+                _ => self.buf.clear(),
+            }
+        }
+        self.buf.put_slice(MAGIC);
+        put_record(&mut self.buf, SNAPSHOT, |b| snapshot.encode(b));
+        self.pending = Some(snapshot);
+        self.pending_replace = true;
+        JournalWrite::Replace(&self.buf)
+    }
+
+    /// The store did what the last [`Journal::write`] said.
+    pub fn written(&mut self) {
+        if let Some(snapshot) = self.pending.take() {
+            if self.pending_replace {
+                self.base = self.buf.len();
+                self.appended = 0;
+            } else {
+                self.appended += self.buf.len();
+            }
+            self.saved = Some(snapshot);
+        }
+    }
+
+    /// The store could not do what the last [`Journal::write`] said. The next write replaces
+    /// the whole journal: an append that failed half-way may have left part of a record, which
+    /// must not be followed by others.
+    pub fn failed(&mut self) {
+        self.pending = None;
+        self.saved = None;
+    }
+
+    /// The session state `bytes` hold: a journal (its snapshot with the changes after it
+    /// applied, a last record cut short by a crash ignored) or a plain [`Snapshot::encode`].
+    pub fn read(mut bytes: Bytes) -> Result<Snapshot, SnapshotError> {
+        if bytes.starts_with(SNAPSHOT_MAGIC) {
+            return Snapshot::decode(bytes);
+        }
+        if !bytes.starts_with(MAGIC) {
+            return Err(SnapshotError::BadHeader);
+        }
+        bytes.advance(MAGIC.len());
+        let mut snapshot: Option<Snapshot> = None;
+        while let Some(mut body) = take_record(&mut bytes)? {
+            match (body.get_u8(), &mut snapshot) {
+                (SNAPSHOT, None) => snapshot = Some(Snapshot::decode(body)?),
+                (CHANGES, Some(snapshot)) => apply_changes(snapshot, body)?,
+                _ => return Err(SnapshotError::Corrupt("journal record out of place")),
+            }
+        }
+        snapshot.ok_or(SnapshotError::Corrupt("journal without a snapshot"))
+    }
+}
+
+/// Appends a record of `kind` whose body `body` writes.
+fn put_record(buf: &mut BytesMut, kind: u8, body: impl FnOnce(&mut BytesMut)) {
+    let at = buf.len();
+    buf.put_u64(0);
+    buf.put_u8(kind);
+    body(buf);
+    let len = (buf.len() - at - RECORD_HEAD) as u32;
+    let crc = crc32(&buf[at + RECORD_HEAD..]);
+    buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    buf[at + 4..at + RECORD_HEAD].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// The next record's body (its kind byte first), or `None` at the end, including the end a
+/// crash left in the middle of an append.
+fn take_record(bytes: &mut Bytes) -> Result<Option<Bytes>, SnapshotError> {
+    if bytes.len() < RECORD_HEAD {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
+    let crc = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    let rest = bytes.len() - RECORD_HEAD;
+    if len >= 1 && len <= rest && crc32(&bytes[RECORD_HEAD..RECORD_HEAD + len]) == crc {
+        bytes.advance(RECORD_HEAD);
+        return Ok(Some(bytes.split_to(len)));
+    }
+    // A record the last append did not finish: it runs to the end, or what follows it is the
+    // zeroes a file system may show past the data a crash did not let it write.
+    if len >= rest || bytes[RECORD_HEAD..].iter().all(|&b| b == 0) {
+        bytes.clear();
+        return Ok(None);
+    }
+    Err(SnapshotError::Corrupt("journal record checksum"))
+}
+
+/// Appends a `CHANGES` record turning `old` into `new` and returns how many changes it holds
+/// (none appended when 0), or `None` when `new` is not a later state of `old` that changes can
+/// express (another protocol version, or publishes out of order).
+fn encode_changes(old: &Snapshot, new: &Snapshot, buf: &mut BytesMut) -> Option<usize> {
+    if old.protocol_version != new.protocol_version
+        || !in_id_order(&old.outgoing)
+        || !in_id_order(&new.outgoing)
+    {
+        return None;
+    }
+    let at = buf.len();
+    let mut count = 0;
+    put_record(buf, CHANGES, |buf| {
+        if old.client_id != new.client_id {
+            buf.put_u8(CLIENT_ID);
+            put_str(buf, &new.client_id);
+            count += 1;
+        }
+        if (old.next_packet_id, old.last_publish_id) != (new.next_packet_id, new.last_publish_id) {
+            buf.put_u8(COUNTERS);
+            buf.put_u16(new.next_packet_id);
+            buf.put_u64(new.last_publish_id);
+            count += 1;
+        }
+        // Both lists are in id order: walk them side by side.
+        let (a, b) = (&old.outgoing, &new.outgoing);
+        let (mut i, mut j) = (0, 0);
+        loop {
+            let (remove, upsert) = match (a.get(i), b.get(j)) {
+                (None, None) => break,
+                (Some(o), Some(n)) if o.id == n.id => {
+                    i += 1;
+                    j += 1;
+                    (None, (!same(o, n)).then_some(n))
+                }
+                (Some(o), Some(n)) if o.id < n.id => {
+                    i += 1;
+                    (Some(o.id), None)
+                }
+                (Some(o), None) => {
+                    i += 1;
+                    (Some(o.id), None)
+                }
+                (_, Some(n)) => {
+                    j += 1;
+                    (None, Some(n))
+                }
+            };
+            if let Some(id) = remove {
+                buf.put_u8(REMOVE);
+                buf.put_u64(id);
+                count += 1;
+            }
+            if let Some(p) = upsert {
+                buf.put_u8(PUBLISH);
+                put_persisted_publish(buf, p);
+                count += 1;
+            }
+        }
+        if old.inbound_qos2 != new.inbound_qos2 {
+            buf.put_u8(INBOUND_QOS2);
+            put_inbound_qos2(buf, &new.inbound_qos2);
+            count += 1;
+        }
+        if old.subscriptions != new.subscriptions {
+            buf.put_u8(SUBSCRIPTIONS);
+            put_subscriptions(buf, &new.subscriptions);
+            count += 1;
+        }
+    });
+    if count == 0 {
+        buf.truncate(at);
+    }
+    Some(count)
+}
+
+/// `a == b`, without comparing the payloads byte by byte when they are the same bytes (as
+/// they are in two snapshots of one session: a publish's payload never changes).
+fn same(a: &PersistedPublish, b: &PersistedPublish) -> bool {
+    let (p, q) = (&a.publish, &b.publish);
+    let same_bytes = |x: &[u8], y: &[u8]| x.as_ptr() == y.as_ptr() && x.len() == y.len() || x == y;
+    a.id == b.id
+        && a.stage == b.stage
+        && (p.dup, p.qos_pid, p.retain) == (q.dup, q.qos_pid, q.retain)
+        && same_bytes(p.topic.as_bytes(), q.topic.as_bytes())
+        && same_bytes(&p.payload, &q.payload)
+        && p.properties == q.properties
+}
+
+fn in_id_order(publishes: &[PersistedPublish]) -> bool {
+    publishes.windows(2).all(|w| w[0].id < w[1].id)
+}
+
+/// Applies the changes of a `CHANGES` record's body (after its kind byte) to `snapshot`.
+fn apply_changes(snapshot: &mut Snapshot, mut body: Bytes) -> Result<(), SnapshotError> {
+    while body.has_remaining() {
+        match body.get_u8() {
+            PUBLISH => {
+                let p = take_persisted_publish(&mut body)?;
+                match snapshot.outgoing.binary_search_by_key(&p.id, |q| q.id) {
+                    Ok(at) => snapshot.outgoing[at] = p,
+                    Err(at) => snapshot.outgoing.insert(at, p),
+                }
+            }
+            REMOVE => {
+                need(&body, 8)?;
+                let id = body.get_u64();
+                let at = snapshot
+                    .outgoing
+                    .binary_search_by_key(&id, |q| q.id)
+                    .map_err(|_| SnapshotError::Corrupt("journal removes an unknown publish"))?;
+                snapshot.outgoing.remove(at);
+            }
+            COUNTERS => {
+                need(&body, 10)?;
+                snapshot.next_packet_id = body.get_u16();
+                snapshot.last_publish_id = body.get_u64();
+            }
+            CLIENT_ID => snapshot.client_id = take_str(&mut body)?,
+            INBOUND_QOS2 => snapshot.inbound_qos2 = take_inbound_qos2(&mut body)?,
+            SUBSCRIPTIONS => snapshot.subscriptions = take_subscriptions(&mut body)?,
+            _ => return Err(SnapshotError::Corrupt("journal change kind")),
+        }
+    }
+    Ok(())
+}
+
+/// CRC-32 tables for eight bytes at a time: `CRC_TABLES[0]` is the byte-at-a-time table of
+/// the IEEE polynomial (reflected), `CRC_TABLES[k]` moves a byte's contribution `k` bytes on.
+const CRC_TABLES: [[u32; 256]; 8] = {
+    let mut tables = [[0u32; 256]; 8];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        tables[0][i] = c;
+        i += 1;
+    }
+    let mut t = 1;
+    while t < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[t - 1][i];
+            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        t += 1;
+    }
+    tables
+};
+
+/// CRC-32 (the IEEE polynomial, reflected, as zlib and Ethernet compute it), eight bytes at a
+/// time: a backlog's journal is megabytes.
+fn crc32(bytes: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
+    let byte = |c: u32, b: u8| t[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    let mut c = !0u32;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
+        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
+        let at = |x: u32, shift: u32| (x >> shift & 0xFF) as usize;
+        c = t[7][at(lo, 0)]
+            ^ t[6][at(lo, 8)]
+            ^ t[5][at(lo, 16)]
+            ^ t[4][at(lo, 24)]
+            ^ t[3][at(hi, 0)]
+            ^ t[2][at(hi, 8)]
+            ^ t[1][at(hi, 16)]
+            ^ t[0][at(hi, 24)];
+    }
+    !words.remainder().iter().fold(c, |c, &b| byte(c, b))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Stage;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use mqtt_proto::{MqttString, PacketId, ProtocolVersion, Publish, QosPid, TopicName};
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            protocol_version: ProtocolVersion::V5,
+            client_id: MqttString::new("journal").unwrap(),
+            next_packet_id: 1,
+            last_publish_id: 0,
+            outgoing: Vec::new(),
+            inbound_qos2: Vec::new(),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    fn publish(id: u64, stage: Stage, payload: usize) -> PersistedPublish {
+        PersistedPublish {
+            id,
+            stage,
+            publish: Publish::new(
+                TopicName::new("j/t").unwrap(),
+                vec![id as u8; payload],
+                QosPid::AtLeastOnce(PacketId::new(id as u16).unwrap()),
+            ),
+        }
+    }
+
+    /// Writes `snapshot` as a store would, returning what the store holds after.
+    fn write(journal: &mut Journal, store: &mut Vec<u8>, snapshot: &Snapshot) -> &'static str {
+        let kind = match journal.write(snapshot.clone()) {
+            JournalWrite::Replace(bytes) => {
+                *store = bytes.to_vec();
+                "replace"
+            }
+            JournalWrite::Append(bytes) => {
+                store.extend_from_slice(bytes);
+                "append"
+            }
+            JournalWrite::Unchanged => "unchanged",
+        };
+        journal.written();
+        kind
+    }
+
+    /// The check value of CRC-32/ISO-HDLC, and eight bytes at a time agreeing with one byte
+    /// at a time at every length and alignment.
+    #[test]
+    fn crc32_is_the_ieee_one() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+        let bytewise = |bytes: &[u8]| {
+            !bytes.iter().fold(!0u32, |c, &b| {
+                CRC_TABLES[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
+            })
+        };
+        let data: Vec<u8> = (0..300u32).map(|i| (i * 7919 % 251) as u8).collect();
+        for start in 0..9 {
+            for end in start..data.len() {
+                assert_eq!(crc32(&data[start..end]), bytewise(&data[start..end]));
+            }
+        }
+    }
+
+    /// The first write replaces, later ones append what changed (a publish added, moved on,
+    /// removed; the counters; QoS 2 ids), and the journal reads back as the last snapshot
+    /// after each.
+    #[test]
+    fn changes_are_appended_and_read_back() {
+        let mut journal = Journal::new();
+        let mut store = Vec::new();
+        let mut s = snapshot();
+        assert_eq!(write(&mut journal, &mut store, &s), "replace");
+        assert_eq!(write(&mut journal, &mut store, &s), "unchanged");
+        let mut states = vec![];
+        s.outgoing = vec![publish(1, Stage::Queued, 10), publish(2, Stage::Queued, 10)];
+        s.last_publish_id = 2;
+        states.push(s.clone());
+        s.outgoing[0].stage = Stage::Sent;
+        s.outgoing[0].publish.dup = true;
+        s.inbound_qos2 = vec![PacketId::new(7).unwrap()];
+        states.push(s.clone());
+        s.outgoing.remove(0);
+        s.outgoing.push(publish(5, Stage::Queued, 3));
+        s.next_packet_id = 9;
+        s.client_id = MqttString::new("assigned").unwrap();
+        states.push(s.clone());
+        s.outgoing.clear();
+        s.inbound_qos2.clear();
+        states.push(s.clone());
+        for state in &states {
+            let before = store.len();
+            assert_eq!(write(&mut journal, &mut store, state), "append");
+            assert!(store.len() > before);
+            assert_eq!(Journal::read(store.clone().into()).unwrap(), *state);
+        }
+    }
+
+    /// A last record cut anywhere, or followed by zeroes, is ignored; a damaged record with
+    /// another after it is corruption.
+    #[test]
+    fn a_record_cut_short_by_a_crash_is_ignored() {
+        let mut journal = Journal::new();
+        let mut store = Vec::new();
+        let mut s = snapshot();
+        write(&mut journal, &mut store, &s);
+        let first = s.clone();
+        let snapshot_end = store.len();
+        s.outgoing.push(publish(1, Stage::Queued, 40));
+        write(&mut journal, &mut store, &s);
+        let second = s.clone();
+        let second_end = store.len();
+        s.outgoing[0].stage = Stage::Sent;
+        write(&mut journal, &mut store, &s);
+        for cut in second_end..store.len() {
+            let read = Journal::read(store[..cut].to_vec().into()).unwrap();
+            assert_eq!(read, second, "cut at {cut}");
+        }
+        for cut in snapshot_end..second_end {
+            assert_eq!(Journal::read(store[..cut].to_vec().into()).unwrap(), first);
+        }
+        // The file's length grew to the record's end but only part of its data was written;
+        // or none of it, with zeroes past it.
+        let mut zeroed = store[..second_end + 20].to_vec();
+        zeroed.resize(store.len(), 0);
+        assert_eq!(Journal::read(zeroed.into()).unwrap(), second);
+        let mut zeroed = store[..second_end].to_vec();
+        zeroed.resize(store.len() + 100, 0);
+        assert_eq!(Journal::read(zeroed.into()).unwrap(), second);
+        assert_eq!(Journal::read(store.clone().into()).unwrap(), s);
+
+        let mut damaged = store.clone();
+        damaged[second_end - 3] ^= 0x40;
+        assert_eq!(
+            Journal::read(damaged.into()),
+            Err(SnapshotError::Corrupt("journal record checksum"))
+        );
+        assert_eq!(
+            Journal::read(b"MQJ1".to_vec().into()),
+            Err(SnapshotError::Corrupt("journal without a snapshot"))
+        );
+        assert_eq!(
+            Journal::read(b"nothing".to_vec().into()),
+            Err(SnapshotError::BadHeader)
+        );
+    }
+
+    /// A plain snapshot (what stores held before journals) reads as itself.
+    #[test]
+    fn a_plain_snapshot_reads_as_itself() {
+        let mut s = snapshot();
+        s.outgoing.push(publish(3, Stage::Released, 5));
+        let mut buf = BytesMut::new();
+        s.encode(&mut buf);
+        assert_eq!(Journal::read(buf.freeze()).unwrap(), s);
+    }
+
+    /// Once the appended changes add up to the snapshot's size (at least
+    /// `COMPACT_AT_LEAST`), the next write replaces; a failed write makes the next one
+    /// replace; what is written stays proportional to what changed.
+    #[test]
+    fn the_journal_is_written_whole_again_once_changes_add_up() {
+        let mut journal = Journal::new();
+        let mut store = Vec::new();
+        let mut s = snapshot();
+        // A backlog of 400 publishes of 1 KiB, completed one at a time.
+        s.outgoing = (1..=400)
+            .map(|id| publish(id, Stage::Queued, 1024))
+            .collect();
+        write(&mut journal, &mut store, &s);
+        let backlog = store.len();
+        let mut written = 0;
+        let mut replaced = 0;
+        while !s.outgoing.is_empty() {
+            s.outgoing.remove(0);
+            if let Some(p) = s.outgoing.first_mut() {
+                p.stage = Stage::Sent;
+            }
+            let before = store.len();
+            match write(&mut journal, &mut store, &s) {
+                "replace" => {
+                    replaced += 1;
+                    written += store.len();
+                }
+                _ => written += store.len() - before,
+            }
+            assert!(store.len() <= 2 * backlog + Journal::COMPACT_AT_LEAST);
+        }
+        assert_eq!(Journal::read(store.clone().into()).unwrap(), s);
+        // Each turn appends one publish and one removal (about 1 KiB): 400 KiB, and the
+        // journal written whole a few times; a snapshot per turn would have written 80 MB.
+        assert!(replaced >= 1, "never compacted");
+        assert!(
+            written < 4 * backlog,
+            "{written} bytes written for a {backlog}-byte backlog"
+        );
+
+        s.outgoing.push(publish(500, Stage::Queued, 1));
+        assert!(matches!(journal.write(s.clone()), JournalWrite::Append(_)));
+        journal.failed();
+        assert!(matches!(journal.write(s.clone()), JournalWrite::Replace(_)));
+    }
+}
