@@ -590,4 +590,47 @@ mod tests {
         journal.failed();
         assert!(matches!(journal.write(s.clone()), JournalWrite::Replace(_)));
     }
+
+    /// Whatever a damaged store holds, reading it is an error or a state, never a panic, and
+    /// never an allocation sized by a length it holds (the proptest runs with the limits the
+    /// reader checks lengths against).
+    #[test]
+    fn damaged_journals_never_panic() {
+        use proptest::prelude::*;
+        let mut journal = Journal::new();
+        let mut store = Vec::new();
+        let mut s = snapshot();
+        write(&mut journal, &mut store, &s);
+        s.outgoing = vec![publish(1, Stage::Queued, 30), publish(2, Stage::Sent, 3)];
+        s.inbound_qos2 = vec![PacketId::new(4).unwrap()];
+        write(&mut journal, &mut store, &s);
+        s.outgoing.remove(0);
+        write(&mut journal, &mut store, &s);
+        let valid = store;
+        let len = valid.len();
+        proptest!(ProptestConfig::with_cases(2000), |(
+            flips in prop::collection::vec((0..len, any::<u8>()), 1..6),
+            cut in 0..=len,
+            tail in prop::collection::vec(any::<u8>(), 0..64),
+        )| {
+            let mut bytes = valid.clone();
+            for (at, x) in flips {
+                bytes[at] ^= x;
+            }
+            bytes.truncate(cut);
+            bytes.extend_from_slice(&tail);
+            let _ = Journal::read(bytes.into());
+            let mut raw = b"MQJ1".to_vec();
+            raw.extend_from_slice(&tail);
+            let _ = Journal::read(raw.into());
+            // Damaged bodies with good checksums reach the parsers of snapshots and changes.
+            let mut first = BytesMut::new();
+            first.put_slice(MAGIC);
+            put_record(&mut first, SNAPSHOT, |b| b.put_slice(&tail));
+            let _ = Journal::read(first.freeze());
+            let mut next = BytesMut::from(&valid[..]);
+            put_record(&mut next, CHANGES, |b| b.put_slice(&tail));
+            let _ = Journal::read(next.freeze());
+        });
+    }
 }
