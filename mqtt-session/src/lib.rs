@@ -22,6 +22,13 @@
 //! After [`Session::poll_transmit`] has written everything, a state of [`State::Idle`] while
 //! the transport is open means the session has ended the connection: close the transport.
 //!
+//! # Surviving a restart
+//!
+//! [`Session::snapshot`] is what must outlive the process, as plain data;
+//! [`Session::restore`] continues from it. To keep it in a file or in flash, give each turn's
+//! snapshot to a [`Journal`], write what it says (the changes to append, or everything)
+//! before writing what `poll_transmit` gave, and read it back with [`Journal::read`].
+//!
 //! # A whole run loop
 //!
 //! The loop of a driver that owns its own I/O ends this page: the `custom-event-loop` example of
