@@ -21,6 +21,9 @@
 //!   again. So a client draining a backlog of messages writes each about twice, not the
 //!   whole backlog on every turn.
 //!
+//! The store is called from the connection task, which waits for it: with [`FileStore`], for
+//! the disk once per turn. On a current-thread runtime the other tasks wait too.
+//!
 //! If a save fails, nothing that depends on it is sent: the connection that brought the input
 //! is closed [MQTT-4.8.0-2], and the next connection (after the usual backoff) tries the store
 //! again. The session in memory is unharmed, so no message is lost or doubled by a failing

@@ -17,7 +17,8 @@
 //! `BENCH_CLIENT=tokio`, `smol`, `rumqttc` or `floor` — or a comma-separated list; `ours` is an
 //! alias of `tokio` — runs the throughput scenarios of those clients only;
 //! `BENCH_WAIT=<seconds>` is how long a subscriber waits for the next message before counting
-//! the rest as lost, 5 by default).
+//! the rest as lost, 5 by default; `BENCH_STORE=1` gives each of our clients a `FileStore` in
+//! a temporary directory, to see what saving the session on every turn costs).
 //!
 //! The `floor` rows are not a client: see [`floor_throughput`]. They show the least CPU per
 //! message any client can spend in each scenario, and so the lowest ratio to rumqttc possible.
@@ -321,10 +322,24 @@ impl Runtime for Smol {
     }
 }
 
+/// With `BENCH_STORE=1`, the directory our clients keep their session stores in.
+fn store_dir() -> Option<&'static mqtt_test_support::TempDir> {
+    static DIR: std::sync::OnceLock<Option<mqtt_test_support::TempDir>> =
+        std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        std::env::var_os("BENCH_STORE")
+            .map(|_| mqtt_test_support::TempDir::new("bench-store").unwrap())
+    })
+    .as_ref()
+}
+
 async fn ours_connected<R: Runtime>(rt: &R, port: u16, id: &str) -> Client {
-    let options = Options::new(&format!("mqtt://127.0.0.1:{port}"), id)
+    let mut options = Options::new(&format!("mqtt://127.0.0.1:{port}"), id)
         .unwrap()
         .protocol_version(ProtocolVersion::V311);
+    if let Some(dir) = store_dir() {
+        options = options.store(mqtt_client::FileStore::new(dir.path().join(id)));
+    }
     let client = rt.start(options);
     loop {
         match client.next_event().await {
@@ -961,7 +976,19 @@ fn run_clients(
     [on_tokio, on_smol, theirs, floor]
 }
 
+/// Removes the stores' directory when `main` returns (a static is never dropped).
+struct RemoveStores;
+
+impl Drop for RemoveStores {
+    fn drop(&mut self) {
+        if let Some(dir) = store_dir() {
+            let _ = std::fs::remove_dir_all(dir.path());
+        }
+    }
+}
+
 fn main() {
+    let _stores = RemoveStores;
     let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
     let broker = Mosquitto::start(mqtt_test_support::Options {
         extra_config: vec![
