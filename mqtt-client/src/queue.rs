@@ -531,16 +531,7 @@ mod tests {
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
 
-    use crate::test_waker::WakeCount as Flag;
-
-    /// A waker that records that it was woken.
-    fn flag() -> (Arc<Flag>, Waker) {
-        Flag::waker()
-    }
-
-    fn woken(flag: &Flag) -> bool {
-        flag.woken()
-    }
+    use crate::test_waker::WakeCount;
 
     fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
         f.poll(&mut Context::from_waker(Waker::noop()))
@@ -591,7 +582,7 @@ mod tests {
         for i in 0..3 {
             tx.try_send(i).unwrap();
         }
-        let flags: Vec<_> = (0..3).map(|_| flag().0).collect();
+        let flags: Vec<_> = (0..3).map(|_| WakeCount::waker().0).collect();
         let mut sends: Vec<_> = (10..13).map(|i| Box::pin(tx.send(i))).collect();
         for (send, flag) in sends.iter_mut().zip(&flags) {
             let waker = Waker::from(flag.clone());
@@ -606,7 +597,7 @@ mod tests {
         let mut done = 0;
         for _ in 0..3 {
             for (send, flag) in sends.iter_mut().zip(&flags) {
-                if woken(flag) {
+                if flag.woken() {
                     let waker = Waker::from(flag.clone());
                     if send
                         .as_mut()
@@ -629,21 +620,21 @@ mod tests {
         let (tx, rx) = bounded(4);
         let tx2 = tx.clone();
         let weak = tx.downgrade();
-        let (flag, waker) = flag();
+        let (flag, waker) = WakeCount::waker();
         let mut cx = Context::from_waker(&waker);
         assert!(rx.poll_recv(&mut cx).is_pending());
         tx2.try_send(7).unwrap();
-        assert!(woken(&flag), "an item wakes the receiver");
+        assert!(flag.woken(), "an item wakes the receiver");
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Ok(7)));
         assert!(rx.poll_recv(&mut cx).is_pending());
         drop(tx);
-        assert!(!woken(&flag), "one sender is left");
+        assert!(!flag.woken(), "one sender is left");
         let upgraded = weak.upgrade().unwrap();
         drop(tx2);
-        assert!(!woken(&flag), "the upgraded one is a sender");
+        assert!(!flag.woken(), "the upgraded one is a sender");
         assert!(rx.poll_recv(&mut cx).is_pending());
         drop(upgraded);
-        assert!(woken(&flag), "the last sender leaving wakes the receiver");
+        assert!(flag.woken(), "the last sender leaving wakes the receiver");
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Err(RecvError)));
         assert!(weak.upgrade().is_none());
         assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
@@ -651,7 +642,7 @@ mod tests {
         let (tx, rx) = bounded::<u8>(4);
         assert!(rx.poll_recv(&mut cx).is_pending());
         weak_close(&tx);
-        assert!(woken(&flag), "closing wakes the receiver");
+        assert!(flag.woken(), "closing wakes the receiver");
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Err(RecvError)));
     }
 
@@ -677,14 +668,14 @@ mod tests {
     }
 
     /// A sender waiting for room, and the record of its wake-ups.
-    type Waiting<'a> = (Pin<Box<SendFuture<'a, u32>>>, Arc<Flag>);
+    type Waiting<'a> = (Pin<Box<SendFuture<'a, u32>>>, Arc<WakeCount>);
 
     /// A full queue of capacity one (`tx` and its receiver) with two senders waiting in line
     /// for room, each polled with a waker that records its wake-ups.
     fn two_waiting(tx: &Sender<u32>) -> [Waiting<'_>; 2] {
         tx.try_send(0).unwrap();
         [1, 2].map(|item| {
-            let (flag, waker) = flag();
+            let (flag, waker) = WakeCount::waker();
             let mut send = Box::pin(tx.send(item));
             let polled = send.as_mut().poll(&mut Context::from_waker(&waker));
             assert!(polled.is_pending(), "the queue is full");
@@ -697,10 +688,10 @@ mod tests {
         let (tx, rx) = bounded(1);
         let [(first, first_flag), (mut second, second_flag)] = two_waiting(&tx);
         assert_eq!(rx.try_recv(), Ok(0));
-        assert!(woken(&first_flag) && !woken(&second_flag));
+        assert!(first_flag.woken() && !second_flag.woken());
         // The first leaves without using the room it was woken for: the second gets it.
         drop(first);
-        assert!(woken(&second_flag));
+        assert!(second_flag.woken());
         assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
         assert_eq!(rx.try_recv(), Ok(2));
     }
@@ -710,9 +701,9 @@ mod tests {
         let (tx, rx) = bounded(1);
         let [(first, first_flag), (mut second, second_flag)] = two_waiting(&tx);
         drop(first);
-        assert!(!woken(&first_flag));
+        assert!(!first_flag.woken());
         assert_eq!(rx.try_recv(), Ok(0));
-        assert!(woken(&second_flag));
+        assert!(second_flag.woken());
         assert_eq!(poll_once(second.as_mut()), Poll::Ready(Ok(())));
         assert_eq!(rx.try_recv(), Ok(2));
     }
@@ -726,10 +717,10 @@ mod tests {
         assert_eq!(rx.try_recv(), Ok(0));
         // A sender that did not wait takes the room first.
         tx.try_send(3).unwrap();
-        assert!(woken(&first_flag));
+        assert!(first_flag.woken());
         assert!(first.as_mut().poll(&mut cx1).is_pending(), "in line again");
         rx.close();
-        assert!(woken(&second_flag));
+        assert!(second_flag.woken());
         assert_eq!(
             first.as_mut().poll(&mut cx1),
             Poll::Ready(Err(SendError(1)))

@@ -521,8 +521,8 @@ impl<I: Instant> Session<I> {
     /// Acknowledges a message received in manual-ack mode. Acknowledgements go out in the
     /// order the messages arrived, whatever order the application acks them in
     /// [MQTT-4.6.0-2], [MQTT-4.6.0-3].
-    pub fn ack(&mut self, now: I, token: AckToken) -> Result<(), Error> {
-        self.settle(now, token, ReasonCode::Success)
+    pub fn ack(&mut self, _now: I, token: AckToken) -> Result<(), Error> {
+        self.settle(token, ReasonCode::Success)
     }
 
     /// Refuses a message received in manual-ack mode (v5): its PUBACK, or for QoS 2 its
@@ -538,7 +538,7 @@ impl<I: Instant> Session<I> {
     ///
     /// Fails with [`Error::NotAvailable`] on v3.1.1, which has no way to refuse a message,
     /// and with [`Error::RejectReason`] for a reason that is not one of those errors.
-    pub fn reject(&mut self, now: I, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
+    pub fn reject(&mut self, _now: I, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
         if self.config.protocol_version != ProtocolVersion::V5 {
             return Err(Error::NotAvailable(
                 "refusing a message needs MQTT v5 (v3.1.1 acknowledgements carry no reason)",
@@ -547,12 +547,12 @@ impl<I: Instant> Session<I> {
         if !reason.refuses_publish() {
             return Err(Error::RejectReason(reason));
         }
-        self.settle(now, token, reason)
+        self.settle(token, reason)
     }
 
     /// [`Session::ack`] and [`Session::reject`]: records the application's answer and queues
     /// the acknowledgements it releases, in arrival order.
-    fn settle(&mut self, _now: I, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
+    fn settle(&mut self, token: AckToken, reason: ReasonCode) -> Result<(), Error> {
         if !self.inbound.ack(token, reason) {
             return Err(Error::UnknownAckToken);
         }

@@ -3,8 +3,8 @@
 //!
 //! The input is a script: the first byte picks the protocol version and manual acks; then each
 //! step is an opcode byte and its operands: server bytes, timer ticks, publishes, subscribes,
-//! acks and refusals, drops and reconnects. Whatever the bytes, the session must not panic, must write only
-//! valid packets, and must keep its counters consistent.
+//! acks and refusals, drops and reconnects. Whatever the bytes, the session must not panic,
+//! must write only valid packets, and must keep its counters consistent.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 use std::time::Duration;
