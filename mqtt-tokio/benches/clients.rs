@@ -23,8 +23,10 @@
 //! The `floor` rows are not a client: see [`floor_throughput`]. They show the least CPU per
 //! message any client can spend in each scenario, and so the lowest ratio to rumqttc possible.
 //!
-//! Everything runs on this process's main thread (mosquitto is another process): `tokio` and
-//! `rumqttc` on one current-thread tokio runtime, `smol` on a `LocalExecutor` driven by
+//! Everything runs on this process's main thread (mosquitto is another process): `tokio`,
+//! `rumqttc` and `floor` on one current-thread tokio runtime, each scenario a task of it (not
+//! the runtime's main future, which tokio polls only after a look at the I/O driver, a system
+//! call, whenever another task wakes it), `smol` on a `LocalExecutor` driven by
 //! `smol::block_on` (async-io's reactor and timers), its connection tasks from
 //! `mqtt_smol::new` spawned on that executor rather than on the thread `mqtt_smol::spawn`
 //! would start, and the scenario a task of that executor too. The CPU time per message is
@@ -40,7 +42,7 @@ use mqtt_proto::{ProtocolVersion, QoS};
 use mqtt_test_support::gated_alloc::{net_bytes, Gated};
 use mqtt_test_support::Mosquitto;
 use std::future::Future;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// CPU time of one thread so far, nanoseconds (Linux `schedstat`).
@@ -252,36 +254,46 @@ fn seq_of(payload: &[u8]) -> u64 {
 /// What differs between our client on tokio and on smol: the executor that runs the scenario
 /// and the connection tasks (on this thread), and the timer. The scenarios below are written
 /// once over it. A cheap handle: each scenario future owns one.
-trait Runtime: Clone + 'static {
+trait Runtime: Clone + Send + Sync + 'static {
     /// The client's name in the tables, client ids and topics.
     const NAME: &'static str;
-    /// Runs `future`, and the connection tasks started meanwhile, on this thread.
-    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T;
+    /// Runs `future` as a task, and the connection tasks started meanwhile, on this thread.
+    fn block_on<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T;
     /// A client whose connection task runs on this runtime, on this thread. Called from inside
     /// [`block_on`](Self::block_on).
     fn start(&self, options: Options) -> Client;
     /// `future`'s output, or `None` if it took longer than `limit`.
-    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T>;
-    async fn sleep(&self, duration: Duration);
+    fn timeout<T>(
+        &self,
+        limit: Duration,
+        future: impl Future<Output = T> + Send,
+    ) -> impl Future<Output = Option<T>> + Send;
+    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
 }
 
 /// A current-thread tokio runtime (rumqttc runs on it too).
 #[derive(Clone)]
-struct Tokio(Rc<tokio::runtime::Runtime>);
+struct Tokio(Arc<tokio::runtime::Runtime>);
 
 impl Runtime for Tokio {
     const NAME: &'static str = "tokio";
-    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T {
-        // The scenario is the runtime's main future, polled when woken between batches of at
-        // most 61 tasks; a connection task's `yield_now` is deferred until the runtime has
-        // looked at the main future and the I/O driver, so the subscriber gets its turn.
-        self.0.block_on(future)
+    fn block_on<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T {
+        // The scenario is a task of the runtime, like the connection tasks. As the runtime's
+        // main future it would be polled only after a look at the I/O driver (an
+        // `epoll_wait`) each time a connection task woke it, where a woken task runs at once.
+        self.0
+            .block_on(async { tokio::spawn(future).await })
+            .unwrap()
     }
     fn start(&self, options: Options) -> Client {
         // `tokio::spawn`: a task of the current-thread runtime.
         mqtt_tokio::spawn(options).unwrap()
     }
-    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    async fn timeout<T>(
+        &self,
+        limit: Duration,
+        future: impl Future<Output = T> + Send,
+    ) -> Option<T> {
         tokio::time::timeout(limit, future).await.ok()
     }
     async fn sleep(&self, duration: Duration) {
@@ -289,28 +301,39 @@ impl Runtime for Tokio {
     }
 }
 
+thread_local! {
+    /// The executor of [`Smol`], on the thread that runs the bench.
+    static SMOL: smol::LocalExecutor<'static> = const { smol::LocalExecutor::new() };
+}
+
 /// smol's single-threaded executor, driven by `smol::block_on` (async-io), with async-io
 /// timers.
 #[derive(Clone)]
-struct Smol(Rc<smol::LocalExecutor<'static>>);
+struct Smol;
 
 impl Runtime for Smol {
     const NAME: &'static str = "smol";
-    fn block_on<T: 'static>(&self, future: impl Future<Output = T> + 'static) -> T {
+    fn block_on<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T {
         // The scenario is a task of the executor, taking turns with the connection tasks. As
         // the future given to `run` it would be polled only after up to 200 task runs (or when
         // none is runnable): a connection task's yield after each read would not let the
         // subscriber in, and QoS 0 subscriptions would lag.
-        let scenario = self.0.spawn(future);
-        smol::block_on(self.0.run(scenario))
+        SMOL.with(|executor| {
+            let scenario = executor.spawn(future);
+            smol::block_on(executor.run(scenario))
+        })
     }
     fn start(&self, options: Options) -> Client {
         // Not `mqtt_smol::spawn`, whose thread would hide the connection's CPU time.
         let (client, connection) = mqtt_smol::new(options).unwrap();
-        self.0.spawn(connection.run()).detach();
+        SMOL.with(|executor| executor.spawn(connection.run()).detach());
         client
     }
-    async fn timeout<T>(&self, limit: Duration, future: impl Future<Output = T>) -> Option<T> {
+    async fn timeout<T>(
+        &self,
+        limit: Duration,
+        future: impl Future<Output = T> + Send,
+    ) -> Option<T> {
         smol::future::or(async { Some(future.await) }, async {
             smol::Timer::after(limit).await;
             None
@@ -624,7 +647,9 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
     let start = Instant::now();
     let name = mqtt_proto::TopicName::new(topic).unwrap();
     let mut next = 0u64;
-    let completed = std::cell::Cell::new(0u64);
+    // Shared by the two closures of the producer (atomic only to be `Sync`: one thread).
+    let completed = std::sync::atomic::AtomicU64::new(0);
+    let done = || completed.load(std::sync::atomic::Ordering::Relaxed);
     // mosquitto takes at most `max_inflight_messages` (100 here) QoS 2 messages from one client
     // at a time and drops what comes beyond (v3.1.1 has no Receive Maximum to tell clients).
     let window = if qos == QoS::ExactlyOnce {
@@ -636,7 +661,7 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
         let (mut out, mut inbuf) = (bytes::BytesMut::new(), bytes::BytesMut::new());
         let mut pinged = false;
         let refill = |out: &mut bytes::BytesMut| {
-            while next < n && out.len() < 128 * 1024 && next - completed.get() < window {
+            while next < n && out.len() < 128 * 1024 && next - done() < window {
                 let qos_pid = match qos {
                     QoS::AtMostOnce => QosPid::AtMostOnce,
                     QoS::AtLeastOnce => QosPid::AtLeastOnce(id(next)),
@@ -661,11 +686,13 @@ async fn floor_throughput(port: u16, qos: QoS, size: usize, n: u64, tag: &str) -
         floor_pump(&publisher, &mut out, &mut inbuf, refill, |p, out| {
             match p {
                 Packet::PingResp => return true,
-                Packet::PubAck(_) | Packet::PubComp(_) => completed.set(completed.get() + 1),
+                Packet::PubAck(_) | Packet::PubComp(_) => {
+                    completed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 Packet::PubRec(r) => floor_ack(PacketType::PubRel, r.packet_id, out),
                 _ => {}
             }
-            completed.get() == n
+            done() == n
         })
         .await;
     };
@@ -732,37 +759,27 @@ async fn ours_latency_start<R: Runtime>(rt: R, port: u16) -> OursLatency {
     }
 }
 
-/// `k` round trips in a row, each made by `trip` (given a sequence number) and timed into
-/// `samples`, after one not counted (the first after the other clients' turns pays for waking
-/// this runtime's threads).
-async fn timed_round_trips(samples: &mut Vec<Duration>, k: usize, mut trip: impl AsyncFnMut(u64)) {
-    for i in 0..=k {
-        let seq = samples.len() as u64;
-        let start = Instant::now();
-        trip(seq).await;
-        if i > 0 {
-            samples.push(start.elapsed());
-        }
+/// Round trip `i` of `k + 1` in a row, started at `start`, into `samples`; the first is not
+/// counted (the first after the other clients' turns pays for waking this runtime's threads).
+fn record(samples: &mut Vec<Duration>, i: usize, start: Instant) {
+    if i > 0 {
+        samples.push(start.elapsed());
     }
 }
 
-/// `k` QoS 1 round trips (see [`timed_round_trips`]): publish (resolving on the PUBACK), then
-/// the message back.
+/// `k` QoS 1 round trips (see [`record`]): publish (resolving on the PUBACK), then the message
+/// back.
 async fn ours_round_trips(mut lat: OursLatency, k: usize) -> OursLatency {
-    let OursLatency {
-        client,
-        subscription,
-        topic,
-        samples,
-    } = &mut lat;
-    timed_round_trips(samples, k, async |seq| {
-        client
-            .publish(topic, payload(seq, 64), QoS::AtLeastOnce)
+    for i in 0..=k {
+        let seq = lat.samples.len() as u64;
+        let start = Instant::now();
+        lat.client
+            .publish(&lat.topic, payload(seq, 64), QoS::AtLeastOnce)
             .await
             .unwrap();
-        subscription.next_message().await.unwrap();
-    })
-    .await;
+        lat.subscription.next_message().await.unwrap();
+        record(&mut lat.samples, i, start);
+    }
     lat
 }
 
@@ -791,13 +808,10 @@ async fn rumqttc_latency_start(port: u16) -> RumqttcLatency {
 }
 
 async fn rumqttc_round_trips(mut lat: RumqttcLatency, k: usize) -> RumqttcLatency {
-    let RumqttcLatency {
-        client,
-        events,
-        samples,
-    } = &mut lat;
-    timed_round_trips(samples, k, async |seq| {
-        client
+    for i in 0..=k {
+        let seq = lat.samples.len() as u64;
+        let start = Instant::now();
+        lat.client
             .publish(
                 "bench/lat/r",
                 rumqttc::QoS::AtLeastOnce,
@@ -808,12 +822,14 @@ async fn rumqttc_round_trips(mut lat: RumqttcLatency, k: usize) -> RumqttcLatenc
             .unwrap();
         // Round trip: our own message back (the PUBACK may come before or after).
         loop {
-            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) = events.poll().await {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(_))) =
+                lat.events.poll().await
+            {
                 break;
             }
         }
-    })
-    .await;
+        record(&mut lat.samples, i, start);
+    }
     lat
 }
 
@@ -825,7 +841,7 @@ fn latency(tokio_rt: &Tokio, smol_rt: &Smol, port: u16, n: usize) -> [(f64, f64)
     const ROUND: usize = 20;
     let mut tokio = Some(tokio_rt.block_on(ours_latency_start(tokio_rt.clone(), port)));
     let mut smol = Some(smol_rt.block_on(ours_latency_start(smol_rt.clone(), port)));
-    let mut theirs = Some(tokio_rt.0.block_on(rumqttc_latency_start(port)));
+    let mut theirs = Some(tokio_rt.block_on(rumqttc_latency_start(port)));
     for round in 0..n.div_ceil(ROUND) {
         for turn in 0..3 {
             match (round + turn) % 3 {
@@ -839,7 +855,7 @@ fn latency(tokio_rt: &Tokio, smol_rt: &Smol, port: u16, n: usize) -> [(f64, f64)
                 }
                 _ => {
                     let lat = theirs.take().unwrap();
-                    theirs = Some(tokio_rt.0.block_on(rumqttc_round_trips(lat, ROUND)));
+                    theirs = Some(tokio_rt.block_on(rumqttc_round_trips(lat, ROUND)));
                 }
             }
         }
@@ -847,9 +863,7 @@ fn latency(tokio_rt: &Tokio, smol_rt: &Smol, port: u16, n: usize) -> [(f64, f64)
     let (tokio, smol, theirs) = (tokio.unwrap(), smol.unwrap(), theirs.unwrap());
     tokio_rt.block_on(async move { tokio.client.disconnect().await.unwrap() });
     smol_rt.block_on(async move { smol.client.disconnect().await.unwrap() });
-    tokio_rt
-        .0
-        .block_on(async move { theirs.client.disconnect().await.unwrap() });
+    tokio_rt.block_on(async move { theirs.client.disconnect().await.unwrap() });
     [
         percentiles(tokio.samples),
         percentiles(smol.samples),
@@ -964,14 +978,12 @@ fn run_clients(
         ))
     });
     let theirs = client_selected("rumqttc").then(|| {
-        tokio_rt
-            .0
-            .block_on(rumqttc_throughput(port, qos, size, n, &tag))
+        let tag = tag.clone();
+        tokio_rt.block_on(async move { rumqttc_throughput(port, qos, size, n, &tag).await })
     });
     let floor = client_selected("floor").then(|| {
-        tokio_rt
-            .0
-            .block_on(floor_throughput(port, qos, size, n, &tag))
+        let tag = tag.clone();
+        tokio_rt.block_on(async move { floor_throughput(port, qos, size, n, &tag).await })
     });
     [on_tokio, on_smol, theirs, floor]
 }
@@ -999,13 +1011,13 @@ fn main() {
     })
     .unwrap();
     let port = broker.port();
-    let tokio_rt = Tokio(Rc::new(
+    let tokio_rt = Tokio(Arc::new(
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap(),
     ));
-    let smol_rt = Smol(Rc::new(smol::LocalExecutor::new()));
+    let smol_rt = Smol;
     let scale = if quick { 20 } else { 1 };
     let rounds = if quick { 1 } else { ROUNDS };
     println!(
