@@ -177,10 +177,9 @@ impl Connection {
                         // empties them, and QoS 0 messages would be dropped for no reader's
                         // fault. Only after a read that filled its room: a shorter one drained
                         // the socket, tokio then waits for it to be readable again and the
-                        // subscribers run meanwhile. (`yield_now` costs an extra `epoll_wait`,
-                        // a system call per read on a busy connection.)
+                        // subscribers run meanwhile.
                         if filled {
-                            tokio::task::yield_now().await;
+                            Requeue::default().await;
                         }
                     }
                 },
@@ -194,5 +193,70 @@ impl Connection {
             self.driver.timeout(now);
         }
         self.driver.refuse_queued(&self.commands);
+    }
+}
+
+/// Goes to the back of the runtime's queue once: the tasks woken before (the subscribers this
+/// turn delivered to) run first. Unlike `tokio::task::yield_now`, which holds the task back
+/// until the runtime has also asked the I/O driver for events (one more `epoll_wait`, a system
+/// call per read on a busy connection), this only waits for its turn; the runtime still looks
+/// at the driver between batches of tasks, so nothing starves.
+#[derive(Default)]
+struct Requeue {
+    yielded: bool,
+}
+
+impl std::future::Future for Requeue {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.yielded {
+            return std::task::Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Requeue;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// On the current-thread runtime the connection task yields on: a task woken before the
+    /// yield (a subscriber the last read delivered to) runs before the yielding task goes on.
+    #[test]
+    fn requeue_lets_the_tasks_woken_before_run_first() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ran = rt.block_on(async {
+            let notify = Arc::new(tokio::sync::Notify::new());
+            let flag = Arc::new(AtomicBool::new(false));
+            let waiter = tokio::spawn({
+                let (notify, flag) = (notify.clone(), flag.clone());
+                async move {
+                    notify.notified().await;
+                    flag.store(true, Ordering::SeqCst);
+                }
+            });
+            let yielder = tokio::spawn(async move {
+                // Let the waiter register first.
+                Requeue::default().await;
+                notify.notify_one();
+                let before = flag.load(Ordering::SeqCst);
+                Requeue::default().await;
+                (before, flag.load(Ordering::SeqCst))
+            });
+            let out = yielder.await.unwrap();
+            waiter.await.unwrap();
+            out
+        });
+        assert_eq!(ran, (false, true));
     }
 }
