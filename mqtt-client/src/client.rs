@@ -320,6 +320,11 @@ impl Client {
 
     /// Waits for publishes in flight (up to `Options::disconnect_timeout`), sends DISCONNECT,
     /// closes the connection and stops the connection task.
+    ///
+    /// It returns once the server has closed the connection too (a server closes it after
+    /// reading DISCONNECT), or once the same timeout has passed: the server has then read
+    /// everything this client sent, acknowledgements included, and a client connecting next
+    /// with the same client id cannot take the session over before it has.
     pub async fn disconnect(&self) -> Result<(), ClientError> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Disconnect(reply)).await?;

@@ -46,7 +46,11 @@ pub const COMMAND_BATCH: usize = 64;
 /// What a loop does next (see [`Driver::step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Shut the transport down, then call [`Driver::closed_by_us`].
+    /// Shut the transport down, call [`Driver::closed_by_us`] and step again. When
+    /// [`Driver::linger_until`] gives an instant (the application's graceful disconnect),
+    /// read and discard what arrives between the two until the server closes its side or the
+    /// instant passes: a server closes once it has read our DISCONNECT, and so everything
+    /// before it.
     Close,
     /// Leave the loop: the connection task is done.
     Stop,
@@ -461,9 +465,6 @@ impl Driver {
             }
             total += n;
         }
-        if self.disconnecting && self.session.state() == State::Idle {
-            self.finish(Ok(()));
-        }
         total
     }
 
@@ -486,12 +487,37 @@ impl Driver {
             tx.clear();
         }
         if transport_up && self.wants_close() && tx.is_empty() {
-            Step::Close
-        } else if self.is_finished() && tx.is_empty() {
+            return Step::Close;
+        }
+        // A graceful disconnect is done once its DISCONNECT is written and the transport
+        // closed (see `Step::Close`), or once the transport failed: not when the DISCONNECT
+        // is encoded. A client that connects again with the same id right after `disconnect`
+        // returned would otherwise race the old connection's last packets to the server,
+        // which takes the session over and may never read them (an acknowledgement lost, the
+        // message sent again).
+        if !transport_up
+            && self.disconnecting
+            && !self.finished
+            && self.session.state() == State::Idle
+        {
+            self.finish(Ok(()));
+        }
+        if self.is_finished() && tx.is_empty() {
             Step::Stop
         } else {
             Step::Wait
         }
+    }
+
+    /// Until when a loop that got [`Step::Close`] waits for the server to close the
+    /// connection: the graceful disconnect's deadline
+    /// ([`Options::disconnect_timeout`](crate::Options) after `disconnect` was called), or
+    /// `None` when the session closes it for another reason (an error, a keep-alive
+    /// timeout), which waits for nothing.
+    pub fn linger_until(&self) -> Option<Instant> {
+        self.disconnecting
+            .then(|| self.disconnect.as_ref().map(|(_, at)| *at))
+            .flatten()
     }
 
     /// The loop closed the transport after [`Step::Close`].
@@ -1089,5 +1115,69 @@ mod loop_helpers {
             Some(later),
             "a fired timer is set again"
         );
+    }
+}
+
+#[cfg(test)]
+mod disconnect {
+    use super::{Driver, Step};
+    use crate::Options;
+    use bytes::BytesMut;
+    use mqtt_proto::{ConnAck, Packet, ProtocolVersion, ReasonCode};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use std::time::{Duration, Instant};
+
+    /// `disconnect` resolves only after the loop has written the DISCONNECT and closed the
+    /// transport (after reading until the server closed, within the disconnect timeout), not
+    /// as soon as the DISCONNECT is encoded: a client that connects again with the same id
+    /// right after would otherwise race the old connection's last packets to the server.
+    #[test]
+    fn disconnect_resolves_once_the_transport_is_closed() {
+        let options = Options::new("mqtt://127.0.0.1:1883", "linger")
+            .unwrap()
+            .protocol_version(ProtocolVersion::V311);
+        let (client, mut driver, rx) = Driver::client_pair(options, 4).unwrap();
+        let now = Instant::now();
+        let mut tx = BytesMut::new();
+        assert_eq!(driver.linger_until(), None);
+        driver.connected(now);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        assert!(!tx.is_empty(), "CONNECT");
+        tx.clear();
+        let mut connack = BytesMut::new();
+        Packet::ConnAck(Box::new(ConnAck {
+            session_present: false,
+            reason_code: ReasonCode::Success,
+            properties: Default::default(),
+        }))
+        .encode(ProtocolVersion::V311, &mut connack)
+        .unwrap();
+        driver.read(now, &mut connack);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut done = pin!(client.disconnect());
+        assert!(done.as_mut().poll(&mut cx).is_pending());
+        let command = rx.try_recv().unwrap();
+        driver.commands(now, command, &rx);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        assert_eq!(&tx[..], [0xE0, 0x00], "DISCONNECT, not yet written");
+        assert!(done.as_mut().poll(&mut cx).is_pending());
+
+        tx.clear(); // written
+        assert_eq!(driver.step(now, true, &mut tx), Step::Close);
+        assert!(done.as_mut().poll(&mut cx).is_pending(), "still open");
+        let linger = driver.linger_until().unwrap();
+        assert!(linger > now && linger <= now + Duration::from_secs(5));
+
+        driver.closed_by_us(now);
+        assert!(
+            done.as_mut().poll(&mut cx).is_pending(),
+            "the loop has not stepped"
+        );
+        assert_eq!(driver.step(now, false, &mut tx), Step::Stop);
+        assert!(matches!(done.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
     }
 }

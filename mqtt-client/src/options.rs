@@ -200,7 +200,8 @@ pub struct Options {
     pub command_capacity: usize,
     /// Follow a v5 Server Reference (DISCONNECT or CONNACK "use another server") to its server.
     pub follow_server_reference: bool,
-    /// How long `disconnect` waits for publishes in flight to complete before DISCONNECT.
+    /// How long `disconnect` waits, in all, for publishes in flight to complete before
+    /// DISCONNECT and then for the server to close the connection.
     pub disconnect_timeout: Duration,
     /// TCP_NODELAY (on by default: with Nagle on, a request/response round trip takes tens of
     /// milliseconds instead of a fraction of one).

@@ -123,11 +123,19 @@ impl Connection {
             }
             match self.driver.step(now, transport.is_some(), &mut tx) {
                 Step::Close => {
-                    if let Some((_, mut w)) = transport.take() {
+                    if let Some((mut r, mut w)) = transport.take() {
                         let _ = w.close().await;
+                        if let Some(at) = self.driver.linger_until() {
+                            futures_lite::future::or(read_to_end(&mut r), async {
+                                Timer::at(at).await;
+                            })
+                            .await;
+                        }
                     }
                     now = Instant::now();
                     self.driver.closed_by_us(now);
+                    // Step again at once: a graceful disconnect ends now.
+                    continue;
                 }
                 Step::Stop => break,
                 Step::Wait => {}
@@ -237,4 +245,10 @@ impl Connection {
         }
         self.driver.refuse_queued(&self.commands);
     }
+}
+
+/// Reads and discards until the peer closes its side (or the transport fails).
+async fn read_to_end(r: &mut (impl futures_lite::io::AsyncRead + Unpin)) {
+    let mut scratch = [0u8; 512];
+    while let Ok(1..) = r.read(&mut scratch).await {}
 }

@@ -105,11 +105,16 @@ impl Connection {
             // Outputs, until there are none (bytes are queued for the writer).
             match self.driver.step(now, transport.is_some(), &mut tx) {
                 Step::Close => {
-                    if let Some((_, mut w)) = transport.take() {
+                    if let Some((mut r, mut w)) = transport.take() {
                         let _ = w.shutdown().await;
+                        if let Some(at) = self.driver.linger_until() {
+                            let _ = tokio::time::timeout_at(at.into(), read_to_end(&mut r)).await;
+                        }
                     }
                     now = Instant::now();
                     self.driver.closed_by_us(now);
+                    // Step again at once: a graceful disconnect ends now.
+                    continue;
                 }
                 Step::Stop => break,
                 Step::Wait => {}
@@ -194,6 +199,12 @@ impl Connection {
         }
         self.driver.refuse_queued(&self.commands);
     }
+}
+
+/// Reads and discards until the peer closes its side (or the transport fails).
+async fn read_to_end(r: &mut (impl tokio::io::AsyncRead + Unpin)) {
+    let mut scratch = [0u8; 512];
+    while let Ok(1..) = r.read(&mut scratch).await {}
 }
 
 /// Goes to the back of the runtime's queue once: the tasks woken before (the subscribers this

@@ -8,7 +8,7 @@ use mqtt_test_support::{free_port, Mosquitto};
 use crate::net::{packets, RecordingProxy};
 use crate::{
     connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
-    text, until, url, within, Runtime,
+    text, url, within, Runtime,
 };
 
 fn broker() -> Mosquitto {
@@ -38,7 +38,9 @@ pub async fn manual_acks<R: Runtime>(rt: &R, version: ProtocolVersion) {
     within("the ack", client.ack(&first)).await.unwrap();
     // A second ack of the same message is ignored.
     within("the second ack", client.ack(&first)).await.unwrap();
-    // No wait: the ack is queued before the disconnect, so its PUBACK goes out first.
+    // No wait: the ack is queued before the disconnect, so its PUBACK goes out first, and
+    // `disconnect` returns once the broker has closed the connection, having read it all
+    // (the reconnection below cannot take the session over before the PUBACK is read).
     drop(sub);
     disconnect(&client).await;
     let again = spawn(rt, durable(options(&url, &id, version)));
@@ -102,12 +104,9 @@ pub async fn refused_messages_are_not_sent_again<R: Runtime>(rt: &R, version: Pr
     within("the ack", client.ack(&second)).await.unwrap();
     drop(sub);
     disconnect(&client).await;
-    // The proxy is one more hop: wait until the broker has read the first connection to its
-    // end, or the second could take the session over before the last PUBREC arrives.
-    until("the broker closing the first connection", || {
-        (proxy.closed_by_server() > 0).then_some(())
-    })
-    .await;
+    // `disconnect` returns once the server has closed the connection, having read it to its
+    // end: the next connection cannot take the session over before the last PUBREC arrives.
+    assert_eq!(proxy.closed_by_server(), 1, "{version}");
 
     // Back on the same session: the refused message does not come again; the next one
     // published is the next one received.

@@ -48,10 +48,13 @@ impl RecordingProxy {
                 };
                 let (record, record_server) = (record.clone(), record_server.clone());
                 let closed = closed.clone();
-                std::thread::spawn(move || pump(client, server, &record));
+                std::thread::spawn(move || pump(client, server, &record, || {}));
+                // Counted before the client sees the end: a client that has read to the end
+                // finds the count up.
                 std::thread::spawn(move || {
-                    pump(server2, client2, &record_server);
-                    closed.fetch_add(1, Ordering::SeqCst);
+                    pump(server2, client2, &record_server, || {
+                        closed.fetch_add(1, Ordering::SeqCst);
+                    });
                 });
             }
         });
@@ -74,7 +77,7 @@ impl RecordingProxy {
     }
 
     /// How many connections the server has closed (after a DISCONNECT: once it has read
-    /// everything the client sent before it).
+    /// everything the client sent before it). Counted before the client is told.
     pub fn closed_by_server(&self) -> usize {
         self.closed_by_server.load(Ordering::SeqCst)
     }
@@ -91,8 +94,8 @@ fn copy(record: &Mutex<Vec<u8>>) -> Vec<u8> {
 }
 
 /// Copies `from` to `to` until either closes, recording what passes first (so that what the
-/// other side has received has always been recorded).
-fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>) {
+/// other side has received has always been recorded); calls `ended` before passing the end on.
+fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>, ended: impl FnOnce()) {
     let mut buf = [0u8; 8192];
     loop {
         let n = match from.read(&mut buf) {
@@ -106,6 +109,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, record: &Mutex<Vec<u8>>) {
             break;
         }
     }
+    ended();
     let _ = to.shutdown(Shutdown::Write);
     let _ = from.shutdown(Shutdown::Read);
 }
