@@ -126,9 +126,11 @@ impl Connection {
                     if let Some((mut r, mut w)) = transport.take() {
                         let _ = w.close().await;
                         if let Some(at) = self.driver.linger_until() {
-                            futures_lite::future::or(read_to_end(&mut r), async {
+                            // Boxed: inline, this wait would grow every connection task's
+                            // future (an idle connection's memory) for the one time it runs.
+                            Box::pin(futures_lite::future::or(read_to_end(&mut r), async {
                                 Timer::at(at).await;
-                            })
+                            }))
                             .await;
                         }
                     }

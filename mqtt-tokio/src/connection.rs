@@ -108,7 +108,10 @@ impl Connection {
                     if let Some((mut r, mut w)) = transport.take() {
                         let _ = w.shutdown().await;
                         if let Some(at) = self.driver.linger_until() {
-                            let _ = tokio::time::timeout_at(at.into(), read_to_end(&mut r)).await;
+                            // Boxed: inline, this wait would grow every connection task's
+                            // future (an idle connection's memory) for the one time it runs.
+                            let linger = tokio::time::timeout_at(at.into(), read_to_end(&mut r));
+                            let _ = Box::pin(linger).await;
                         }
                     }
                     now = Instant::now();
