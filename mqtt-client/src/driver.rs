@@ -219,10 +219,10 @@ pub struct Driver {
     /// Publishes the session had no room for (queue full, no free Packet Identifier), in
     /// order; while any wait, the loop takes no further commands, so callers wait too.
     held: std::collections::VecDeque<Completer>,
-    /// Where the session is kept across restarts (see [`crate::store`]).
-    store: Option<Arc<dyn Store>>,
-    /// What the store holds, and what to write to it next.
-    journal: Journal,
+    /// Where the session is kept across restarts (see [`crate::store`]), and the journal of
+    /// what it holds and what to write to it next (boxed: a client without a store, most of
+    /// them, keeps a pointer rather than two snapshots' worth of fields).
+    store: Option<(Arc<dyn Store>, Box<Journal>)>,
 }
 
 impl Driver {
@@ -260,8 +260,7 @@ impl Driver {
             ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
-            store,
-            journal: Journal::new(),
+            store: store.map(|store| (store, Box::new(Journal::new()))),
         })
     }
 
@@ -297,21 +296,21 @@ impl Driver {
     /// failure, and once the changes add up; see [`Journal`]). Returns false when the store
     /// failed (reported as [`ConnectionEvent::StoreFailed`]).
     fn persist(&mut self) -> bool {
-        let Some(store) = &self.store else {
+        let Some((store, journal)) = &mut self.store else {
             return true;
         };
-        let result = match self.journal.write(self.session.snapshot()) {
+        let result = match journal.write(self.session.snapshot()) {
             JournalWrite::Unchanged => return true,
             JournalWrite::Replace(bytes) => store.save(bytes),
             JournalWrite::Append(bytes) => store.append(bytes),
         };
         match result {
             Ok(()) => {
-                self.journal.written();
+                journal.written();
                 true
             }
             Err(error) => {
-                self.journal.failed();
+                journal.failed();
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events
