@@ -591,9 +591,9 @@ mod tests {
         assert!(matches!(journal.write(s.clone()), JournalWrite::Replace(_)));
     }
 
-    /// Whatever a damaged store holds, reading it is an error or a state, never a panic, and
-    /// never an allocation sized by a length it holds (the proptest runs with the limits the
-    /// reader checks lengths against).
+    /// Whatever a damaged store holds, reading it is an error or a state, never a panic. (No
+    /// allocation is sized by a length it holds before that length is checked against the
+    /// bytes there: see `take_inbound_qos2` and the capacities in `persist.rs`.)
     #[test]
     fn damaged_journals_never_panic() {
         use proptest::prelude::*;

@@ -26,13 +26,9 @@ async fn refusal(client: &Client) -> ReasonCode {
 /// answers a wrong password with "not authorized": v5 0x87, v3.1.1 return code 5, which maps
 /// to it; "bad user name or password", 0x86 / 4, would be as right.)
 pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion) {
-    let dir = std::env::temp_dir().join(format!(
-        "mqtt-scenarios-pw-{}-{version}-{}",
-        R::NAME,
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pwfile = dir.join("passwd");
+    let dir = mqtt_test_support::TempDir::new(&format!("scenarios-pw-{}-{version}", R::NAME))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pwfile = dir.path().join("passwd");
     let status = std::process::Command::new("mosquitto_passwd")
         .args(["-b", "-c"])
         .arg(&pwfile)
@@ -50,7 +46,7 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
     })
     .unwrap_or_else(|e| panic!("{e}"));
     // The password file is read at start.
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
 
     let good_url = format!("mqtt://alice:s3cret@127.0.0.1:{}", broker.port());
     let client = connected(

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::mosquitto::{Mosquitto, Options as BrokerOptions, StartError};
+use crate::TempDir;
 
 /// The admin's user name in the generated configuration.
 pub const ADMIN_USER: &str = "admin";
@@ -23,17 +24,7 @@ pub const RESPONSE_TOPIC: &str = "$CONTROL/dynamic-security/v1/response";
 pub struct DynsecBroker {
     /// The broker.
     pub broker: Mosquitto,
-    _dir: Dir,
-}
-
-/// A directory removed on drop.
-#[derive(Debug)]
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+    _dir: TempDir,
 }
 
 /// The plugin: `$MOSQUITTO_DYNSEC_PLUGIN`, or where Debian and a source install put it.
@@ -67,11 +58,9 @@ fn plugin() -> Result<PathBuf, StartError> {
 /// Starts a mosquitto whose dynamic-security configuration has only the admin client
 /// ([`ADMIN_USER`] / [`ADMIN_PASSWORD`]); `name` keeps its files apart from other tests'.
 pub fn dynsec_broker(name: &str) -> Result<DynsecBroker, StartError> {
-    let dir = std::env::temp_dir().join(format!("mqtt-dynsec-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| StartError(format!("{dir:?}: {e}")))?;
-    let dir = Dir(dir);
-    let config = dir.0.join("dynamic-security.json");
+    let dir = TempDir::new(&format!("dynsec-{name}"))
+        .map_err(|e| StartError(format!("a directory for dynsec-{name}: {e}")))?;
+    let config = dir.path().join("dynamic-security.json");
     // mosquitto_ctrl writes the file with the admin's salted password hash.
     let status = Command::new("mosquitto_ctrl")
         .args(["dynsec", "init"])
@@ -97,7 +86,7 @@ pub fn dynsec_broker(name: &str) -> Result<DynsecBroker, StartError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777));
+        let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777));
         let _ = std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o666));
     }
     let broker = Mosquitto::start(BrokerOptions {
