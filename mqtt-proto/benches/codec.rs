@@ -47,12 +47,11 @@ use std::num::NonZeroU16;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use criterion::Criterion;
 
 use mqtt_proto::{
-    Connect, Decoded, Decoder, MqttString, Packet, ProtocolVersion, PubResponse, QoS, QosPid,
-    ReasonCode, Role, SubAck, Subscribe, SubscribeFilter, TopicFilter, TopicName, Will,
+    Decoded, Decoder, Packet, ProtocolVersion, PubResponse, QoS, QosPid, ReasonCode, Role, SubAck,
 };
 use mqtt_test_support::gated_alloc::{count_allocations, Gated};
 use rumqttc::mqttbytes::v4 as r4;
@@ -64,23 +63,8 @@ use common::*;
 #[global_allocator]
 static GLOBAL: Gated = Gated;
 
-const CLIENT_ID: &str = "bench-client-0001";
-const WILL_TOPIC: &str = "clients/bench-client-0001/status";
-const WILL_PAYLOAD: &[u8] = b"offline";
-const USERNAME: &str = "bench-user";
-const PASSWORD: &str = "correct-horse-battery-staple";
-const FILTERS: [(&str, QoS); 3] = [
-    ("sensors/+/temp/#", QoS::AtLeastOnce),
-    ("home/kitchen/lights", QoS::ExactlyOnce),
-    ("alerts/#", QoS::AtMostOnce),
-];
-
 /// Operations per allocation count.
 const ALLOC_OPS: u32 = 10_000;
-
-fn pid(id: u16) -> NonZeroU16 {
-    NonZeroU16::new(id).unwrap()
-}
 
 fn version_name(v: ProtocolVersion) -> &'static str {
     match v {
@@ -129,24 +113,6 @@ fn r5_publish(qos_pid: QosPid, len: usize, props: bool) -> r5::Publish {
     p
 }
 
-fn our_connect(v: ProtocolVersion) -> Connect {
-    let mut c = Connect::new(v, MqttString::try_from(CLIENT_ID).unwrap());
-    c.keep_alive = 30;
-    let mut will = Will::new(TopicName::try_from(WILL_TOPIC).unwrap(), WILL_PAYLOAD);
-    will.qos = QoS::AtLeastOnce;
-    will.retain = true;
-    if v == ProtocolVersion::V5 {
-        c.properties.session_expiry_interval = Some(EXPIRY);
-        c.properties.receive_maximum = Some(pid(100));
-        will.properties.will_delay_interval = Some(10);
-        will.properties.message_expiry_interval = Some(EXPIRY);
-    }
-    c.will = Some(will);
-    c.username = Some(MqttString::try_from(USERNAME).unwrap());
-    c.password = Some(Bytes::from_static(PASSWORD.as_bytes()));
-    c
-}
-
 fn r4_connect() -> r4::Connect {
     let mut c = r4::Connect::new(CLIENT_ID);
     c.keep_alive = 30;
@@ -192,14 +158,6 @@ fn r5_connect() -> R5Connect {
         Some(will),
         Some(r5::Login::new(USERNAME, PASSWORD)),
     )
-}
-
-fn our_subscribe() -> Subscribe {
-    let filters = FILTERS
-        .iter()
-        .map(|&(f, q)| SubscribeFilter::new(TopicFilter::try_from(f).unwrap(), q))
-        .collect();
-    Subscribe::new(pid(42), filters)
 }
 
 fn r4_subscribe() -> r4::Subscribe {

@@ -5,18 +5,23 @@
 //! an allocation less than its hundred), so this is a second opinion beside `--bench codec`,
 //! not a replacement.
 //!
-//! `instructions <ours|rumqttc|fill> <3.1.1|5> <payload bytes>` fills a buffer with 256 copies
+//! `instructions <ours|rumqttc|fill|encode> <3.1.1|5> <payload bytes>` fills a buffer with 256 copies
 //! of the PUBLISH of the codec bench (QoS 1, 25-byte topic; v5 with a message expiry, a content
-//! type and two user properties) and decodes them all, 400 times; `fill` only fills and
+//! type and two user properties) and decodes them all, 400 times; `subscribe` or `connect`
+//! instead of a payload size does the same with the codec bench's SUBSCRIBE or CONNECT;
+//! `encode` encodes the packet 256 times into the cleared buffer, 400 times (mqtt-proto only:
+//! instructions per encode are its total minus the `fill` run's, over 102,400); `fill` only fills and
 //! clears the buffer. Instructions per decoded packet are a run's total minus the `fill` run's
 //! total, divided by the 102,400 packets. `bash scripts/codec-instructions.sh` builds it, runs
 //! every combination under callgrind and prints that table.
+
+use std::hint::black_box;
 
 use bytes::BytesMut;
 use mqtt_proto::{Decoder, Packet, ProtocolVersion, QosPid, Role};
 
 mod common;
-use common::{our_publish, ours_decode_all, rumqttc_decode_all};
+use common::{our_connect, our_publish, our_subscribe, ours_decode_all, rumqttc_decode_all};
 
 const ROUNDS: usize = 400;
 const COPIES: usize = 256;
@@ -25,7 +30,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` runs every bench target with `--bench`: nothing to count then.
     let [decoder, version, len] = &args[..] else {
-        eprintln!("usage: instructions <ours|rumqttc|fill> <3.1.1|5> <payload bytes>");
+        eprintln!(
+            "usage: instructions <ours|rumqttc|fill|encode> <3.1.1|5> <payload bytes|subscribe|connect>"
+        );
         return;
     };
     let version = match version.as_str() {
@@ -33,9 +40,13 @@ fn main() {
         "5" => ProtocolVersion::V5,
         other => panic!("unknown version {other}"),
     };
-    let len: usize = len.parse().unwrap();
-    let wire = publish_wire(version, len);
-    let ours = Decoder::new(version, Role::Server);
+    let (packet, from) = match len.as_str() {
+        "subscribe" => (our_subscribe().into(), Role::Client),
+        "connect" => (our_connect(version).into(), Role::Client),
+        len => (publish(version, len.parse().unwrap()), Role::Server),
+    };
+    let wire = wire(version, &packet);
+    let ours = Decoder::new(version, from);
     let mut buf = BytesMut::with_capacity(wire.len() * COPIES + 64);
     let theirs = rumqttc_decode_all(version);
     let mut decoded = 0usize;
@@ -48,6 +59,14 @@ fn main() {
                 buf.clear();
                 0
             }
+            "encode" => {
+                buf.clear();
+                for _ in 0..COPIES {
+                    black_box(&packet).encode(version, &mut buf).unwrap();
+                }
+                buf.clear();
+                COPIES
+            }
             "ours" => ours_decode_all(&ours, &mut buf),
             "rumqttc" => theirs(&mut buf),
             other => panic!("unknown decoder {other}"),
@@ -56,11 +75,15 @@ fn main() {
     println!("{decoded}");
 }
 
-/// The codec bench's PUBLISH, encoded by mqtt-proto.
-fn publish_wire(version: ProtocolVersion, len: usize) -> Vec<u8> {
+/// The codec bench's PUBLISH.
+fn publish(version: ProtocolVersion, len: usize) -> Packet {
     let id = std::num::NonZeroU16::new(7).unwrap();
-    let p = our_publish(version, QosPid::AtLeastOnce(id), len, true);
+    our_publish(version, QosPid::AtLeastOnce(id), len, true).into()
+}
+
+/// `packet`, encoded by mqtt-proto.
+fn wire(version: ProtocolVersion, packet: &Packet) -> Vec<u8> {
     let mut wire = BytesMut::new();
-    Packet::Publish(p).encode(version, &mut wire).unwrap();
+    packet.encode(version, &mut wire).unwrap();
     wire.to_vec()
 }

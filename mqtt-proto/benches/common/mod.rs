@@ -4,7 +4,12 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use mqtt_proto::{Decoded, Decoder, MqttString, ProtocolVersion, Publish, QosPid, TopicName};
+use std::num::NonZeroU16;
+
+use mqtt_proto::{
+    Connect, Decoded, Decoder, MqttString, ProtocolVersion, Publish, QoS, QosPid, Subscribe,
+    SubscribeFilter, TopicFilter, TopicName, Will,
+};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
 
@@ -13,6 +18,16 @@ pub const TOPIC: &str = "sensors/building-7/temp/1";
 pub const CONTENT_TYPE: &str = "application/json";
 pub const USER_PROPS: [(&str, &str); 2] = [("trace-id", "4bf92f3577b34da6"), ("source", "gw-7")];
 pub const EXPIRY: u32 = 3600;
+pub const CLIENT_ID: &str = "bench-client-0001";
+pub const WILL_TOPIC: &str = "clients/bench-client-0001/status";
+pub const WILL_PAYLOAD: &[u8] = b"offline";
+pub const USERNAME: &str = "bench-user";
+pub const PASSWORD: &str = "correct-horse-battery-staple";
+pub const FILTERS: [(&str, QoS); 3] = [
+    ("sensors/+/temp/#", QoS::AtLeastOnce),
+    ("home/kitchen/lights", QoS::ExactlyOnce),
+    ("alerts/#", QoS::AtMostOnce),
+];
 
 /// The payload bytes: one static array, so that both libraries encode from the same memory.
 pub static PAYLOAD: [u8; 4096] = {
@@ -87,4 +102,37 @@ pub fn rumqttc_decode_all(v: ProtocolVersion) -> fn(&mut BytesMut) -> usize {
         ProtocolVersion::V311 => r4_decode_all,
         ProtocolVersion::V5 => r5_decode_all,
     }
+}
+
+/// The id of the benches' SUBSCRIBE.
+pub fn pid(id: u16) -> NonZeroU16 {
+    NonZeroU16::new(id).unwrap()
+}
+
+/// The CONNECT of the benches: a client id, a will (v5: with properties), user name and password.
+pub fn our_connect(v: ProtocolVersion) -> Connect {
+    let mut c = Connect::new(v, MqttString::try_from(CLIENT_ID).unwrap());
+    c.keep_alive = 30;
+    let mut will = Will::new(TopicName::try_from(WILL_TOPIC).unwrap(), WILL_PAYLOAD);
+    will.qos = QoS::AtLeastOnce;
+    will.retain = true;
+    if v == ProtocolVersion::V5 {
+        c.properties.session_expiry_interval = Some(EXPIRY);
+        c.properties.receive_maximum = Some(pid(100));
+        will.properties.will_delay_interval = Some(10);
+        will.properties.message_expiry_interval = Some(EXPIRY);
+    }
+    c.will = Some(will);
+    c.username = Some(MqttString::try_from(USERNAME).unwrap());
+    c.password = Some(Bytes::from_static(PASSWORD.as_bytes()));
+    c
+}
+
+/// The SUBSCRIBE of the benches: [`FILTERS`].
+pub fn our_subscribe() -> Subscribe {
+    let filters = FILTERS
+        .iter()
+        .map(|&(f, q)| SubscribeFilter::new(TopicFilter::try_from(f).unwrap(), q))
+        .collect();
+    Subscribe::new(pid(42), filters)
 }
