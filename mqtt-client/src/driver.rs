@@ -56,6 +56,83 @@ pub enum Step {
     Stop,
     /// Wait for bytes, a command or the next deadline.
     Wait,
+    /// Write to the session store before anything else: take the write with
+    /// [`Driver::take_save`], run it ([`SaveJob::run`] blocks on the disk: a loop runs it on a
+    /// thread of its own, so that the rest of the program goes on meanwhile), hand the outcome
+    /// to [`Driver::saved`] and step again. Until then the loop writes nothing of `tx`: what
+    /// is there may depend on the save.
+    Save,
+}
+
+/// One write to the session store (see [`Step::Save`]): the changes a turn made, or the
+/// whole journal.
+#[derive(Debug)]
+pub struct SaveJob {
+    store: Arc<dyn Store>,
+    bytes: Vec<u8>,
+    replace: bool,
+}
+
+impl SaveJob {
+    /// Writes to the store, blocking until it is done ([`Store::save`] or [`Store::append`]:
+    /// file I/O and an `fsync` for a [`crate::FileStore`]). A store that panics is a store
+    /// that failed: `None`, which [`Driver::saved`] takes as such.
+    pub fn run(self) -> Option<Saved> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let result = if self.replace {
+                self.store.save(&self.bytes)
+            } else {
+                self.store.append(&self.bytes)
+            };
+            Saved {
+                result,
+                bytes: self.bytes,
+            }
+        }))
+        .ok()
+    }
+
+    /// How many bytes it writes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether it writes nothing (never: a save with nothing to write is not made).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// What a [`SaveJob`] did, for [`Driver::saved`].
+#[derive(Debug)]
+pub struct Saved {
+    result: std::io::Result<()>,
+    /// The job's buffer, used again for the next one.
+    bytes: Vec<u8>,
+}
+
+/// A driver's session store and what it knows of the store's contents.
+#[derive(Debug)]
+struct Persistence {
+    store: Arc<dyn Store>,
+    /// What the store holds and what to write to it next.
+    journal: Journal,
+    /// The write the loop is to run next (see [`Step::Save`]).
+    job: Option<SaveJob>,
+    /// The last write failed: the next step drops the outputs and closes the connection.
+    failed: bool,
+    /// The buffer of the last job, for the next one.
+    buf: Vec<u8>,
+}
+
+/// What [`Driver::persist`] found.
+enum Persist {
+    /// The store holds the session as it is (or there is no store).
+    Done,
+    /// The last write failed.
+    Failed,
+    /// A write is to be made first.
+    Save,
 }
 
 /// How much room a loop makes for one read: 512 bytes at first, doubled after every read that
@@ -222,7 +299,7 @@ pub struct Driver {
     /// Where the session is kept across restarts (see [`crate::store`]), and the journal of
     /// what it holds and what to write to it next (boxed: a client without a store, most of
     /// them, keeps a pointer rather than two snapshots' worth of fields).
-    store: Option<(Arc<dyn Store>, Box<Journal>)>,
+    store: Option<Box<Persistence>>,
 }
 
 impl Driver {
@@ -260,7 +337,15 @@ impl Driver {
             ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
-            store: store.map(|store| (store, Box::new(Journal::new()))),
+            store: store.map(|store| {
+                Box::new(Persistence {
+                    store,
+                    journal: Journal::new(),
+                    job: None,
+                    failed: false,
+                    buf: Vec::new(),
+                })
+            }),
         })
     }
 
@@ -291,31 +376,65 @@ impl Driver {
         Ok(Session::restore(config, snapshot, Instant::now())?)
     }
 
-    /// Saves what changed of the session's persistent part since the last save: appends the
-    /// changes to the store's journal, or writes the journal whole (the first time, after a
-    /// failure, and once the changes add up; see [`Journal`]). Returns false when the store
-    /// failed (reported as [`ConnectionEvent::StoreFailed`]).
-    fn persist(&mut self) -> bool {
-        let Some((store, journal)) = &mut self.store else {
-            return true;
+    /// Whether the store holds the session as it is. If not, makes the write that brings it
+    /// there (what changed since the last save appended to the store's journal, or the
+    /// journal written whole: the first time, after a failure, and once the changes add up;
+    /// see [`Journal`]) for the loop to run ([`Step::Save`]).
+    fn persist(&mut self) -> Persist {
+        let Some(p) = &mut self.store else {
+            return Persist::Done;
         };
-        let result = match journal.write(self.session.snapshot()) {
-            JournalWrite::Unchanged => return true,
-            JournalWrite::Replace(bytes) => store.save(bytes),
-            JournalWrite::Append(bytes) => store.append(bytes),
+        if std::mem::take(&mut p.failed) {
+            return Persist::Failed;
+        }
+        if p.job.is_some() {
+            return Persist::Save;
+        }
+        let (bytes, replace) = match p.journal.write(self.session.snapshot()) {
+            JournalWrite::Unchanged => return Persist::Done,
+            JournalWrite::Replace(bytes) => (bytes, true),
+            JournalWrite::Append(bytes) => (bytes, false),
+        };
+        let mut buf = std::mem::take(&mut p.buf);
+        buf.clear();
+        buf.extend_from_slice(bytes);
+        p.job = Some(SaveJob {
+            store: p.store.clone(),
+            bytes: buf,
+            replace,
+        });
+        Persist::Save
+    }
+
+    /// The store write a loop is to run after [`Step::Save`].
+    pub fn take_save(&mut self) -> Option<SaveJob> {
+        self.store.as_mut()?.job.take()
+    }
+
+    /// The outcome of the [`SaveJob`] from [`Driver::take_save`]: `None` when it did not
+    /// finish (the store panicked, or the thread running it was lost). A failure is reported
+    /// as [`ConnectionEvent::StoreFailed`], and the next step closes the connection without
+    /// writing what depended on the save.
+    pub fn saved(&mut self, saved: Option<Saved>) {
+        let Some(p) = &mut self.store else {
+            return;
+        };
+        let result = match saved {
+            Some(saved) => {
+                p.buf = saved.bytes;
+                saved.result
+            }
+            None => Err(std::io::Error::other("the store panicked")),
         };
         match result {
-            Ok(()) => {
-                journal.written();
-                true
-            }
+            Ok(()) => p.journal.written(),
             Err(error) => {
-                journal.failed();
+                p.journal.failed();
+                p.failed = true;
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events
                     .force_send(ConnectionEvent::StoreFailed(error.to_string()));
-                false
             }
         }
     }
@@ -472,14 +591,18 @@ impl Driver {
     /// it and everything is written), to stop for good, or to wait for the next input.
     ///
     /// With a store, the state is saved here, after the outputs are made and before the loop
-    /// writes them: a save that fails drops the bytes and closes the connection
-    /// [MQTT-4.8.0-2] (see [`crate::store`]).
+    /// writes them ([`Step::Save`]): a save that fails drops the bytes and closes the
+    /// connection [MQTT-4.8.0-2] (see [`crate::store`]).
     pub fn step(&mut self, now: Instant, transport_up: bool, tx: &mut BytesMut) -> Step {
         self.drain(now, tx);
-        if !self.persist() {
-            tx.clear();
-            if transport_up {
-                return Step::Close;
+        match self.persist() {
+            Persist::Done => {}
+            Persist::Save => return Step::Save,
+            Persist::Failed => {
+                tx.clear();
+                if transport_up {
+                    return Step::Close;
+                }
             }
         }
         if !transport_up {
@@ -1178,5 +1301,192 @@ mod disconnect {
         );
         assert_eq!(driver.step(now, false, &mut tx), Step::Stop);
         assert!(matches!(done.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+    }
+}
+
+#[cfg(test)]
+mod save {
+    use super::{Driver, Step};
+    use crate::{ConnectionEvent, Options, Store};
+    use bytes::BytesMut;
+    use mqtt_proto::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode, TopicName};
+    use mqtt_session::OutboundMessage;
+    use std::future::Future;
+    use std::io;
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    const WORKS: u8 = 0;
+    const FAILS: u8 = 1;
+    const PANICS: u8 = 2;
+
+    /// A store in memory that works, fails or panics, as told.
+    #[derive(Debug, Clone, Default)]
+    struct Memory(Arc<(Mutex<Vec<u8>>, AtomicU8)>);
+
+    impl Memory {
+        fn held(&self) -> usize {
+            self.0 .0.lock().unwrap().len()
+        }
+        fn set(&self, mode: u8) {
+            self.0 .1.store(mode, Ordering::Relaxed);
+        }
+        fn write(&self, bytes: &[u8], replace: bool) -> io::Result<()> {
+            match self.0 .1.load(Ordering::Relaxed) {
+                FAILS => return Err(io::Error::other("disk full")),
+                PANICS => panic!("a store that panics"),
+                _ => {}
+            }
+            let mut held = self.0 .0.lock().unwrap();
+            if replace {
+                held.clear();
+            }
+            held.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    impl Store for Memory {
+        fn load(&self) -> io::Result<Option<Vec<u8>>> {
+            Ok(None)
+        }
+        fn save(&self, bytes: &[u8]) -> io::Result<()> {
+            self.write(bytes, true)
+        }
+        fn append(&self, bytes: &[u8]) -> io::Result<()> {
+            self.write(bytes, false)
+        }
+    }
+
+    fn connack(tx: &mut BytesMut) {
+        Packet::ConnAck(Box::new(ConnAck {
+            session_present: false,
+            reason_code: ReasonCode::Success,
+            properties: Default::default(),
+        }))
+        .encode(ProtocolVersion::V311, tx)
+        .unwrap();
+    }
+
+    /// The outputs of a turn that changed the session wait in `tx` until the loop has run the
+    /// store write (`Step::Save`, then `saved`); a write that fails, or a store that panics,
+    /// drops them and closes the connection, with `StoreFailed`; the next write is the whole
+    /// journal again.
+    #[test]
+    fn outputs_wait_for_the_store_and_a_failed_write_closes() {
+        let store = Memory::default();
+        let options = Options::new("mqtt://127.0.0.1:1883", "saver")
+            .unwrap()
+            .protocol_version(ProtocolVersion::V311)
+            .clean_start(false)
+            .store(store.clone());
+        let (client, mut driver, rx) = Driver::client_pair(options, 8).unwrap();
+        let now = Instant::now();
+        let mut tx = BytesMut::new();
+        driver.connected(now);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+        assert!(!tx.is_empty(), "the CONNECT waits for the save");
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save, "not run yet");
+        let job = driver.take_save().unwrap();
+        assert!(driver.take_save().is_none(), "one write at a time");
+        assert_eq!(store.held(), 0);
+        let first = job.len();
+        driver.saved(job.run());
+        assert_eq!(store.held(), first, "the whole journal");
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        assert!(!tx.is_empty(), "the CONNECT is still there to write");
+        tx.clear();
+        let mut input = BytesMut::new();
+        connack(&mut input);
+        driver.read(now, &mut input);
+        assert_eq!(
+            driver.step(now, true, &mut tx),
+            Step::Wait,
+            "nothing to save"
+        );
+
+        // A publish the session took: appended before its PUBLISH may go out.
+        let mut cx = Context::from_waker(Waker::noop());
+        let publish = |payload: &'static str| {
+            let topic = TopicName::new("saver/t").unwrap();
+            client.publish_queued(OutboundMessage::new(topic, payload, QoS::AtLeastOnce))
+        };
+        let mut queued = pin!(publish("one"));
+        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+        assert!(!tx.is_empty(), "the PUBLISH waits for the save");
+        let job = driver.take_save().unwrap();
+        let appended = job.len();
+        driver.saved(job.run());
+        assert_eq!(
+            store.held(),
+            first + appended,
+            "the change alone is appended"
+        );
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        tx.clear();
+
+        // A write that fails: nothing of this turn is written, the connection closes.
+        for mode in [FAILS, PANICS] {
+            store.set(mode);
+            let mut queued = pin!(publish("two"));
+            assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+            driver.commands(now, rx.try_recv().unwrap(), &rx);
+            assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+            let saved = driver.take_save().unwrap().run();
+            assert_eq!(saved.is_none(), mode == PANICS);
+            driver.saved(saved);
+            assert_eq!(driver.step(now, true, &mut tx), Step::Close);
+            assert!(tx.is_empty(), "what depended on the save is dropped");
+            let mut event = pin!(client.next_event());
+            let failed = loop {
+                match event.as_mut().poll(&mut cx) {
+                    Poll::Ready(Some(ConnectionEvent::StoreFailed(why))) => break why,
+                    Poll::Ready(Some(_)) => event.set(client.next_event()),
+                    other => panic!("no StoreFailed event: {other:?}"),
+                }
+            };
+            assert!(failed.contains(if mode == FAILS {
+                "disk full"
+            } else {
+                "panicked"
+            }));
+            driver.closed_by_us(now);
+            store.set(WORKS);
+            assert_eq!(driver.step(now, false, &mut tx), Step::Save);
+            let job = driver.take_save().unwrap();
+            let whole = job.len();
+            assert!(
+                whole > first,
+                "the whole journal again, the publishes in it"
+            );
+            driver.saved(job.run());
+            assert_eq!(store.held(), whole, "written whole, not appended");
+            assert_eq!(driver.step(now, false, &mut tx), Step::Wait);
+            driver.connected(now);
+            assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+            assert!(!tx.is_empty(), "CONNECT");
+            tx.clear();
+            let mut input = BytesMut::new();
+            connack(&mut input);
+            driver.read(now, &mut input);
+            // The resumed session sends the pending publishes again (after saving that it
+            // did, if that changed anything).
+            loop {
+                match driver.step(now, true, &mut tx) {
+                    Step::Save => {
+                        let job = driver.take_save().unwrap();
+                        driver.saved(job.run());
+                    }
+                    Step::Wait => break,
+                    other => panic!("{other:?}"),
+                }
+            }
+            tx.clear();
+        }
     }
 }

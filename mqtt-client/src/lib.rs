@@ -38,7 +38,7 @@ pub use client::{
     PublishDone, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
-pub use driver::{Driver, ReadSize, Step, TimerSlot, COMMAND_BATCH};
+pub use driver::{Driver, ReadSize, SaveJob, Saved, Step, TimerSlot, COMMAND_BATCH};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;
 pub use store::{FileStore, StartError, Store};
