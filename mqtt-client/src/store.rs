@@ -21,8 +21,11 @@
 //!   again. So a client draining a backlog of messages writes each about twice, not the
 //!   whole backlog on every turn.
 //!
-//! The store is called from the connection task, which waits for it: with [`FileStore`], for
-//! the disk once per turn. On a current-thread runtime the other tasks wait too.
+//! The store is written on a thread of a blocking pool (tokio's `spawn_blocking`, the
+//! `blocking` crate's on smol and async-std; see [`Step::Save`](crate::Step)): the connection
+//! waits for it, once per turn (with [`FileStore`], for the disk), the program's other tasks do
+//! not. Loading, once when the client starts, happens where the client is created. A store
+//! that panics is taken as one that failed.
 //!
 //! If a save fails, nothing that depends on it is sent: the connection that brought the input
 //! is closed [MQTT-4.8.0-2], and the next connection (after the usual backoff) tries the store
