@@ -303,11 +303,7 @@ mod tests {
     #[test]
     fn the_store_is_written_off_the_executor_thread() {
         // Nothing listens there: the connection is refused, the session saved all the same.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = mqtt_test_support::free_port();
         let (go, wait) = std::sync::mpsc::channel();
         let (signal, signals) = async_channel::bounded(2);
         let first = Arc::new(OnceLock::new());

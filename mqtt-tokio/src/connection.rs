@@ -326,11 +326,7 @@ mod tests {
             .unwrap();
         let first = rt.block_on(async {
             // Nothing listens there: the connection is refused, the session saved all the same.
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = mqtt_test_support::free_port();
             let (go, wait) = std::sync::mpsc::channel();
             let gate = Gate {
                 go: std::sync::Mutex::new(wait),
