@@ -125,6 +125,9 @@ struct Persistence {
     buf: Vec<u8>,
 }
 
+/// The most capacity a driver keeps in its store write buffer between writes.
+const SAVE_BUF_KEEP: usize = 64 * 1024;
+
 /// What [`Driver::persist`] found.
 enum Persist {
     /// The store holds the session as it is (or there is no store).
@@ -422,6 +425,11 @@ impl Driver {
         let result = match saved {
             Some(saved) => {
                 p.buf = saved.bytes;
+                // A whole journal can be large; the appends after it are small. Kept for
+                // reuse, the buffer would hold the largest write ever made.
+                if p.buf.capacity() > SAVE_BUF_KEEP {
+                    p.buf = Vec::new();
+                }
                 saved.result
             }
             None => Err(std::io::Error::other("the store panicked")),
@@ -1488,5 +1496,42 @@ mod save {
             }
             tx.clear();
         }
+    }
+
+    /// The buffer a write used is kept for the next one, unless it grew large: a whole journal
+    /// with a big message in it is not held for the small appends after it.
+    #[test]
+    fn a_large_write_buffer_is_not_kept() {
+        let store = Memory::default();
+        let options = Options::new("mqtt://127.0.0.1:1883", "big")
+            .unwrap()
+            .protocol_version(ProtocolVersion::V311)
+            .store(store.clone());
+        let (client, mut driver, rx) = Driver::client_pair(options, 8).unwrap();
+        let now = Instant::now();
+        let mut tx = BytesMut::new();
+        let kept = |driver: &Driver| driver.store.as_ref().unwrap().buf.capacity();
+        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
+        let job = driver.take_save().unwrap();
+        let small = job.len();
+        driver.saved(job.run());
+        assert!(kept(&driver) >= small, "kept for the next write");
+
+        let mut cx = Context::from_waker(Waker::noop());
+        let topic = TopicName::new("big/t").unwrap();
+        let payload = vec![7u8; 2 * super::SAVE_BUF_KEEP];
+        let message = OutboundMessage::new(topic, payload, QoS::AtLeastOnce);
+        let mut queued = pin!(client.publish_queued(message));
+        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
+        let job = driver.take_save().unwrap();
+        assert!(job.len() > super::SAVE_BUF_KEEP);
+        driver.saved(job.run());
+        assert!(
+            store.held() >= small + 2 * super::SAVE_BUF_KEEP,
+            "the message is in the store"
+        );
+        assert_eq!(kept(&driver), 0, "let go");
     }
 }
