@@ -1315,7 +1315,9 @@ mod disconnect {
 #[cfg(test)]
 mod save {
     use super::{Driver, Step};
-    use crate::{ConnectionEvent, Options, Store};
+    use crate::client::Command;
+    use crate::queue::Receiver;
+    use crate::{Client, ConnectionEvent, Options, Store};
     use bytes::BytesMut;
     use mqtt_proto::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode, TopicName};
     use mqtt_session::OutboundMessage;
@@ -1369,6 +1371,30 @@ mod save {
         }
     }
 
+    /// A client and its driver, with `store`.
+    fn start(store: &Memory, id: &str) -> (Client, Driver, Receiver<Command>) {
+        let options = Options::new("mqtt://127.0.0.1:1883", id)
+            .unwrap()
+            .protocol_version(ProtocolVersion::V311)
+            .clean_start(false)
+            .store(store.clone());
+        Driver::client_pair(options, 8).unwrap()
+    }
+
+    /// `client.publish_queued(message)`, taken by the driver.
+    fn take_publish(
+        client: &Client,
+        driver: &mut Driver,
+        rx: &Receiver<Command>,
+        now: Instant,
+        message: OutboundMessage,
+    ) {
+        let mut queued = pin!(client.publish_queued(message));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        driver.commands(now, rx.try_recv().unwrap(), rx);
+    }
+
     fn connack(tx: &mut BytesMut) {
         Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
@@ -1386,12 +1412,7 @@ mod save {
     #[test]
     fn outputs_wait_for_the_store_and_a_failed_write_closes() {
         let store = Memory::default();
-        let options = Options::new("mqtt://127.0.0.1:1883", "saver")
-            .unwrap()
-            .protocol_version(ProtocolVersion::V311)
-            .clean_start(false)
-            .store(store.clone());
-        let (client, mut driver, rx) = Driver::client_pair(options, 8).unwrap();
+        let (client, mut driver, rx) = start(&store, "saver");
         let now = Instant::now();
         let mut tx = BytesMut::new();
         driver.connected(now);
@@ -1417,14 +1438,11 @@ mod save {
         );
 
         // A publish the session took: appended before its PUBLISH may go out.
-        let mut cx = Context::from_waker(Waker::noop());
-        let publish = |payload: &'static str| {
+        let message = |payload: &'static str| {
             let topic = TopicName::new("saver/t").unwrap();
-            client.publish_queued(OutboundMessage::new(topic, payload, QoS::AtLeastOnce))
+            OutboundMessage::new(topic, payload, QoS::AtLeastOnce)
         };
-        let mut queued = pin!(publish("one"));
-        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
-        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        take_publish(&client, &mut driver, &rx, now, message("one"));
         assert_eq!(driver.step(now, true, &mut tx), Step::Save);
         assert!(!tx.is_empty(), "the PUBLISH waits for the save");
         let job = driver.take_save().unwrap();
@@ -1441,15 +1459,14 @@ mod save {
         // A write that fails: nothing of this turn is written, the connection closes.
         for mode in [FAILS, PANICS] {
             store.set(mode);
-            let mut queued = pin!(publish("two"));
-            assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
-            driver.commands(now, rx.try_recv().unwrap(), &rx);
+            take_publish(&client, &mut driver, &rx, now, message("two"));
             assert_eq!(driver.step(now, true, &mut tx), Step::Save);
             let saved = driver.take_save().unwrap().run();
             assert_eq!(saved.is_none(), mode == PANICS);
             driver.saved(saved);
             assert_eq!(driver.step(now, true, &mut tx), Step::Close);
             assert!(tx.is_empty(), "what depended on the save is dropped");
+            let mut cx = Context::from_waker(Waker::noop());
             let mut event = pin!(client.next_event());
             let failed = loop {
                 match event.as_mut().poll(&mut cx) {
@@ -1503,11 +1520,7 @@ mod save {
     #[test]
     fn a_large_write_buffer_is_not_kept() {
         let store = Memory::default();
-        let options = Options::new("mqtt://127.0.0.1:1883", "big")
-            .unwrap()
-            .protocol_version(ProtocolVersion::V311)
-            .store(store.clone());
-        let (client, mut driver, rx) = Driver::client_pair(options, 8).unwrap();
+        let (client, mut driver, rx) = start(&store, "big");
         let now = Instant::now();
         let mut tx = BytesMut::new();
         let kept = |driver: &Driver| driver.store.as_ref().unwrap().buf.capacity();
@@ -1517,13 +1530,10 @@ mod save {
         driver.saved(job.run());
         assert!(kept(&driver) >= small, "kept for the next write");
 
-        let mut cx = Context::from_waker(Waker::noop());
         let topic = TopicName::new("big/t").unwrap();
         let payload = vec![7u8; 2 * super::SAVE_BUF_KEEP];
         let message = OutboundMessage::new(topic, payload, QoS::AtLeastOnce);
-        let mut queued = pin!(client.publish_queued(message));
-        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
-        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        take_publish(&client, &mut driver, &rx, now, message);
         assert_eq!(driver.step(now, false, &mut tx), Step::Save);
         let job = driver.take_save().unwrap();
         assert!(job.len() > super::SAVE_BUF_KEEP);

@@ -268,34 +268,6 @@ async fn read_to_end(r: &mut (impl futures_lite::io::AsyncRead + Unpin)) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex, OnceLock};
-    use std::time::Duration;
-
-    /// A store whose first write waits (up to 5 s) for a go-ahead from another task.
-    #[derive(Debug)]
-    struct Gate {
-        go: Mutex<std::sync::mpsc::Receiver<()>>,
-        /// Told when the first write starts, and when it ends.
-        signal: async_channel::Sender<()>,
-        /// Whether the first write got its go-ahead (`false`: it gave up waiting).
-        first: Arc<OnceLock<bool>>,
-    }
-
-    impl mqtt_client::Store for Gate {
-        fn load(&self) -> std::io::Result<Option<Vec<u8>>> {
-            Ok(None)
-        }
-        fn save(&self, _: &[u8]) -> std::io::Result<()> {
-            if self.first.get().is_none() {
-                let _ = self.signal.try_send(());
-                let go = self.go.lock().unwrap().recv_timeout(Duration::from_secs(5));
-                let _ = self.first.set(go.is_ok());
-                let _ = self.signal.try_send(());
-            }
-            Ok(())
-        }
-    }
-
     /// The connection task writes its store on a thread of `blocking`'s pool: while a write
     /// waits for the disk, the other tasks of a one-thread executor go on (here, the one that
     /// lets the write finish). Written inline, the write would hold the executor's only thread
@@ -304,36 +276,17 @@ mod tests {
     fn the_store_is_written_off_the_executor_thread() {
         // Nothing listens there: the connection is refused, the session saved all the same.
         let port = mqtt_test_support::free_port();
-        let (go, wait) = std::sync::mpsc::channel();
-        let (signal, signals) = async_channel::bounded(2);
-        let first = Arc::new(OnceLock::new());
-        let gate = Gate {
-            go: Mutex::new(wait),
-            signal,
-            first: first.clone(),
-        };
+        let (store, gate) = mqtt_scenarios::gated_store();
         let options = mqtt_client::Options::new(&format!("mqtt://127.0.0.1:{port}"), "gate")
             .unwrap()
-            .store(gate);
+            .store(store);
         let (client, connection) = super::new(options).unwrap();
         let ex = smol::LocalExecutor::new();
-        let next_signal = || {
-            futures_lite::future::or(async { signals.recv().await.is_ok() }, async {
-                async_io::Timer::after(Duration::from_secs(10)).await;
-                false
-            })
-        };
-        futures_lite::future::block_on(ex.run(async {
+        let first = futures_lite::future::block_on(ex.run(async {
             ex.spawn(connection.run()).detach();
-            assert!(next_signal().await, "the store was never written");
-            go.send(()).unwrap();
-            assert!(next_signal().await, "the write never finished");
+            gate.open().await
         }));
         drop(client);
-        assert_eq!(
-            first.get().copied(),
-            Some(true),
-            "the write got its go-ahead"
-        );
+        assert_eq!(first, Some(true), "the write got its go-ahead");
     }
 }

@@ -285,35 +285,6 @@ mod tests {
         assert_eq!(ran, (false, true));
     }
 
-    /// A store whose first write waits (up to 5 s) for a go-ahead from another task.
-    #[derive(Debug)]
-    struct Gate {
-        go: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
-        started: Arc<tokio::sync::Notify>,
-        /// Whether the first write got its go-ahead (`false`: it gave up waiting).
-        first: Arc<std::sync::OnceLock<bool>>,
-        finished: Arc<tokio::sync::Notify>,
-    }
-
-    impl mqtt_client::Store for Gate {
-        fn load(&self) -> std::io::Result<Option<Vec<u8>>> {
-            Ok(None)
-        }
-        fn save(&self, _: &[u8]) -> std::io::Result<()> {
-            if self.first.get().is_none() {
-                self.started.notify_one();
-                let go = self
-                    .go
-                    .lock()
-                    .unwrap()
-                    .recv_timeout(std::time::Duration::from_secs(5));
-                let _ = self.first.set(go.is_ok());
-                self.finished.notify_one();
-            }
-            Ok(())
-        }
-    }
-
     /// The connection task writes its store on tokio's blocking pool: while a write waits for
     /// the disk, the other tasks of a current-thread runtime go on (here, the one that lets
     /// the write finish). Written inline, the write would hold the runtime's only thread and
@@ -324,35 +295,17 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
+        let (store, gate) = mqtt_scenarios::gated_store();
         let first = rt.block_on(async {
             // Nothing listens there: the connection is refused, the session saved all the same.
             let port = mqtt_test_support::free_port();
-            let (go, wait) = std::sync::mpsc::channel();
-            let gate = Gate {
-                go: std::sync::Mutex::new(wait),
-                started: Arc::default(),
-                first: Arc::default(),
-                finished: Arc::default(),
-            };
-            let (started, first, finished) = (
-                gate.started.clone(),
-                gate.first.clone(),
-                gate.finished.clone(),
-            );
             let options = mqtt_client::Options::new(&format!("mqtt://127.0.0.1:{port}"), "gate")
                 .unwrap()
-                .store(gate);
+                .store(store);
             let client = super::spawn(options).unwrap();
-            let within = std::time::Duration::from_secs(10);
-            tokio::time::timeout(within, started.notified())
-                .await
-                .expect("the store was never written");
-            go.send(()).unwrap();
-            tokio::time::timeout(within, finished.notified())
-                .await
-                .expect("the write never finished");
+            let first = gate.open().await;
             drop(client);
-            first.get().copied()
+            first
         });
         assert_eq!(first, Some(true), "the write got its go-ahead");
     }

@@ -55,7 +55,10 @@ pub use restart::{
     broker_restart_with_persistence_loses_nothing_acknowledged,
     broker_restart_without_persistence_resubscribes,
 };
-pub use store::{a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection};
+pub use store::{
+    a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection, gated_store,
+    GatedStore, StoreGate,
+};
 pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
     tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,

@@ -203,3 +203,72 @@ pub async fn a_failing_store_closes_the_connection<R: Runtime>(rt: &R, version: 
         "a PUBREC left on the connection whose state could not be stored: {sent:?}"
     );
 }
+
+/// A store whose first write waits (at most 5 s) for the go-ahead its [`StoreGate`] gives:
+/// for checking that a connection task writes its store off the thread the rest of the program
+/// runs on (a task on that thread gives the go-ahead).
+#[derive(Debug)]
+pub struct GatedStore {
+    go: Mutex<std::sync::mpsc::Receiver<()>>,
+    /// Told when the first write starts, and when it ends.
+    signal: async_channel::Sender<()>,
+    /// Whether the first write got its go-ahead (`false`: it gave up waiting).
+    first: Arc<std::sync::OnceLock<bool>>,
+}
+
+/// The other side of a [`GatedStore`].
+#[derive(Debug)]
+pub struct StoreGate {
+    go: std::sync::mpsc::Sender<()>,
+    signals: async_channel::Receiver<()>,
+    first: Arc<std::sync::OnceLock<bool>>,
+}
+
+/// A [`GatedStore`] and its gate.
+pub fn gated_store() -> (GatedStore, StoreGate) {
+    let (go, wait) = std::sync::mpsc::channel();
+    let (signal, signals) = async_channel::bounded(2);
+    let first = Arc::new(std::sync::OnceLock::new());
+    let store = GatedStore {
+        go: Mutex::new(wait),
+        signal,
+        first: first.clone(),
+    };
+    (store, StoreGate { go, signals, first })
+}
+
+impl Store for GatedStore {
+    fn load(&self) -> std::io::Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    fn save(&self, _: &[u8]) -> std::io::Result<()> {
+        if self.first.get().is_none() {
+            let _ = self.signal.try_send(());
+            let go = self
+                .go
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .recv_timeout(std::time::Duration::from_secs(5));
+            let _ = self.first.set(go.is_ok());
+            let _ = self.signal.try_send(());
+        }
+        Ok(())
+    }
+}
+
+impl StoreGate {
+    /// Waits for the store's first write to start, gives it the go-ahead, waits for it to end
+    /// (each wait bounded by [`crate::WAIT`]), and says whether the write got the go-ahead
+    /// (`Some(false)`: it gave up waiting, the go-ahead came too late).
+    pub async fn open(self) -> Option<bool> {
+        within("the store's first write", self.signals.recv())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = self.go.send(());
+        within("the end of the store's first write", self.signals.recv())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.first.get().copied()
+    }
+}
