@@ -393,7 +393,7 @@ impl Driver {
         if p.job.is_some() {
             return Persist::Save;
         }
-        let (bytes, replace) = match p.journal.write(self.session.snapshot()) {
+        let (bytes, replace) = match p.journal.write_session(&mut self.session) {
             JournalWrite::Unchanged => return Persist::Done,
             JournalWrite::Replace(bytes) => (bytes, true),
             JournalWrite::Append(bytes) => (bytes, false),

@@ -19,7 +19,8 @@
 //!   the next ones append only what the turn changed (a publish taken or moved on, the id of
 //!   one completed), until the changes add up to the state's size and it is written whole
 //!   again. So a client draining a backlog of messages writes each about twice, not the
-//!   whole backlog on every turn.
+//!   whole backlog on every turn; and finding what a turn changed looks only at the publishes
+//!   the session noted as changed ([`Journal::write_session`]), not at the whole backlog.
 //!
 //! The store is written on a thread of a blocking pool (tokio's `spawn_blocking`, the
 //! `blocking` crate's on smol and async-std; see [`Step::Save`](crate::Step)): the connection

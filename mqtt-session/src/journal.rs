@@ -17,13 +17,19 @@
 //! ignores: nothing that depended on it was sent (see [`Journal::write`]). A bad record with
 //! good ones after it is corruption, reported as such.
 
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use mqtt_proto::{MqttString, PacketId, ProtocolVersion};
 
 use crate::persist::{
-    need, put_inbound_qos2, put_persisted_publish, put_str, put_subscriptions, take_inbound_qos2,
-    take_persisted_publish, take_str, take_subscriptions, PersistedPublish, Snapshot,
-    SnapshotError, MAGIC as SNAPSHOT_MAGIC,
+    need, persisted_publish, persisted_subscription, put_inbound_qos2, put_persisted_publish,
+    put_str, put_subscriptions, take_inbound_qos2, take_persisted_publish, take_str,
+    take_subscriptions, PersistedPublish, PersistedSubscription, Snapshot, SnapshotError,
+    MAGIC as SNAPSHOT_MAGIC,
 };
+use crate::session::Session;
+use crate::time::Instant;
 
 const MAGIC: &[u8; 4] = b"MQJ1";
 /// Record length and checksum.
@@ -52,24 +58,29 @@ pub enum JournalWrite<'a> {
     Append(&'a [u8]),
 }
 
-/// Turns the snapshots of a session, taken once per turn of a loop, into what a store must
-/// write: nothing, changes to append, or (the first time, after a failed write, and once the
-/// changes add up) the whole journal again.
+/// Turns the state of a session, once per turn of a loop, into what a store must write:
+/// nothing, changes to append, or (the first time, after a failed write, and once the changes
+/// add up) the whole journal again.
+///
+/// [`Journal::write_session`] looks only at what the session noted as changed since the last
+/// write (a turn that completes one publish of a backlog of thousands costs that publish, not
+/// the backlog); [`Journal::write`] takes a [`Snapshot`] and compares all of it.
 ///
 /// ```
 /// use mqtt_proto::{MqttString, ProtocolVersion};
 /// use mqtt_session::{Config, Journal, JournalWrite, Session};
 ///
 /// let config = Config::new(ProtocolVersion::V5, MqttString::new("sensor-7")?);
-/// let session = Session::<std::time::Instant>::new(config)?;
+/// let mut session = Session::<std::time::Instant>::new(config)?;
 /// let mut journal = Journal::new();
 /// let mut stored = Vec::new();
-/// match journal.write(session.snapshot()) {
+/// match journal.write_session(&mut session) {
 ///     JournalWrite::Replace(bytes) => stored = bytes.to_vec(),
 ///     JournalWrite::Append(bytes) => stored.extend_from_slice(bytes),
 ///     JournalWrite::Unchanged => {}
 /// }
 /// journal.written();
+/// assert_eq!(journal.write_session(&mut session), JournalWrite::Unchanged);
 /// assert_eq!(journal.write(session.snapshot()), JournalWrite::Unchanged);
 /// assert_eq!(Journal::read(stored.into())?, session.snapshot());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -77,15 +88,195 @@ pub enum JournalWrite<'a> {
 #[derive(Debug, Default)]
 pub struct Journal {
     /// What the store holds, replayed.
-    saved: Option<Snapshot>,
-    /// What it holds once the last write is done.
-    pending: Option<Snapshot>,
-    /// Whether the last write replaces.
-    pending_replace: bool,
+    saved: Option<Saved>,
+    /// What the last write does to it, until the store has done it.
+    pending: Option<Pending>,
     buf: BytesMut,
     /// Bytes of the snapshot record the store's journal starts with, and of the changes after it.
     base: usize,
     appended: usize,
+    /// The ids of the publishes a session changed, reused from turn to turn.
+    ids: Vec<u64>,
+}
+
+/// A [`Snapshot`] whose publishes give up their front cheaply (acknowledgements mostly
+/// complete the oldest).
+#[derive(Debug)]
+struct Saved {
+    protocol_version: ProtocolVersion,
+    client_id: MqttString,
+    next_packet_id: u16,
+    last_publish_id: u64,
+    outgoing: VecDeque<PersistedPublish>,
+    /// Whether `outgoing` is in id order, so that a publish is found by a binary search.
+    ordered: bool,
+    inbound_qos2: Vec<PacketId>,
+    subscriptions: Vec<PersistedSubscription>,
+}
+
+impl From<Snapshot> for Saved {
+    fn from(s: Snapshot) -> Self {
+        let ordered = in_id_order(s.outgoing.iter());
+        Saved {
+            protocol_version: s.protocol_version,
+            client_id: s.client_id,
+            next_packet_id: s.next_packet_id,
+            last_publish_id: s.last_publish_id,
+            outgoing: s.outgoing.into(),
+            ordered,
+            inbound_qos2: s.inbound_qos2,
+            subscriptions: s.subscriptions,
+        }
+    }
+}
+
+impl From<Saved> for Snapshot {
+    fn from(s: Saved) -> Self {
+        Snapshot {
+            protocol_version: s.protocol_version,
+            client_id: s.client_id,
+            next_packet_id: s.next_packet_id,
+            last_publish_id: s.last_publish_id,
+            outgoing: s.outgoing.into(),
+            inbound_qos2: s.inbound_qos2,
+            subscriptions: s.subscriptions,
+        }
+    }
+}
+
+impl Saved {
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        self.outgoing.binary_search_by_key(&id, |p| p.id)
+    }
+
+    /// Applies `changes` in their order. A publish is found by a binary search, so the
+    /// publishes stay in id order if they were.
+    fn apply(&mut self, changes: Changes) -> Result<(), SnapshotError> {
+        if let Some(client_id) = changes.client_id {
+            self.client_id = client_id;
+        }
+        if let Some((next_packet_id, last_publish_id)) = changes.counters {
+            self.next_packet_id = next_packet_id;
+            self.last_publish_id = last_publish_id;
+        }
+        for change in changes.outgoing {
+            match change {
+                Change::Publish(p) => match self.find(p.id) {
+                    Ok(at) => self.outgoing[at] = p,
+                    Err(at) => self.outgoing.insert(at, p),
+                },
+                Change::Remove(id) => {
+                    let at = self.find(id).map_err(|_| {
+                        SnapshotError::Corrupt("journal removes an unknown publish")
+                    })?;
+                    self.outgoing.remove(at);
+                }
+            }
+        }
+        if let Some(ids) = changes.inbound_qos2 {
+            self.inbound_qos2 = ids;
+        }
+        if let Some(subscriptions) = changes.subscriptions {
+            self.subscriptions = subscriptions;
+        }
+        Ok(())
+    }
+}
+
+/// What a store is doing with the last write.
+#[derive(Debug)]
+enum Pending {
+    /// The journal is replaced by one holding this state.
+    Replace(Snapshot),
+    /// These changes are appended.
+    Append(Changes),
+}
+
+/// One `CHANGES` record.
+#[derive(Debug, Default)]
+struct Changes {
+    client_id: Option<MqttString>,
+    /// Next Packet Identifier and last publish id.
+    counters: Option<(u16, u64)>,
+    outgoing: Vec<Change>,
+    inbound_qos2: Option<Vec<PacketId>>,
+    subscriptions: Option<Vec<PersistedSubscription>>,
+}
+
+#[derive(Debug)]
+enum Change {
+    /// A publish taken, or moved on.
+    Publish(PersistedPublish),
+    /// A publish completed (or dropped).
+    Remove(u64),
+}
+
+impl Changes {
+    fn is_empty(&self) -> bool {
+        self.client_id.is_none()
+            && self.counters.is_none()
+            && self.outgoing.is_empty()
+            && self.inbound_qos2.is_none()
+            && self.subscriptions.is_none()
+    }
+
+    /// The record's body after its kind byte.
+    fn encode(&self, buf: &mut BytesMut) {
+        if let Some(client_id) = &self.client_id {
+            buf.put_u8(CLIENT_ID);
+            put_str(buf, client_id);
+        }
+        if let Some((next_packet_id, last_publish_id)) = self.counters {
+            buf.put_u8(COUNTERS);
+            buf.put_u16(next_packet_id);
+            buf.put_u64(last_publish_id);
+        }
+        for change in &self.outgoing {
+            match change {
+                Change::Publish(p) => {
+                    buf.put_u8(PUBLISH);
+                    put_persisted_publish(buf, p);
+                }
+                Change::Remove(id) => {
+                    buf.put_u8(REMOVE);
+                    buf.put_u64(*id);
+                }
+            }
+        }
+        if let Some(ids) = &self.inbound_qos2 {
+            buf.put_u8(INBOUND_QOS2);
+            put_inbound_qos2(buf, ids);
+        }
+        if let Some(subscriptions) = &self.subscriptions {
+            buf.put_u8(SUBSCRIPTIONS);
+            put_subscriptions(buf, subscriptions);
+        }
+    }
+
+    /// Reads what [`Changes::encode`] wrote.
+    fn decode(mut body: Bytes) -> Result<Changes, SnapshotError> {
+        let mut changes = Changes::default();
+        while body.has_remaining() {
+            match body.get_u8() {
+                PUBLISH => changes
+                    .outgoing
+                    .push(Change::Publish(take_persisted_publish(&mut body)?)),
+                REMOVE => {
+                    need(&body, 8)?;
+                    changes.outgoing.push(Change::Remove(body.get_u64()));
+                }
+                COUNTERS => {
+                    need(&body, 10)?;
+                    changes.counters = Some((body.get_u16(), body.get_u64()));
+                }
+                CLIENT_ID => changes.client_id = Some(take_str(&mut body)?),
+                INBOUND_QOS2 => changes.inbound_qos2 = Some(take_inbound_qos2(&mut body)?),
+                SUBSCRIPTIONS => changes.subscriptions = Some(take_subscriptions(&mut body)?),
+                _ => return Err(SnapshotError::Corrupt("journal change kind")),
+            }
+        }
+        Ok(changes)
+    }
 }
 
 impl Journal {
@@ -101,39 +292,132 @@ impl Journal {
     /// What to write for the session's state `snapshot`. Call [`Journal::written`] once the
     /// store has done it (durably), or [`Journal::failed`] if it could not; until then, send
     /// nothing that depends on the change.
+    ///
+    /// This compares the whole snapshot with what the store holds; [`Journal::write_session`]
+    /// finds the same changes by looking only at what the session changed.
     pub fn write(&mut self, snapshot: Snapshot) -> JournalWrite<'_> {
         self.buf.clear();
         self.pending = None;
-        if let Some(saved) = &self.saved {
-            match encode_changes(saved, &snapshot, &mut self.buf) {
-                Some(0) => return JournalWrite::Unchanged,
-                Some(_)
-                    if self.appended + self.buf.len() <= self.base.max(Self::COMPACT_AT_LEAST) =>
-                {
-                    self.pending = Some(snapshot);
-                    self.pending_replace = false;
-                    return JournalWrite::Append(&self.buf);
+        let changes = self.saved.as_ref().and_then(|saved| diff(saved, &snapshot));
+        match changes {
+            Some(changes) => self.append(changes, move || snapshot),
+            None => self.replace(snapshot),
+        }
+    }
+
+    /// What to write for `session`'s state now: the same as
+    /// [`write`](Journal::write)`(session.snapshot())`, found by looking only at the
+    /// publishes the session changed since the last call (plus its counters, inbound QoS 2
+    /// ids and subscriptions), not at every publish it holds. The first call, and a call
+    /// after a write that was neither [`written`](Journal::written) nor
+    /// [`failed`](Journal::failed), compare the whole snapshot; so does one after more
+    /// changes than the session keeps notes of (about four per publish it holds).
+    pub fn write_session<I: Instant>(&mut self, session: &mut Session<I>) -> JournalWrite<'_> {
+        let noted = session.take_outgoing_changes(&mut self.ids);
+        let saved = match &self.saved {
+            Some(saved)
+                if noted
+                    && self.pending.is_none()
+                    && saved.ordered
+                    && saved.protocol_version == session.protocol_version() =>
+            {
+                saved
+            }
+            _ => return self.write(session.snapshot()),
+        };
+        self.buf.clear();
+        let (packet_ids, outbound, inbound, subs, publish_seq) = session.parts();
+        let mut changes = Changes::default();
+        if saved.client_id != *session.client_id() {
+            changes.client_id = Some(session.client_id().clone());
+        }
+        let counters = (packet_ids.next(), publish_seq);
+        if (saved.next_packet_id, saved.last_publish_id) != counters {
+            changes.counters = Some(counters);
+        }
+        self.ids.sort_unstable();
+        self.ids.dedup();
+        for &id in &self.ids {
+            let old = saved.find(id).ok().and_then(|at| saved.outgoing.get(at));
+            match outbound.find(id) {
+                Some(entry) => {
+                    let new = persisted_publish(entry);
+                    if !old.is_some_and(|old| same(old, &new)) {
+                        changes.outgoing.push(Change::Publish(new));
+                    }
                 }
-                _ => self.buf.clear(),
+                None if old.is_some() => changes.outgoing.push(Change::Remove(id)),
+                None => {}
             }
         }
+        if !saved
+            .inbound_qos2
+            .iter()
+            .copied()
+            .eq(inbound.qos2_received_ids())
+        {
+            changes.inbound_qos2 = Some(inbound.qos2_received_ids().collect());
+        }
+        let mut granted = subs.list.iter().filter(|s| s.active);
+        let same_subscriptions = saved.subscriptions.iter().all(|old| {
+            granted
+                .next()
+                .is_some_and(|s| s.filter == old.filter && s.identifier == old.identifier)
+        }) && granted.next().is_none();
+        if !same_subscriptions {
+            changes.subscriptions = Some(
+                subs.list
+                    .iter()
+                    .filter(|s| s.active)
+                    .map(persisted_subscription)
+                    .collect(),
+            );
+        }
+        self.pending = None;
+        self.append(changes, || session.snapshot())
+    }
+
+    /// Appends `changes` if there are any and the journal is not due to be written whole;
+    /// otherwise replaces it with `whole()`.
+    fn append(&mut self, changes: Changes, whole: impl FnOnce() -> Snapshot) -> JournalWrite<'_> {
+        if changes.is_empty() {
+            return JournalWrite::Unchanged;
+        }
+        put_record(&mut self.buf, CHANGES, |buf| changes.encode(buf));
+        if self.appended + self.buf.len() > self.base.max(Self::COMPACT_AT_LEAST) {
+            self.buf.clear();
+            return self.replace(whole());
+        }
+        self.pending = Some(Pending::Append(changes));
+        JournalWrite::Append(&self.buf)
+    }
+
+    fn replace(&mut self, snapshot: Snapshot) -> JournalWrite<'_> {
         self.buf.put_slice(MAGIC);
         put_record(&mut self.buf, SNAPSHOT, |b| snapshot.encode(b));
-        self.pending = Some(snapshot);
-        self.pending_replace = true;
+        self.pending = Some(Pending::Replace(snapshot));
         JournalWrite::Replace(&self.buf)
     }
 
     /// The store did what the last [`Journal::write`] said.
     pub fn written(&mut self) {
-        if let Some(snapshot) = self.pending.take() {
-            if self.pending_replace {
+        match self.pending.take() {
+            Some(Pending::Replace(snapshot)) => {
                 self.base = self.buf.len();
                 self.appended = 0;
-            } else {
-                self.appended += self.buf.len();
+                self.saved = Some(snapshot.into());
             }
-            self.saved = Some(snapshot);
+            Some(Pending::Append(changes)) => {
+                self.appended += self.buf.len();
+                // The changes were made against what is saved and remove only what it holds;
+                // should that ever not hold, the next write replaces the journal.
+                if let Some(saved) = &mut self.saved {
+                    if saved.apply(changes).is_err() {
+                        self.saved = None;
+                    }
+                }
+            }
+            None => {}
         }
     }
 
@@ -155,15 +439,17 @@ impl Journal {
             return Err(SnapshotError::BadHeader);
         }
         bytes.advance(MAGIC.len());
-        let mut snapshot: Option<Snapshot> = None;
+        let mut saved: Option<Saved> = None;
         while let Some(mut body) = take_record(&mut bytes)? {
-            match (body.get_u8(), &mut snapshot) {
-                (SNAPSHOT, None) => snapshot = Some(Snapshot::decode(body)?),
-                (CHANGES, Some(snapshot)) => apply_changes(snapshot, body)?,
+            match (body.get_u8(), &mut saved) {
+                (SNAPSHOT, None) => saved = Some(Snapshot::decode(body)?.into()),
+                (CHANGES, Some(saved)) => saved.apply(Changes::decode(body)?)?,
                 _ => return Err(SnapshotError::Corrupt("journal record out of place")),
             }
         }
-        snapshot.ok_or(SnapshotError::Corrupt("journal without a snapshot"))
+        saved
+            .map(Snapshot::from)
+            .ok_or(SnapshotError::Corrupt("journal without a snapshot"))
     }
 }
 
@@ -201,80 +487,57 @@ fn take_record(bytes: &mut Bytes) -> Result<Option<Bytes>, SnapshotError> {
     Err(SnapshotError::Corrupt("journal record checksum"))
 }
 
-/// Appends a `CHANGES` record turning `old` into `new` and returns how many changes it holds
-/// (none appended when 0), or `None` when `new` is not a later state of `old` that changes can
-/// express (another protocol version, or publishes out of order).
-fn encode_changes(old: &Snapshot, new: &Snapshot, buf: &mut BytesMut) -> Option<usize> {
+/// The changes turning `old` into `new` (none when they are equal), or `None` when `new` is
+/// not a later state of `old` that changes can express (another protocol version, or
+/// publishes out of order).
+fn diff(old: &Saved, new: &Snapshot) -> Option<Changes> {
     if old.protocol_version != new.protocol_version
-        || !in_id_order(&old.outgoing)
-        || !in_id_order(&new.outgoing)
+        || !old.ordered
+        || !in_id_order(new.outgoing.iter())
     {
         return None;
     }
-    let at = buf.len();
-    let mut count = 0;
-    put_record(buf, CHANGES, |buf| {
-        if old.client_id != new.client_id {
-            buf.put_u8(CLIENT_ID);
-            put_str(buf, &new.client_id);
-            count += 1;
-        }
-        if (old.next_packet_id, old.last_publish_id) != (new.next_packet_id, new.last_publish_id) {
-            buf.put_u8(COUNTERS);
-            buf.put_u16(new.next_packet_id);
-            buf.put_u64(new.last_publish_id);
-            count += 1;
-        }
-        // Both lists are in id order: walk them side by side.
-        let (a, b) = (&old.outgoing, &new.outgoing);
-        let (mut i, mut j) = (0, 0);
-        loop {
-            let (remove, upsert) = match (a.get(i), b.get(j)) {
-                (None, None) => break,
-                (Some(o), Some(n)) if o.id == n.id => {
-                    i += 1;
-                    j += 1;
-                    (None, (!same(o, n)).then_some(n))
-                }
-                (Some(o), Some(n)) if o.id < n.id => {
-                    i += 1;
-                    (Some(o.id), None)
-                }
-                (Some(o), None) => {
-                    i += 1;
-                    (Some(o.id), None)
-                }
-                (_, Some(n)) => {
-                    j += 1;
-                    (None, Some(n))
-                }
-            };
-            if let Some(id) = remove {
-                buf.put_u8(REMOVE);
-                buf.put_u64(id);
-                count += 1;
-            }
-            if let Some(p) = upsert {
-                buf.put_u8(PUBLISH);
-                put_persisted_publish(buf, p);
-                count += 1;
-            }
-        }
-        if old.inbound_qos2 != new.inbound_qos2 {
-            buf.put_u8(INBOUND_QOS2);
-            put_inbound_qos2(buf, &new.inbound_qos2);
-            count += 1;
-        }
-        if old.subscriptions != new.subscriptions {
-            buf.put_u8(SUBSCRIPTIONS);
-            put_subscriptions(buf, &new.subscriptions);
-            count += 1;
-        }
-    });
-    if count == 0 {
-        buf.truncate(at);
+    let mut changes = Changes::default();
+    if old.client_id != new.client_id {
+        changes.client_id = Some(new.client_id.clone());
     }
-    Some(count)
+    if (old.next_packet_id, old.last_publish_id) != (new.next_packet_id, new.last_publish_id) {
+        changes.counters = Some((new.next_packet_id, new.last_publish_id));
+    }
+    // Both lists are in id order: walk them side by side.
+    let (a, b) = (&old.outgoing, &new.outgoing);
+    let (mut i, mut j) = (0, 0);
+    loop {
+        match (a.get(i), b.get(j)) {
+            (None, None) => break,
+            (Some(o), Some(n)) if o.id == n.id => {
+                i += 1;
+                j += 1;
+                if !same(o, n) {
+                    changes.outgoing.push(Change::Publish(n.clone()));
+                }
+            }
+            (Some(o), Some(n)) if o.id < n.id => {
+                i += 1;
+                changes.outgoing.push(Change::Remove(o.id));
+            }
+            (Some(o), None) => {
+                i += 1;
+                changes.outgoing.push(Change::Remove(o.id));
+            }
+            (_, Some(n)) => {
+                j += 1;
+                changes.outgoing.push(Change::Publish(n.clone()));
+            }
+        }
+    }
+    if old.inbound_qos2 != new.inbound_qos2 {
+        changes.inbound_qos2 = Some(new.inbound_qos2.clone());
+    }
+    if old.subscriptions != new.subscriptions {
+        changes.subscriptions = Some(new.subscriptions.clone());
+    }
+    Some(changes)
 }
 
 /// `a == b`, without comparing the payloads byte by byte when they are the same bytes (as
@@ -290,42 +553,11 @@ fn same(a: &PersistedPublish, b: &PersistedPublish) -> bool {
         && p.properties == q.properties
 }
 
-fn in_id_order(publishes: &[PersistedPublish]) -> bool {
-    publishes.windows(2).all(|w| w[0].id < w[1].id)
-}
-
-/// Applies the changes of a `CHANGES` record's body (after its kind byte) to `snapshot`.
-fn apply_changes(snapshot: &mut Snapshot, mut body: Bytes) -> Result<(), SnapshotError> {
-    while body.has_remaining() {
-        match body.get_u8() {
-            PUBLISH => {
-                let p = take_persisted_publish(&mut body)?;
-                match snapshot.outgoing.binary_search_by_key(&p.id, |q| q.id) {
-                    Ok(at) => snapshot.outgoing[at] = p,
-                    Err(at) => snapshot.outgoing.insert(at, p),
-                }
-            }
-            REMOVE => {
-                need(&body, 8)?;
-                let id = body.get_u64();
-                let at = snapshot
-                    .outgoing
-                    .binary_search_by_key(&id, |q| q.id)
-                    .map_err(|_| SnapshotError::Corrupt("journal removes an unknown publish"))?;
-                snapshot.outgoing.remove(at);
-            }
-            COUNTERS => {
-                need(&body, 10)?;
-                snapshot.next_packet_id = body.get_u16();
-                snapshot.last_publish_id = body.get_u64();
-            }
-            CLIENT_ID => snapshot.client_id = take_str(&mut body)?,
-            INBOUND_QOS2 => snapshot.inbound_qos2 = take_inbound_qos2(&mut body)?,
-            SUBSCRIPTIONS => snapshot.subscriptions = take_subscriptions(&mut body)?,
-            _ => return Err(SnapshotError::Corrupt("journal change kind")),
-        }
-    }
-    Ok(())
+fn in_id_order<'a>(mut publishes: impl Iterator<Item = &'a PersistedPublish>) -> bool {
+    let Some(mut last) = publishes.next().map(|p| p.id) else {
+        return true;
+    };
+    publishes.all(|p| core::mem::replace(&mut last, p.id) < p.id)
 }
 
 /// CRC-32 tables for eight bytes at a time: `CRC_TABLES[0]` is the byte-at-a-time table of

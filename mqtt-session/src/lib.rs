@@ -25,8 +25,9 @@
 //! # Surviving a restart
 //!
 //! [`Session::snapshot`] is what must outlive the process, as plain data;
-//! [`Session::restore`] continues from it. To keep it in a file or in flash, give each turn's
-//! snapshot to a [`Journal`], write what it says (the changes to append, or everything)
+//! [`Session::restore`] continues from it. To keep it in a file or in flash, hand the session
+//! to a [`Journal`] after each turn ([`Journal::write_session`], which looks only at what the
+//! session noted as changed), write what it says (the changes to append, or everything)
 //! before writing what `poll_transmit` gave, and read it back with [`Journal::read`].
 //!
 //! # A whole run loop

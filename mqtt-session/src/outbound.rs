@@ -8,6 +8,7 @@
 //! PUBREL only the PUBREL is ever resent [MQTT-4.3.3-6].
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 use core::time::Duration;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
 
@@ -65,6 +66,42 @@ pub(crate) struct Outbound<I> {
     /// The send window filled up, and has not yet opened by a refill's worth (see
     /// [`Outbound::next_due`]).
     window_closed: bool,
+    /// The entries added, changed or removed since a journal last asked.
+    changes: ChangeLog,
+}
+
+/// The ids of the entries whose persistent part (stage, message) changed, so that a journal
+/// looks at those instead of comparing the whole queue on every turn
+/// ([`crate::Journal::write_session`]). Kept only once a journal has asked, and at most
+/// [`ChangeLog::limit`] ids: past that, or when the entries are not in id order, the journal
+/// is told to compare everything.
+#[derive(Debug, Clone, Default)]
+struct ChangeLog {
+    tracking: bool,
+    /// More changes than the log keeps: it says nothing until the next take.
+    overflowed: bool,
+    /// An entry was added with an id not above the last one's (a restored snapshot out of
+    /// order): entries cannot be found by id until the queue has been empty.
+    unordered: bool,
+    ids: Vec<u64>,
+}
+
+impl ChangeLog {
+    fn limit(entries: usize) -> usize {
+        entries.saturating_mul(4).saturating_add(1024)
+    }
+
+    fn note(&mut self, id: PublishId, entries: usize) {
+        if !self.tracking || self.overflowed {
+            return;
+        }
+        if self.ids.len() >= Self::limit(entries) {
+            self.overflowed = true;
+            self.ids = Vec::new();
+        } else {
+            self.ids.push(id.0);
+        }
+    }
 }
 
 impl<I: Instant> Outbound<I> {
@@ -77,7 +114,51 @@ impl<I: Instant> Outbound<I> {
             expiring: 0,
             scan_from: 0,
             window_closed: false,
+            changes: ChangeLog::default(),
         }
+    }
+
+    /// Swaps the ids of the entries changed since the last call into `into` (in the order of
+    /// the changes, repeats included) and returns true; or returns false when the log cannot
+    /// say (the first call, which starts it; too many changes; entries out of id order), and
+    /// then every entry must be looked at.
+    pub(crate) fn take_changes(&mut self, into: &mut Vec<u64>) -> bool {
+        into.clear();
+        if self.entries.is_empty() {
+            self.changes.unordered = false;
+        }
+        let log = &mut self.changes;
+        let complete = log.tracking && !log.overflowed && !log.unordered;
+        log.tracking = true;
+        log.overflowed = false;
+        if complete {
+            core::mem::swap(&mut log.ids, into);
+        } else {
+            log.ids.clear();
+        }
+        complete
+    }
+
+    /// The entry with this id (found by a binary search: call only after
+    /// [`Outbound::take_changes`] said the entries are in id order).
+    pub(crate) fn find(&self, id: u64) -> Option<&Outgoing<I>> {
+        let at = self.entries.binary_search_by_key(&id, |e| e.id.0).ok()?;
+        self.entries.get(at)
+    }
+
+    fn note(&mut self, id: PublishId) {
+        self.changes.note(id, self.entries.len());
+    }
+
+    /// Appends `entry`, noting it as changed and whether it keeps the queue in id order.
+    fn push_entry(&mut self, entry: Outgoing<I>) {
+        match self.entries.back() {
+            Some(last) if last.id >= entry.id => self.changes.unordered = true,
+            Some(_) => {}
+            None => self.changes.unordered = false,
+        }
+        self.note(entry.id);
+        self.entries.push_back(entry);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -90,6 +171,7 @@ impl<I: Instant> Outbound<I> {
         if index < self.scan_from {
             self.scan_from -= 1;
         }
+        self.note(entry.id);
         Some(entry)
     }
 
@@ -119,7 +201,7 @@ impl<I: Instant> Outbound<I> {
         if expires_at.is_some() {
             self.expiring += 1;
         }
-        self.entries.push_back(Outgoing {
+        self.push_entry(Outgoing {
             id,
             publish,
             stage: Stage::Queued,
@@ -143,7 +225,7 @@ impl<I: Instant> Outbound<I> {
         if entry.pending_tx {
             self.pending_tx += 1;
         }
-        self.entries.push_back(entry);
+        self.push_entry(entry);
         self.scan_from = 0;
     }
 
@@ -198,11 +280,15 @@ impl<I: Instant> Outbound<I> {
         let Some(index) = self.position(packet_id) else {
             return false;
         };
+        let entries = self.entries.len();
         let Some(entry) = self.entries.get_mut(index) else {
             return false;
         };
         if entry.publish.qos() != QoS::ExactlyOnce {
             return false;
+        }
+        if entry.stage != Stage::Released {
+            self.changes.note(entry.id, entries);
         }
         if entry.stage == Stage::Queued {
             // Never sent: not ours to release. Sent on an earlier connection and waiting to be
@@ -263,6 +349,7 @@ impl<I: Instant> Outbound<I> {
     /// The packet of entry `index` was written: a QoS 0 entry leaves the queue (returned), a
     /// QoS 1/2 PUBLISH becomes `Sent`, a PUBREL stays `Released`.
     pub(crate) fn mark_written(&mut self, index: usize) -> Option<Outgoing<I>> {
+        let entries = self.entries.len();
         let entry = self.entries.get_mut(index)?;
         if entry.pending_tx {
             entry.pending_tx = false;
@@ -283,6 +370,7 @@ impl<I: Instant> Outbound<I> {
                     self.expiring = self.expiring.saturating_sub(1);
                 }
                 entry.stage = Stage::Sent;
+                self.changes.note(entry.id, entries);
                 self.queued = self.queued.saturating_sub(1);
                 self.in_flight += 1;
                 None
@@ -301,12 +389,16 @@ impl<I: Instant> Outbound<I> {
     /// Sets the Message Expiry Interval of entry `index` to what is left of it at `now`
     /// (rounded up to a whole second), as the message is about to be sent.
     pub(crate) fn refresh_expiry(&mut self, index: usize, now: I) {
+        let entries = self.entries.len();
         if let Some(entry) = self.entries.get_mut(index) {
             if let Some(at) = entry.expires_at {
                 let left = at.saturating_duration_since(now);
                 let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                entry.publish.properties.message_expiry_interval =
-                    Some(secs.min(u64::from(u32::MAX)) as u32);
+                let interval = Some(secs.min(u64::from(u32::MAX)) as u32);
+                if entry.publish.properties.message_expiry_interval != interval {
+                    entry.publish.properties.message_expiry_interval = interval;
+                    self.changes.note(entry.id, entries);
+                }
             }
         }
     }
@@ -364,6 +456,7 @@ impl<I: Instant> Outbound<I> {
         self.scan_from = 0;
         self.window_closed = false;
         let mut in_flight = 0usize;
+        let entries = self.entries.len();
         for entry in self.entries.iter_mut() {
             match entry.stage {
                 Stage::Released => {
@@ -374,7 +467,10 @@ impl<I: Instant> Outbound<I> {
                     }
                 }
                 Stage::Sent => {
-                    entry.publish.dup = true;
+                    if !entry.publish.dup {
+                        entry.publish.dup = true;
+                        self.changes.note(entry.id, entries);
+                    }
                     if !entry.pending_tx {
                         entry.pending_tx = true;
                         self.pending_tx += 1;
@@ -383,6 +479,7 @@ impl<I: Instant> Outbound<I> {
                         in_flight += 1;
                     } else {
                         entry.stage = Stage::Queued;
+                        self.changes.note(entry.id, entries);
                         self.queued += 1;
                     }
                 }
@@ -400,6 +497,7 @@ impl<I: Instant> Outbound<I> {
         self.window_closed = false;
         let mut index = 0;
         while index < self.entries.len() {
+            let entries = self.entries.len();
             let Some(entry) = self.entries.get_mut(index) else {
                 break;
             };
@@ -416,6 +514,7 @@ impl<I: Instant> Outbound<I> {
                 Stage::Sent => {
                     entry.stage = Stage::Queued;
                     entry.publish.dup = false;
+                    self.changes.note(entry.id, entries);
                     self.queued += 1;
                     if !entry.pending_tx {
                         entry.pending_tx = true;
@@ -442,4 +541,84 @@ fn refill(window: usize) -> usize {
 /// `now + interval seconds`.
 pub(crate) fn expiry_deadline<I: Instant>(now: I, interval: Option<u32>) -> Option<I> {
     interval.and_then(|secs| now.checked_add(Duration::from_secs(u64::from(secs))))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use alloc::vec;
+    use mqtt_proto::{QosPid, TopicName};
+
+    type Queue = Outbound<std::time::Instant>;
+
+    fn publish(qos: u16) -> Publish {
+        let qos_pid = match qos {
+            0 => QosPid::AtMostOnce,
+            n => QosPid::AtLeastOnce(PacketId::new(n).unwrap()),
+        };
+        Publish::new(TopicName::new("t").unwrap(), "p", qos_pid)
+    }
+
+    fn changes(q: &mut Queue) -> Option<Vec<u64>> {
+        let mut ids = vec![99];
+        q.take_changes(&mut ids).then_some(ids)
+    }
+
+    /// The log starts when a journal first asks, holds each entry that was added, changed
+    /// stage or left (repeats included, nothing for a resend that changes nothing kept), and
+    /// says nothing after more changes than it keeps or an entry out of id order.
+    #[test]
+    fn changes_are_noted_once_a_journal_asks() {
+        let mut q = Queue::new();
+        q.push(PublishId(1), publish(1), None);
+        assert_eq!(changes(&mut q), None, "the first call starts the log");
+        assert_eq!(changes(&mut q), Some(vec![]));
+
+        q.push(PublishId(2), publish(0), None);
+        q.push(PublishId(3), publish(3), None);
+        for _ in 0..3 {
+            let index = q.next_due(10).unwrap();
+            q.mark_written(index);
+        }
+        assert_eq!(changes(&mut q), Some(vec![2, 3, 1, 2, 3]));
+        q.connection_lost();
+        q.resume(10);
+        assert_eq!(changes(&mut q), Some(vec![1, 3]), "DUP set on the resend");
+        let index = q.next_due(10).unwrap();
+        q.mark_written(index);
+        q.resume(10);
+        assert_eq!(changes(&mut q), Some(vec![]), "nothing kept changed");
+        q.complete(PacketId::new(3).unwrap(), Stage::Sent).unwrap();
+        assert_eq!(changes(&mut q), Some(vec![3]));
+
+        // Entry 1 is due again (the second resume): each turn below writes it or the QoS 0
+        // publish before, leaving the last one queued.
+        for id in 10..10 + 2000 {
+            q.push(PublishId(id), publish(0), None);
+            let index = q.next_due(10).unwrap();
+            q.mark_written(index);
+        }
+        assert_eq!(changes(&mut q), None, "more changes than the log keeps");
+        assert_eq!(changes(&mut q), Some(vec![]));
+
+        q.restore(Outgoing {
+            id: PublishId(5),
+            publish: publish(5),
+            stage: Stage::Sent,
+            pending_tx: false,
+            expires_at: None,
+            rec_reason: ReasonCode::Success,
+        });
+        let ids: Vec<u64> = q.entries.iter().map(|e| e.id.0).collect();
+        assert_eq!(ids, [1, 2009, 5]);
+        assert_eq!(changes(&mut q), None, "an entry out of order");
+        q.complete(PacketId::new(1).unwrap(), Stage::Sent).unwrap();
+        q.complete(PacketId::new(5).unwrap(), Stage::Sent).unwrap();
+        assert_eq!(changes(&mut q), None, "until the queue empties");
+        let index = q.next_due(10).unwrap();
+        assert_eq!(q.mark_written(index).unwrap().id, PublishId(2009));
+        q.push(PublishId(3000), publish(0), None);
+        assert_eq!(changes(&mut q), Some(vec![2009, 3000]), "in order again");
+    }
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::event::{ConfigError, PublishId};
 use crate::outbound::{expiry_deadline, Outgoing, Stage};
 use crate::session::Session;
+use crate::subscriptions::Subscription;
 use crate::time::Instant;
 
 /// A publish not yet completed.
@@ -118,6 +119,23 @@ impl Snapshot {
             inbound_qos2,
             subscriptions,
         })
+    }
+}
+
+/// What of a queued publish is kept.
+pub(crate) fn persisted_publish<I>(entry: &Outgoing<I>) -> PersistedPublish {
+    PersistedPublish {
+        id: entry.id.0,
+        stage: entry.stage,
+        publish: entry.publish.clone(),
+    }
+}
+
+/// What of a granted subscription is kept.
+pub(crate) fn persisted_subscription(s: &Subscription) -> PersistedSubscription {
+    PersistedSubscription {
+        filter: s.filter.clone(),
+        identifier: s.identifier,
     }
 }
 
@@ -270,14 +288,7 @@ impl<I: Instant> Session<I> {
             client_id: self.client_id().clone(),
             next_packet_id: ids.next(),
             last_publish_id: publish_seq,
-            outgoing: outbound
-                .iter()
-                .map(|e| PersistedPublish {
-                    id: e.id.0,
-                    stage: e.stage,
-                    publish: e.publish.clone(),
-                })
-                .collect(),
+            outgoing: outbound.iter().map(persisted_publish).collect(),
             // Only the ids whose PUBREC went out: a message the application has not acknowledged
             // yet is delivered again after a restart, when the server resends it.
             inbound_qos2: inbound.qos2_received_ids().collect(),
@@ -285,10 +296,7 @@ impl<I: Instant> Session<I> {
                 .list
                 .iter()
                 .filter(|s| s.active)
-                .map(|s| PersistedSubscription {
-                    filter: s.filter.clone(),
-                    identifier: s.identifier,
-                })
+                .map(persisted_subscription)
                 .collect(),
         }
     }

@@ -1595,6 +1595,11 @@ impl<I: Instant> Session<I> {
         )
     }
 
+    /// See [`Outbound::take_changes`].
+    pub(crate) fn take_outgoing_changes(&mut self, into: &mut Vec<u64>) -> bool {
+        self.outbound.take_changes(into)
+    }
+
     pub(crate) fn restore_parts(
         &mut self,
         client_id: MqttString,

@@ -45,6 +45,8 @@ enum Op {
         receive_maximum: u16,
     },
     Advance(u64),
+    /// The next write of the session's journal fails.
+    StoreFails,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -59,6 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Drop),
         1 => (any::<bool>(), 1u16..12).prop_map(|(session_present, receive_maximum)| Op::Reconnect { session_present, receive_maximum }),
         2 => (1u64..200).prop_map(Op::Advance),
+        1 => Just(Op::StoreFails),
     ]
 }
 
@@ -100,6 +103,11 @@ struct Model {
     journal: Journal,
     /// What a store holding the journal holds.
     store: Vec<u8>,
+    /// The same, written with `Journal::write_session`, whose writes may fail.
+    session_journal: Journal,
+    session_store: Vec<u8>,
+    fail_next_save: bool,
+    a_save_failed: bool,
 }
 
 impl Model {
@@ -443,6 +451,7 @@ impl Model {
                     self.observe(pair, packets);
                 }
             }
+            Op::StoreFails => self.fail_next_save = true,
             _ => {}
         }
         self.check_journal(pair);
@@ -451,15 +460,68 @@ impl Model {
     /// The session's journal, written after every step as a driver writes it after every
     /// turn (changes appended, the whole journal replaced when they add up), reads back as
     /// the session's snapshot: no change of the persistent state is missed or misplaced.
-    fn check_journal(&mut self, pair: &Pair) {
+    ///
+    /// A second journal written with `Journal::write_session`, which looks only at the
+    /// publishes the session noted as changed, writes the same bytes as long as no write
+    /// failed; a failed write (part of it left in the store) is followed by a whole one, and
+    /// the store reads back as the snapshot all the same.
+    fn check_journal(&mut self, pair: &mut Pair) {
         let snapshot = pair.session.snapshot();
-        match self.journal.write(snapshot.clone()) {
-            JournalWrite::Replace(bytes) => self.store = bytes.to_vec(),
-            JournalWrite::Append(bytes) => self.store.extend_from_slice(bytes),
-            JournalWrite::Unchanged => {}
-        }
+        let written = match self.journal.write(snapshot.clone()) {
+            JournalWrite::Replace(bytes) => {
+                self.store = bytes.to_vec();
+                Some((bytes.to_vec(), true))
+            }
+            JournalWrite::Append(bytes) => {
+                self.store.extend_from_slice(bytes);
+                Some((bytes.to_vec(), false))
+            }
+            JournalWrite::Unchanged => None,
+        };
         self.journal.written();
         assert_eq!(Journal::read(self.store.clone().into()).unwrap(), snapshot);
+
+        let session_written = match self.session_journal.write_session(&mut pair.session) {
+            JournalWrite::Replace(bytes) => Some((bytes.to_vec(), true)),
+            JournalWrite::Append(bytes) => Some((bytes.to_vec(), false)),
+            JournalWrite::Unchanged => None,
+        };
+        assert_eq!(
+            session_written.is_none(),
+            written.is_none(),
+            "the two journals disagree on whether anything changed"
+        );
+        if !self.a_save_failed {
+            assert_eq!(
+                session_written, written,
+                "the two journals wrote different bytes"
+            );
+        }
+        if let Some((bytes, replace)) = session_written {
+            if std::mem::take(&mut self.fail_next_save) {
+                // Half of the write made it to the store.
+                if replace {
+                    self.session_store.clear();
+                }
+                self.session_store
+                    .extend_from_slice(&bytes[..bytes.len() / 2]);
+                self.session_journal.failed();
+                self.a_save_failed = true;
+                match self.session_journal.write_session(&mut pair.session) {
+                    JournalWrite::Replace(bytes) => self.session_store = bytes.to_vec(),
+                    other => panic!("after a failed write: {other:?}"),
+                }
+            } else if replace {
+                self.session_store = bytes;
+            } else {
+                self.session_store.extend_from_slice(&bytes);
+            }
+            self.session_journal.written();
+        }
+        assert_eq!(
+            Journal::read(self.session_store.clone().into()).unwrap(),
+            snapshot
+        );
     }
 
     /// Liveness: on a live connection, a broker that acknowledges everything it holds sees
@@ -561,6 +623,10 @@ fn run(version: ProtocolVersion, session_expiry: u32, receive_maximum: u16, ops:
         last_write: None,
         journal: Journal::new(),
         store: Vec::new(),
+        session_journal: Journal::new(),
+        session_store: Vec::new(),
+        fail_next_save: false,
+        a_save_failed: false,
     };
     model.step(
         &mut pair,

@@ -5,10 +5,10 @@
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 use mqtt_proto::*;
-use mqtt_session::testing::Pair;
+use mqtt_session::testing::{Pair, VirtualInstant};
 use mqtt_session::{
-    Config, Event, Message, OutboundMessage, PersistedSubscription, PublishTicket, Session,
-    Snapshot, SnapshotError, Stage, SubscriptionKey,
+    Config, Event, Journal, JournalWrite, Message, OutboundMessage, PersistedSubscription,
+    PublishTicket, Session, Snapshot, SnapshotError, Stage, SubscriptionKey,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -656,4 +656,133 @@ fn a_restored_session_connects_with_the_client_id_its_state_belongs_to() {
     let connect = pair.open();
     assert_eq!(connect.client_id.as_str(), "auto-3");
     assert!(!connect.clean_start);
+}
+
+/// Writes the session's journal both ways (`write_session`, from the session's notes of what
+/// changed, and `write` of its snapshot) into two stores; both must write the same bytes and
+/// read back as the snapshot. Returns what they did.
+struct Journals {
+    by_session: (Journal, Vec<u8>),
+    by_snapshot: (Journal, Vec<u8>),
+}
+
+impl Journals {
+    fn write(&mut self, pair: &mut Pair) -> &'static str {
+        let snapshot = pair.session.snapshot();
+        let (journal, store) = &mut self.by_snapshot;
+        let expected = match journal.write(snapshot.clone()) {
+            JournalWrite::Replace(bytes) => {
+                *store = bytes.to_vec();
+                Some((bytes.to_vec(), "replace"))
+            }
+            JournalWrite::Append(bytes) => {
+                store.extend_from_slice(bytes);
+                Some((bytes.to_vec(), "append"))
+            }
+            JournalWrite::Unchanged => None,
+        };
+        journal.written();
+        let (journal, store) = &mut self.by_session;
+        let written = match journal.write_session(&mut pair.session) {
+            JournalWrite::Replace(bytes) => {
+                *store = bytes.to_vec();
+                Some((bytes.to_vec(), "replace"))
+            }
+            JournalWrite::Append(bytes) => {
+                store.extend_from_slice(bytes);
+                Some((bytes.to_vec(), "append"))
+            }
+            JournalWrite::Unchanged => None,
+        };
+        journal.written();
+        assert_eq!(written, expected);
+        assert_eq!(Journal::read(store.clone().into()).unwrap(), snapshot);
+        written.map_or("unchanged", |(_, kind)| kind)
+    }
+}
+
+// `Journal::write_session` finds each turn's changes from the session's notes, and writes
+// what comparing whole snapshots writes: publishes taken while offline, their Message Expiry
+// Interval brought down as they are sent, one that expired while queued, acknowledgements;
+// after more changes in one turn than the notes keep, and after a restore from a snapshot
+// whose publishes are out of order (both compared whole), the same again.
+#[test]
+fn the_journal_written_from_the_session_notes_agrees_with_snapshots() {
+    let mut config = config(ProtocolVersion::V5);
+    config.max_queued = 10_000;
+    let mut pair = Pair::new(config.clone());
+    let mut journals = Journals {
+        by_session: (Journal::new(), Vec::new()),
+        by_snapshot: (Journal::new(), Vec::new()),
+    };
+    assert_eq!(journals.write(&mut pair), "replace");
+    let publish_now = |pair: &mut Pair, m| pair.command(|s, now| s.publish(now, m)).0.unwrap();
+    let expiring = |secs| {
+        let mut m = msg("m/e", QoS::AtLeastOnce);
+        m.properties.message_expiry_interval = Some(secs);
+        m
+    };
+    publish_now(&mut pair, expiring(10));
+    publish_now(&mut pair, expiring(100));
+    publish_now(&mut pair, msg("m/0", QoS::AtMostOnce));
+    publish_now(&mut pair, expiring(2));
+    assert_eq!(journals.write(&mut pair), "append");
+    assert_eq!(journals.write(&mut pair), "unchanged");
+
+    pair.now = VirtualInstant(pair.now.0 + Duration::from_secs(5));
+    pair.session.handle_timeout(pair.now);
+    pair.events();
+    assert_eq!(pair.session.pending_publishes(), 3, "the 2 s one expired");
+    assert_eq!(journals.write(&mut pair), "append");
+
+    pair.open();
+    let sent = pair.send(ConnAck::default());
+    let expiry: Vec<_> = sent
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some(p.properties.message_expiry_interval),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(expiry, [Some(5), Some(95), None]);
+    assert_eq!(journals.write(&mut pair), "append");
+    let _ = pair.send_ack(PacketType::PubAck, ack(1));
+    assert_eq!(journals.write(&mut pair), "append");
+    assert_eq!(journals.write(&mut pair), "unchanged");
+
+    // Thousands of QoS 0 publishes taken and sent between two writes, more changes than the
+    // notes keep, then a QoS 1 one that the notes no longer hold.
+    for _ in 0..3000 {
+        publish_now(&mut pair, msg("m/0", QoS::AtMostOnce));
+    }
+    let last = publish_now(&mut pair, msg("m/1", QoS::AtLeastOnce));
+    assert_eq!(journals.write(&mut pair), "append");
+    let _ = pair.send_ack(PacketType::PubAck, ack(2));
+    let _ = pair.send_ack(
+        PacketType::PubAck,
+        PubResponse::new(last.packet_id.unwrap()),
+    );
+    assert_eq!(journals.write(&mut pair), "append");
+    assert_eq!(pair.session.pending_publishes(), 0);
+
+    // Out of order: restored, the session notes its changes but cannot find them by id.
+    let mut snapshot = first_session(ProtocolVersion::V5).0;
+    snapshot.outgoing.swap(0, 1);
+    let mut pair = restored_pair(ProtocolVersion::V5, snapshot);
+    let mut journals = Journals {
+        by_session: (Journal::new(), Vec::new()),
+        by_snapshot: (Journal::new(), Vec::new()),
+    };
+    assert_eq!(journals.write(&mut pair), "replace");
+    pair.open();
+    pair.send(ConnAck {
+        session_present: true,
+        ..ConnAck::default()
+    });
+    assert_eq!(journals.write(&mut pair), "replace");
+    for n in 2..=5 {
+        let _ = pair.send_ack(PacketType::PubAck, ack(n));
+        let _ = pair.send_ack(PacketType::PubComp, ack(n));
+        journals.write(&mut pair);
+    }
 }
