@@ -4,7 +4,9 @@
 //! The input is a script: the first byte picks the protocol version and manual acks; then each
 //! step is an opcode byte and its operands: server bytes, timer ticks, publishes, subscribes,
 //! acks and refusals, drops and reconnects. Whatever the bytes, the session must not panic,
-//! must write only valid packets, and must keep its counters consistent.
+//! must write only valid packets, and must keep its counters consistent; and its journal,
+//! written after every step from the session's notes of what changed, must write what one fed
+//! whole snapshots writes and read back as the session's snapshot.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 use std::time::Duration;
@@ -15,7 +17,7 @@ use mqtt_proto::{
     TopicName,
 };
 use mqtt_session::testing::VirtualInstant;
-use mqtt_session::{Config, Event, OutboundMessage, Session};
+use mqtt_session::{Config, Event, Journal, JournalWrite, OutboundMessage, Session};
 
 pub fn session_target(data: &[u8]) {
     let Some((&first, mut rest)) = data.split_first() else {
@@ -40,6 +42,8 @@ pub fn session_target(data: &[u8]) {
     let mut out = BytesMut::new();
     let mut tokens = Vec::new();
     let client = Decoder::new(version, Role::Client);
+    let (mut by_notes, mut by_snapshots) = (Journal::new(), Journal::new());
+    let mut store = Vec::new();
     session.handle_connected(now);
     while let Some((&op, tail)) = rest.split_first() {
         rest = tail;
@@ -135,5 +139,26 @@ pub fn session_target(data: &[u8]) {
         assert!(session.inflight() <= session.pending_publishes());
         assert!(session.queued() <= session.pending_publishes());
         let _ = session.poll_timeout();
+        let snapshot = session.snapshot();
+        let expected = written(by_snapshots.write(snapshot.clone()));
+        by_snapshots.written();
+        let write = written(by_notes.write_session(&mut session));
+        by_notes.written();
+        assert_eq!(write, expected, "the journals wrote different bytes");
+        match write {
+            Some((bytes, true)) => store = bytes,
+            Some((bytes, false)) => store.extend_from_slice(&bytes),
+            None => {}
+        }
+        assert_eq!(Journal::read(store.clone().into()).unwrap(), snapshot);
+    }
+}
+
+/// The bytes of a journal write, and whether they replace what the store holds.
+fn written(write: JournalWrite<'_>) -> Option<(Vec<u8>, bool)> {
+    match write {
+        JournalWrite::Replace(bytes) => Some((bytes.to_vec(), true)),
+        JournalWrite::Append(bytes) => Some((bytes.to_vec(), false)),
+        JournalWrite::Unchanged => None,
     }
 }
