@@ -30,6 +30,19 @@ struct Saved {
     time: Duration,
 }
 
+impl Saved {
+    fn count(&mut self, write: JournalWrite<'_>) {
+        let (len, replaced) = match write {
+            JournalWrite::Unchanged => return,
+            JournalWrite::Replace(bytes) => (bytes.len(), true),
+            JournalWrite::Append(bytes) => (bytes.len(), false),
+        };
+        self.bytes += len;
+        self.writes += 1;
+        self.replaced += usize::from(replaced);
+    }
+}
+
 fn main() {
     // `cargo bench` runs every bench target with `--bench`; this one takes no other argument.
     let now = Instant::now();
@@ -65,32 +78,16 @@ fn main() {
         whole.replaced += 1;
 
         let start = Instant::now();
-        let written = match journal.write(session.snapshot()) {
-            JournalWrite::Unchanged => None,
-            JournalWrite::Replace(bytes) => Some((bytes.len(), true)),
-            JournalWrite::Append(bytes) => Some((bytes.len(), false)),
-        };
+        let write = journal.write(session.snapshot());
+        journaled.count(write);
         journal.written();
         journaled.time += start.elapsed();
-        if let Some((len, replaced)) = written {
-            journaled.bytes += len;
-            journaled.writes += 1;
-            journaled.replaced += usize::from(replaced);
-        }
 
         let start = Instant::now();
-        let written = match from_notes.write_session(session) {
-            JournalWrite::Unchanged => None,
-            JournalWrite::Replace(bytes) => Some((bytes.len(), true)),
-            JournalWrite::Append(bytes) => Some((bytes.len(), false)),
-        };
+        let write = from_notes.write_session(session);
+        noted.count(write);
         from_notes.written();
         noted.time += start.elapsed();
-        if let Some((len, replaced)) = written {
-            noted.bytes += len;
-            noted.writes += 1;
-            noted.replaced += usize::from(replaced);
-        }
     };
     save(&mut session);
 

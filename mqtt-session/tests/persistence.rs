@@ -670,34 +670,29 @@ impl Journals {
     fn write(&mut self, pair: &mut Pair) -> &'static str {
         let snapshot = pair.session.snapshot();
         let (journal, store) = &mut self.by_snapshot;
-        let expected = match journal.write(snapshot.clone()) {
-            JournalWrite::Replace(bytes) => {
-                *store = bytes.to_vec();
-                Some((bytes.to_vec(), "replace"))
-            }
-            JournalWrite::Append(bytes) => {
-                store.extend_from_slice(bytes);
-                Some((bytes.to_vec(), "append"))
-            }
-            JournalWrite::Unchanged => None,
-        };
+        let expected = keep(journal.write(snapshot.clone()), store);
         journal.written();
         let (journal, store) = &mut self.by_session;
-        let written = match journal.write_session(&mut pair.session) {
-            JournalWrite::Replace(bytes) => {
-                *store = bytes.to_vec();
-                Some((bytes.to_vec(), "replace"))
-            }
-            JournalWrite::Append(bytes) => {
-                store.extend_from_slice(bytes);
-                Some((bytes.to_vec(), "append"))
-            }
-            JournalWrite::Unchanged => None,
-        };
+        let written = keep(journal.write_session(&mut pair.session), store);
         journal.written();
         assert_eq!(written, expected);
         assert_eq!(Journal::read(store.clone().into()).unwrap(), snapshot);
         written.map_or("unchanged", |(_, kind)| kind)
+    }
+}
+
+/// Does to `store` what `write` says; returns its bytes and what it did.
+fn keep(write: JournalWrite<'_>, store: &mut Vec<u8>) -> Option<(Vec<u8>, &'static str)> {
+    match write {
+        JournalWrite::Replace(bytes) => {
+            *store = bytes.to_vec();
+            Some((bytes.to_vec(), "replace"))
+        }
+        JournalWrite::Append(bytes) => {
+            store.extend_from_slice(bytes);
+            Some((bytes.to_vec(), "append"))
+        }
+        JournalWrite::Unchanged => None,
     }
 }
 
