@@ -287,9 +287,6 @@ impl<I: Instant> Outbound<I> {
         if entry.publish.qos() != QoS::ExactlyOnce {
             return false;
         }
-        if entry.stage != Stage::Released {
-            self.changes.note(entry.id, entries);
-        }
         if entry.stage == Stage::Queued {
             // Never sent: not ours to release. Sent on an earlier connection and waiting to be
             // resent: the server has it, so release it now.
@@ -301,6 +298,9 @@ impl<I: Instant> Outbound<I> {
             if entry.expires_at.is_some() {
                 self.expiring = self.expiring.saturating_sub(1);
             }
+        }
+        if entry.stage != Stage::Released {
+            self.changes.note(entry.id, entries);
         }
         entry.stage = Stage::Released;
         entry.rec_reason = reason;
