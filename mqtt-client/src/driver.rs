@@ -1248,12 +1248,25 @@ mod loop_helpers {
     }
 }
 
+/// A v3.1.1 CONNACK accepting a new session, for the tests of a driver's turns.
+#[cfg(test)]
+fn connack(buf: &mut BytesMut) {
+    use mqtt_proto::{ConnAck, Packet, ProtocolVersion};
+    Packet::ConnAck(Box::new(ConnAck {
+        session_present: false,
+        reason_code: ReasonCode::Success,
+        properties: Default::default(),
+    }))
+    .encode(ProtocolVersion::V311, buf)
+    .unwrap();
+}
+
 #[cfg(test)]
 mod disconnect {
     use super::{Driver, Step};
     use crate::Options;
     use bytes::BytesMut;
-    use mqtt_proto::{ConnAck, Packet, ProtocolVersion, ReasonCode};
+    use mqtt_proto::ProtocolVersion;
     use std::future::Future;
     use std::pin::pin;
     use std::task::{Context, Poll, Waker};
@@ -1277,13 +1290,7 @@ mod disconnect {
         assert!(!tx.is_empty(), "CONNECT");
         tx.clear();
         let mut connack = BytesMut::new();
-        Packet::ConnAck(Box::new(ConnAck {
-            session_present: false,
-            reason_code: ReasonCode::Success,
-            properties: Default::default(),
-        }))
-        .encode(ProtocolVersion::V311, &mut connack)
-        .unwrap();
+        super::connack(&mut connack);
         driver.read(now, &mut connack);
         assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
 
@@ -1314,12 +1321,12 @@ mod disconnect {
 
 #[cfg(test)]
 mod save {
-    use super::{Driver, Step};
+    use super::{connack, Driver, Step};
     use crate::client::Command;
     use crate::queue::Receiver;
     use crate::{Client, ConnectionEvent, Options, Store};
     use bytes::BytesMut;
-    use mqtt_proto::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode, TopicName};
+    use mqtt_proto::{ProtocolVersion, QoS, TopicName};
     use mqtt_session::OutboundMessage;
     use std::future::Future;
     use std::io;
@@ -1393,16 +1400,6 @@ mod save {
         let mut cx = Context::from_waker(Waker::noop());
         assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
         driver.commands(now, rx.try_recv().unwrap(), rx);
-    }
-
-    fn connack(tx: &mut BytesMut) {
-        Packet::ConnAck(Box::new(ConnAck {
-            session_present: false,
-            reason_code: ReasonCode::Success,
-            properties: Default::default(),
-        }))
-        .encode(ProtocolVersion::V311, tx)
-        .unwrap();
     }
 
     /// The outputs of a turn that changed the session wait in `tx` until the loop has run the

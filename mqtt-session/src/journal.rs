@@ -358,20 +358,13 @@ impl Journal {
         {
             changes.inbound_qos2 = Some(inbound.qos2_received_ids().collect());
         }
-        let mut granted = subs.list.iter().filter(|s| s.active);
-        let same_subscriptions = saved.subscriptions.iter().all(|old| {
-            granted
-                .next()
-                .is_some_and(|s| s.filter == old.filter && s.identifier == old.identifier)
-        }) && granted.next().is_none();
+        let same_subscriptions = saved
+            .subscriptions
+            .iter()
+            .map(|s| (&s.filter, s.identifier))
+            .eq(subs.granted().map(|s| (&s.filter, s.identifier)));
         if !same_subscriptions {
-            changes.subscriptions = Some(
-                subs.list
-                    .iter()
-                    .filter(|s| s.active)
-                    .map(persisted_subscription)
-                    .collect(),
-            );
+            changes.subscriptions = Some(subs.granted().map(persisted_subscription).collect());
         }
         self.pending = None;
         self.append(changes, || session.snapshot())

@@ -292,12 +292,7 @@ impl<I: Instant> Session<I> {
             // Only the ids whose PUBREC went out: a message the application has not acknowledged
             // yet is delivered again after a restart, when the server resends it.
             inbound_qos2: inbound.qos2_received_ids().collect(),
-            subscriptions: subs
-                .list
-                .iter()
-                .filter(|s| s.active)
-                .map(persisted_subscription)
-                .collect(),
+            subscriptions: subs.granted().map(persisted_subscription).collect(),
         }
     }
 

@@ -239,11 +239,7 @@ impl<I: Instant> Session<I> {
 
     /// The granted subscriptions.
     pub fn subscriptions(&self) -> impl Iterator<Item = (SubscriptionKey, &SubscribeFilter)> {
-        self.subs
-            .list
-            .iter()
-            .filter(|s| s.active)
-            .map(|s| (s.key, &s.filter))
+        self.subs.granted().map(|s| (s.key, &s.filter))
     }
 
     /// The next deadline and why.
@@ -1169,7 +1165,7 @@ impl<I: Instant> Session<I> {
     /// keeping its Subscription Identifier) that no unanswered request covers.
     fn resubscribe(&mut self) {
         let mut requests: Vec<RequestId> = Vec::new();
-        for s in self.subs.list.iter().filter(|s| s.active) {
+        for s in self.subs.granted() {
             let pending = self.subs.subscribes.iter().any(|p| p.keys.contains(&s.key));
             if !pending && !requests.contains(&s.request) {
                 requests.push(s.request);

@@ -60,6 +60,11 @@ impl Subscriptions {
         self.list.iter().find(|s| s.key == key)
     }
 
+    /// The subscriptions the server granted, in the order they were made.
+    pub(crate) fn granted(&self) -> impl Iterator<Item = &Subscription> {
+        self.list.iter().filter(|s| s.active)
+    }
+
     pub(crate) fn get_mut(&mut self, key: SubscriptionKey) -> Option<&mut Subscription> {
         self.list.iter_mut().find(|s| s.key == key)
     }
