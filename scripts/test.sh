@@ -9,15 +9,18 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "error: cargo is not installed (https://rustup.rs)" >&2
     exit 1
 fi
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+# mosquitto, and its command-line clients (mosquitto_pub / mosquitto_sub: the crash and
+# memory tests publish and count from a process of their own).
+if ! { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } \
+    || ! command -v mosquitto_sub >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "installing mosquitto (the integration tests start their own brokers)" >&2
+        echo "installing mosquitto and mosquitto-clients (the integration tests start their own brokers)" >&2
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null
         # The package's own service is not wanted: the tests start brokers on free ports.
         systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true
     else
-        echo "error: mosquitto is missing; install it with: sudo apt-get install -y mosquitto" >&2
+        echo "error: mosquitto is missing; install it with: sudo apt-get install -y mosquitto mosquitto-clients" >&2
         exit 1
     fi
 fi

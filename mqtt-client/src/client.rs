@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::completion::{Completer, Completions};
+use crate::signal::{Taken, Wake};
 
 /// What can go wrong with a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -394,12 +395,20 @@ impl Drop for PublishCompletion {
 
 static STREAM_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// What a subscription's buffer carries: a message, and whether an automatic acknowledgement
+/// waits for the reader to take it.
+#[derive(Debug)]
+pub(crate) struct Item {
+    message: Message,
+    owes_ack: bool,
+}
+
 /// The sending side of one subscription stream, kept by the connection task.
 #[derive(Debug)]
 pub struct SubscriptionSink {
     // Unbounded underneath, bounded by `capacity` here: memory follows the backlog instead
     // of being reserved up front for every subscription.
-    tx: crate::queue::Sender<Delivery>,
+    tx: crate::queue::Sender<Item>,
     capacity: usize,
     lagged: Arc<AtomicU64>,
 }
@@ -418,10 +427,13 @@ impl SubscriptionSink {
     }
 
     /// Puts a message in the reader's buffer; check [`Self::has_room`] first, the capacity is
-    /// enforced there (the channel underneath is unbounded).
-    pub fn deliver(&mut self, message: Message) {
-        // Fails only when the reader is gone, and then nobody wants the message.
-        let _ = self.tx.send_over_capacity(Delivery::Message(message));
+    /// enforced there (the channel underneath is unbounded). `owes_ack`: the connection task
+    /// acknowledges the message once the reader took it. Returns `false` when the reader is
+    /// gone (and nobody will take it).
+    pub(crate) fn deliver(&mut self, message: Message, owes_ack: bool) -> bool {
+        self.tx
+            .send_over_capacity(Item { message, owes_ack })
+            .is_ok()
     }
 
     /// Gives back the memory the reader's buffer grew to in a burst, if it is empty.
@@ -434,30 +446,38 @@ impl SubscriptionSink {
 #[derive(Debug)]
 pub struct Subscription {
     stream: u64,
-    rx: crate::queue::Receiver<Delivery>,
+    rx: crate::queue::Receiver<Item>,
     /// Messages dropped because the buffer was full, not yet reported.
     lagged: Arc<AtomicU64>,
+    /// What this reader took, and how it tells the connection task.
+    taken: Arc<Taken>,
+    wake: Arc<Wake>,
     commands: crate::queue::Sender<Command>,
     granted: Vec<QoS>,
     unsubscribed: bool,
 }
 
 impl Subscription {
-    /// A subscription stream and its sink, for the connection task.
-    pub fn channel(
+    /// A subscription stream, its sink and its count of taken messages, for the connection
+    /// task (which `wake` wakes).
+    pub(crate) fn channel(
         capacity: usize,
         commands: crate::queue::Sender<Command>,
         granted: Vec<QoS>,
-    ) -> (Subscription, SubscriptionSink) {
+        wake: Arc<Wake>,
+    ) -> (Subscription, SubscriptionSink, Arc<Taken>) {
         let (tx, rx) = crate::queue::unbounded();
         let capacity = capacity.max(1);
         let stream = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicU64::new(0));
+        let taken = Arc::new(Taken::default());
         (
             Subscription {
                 stream,
                 rx,
                 lagged: lagged.clone(),
+                taken: taken.clone(),
+                wake,
                 commands,
                 granted,
                 unsubscribed: false,
@@ -467,6 +487,7 @@ impl Subscription {
                 capacity,
                 lagged,
             },
+            taken,
         )
     }
 
@@ -540,7 +561,12 @@ impl Stream for Subscription {
             return Poll::Ready(Some(Delivery::Lagged(missed)));
         }
         match self.rx.poll_recv(cx) {
-            Poll::Ready(delivery) => Poll::Ready(delivery.ok()),
+            Poll::Ready(Ok(item)) => {
+                // The application has the message now: an automatic acknowledgement may go.
+                self.taken.take(&self.wake, item.owes_ack);
+                Poll::Ready(Some(Delivery::Message(item.message)))
+            }
+            Poll::Ready(Err(_)) => Poll::Ready(None),
             Poll::Pending => {
                 // A drop can race with the reader finding the buffer empty.
                 let missed = self.lagged.swap(0, Ordering::Relaxed);
@@ -577,7 +603,9 @@ mod tests {
     fn a_dropped_subscription_unsubscribes_even_when_the_queue_is_full() {
         let (_events_tx, events_rx) = async_channel::bounded(1);
         let (client, commands) = Client::new(1, events_rx);
-        let (subscription, _sink) = Subscription::channel(4, client.command_sender(), vec![]);
+        let (wake, _signals) = Wake::new();
+        let (subscription, _sink, _taken) =
+            Subscription::channel(4, client.command_sender(), vec![], wake);
         let stream = subscription.stream_id();
         let (reply, _) = oneshot::channel();
         client

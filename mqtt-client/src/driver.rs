@@ -5,37 +5,20 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
-use mqtt_proto::{DisconnectProperties, QoS, ReasonCode, TopicFilter};
+use mqtt_proto::{DisconnectProperties, PacketId, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
     AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, RequestId,
-    Session, State, SubscriptionKey,
+    Session, State,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::client::{
-    Client, ClientError, Command, ConnectionEvent, Message, PublishDone, Subscription,
-    SubscriptionSink,
-};
+use crate::client::{Client, ClientError, Command, ConnectionEvent, PublishDone, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::routing::{Routing, SeqMap};
+use crate::signal::Wake;
 use crate::store::{StartError, Store};
-
-/// A subscription stream the connection task feeds.
-#[derive(Debug)]
-struct Stream {
-    keys: Vec<SubscriptionKey>,
-    filters: Vec<TopicFilter>,
-    sink: SubscriptionSink,
-    /// QoS 1/2 messages waiting for room in the reader's buffer. They are not acknowledged
-    /// yet, so the server stops sending once our Receive Maximum (its in-flight window) is
-    /// reached: backpressure, not loss.
-    overflow: std::collections::VecDeque<mqtt_session::Message>,
-}
-
-/// How often a full stream is tried again.
-const OVERFLOW_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -222,48 +205,32 @@ impl TimerSlot {
     }
 }
 
-/// A map keyed by the sequence numbers the session and the driver hand out (publish, request,
-/// subscription and acknowledgement ids, stream numbers): counters, never values from the
-/// network, so they need no protection against chosen collisions and are hashed with one
-/// multiplication instead of SipHash (which `perf` put at 3% of the client's CPU in a QoS 0
-/// run of `cargo bench -p mqtt-tokio --bench clients`, from five lookups per message).
-type SeqMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<SeqHasher>>;
-
-/// The hasher of [`SeqMap`].
-#[derive(Debug, Default, Clone, Copy)]
-struct SeqHasher(u64);
-
-impl std::hash::Hasher for SeqHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // Odd, with its bits spread: the product's high bits (hashbrown's tag) depend on every
-        // bit of the key, its low bits (the bucket) differ for consecutive keys.
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
+/// A client and the driver of its connection task, wired together (see
+/// [`Driver::client_pair`]).
+#[derive(Debug)]
+pub struct ClientPair {
+    /// The application's handle.
+    pub client: Client,
+    /// The connection task's bookkeeping.
+    pub driver: Driver,
+    /// The client's commands, for the loop to receive and hand to [`Driver::commands`].
+    pub commands: crate::queue::Receiver<Command>,
+    /// The readers' wake-ups, for the loop to wait on and hand to [`Driver::signalled`].
+    pub signals: Signals,
 }
 
-/// Puts `message` into a reader's buffer (the application acknowledges it itself with
-/// `user_acks`); returns the token the driver then owes an acknowledgement for.
-fn hand_over(
-    sink: &mut SubscriptionSink,
-    message: mqtt_session::Message,
-    user_acks: bool,
-) -> Option<AckToken> {
-    let token = message.ack_token;
-    sink.deliver(Message {
-        publish: message.publish,
-        ack_token: if user_acks { token } else { None },
-    });
-    token
+/// Wake-ups from subscription readers that took messages: a loop waits on
+/// [`Signals::recv`] beside its commands and calls [`Driver::signalled`] for each.
+#[derive(Debug)]
+pub struct Signals(crate::queue::Receiver<()>);
+
+impl Signals {
+    /// The next wake-up. Never ends while the driver lives (it holds a sender).
+    pub async fn recv(&self) {
+        if self.0.recv().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The runtime-agnostic part of a connection task.
@@ -275,25 +242,18 @@ pub struct Driver {
     commands: crate::queue::WeakSender<Command>,
     events: async_channel::Sender<ConnectionEvent>,
     publishes: SeqMap<PublishId, Completer>,
+    /// With a store: publishes the session took that are not yet on disk, and those the
+    /// running save writes. Their callers learn they were accepted once the save is done.
+    unsaved: Vec<(PublishId, Option<PacketId>)>,
+    saving: Vec<(PublishId, Option<PacketId>)>,
     subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription, u64)>,
     unsubscribes: SeqMap<RequestId, Reply<Vec<ReasonCode>>>,
-    streams: SeqMap<u64, Stream>,
-    routes: SeqMap<SubscriptionKey, u64>,
     disconnect: Option<(Reply<()>, Instant)>,
     disconnecting: bool,
     finished: bool,
     server: usize,
     redirect: Option<Server>,
     ever_connected: bool,
-    /// Messages no stream took yet (a resumed session delivers before the application has
-    /// subscribed again); a new subscription picks up those it matches.
-    unrouted: std::collections::VecDeque<mqtt_session::Message>,
-    /// Deliveries still to make before the driver acknowledges a message.
-    owed: SeqMap<AckToken, usize>,
-    /// Reused for the streams of each message.
-    route_buf: Vec<u64>,
-    /// Reused for the acknowledgements a flush releases.
-    ack_buf: Vec<Option<AckToken>>,
     /// The completion slots of the client's publishes (shrunk when the connection is quiet).
     completions: Arc<Completions>,
     /// Publishes the session had no room for (queue full, no free Packet Identifier), in
@@ -303,41 +263,48 @@ pub struct Driver {
     /// what it holds and what to write to it next (boxed: a client without a store, most of
     /// them, keeps a pointer rather than two snapshots' worth of fields).
     store: Option<Box<Persistence>>,
+    /// Inbound messages: streams, routes and their memory.
+    routing: Routing,
+    /// How readers wake the loop (shared with every subscription).
+    wake: Arc<Wake>,
+    /// The session ended the connection and the transport is to close by then, written or
+    /// not: a server that stops reading must not keep a dead connection open.
+    close_by: Option<Instant>,
+    /// The connection ended on a missed deadline: what is unwritten is dropped.
+    abandon_writes: bool,
 }
 
 impl Driver {
     /// A driver for `options` that serves `client` (whose command channel it hands to
     /// subscriptions and whose publishes it completes); `events` is where connection events go.
-    pub fn new(
+    pub(crate) fn new(
         options: Options,
         client: &Client,
         events: async_channel::Sender<ConnectionEvent>,
+        wake: Arc<Wake>,
     ) -> Result<Driver, StartError> {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
         let session = Self::load(options.store.as_deref(), config)?;
         let store = options.store.clone();
+        let routing = Routing::new(options.inbound_budget, options.session.manual_acks);
         Ok(Driver {
             session,
             options,
             commands: client.command_sender().downgrade(),
             events,
             publishes: SeqMap::default(),
+            unsaved: Vec::new(),
+            saving: Vec::new(),
             subscribes: SeqMap::default(),
             unsubscribes: SeqMap::default(),
-            streams: SeqMap::default(),
-            routes: SeqMap::default(),
             disconnect: None,
             disconnecting: false,
             finished: false,
             server: 0,
             redirect: None,
             ever_connected: false,
-            unrouted: std::collections::VecDeque::new(),
-            owed: SeqMap::default(),
-            route_buf: Vec::new(),
-            ack_buf: Vec::new(),
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
             store: store.map(|store| {
@@ -349,6 +316,10 @@ impl Driver {
                     buf: Vec::new(),
                 })
             }),
+            routing,
+            wake,
+            close_by: None,
+            abandon_writes: false,
         })
     }
 
@@ -401,6 +372,9 @@ impl Driver {
         let mut buf = std::mem::take(&mut p.buf);
         buf.clear();
         buf.extend_from_slice(bytes);
+        // Every publish taken so far is in this write: one write and one sync for all of
+        // them (group commit).
+        self.saving.append(&mut self.unsaved);
         p.job = Some(SaveJob {
             store: p.store.clone(),
             bytes: buf,
@@ -435,10 +409,20 @@ impl Driver {
             None => Err(std::io::Error::other("the store panicked")),
         };
         match result {
-            Ok(()) => p.journal.written(),
+            Ok(()) => {
+                p.journal.written();
+                for (id, packet_id) in self.saving.drain(..) {
+                    if let Some(completer) = self.publishes.get(&id) {
+                        completer.accept(id, packet_id);
+                    }
+                }
+            }
             Err(error) => {
                 p.journal.failed();
                 p.failed = true;
+                // Not on disk: the whole journal, written next, takes them.
+                self.saving.append(&mut self.unsaved);
+                std::mem::swap(&mut self.saving, &mut self.unsaved);
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events
@@ -450,27 +434,23 @@ impl Driver {
     /// A client and the driver of its connection task, wired together: the client's commands
     /// arrive on the returned receiver, connection events go to a buffer of `event_buffer`
     /// (the oldest dropped when nobody reads them).
-    pub fn client_pair(
-        options: Options,
-        event_buffer: usize,
-    ) -> Result<(Client, Driver, crate::queue::Receiver<Command>), StartError> {
+    pub fn client_pair(options: Options, event_buffer: usize) -> Result<ClientPair, StartError> {
         let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
         let (client, commands) = Client::new(options.command_capacity, events_rx);
-        let driver = Driver::new(options, &client, events_tx)?;
-        Ok((client, driver, commands))
+        let (wake, signals) = Wake::new();
+        let driver = Driver::new(options, &client, events_tx, wake)?;
+        Ok(ClientPair {
+            client,
+            driver,
+            commands,
+            signals: Signals(signals),
+        })
     }
 
     /// The `tracing` span a driver runs its loop in: the client id names the connection in
     /// every event the loop and the driver log.
     pub fn span(&self) -> tracing::Span {
         tracing::debug_span!("mqtt", client_id = %self.options.session.client_id)
-    }
-
-    /// Whether the application acknowledges (manual acks, as the options say: the session
-    /// itself always runs with manual acks); otherwise the driver acknowledges a QoS 1/2
-    /// message once every stream it belongs to has taken it.
-    fn user_acks(&self) -> bool {
-        self.options.session.manual_acks
     }
 
     /// The session.
@@ -522,6 +502,8 @@ impl Driver {
 
     /// The transport closed or failed.
     pub fn closed(&mut self, now: Instant) {
+        self.close_by = None;
+        self.abandon_writes = false;
         let was_connected = self.session.is_connected();
         self.session.handle_closed(now);
         if !was_connected && !self.ever_connected {
@@ -536,8 +518,13 @@ impl Driver {
 
     /// Time passed: the session's deadlines, and the graceful-disconnect deadline.
     pub fn timeout(&mut self, now: Instant) {
-        self.flush_all(now);
-        self.session.handle_timeout(now);
+        self.settle(now);
+        // While reading is stopped for the inbound budget, the server's packets (its PINGRESP
+        // among them) wait unread in the socket: the session's deadlines would take a busy
+        // connection for a dead one. They apply again once reading goes on.
+        if !self.reading_paused() {
+            self.session.handle_timeout(now);
+        }
         self.maybe_disconnect(now);
     }
 
@@ -548,29 +535,22 @@ impl Driver {
     /// (which would make each burst allocate again).
     pub fn timer_fired(&mut self, commands: &crate::queue::Receiver<Command>) {
         commands.shrink_if_empty();
-        for stream in self.streams.values() {
-            stream.sink.shrink_if_empty();
-        }
-        if self.unrouted.is_empty() {
-            self.unrouted = std::collections::VecDeque::new();
-        }
+        self.routing.shrink();
         if self.held.is_empty() {
             self.held = std::collections::VecDeque::new();
         }
-        self.route_buf = Vec::new();
-        self.ack_buf = Vec::new();
         self.completions.shrink_if_unused();
     }
 
     /// The next instant the loop must wake up at.
     pub fn next_deadline(&self) -> Option<Instant> {
         let disconnect = self.disconnect.as_ref().map(|(_, at)| *at);
-        let retry = self
-            .streams
-            .values()
-            .any(|s| !s.overflow.is_empty())
-            .then(|| Instant::now() + OVERFLOW_RETRY);
-        [self.session.poll_timeout(), disconnect, retry]
+        let session = if self.reading_paused() {
+            None
+        } else {
+            self.session.poll_timeout()
+        };
+        [session, disconnect, self.close_by]
             .into_iter()
             .flatten()
             .min()
@@ -616,8 +596,17 @@ impl Driver {
         if !transport_up {
             tx.clear();
         }
-        if transport_up && self.wants_close() && tx.is_empty() {
-            return Step::Close;
+        if transport_up && self.wants_close() {
+            // The session ended the connection. What it wrote last (a DISCONNECT) goes out if
+            // the server takes it in time; a deadline it missed (keep-alive, CONNACK) means
+            // the server is not there to read it, so nothing waits for it then.
+            let expired = self.close_by.is_some_and(|at| now >= at);
+            if tx.is_empty() || expired || self.abandon_writes {
+                tx.clear();
+                return Step::Close;
+            }
+            self.close_by
+                .get_or_insert(now + self.options.disconnect_timeout);
         }
         // A graceful disconnect is done once its DISCONNECT is written and the transport
         // closed (see `Step::Close`), or once the transport failed: not when the DISCONNECT
@@ -653,6 +642,8 @@ impl Driver {
     /// The loop closed the transport after [`Step::Close`].
     pub fn closed_by_us(&mut self, now: Instant) {
         self.closed(now);
+        self.close_by = None;
+        self.abandon_writes = false;
         self.dispatch(now);
     }
 
@@ -815,31 +806,20 @@ impl Driver {
                 };
                 match self.session.subscribe(now, filters, *properties) {
                     Ok((request, keys)) => {
-                        let (subscription, sink) = Subscription::channel(
+                        let (subscription, sink, taken) = Subscription::channel(
                             self.options.subscription_capacity,
                             commands,
                             Vec::new(),
+                            self.wake.clone(),
                         );
                         let stream = subscription.stream_id();
-                        for key in &keys {
-                            self.routes.insert(*key, stream);
-                        }
-                        self.streams.insert(
-                            stream,
-                            Stream {
-                                keys,
-                                filters: filter_names,
-                                sink,
-                                overflow: std::collections::VecDeque::new(),
-                            },
-                        );
+                        self.routing
+                            .add_stream(stream, keys, filter_names, sink, taken);
                         self.subscribes
                             .insert(request, (reply, subscription, stream));
                         // Messages that arrived for no stream and match this one are its.
-                        let held = std::mem::take(&mut self.unrouted);
-                        for message in held {
-                            self.deliver(now, message);
-                        }
+                        self.routing.reroute(&self.session);
+                        self.settle(now);
                     }
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
@@ -880,9 +860,15 @@ impl Driver {
             let Some(message) = completer.take_message() else {
                 continue;
             };
+            let durable = self.store.is_some() && message.qos != QoS::AtMostOnce;
             match self.session.publish(now, message) {
                 Ok(t) => {
-                    completer.accept(t.id, t.packet_id);
+                    if durable {
+                        // Accepted once it is on disk (see `saved`).
+                        self.unsaved.push((t.id, t.packet_id));
+                    } else {
+                        completer.accept(t.id, t.packet_id);
+                    }
                     self.publishes.insert(t.id, completer);
                 }
                 Err(e) => completer.complete(Err(e.into())),
@@ -892,28 +878,14 @@ impl Driver {
 
     /// Stops feeding a stream, and unsubscribes from the filters no other stream uses.
     fn unsubscribe(&mut self, now: Instant, stream: u64, reply: Option<Reply<Vec<ReasonCode>>>) {
-        let Some(mut old) = self.streams.remove(&stream) else {
+        // What waited for this reader counts as taken.
+        let Some(filters) = self.routing.remove_stream(stream) else {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Vec::new()));
             }
             return;
         };
-        for key in &old.keys {
-            self.routes.remove(key);
-        }
-        // What waited for this reader counts as taken.
-        for message in std::mem::take(&mut old.overflow) {
-            if let Some(token) = message.ack_token {
-                if self.user_acks() {
-                    let _ = self.session.ack(now, token);
-                } else {
-                    self.delivered_once(now, token);
-                }
-            }
-        }
-        let still_used = |f: &TopicFilter| self.streams.values().any(|s| s.filters.contains(f));
-        let filters: Vec<TopicFilter> =
-            old.filters.into_iter().filter(|f| !still_used(f)).collect();
+        self.settle(now);
         if filters.is_empty() || self.finished {
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Vec::new()));
@@ -937,7 +909,7 @@ impl Driver {
     /// Turns the session's events into deliveries, completions and connection events; returns
     /// whether there were any (acknowledgements they caused may be due for transmission).
     pub fn dispatch(&mut self, now: Instant) -> bool {
-        self.flush_all(now);
+        self.settle(now);
         if !self.held.is_empty() {
             self.publish_held(now);
         }
@@ -959,7 +931,10 @@ impl Driver {
                         limits: Box::new(c.limits),
                     });
                 }
-                Event::Message(m) => self.deliver(now, m),
+                Event::Message(m) => {
+                    self.routing.deliver(&self.session, m);
+                    self.ack_due(now);
+                }
                 Event::PublishCompleted {
                     id,
                     packet_id,
@@ -1004,9 +979,7 @@ impl Driver {
                             drop(subscription);
                         }
                     } else {
-                        for key in keys {
-                            self.routes.remove(&key);
-                        }
+                        self.routing.remove_keys(&keys);
                         let _ = reply.send(Err(ClientError::SubscribeFailed(refused)));
                         // Unsubscribe whatever was granted; the stream goes with the command.
                         drop(subscription);
@@ -1020,6 +993,12 @@ impl Driver {
                 }
                 Event::Disconnected(reason) => {
                     tracing::info!(?reason, "disconnected");
+                    if matches!(
+                        reason,
+                        DisconnectReason::KeepAliveTimeout | DisconnectReason::ConnAckTimeout
+                    ) {
+                        self.abandon_writes = true;
+                    }
                     self.follow_redirect(&reason);
                     let _ = self
                         .events
@@ -1038,126 +1017,39 @@ impl Driver {
         any
     }
 
-    fn deliver(&mut self, now: Instant, message: mqtt_session::Message) {
-        // Reused buffers: routing a message allocates nothing.
-        let mut streams = std::mem::take(&mut self.route_buf);
-        streams.clear();
-        for key in self.session.route(&message.publish) {
-            if let Some(&stream) = self.routes.get(&key) {
-                if !streams.contains(&stream) && self.streams.contains_key(&stream) {
-                    streams.push(stream);
-                }
-            }
-        }
-        self.deliver_to(now, message, &streams);
-        self.route_buf = streams;
-    }
-
-    fn deliver_to(&mut self, now: Instant, message: mqtt_session::Message, streams: &[u64]) {
-        if streams.is_empty() {
-            // No stream yet: wait (bounded) for a subscription that matches; a message given
-            // up is acknowledged so that it does not hold up the server's quota.
-            if self.unrouted.len() >= self.options.subscription_capacity.max(1) {
-                if let Some(old) = self.unrouted.pop_front() {
-                    if let Some(token) = old.ack_token {
-                        let _ = self.session.ack(now, token);
-                    }
-                }
-            }
-            self.unrouted.push_back(message);
-            return;
-        }
-        if let Some(token) = message.ack_token {
-            if !self.user_acks() {
-                self.owed.insert(token, streams.len());
-            }
-        }
-        // The last stream gets the message itself; only the others get copies.
-        let Some((&last, others)) = streams.split_last() else {
-            return;
-        };
-        for &stream in others {
-            self.enqueue(now, stream, message.clone());
-        }
-        self.enqueue(now, last, message);
-    }
-
-    /// Puts a message behind what already waits for `stream`, then moves what fits into its
-    /// reader's buffer.
-    fn enqueue(&mut self, now: Instant, stream: u64, message: mqtt_session::Message) {
-        let user_acks = self.user_acks();
-        let Some(s) = self.streams.get_mut(&stream) else {
-            return;
-        };
-        if s.overflow.is_empty() && s.sink.has_room() {
-            // Nothing waits before it and the reader has room: straight into its buffer, as
-            // `flush` would, without the trip through the queue.
-            if let Some(token) = hand_over(&mut s.sink, message, user_acks) {
-                self.delivered_once(now, token);
-            }
-            return;
-        }
-        s.overflow.push_back(message);
-        self.flush(now, stream);
-    }
-
-    /// Moves what waits for `stream` into its reader's buffer while there is room.
-    fn flush(&mut self, now: Instant, stream: u64) {
-        let user_acks = self.user_acks();
-        let mut taken = std::mem::take(&mut self.ack_buf);
-        taken.clear();
-        let Some(s) = self.streams.get_mut(&stream) else {
-            self.ack_buf = taken;
-            return;
-        };
-        while let Some(message) = s.overflow.front() {
-            let room = s.sink.has_room();
-            if !room && message.publish.qos() != mqtt_proto::QoS::AtMostOnce {
-                // QoS 1/2 waits, unacknowledged: the server's window is the backpressure.
-                break;
-            }
-            let Some(message) = s.overflow.pop_front() else {
-                break;
-            };
-            if room {
-                taken.push(hand_over(&mut s.sink, message, user_acks));
-            } else {
-                tracing::trace!(stream, "subscription buffer full: QoS 0 message dropped");
-                s.sink.lagged();
-                taken.push(message.ack_token);
-            }
-        }
-        for token in taken.drain(..).flatten() {
-            self.delivered_once(now, token);
-        }
-        self.ack_buf = taken;
-    }
-
-    /// One stream took a message: acknowledge it once all its streams have (automatic acks).
-    fn delivered_once(&mut self, now: Instant, token: AckToken) {
-        if self.user_acks() {
-            return;
-        }
-        if let Some(left) = self.owed.get_mut(&token) {
-            *left = left.saturating_sub(1);
-            if *left == 0 {
-                self.owed.remove(&token);
-                let _ = self.session.ack(now, token);
-            }
+    /// Hands the session the acknowledgements routing found due.
+    fn ack_due(&mut self, now: Instant) {
+        for token in self.routing.take_acks() {
+            // An ack fails only for a token the session no longer knows (its connection's
+            // session was lost): nothing is owed for it then.
+            let _ = self.session.ack(now, token);
         }
     }
 
-    /// Retries every stream whose reader's buffer was full.
-    pub fn flush_all(&mut self, now: Instant) {
-        let waiting: Vec<u64> = self
-            .streams
-            .iter()
-            .filter(|(_, s)| !s.overflow.is_empty())
-            .map(|(&id, _)| id)
-            .collect();
-        for stream in waiting {
-            self.flush(now, stream);
-        }
+    /// Accounts for what readers took (acknowledgements, memory) and moves messages that
+    /// waited for room.
+    fn settle(&mut self, now: Instant) {
+        self.routing.collect();
+        self.ack_due(now);
+    }
+
+    /// A reader woke the loop (see [`Signals`]): it took messages.
+    pub fn signalled(&mut self, now: Instant) {
+        self.wake.clear();
+        self.settle(now);
+    }
+
+    /// Whether the loop should stop reading the socket: the messages held for readers have
+    /// spent the inbound budget ([`Options::inbound_budget`]). A reader that takes messages
+    /// wakes the loop ([`Signals`]) to read again.
+    pub fn reading_paused(&self) -> bool {
+        self.routing.is_full()
+    }
+
+    /// Bytes of inbound messages held for readers now (their buffers, messages waiting for
+    /// room or for a subscription).
+    pub fn inbound_bytes(&self) -> usize {
+        self.routing.held_bytes()
     }
 
     /// v5 Server Reference on "use another server" / "server moved": connect there next.
@@ -1281,7 +1173,8 @@ mod disconnect {
         let options = Options::new("mqtt://127.0.0.1:1883", "linger")
             .unwrap()
             .protocol_version(ProtocolVersion::V311);
-        let (client, mut driver, rx) = Driver::client_pair(options, 4).unwrap();
+        let pair = Driver::client_pair(options, 4).unwrap();
+        let (client, mut driver, rx) = (pair.client, pair.driver, pair.commands);
         let now = Instant::now();
         let mut tx = BytesMut::new();
         assert_eq!(driver.linger_until(), None);
@@ -1385,7 +1278,8 @@ mod save {
             .protocol_version(ProtocolVersion::V311)
             .clean_start(false)
             .store(store.clone());
-        Driver::client_pair(options, 8).unwrap()
+        let pair = Driver::client_pair(options, 8).unwrap();
+        (pair.client, pair.driver, pair.commands)
     }
 
     /// `client.publish_queued(message)`, taken by the driver.

@@ -28,6 +28,8 @@ mod completion;
 mod driver;
 mod options;
 pub mod queue;
+mod routing;
+mod signal;
 pub mod store;
 #[cfg(test)]
 mod test_waker;
@@ -38,7 +40,9 @@ pub use client::{
     PublishDone, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
-pub use driver::{Driver, ReadSize, SaveJob, Saved, Step, TimerSlot, COMMAND_BATCH};
+pub use driver::{
+    ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
+};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use rustls;
 pub use store::{FileStore, StartError, Store};

@@ -212,6 +212,13 @@ pub struct Options {
     /// Where the session is kept across process restarts and crashes (see
     /// [`store`](crate::store)); `None` (the default) keeps it in memory only.
     pub store: Option<std::sync::Arc<dyn crate::Store>>,
+    /// The most bytes of inbound messages the client holds for its readers at once: messages
+    /// in subscription buffers, waiting for room in them, or waiting for a subscription (a
+    /// resumed session's). Once it is reached the connection stops reading the socket until
+    /// readers take messages, so TCP (and the server's in-flight window, our Receive Maximum)
+    /// holds the rest back: a slow reader costs memory up to this bound, plus one read buffer
+    /// (at most the Maximum Packet Size), not more. Default 4 MiB.
+    pub inbound_budget: usize,
 }
 
 impl Options {
@@ -220,6 +227,9 @@ impl Options {
     pub fn new(url: &str, client_id: &str) -> Result<Options, OptionsError> {
         let (server, credentials) = Server::parse(url)?;
         let mut session = Config::new(ProtocolVersion::V5, MqttString::new(client_id.to_string())?);
+        // Each client draws its own reconnect jitter: with one seed for all, a fleet that lost
+        // its broker would come back in lockstep.
+        session.random_seed = random_seed();
         if let Some((user, pass)) = credentials {
             session.username = Some(MqttString::new(user)?);
             session.password = pass.map(Bytes::from);
@@ -235,6 +245,7 @@ impl Options {
             nodelay: true,
             tls: None,
             store: None,
+            inbound_budget: 4 * 1024 * 1024,
         })
     }
 
@@ -313,6 +324,15 @@ impl Options {
         self.store = Some(std::sync::Arc::new(store));
         self
     }
+}
+
+/// A seed from the operating system's randomness: std's hash keys are drawn from it (once per
+/// thread, then varied for every `RandomState`).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.finish()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use async_io::Timer;
 use bytes::{Buf, BytesMut};
 use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
 use futures_util::{select_biased, FutureExt};
-use mqtt_client::{Client, Driver, Options, ReadSize, StartError, Step, TimerSlot};
+use mqtt_client::{Client, Driver, Options, ReadSize, Signals, StartError, Step, TimerSlot};
 use std::time::Instant;
 
 use crate::transport::{Connector, TcpConnector, Transport};
@@ -22,6 +22,7 @@ pub struct Connection {
     // connection's task is mostly this future.
     driver: Box<Driver>,
     commands: mqtt_client::queue::Receiver<mqtt_client::Command>,
+    signals: Signals,
     connector: Box<dyn Connector>,
 }
 
@@ -35,12 +36,13 @@ impl std::fmt::Debug for Connection {
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
-    let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
+    let pair = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
-        client,
+        pair.client,
         Connection {
-            driver: Box::new(driver),
-            commands,
+            driver: Box::new(pair.driver),
+            commands: pair.commands,
+            signals: pair.signals,
             connector: Box::new(TcpConnector),
         },
     ))
@@ -163,10 +165,12 @@ impl Connection {
             };
             let pending_write = !tx.is_empty();
             let accepts = commands_open && self.driver.accepts_commands();
+            let reading = !self.driver.reading_paused();
             enum Woke {
                 Wrote(std::io::Result<usize>),
                 Command(Result<mqtt_client::Command, mqtt_client::queue::RecvError>),
                 Read(std::io::Result<usize>),
+                Signal,
                 Timer,
             }
             let write = async {
@@ -188,7 +192,7 @@ impl Connection {
             };
             let read = async {
                 match reader {
-                    Some(r) => {
+                    Some(r) if reading => {
                         // Into a scratch buffer, not the read buffer's tail: this future is
                         // dropped whenever another branch wins, and must leave `rx` intact.
                         let room = read_size.get();
@@ -197,7 +201,7 @@ impl Connection {
                         }
                         r.read(&mut scratch[..room]).await
                     }
-                    None => std::future::pending().await,
+                    _ => std::future::pending().await,
                 }
             };
             let timer = async {
@@ -209,6 +213,7 @@ impl Connection {
             let woke = select_biased! {
                 w = write.fuse() => Woke::Wrote(w),
                 c = command.fuse() => Woke::Command(c),
+                () = self.signals.recv().fuse() => Woke::Signal,
                 r = read.fuse() => Woke::Read(r),
                 _ = timer.fuse() => Woke::Timer,
             };
@@ -249,6 +254,7 @@ impl Connection {
                     futures_lite::future::yield_now().await;
                     now = Instant::now();
                 }
+                Woke::Signal => self.driver.signalled(now),
                 Woke::Timer => {
                     slot.fired();
                     self.driver.timer_fired(&self.commands);

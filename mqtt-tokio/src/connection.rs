@@ -2,7 +2,7 @@
 //! then waits for bytes, a command or the next deadline, and feeds the result back.
 
 use bytes::BytesMut;
-use mqtt_client::{Client, Driver, Options, ReadSize, StartError, Step, TimerSlot};
+use mqtt_client::{Client, Driver, Options, ReadSize, Signals, StartError, Step, TimerSlot};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -19,6 +19,7 @@ pub struct Connection {
     // connection's task is mostly this future.
     driver: Box<Driver>,
     commands: mqtt_client::queue::Receiver<mqtt_client::Command>,
+    signals: Signals,
     connector: Box<dyn Connector>,
 }
 
@@ -32,12 +33,13 @@ impl std::fmt::Debug for Connection {
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
-    let (client, driver, commands) = Driver::client_pair(options, EVENT_BUFFER)?;
+    let pair = Driver::client_pair(options, EVENT_BUFFER)?;
     Ok((
-        client,
+        pair.client,
         Connection {
-            driver: Box::new(driver),
-            commands,
+            driver: Box::new(pair.driver),
+            commands: pair.commands,
+            signals: pair.signals,
             connector: Box::new(TcpConnector),
         },
     ))
@@ -142,6 +144,7 @@ impl Connection {
                 None => (None, None),
             };
             let pending_write = !tx.is_empty();
+            let reading = !self.driver.reading_paused();
             tokio::select! {
                 // Writes first (nothing waits behind commands), then commands before reads: a
                 // subscription made while the connection comes up is in place before the
@@ -172,6 +175,7 @@ impl Connection {
                         self.driver.clients_gone(Instant::now());
                     }
                 },
+                () = self.signals.recv() => self.driver.signalled(Instant::now()),
                 read = async {
                     match reader {
                         Some(r) => {
@@ -182,7 +186,7 @@ impl Connection {
                         }
                         None => std::future::pending().await,
                     }
-                } => match read {
+                }, if reading => match read {
                     Ok((0, _)) | Err(_) => {
                         transport = None;
                         self.driver.closed(Instant::now());

@@ -15,7 +15,13 @@ use crate::{
 /// intervals and another subscription is served; QoS 1 messages that did not fit wait
 /// unacknowledged and all arrive in order once read; QoS 0 messages that did not fit are
 /// dropped for that reader alone and counted.
+///
+/// Unread QoS 1 messages are unacknowledged (an automatic acknowledgement waits until the
+/// reader has taken the message), so they hold places of the server's in-flight window for
+/// this client: mosquitto's is 20 messages, and the slow reader holds 12 of them here (4 in
+/// its buffer, 8 waiting for room), leaving room for the other subscription's.
 pub async fn slow_subscriber_does_not_stall_the_connection<R: Runtime>(rt: &R) {
+    const SLOW: usize = 12;
     let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
     let url = url(broker.port());
     let v5 = ProtocolVersion::V5;
@@ -26,7 +32,7 @@ pub async fn slow_subscriber_does_not_stall_the_connection<R: Runtime>(rt: &R) {
     let mut slow = subscribe(&client, "slow/a", QoS::AtLeastOnce).await;
     let mut fast = subscribe(&client, "slow/b", QoS::AtLeastOnce).await;
     let publisher = connected(rt, options(&url, &format!("slow-{}-p", R::NAME), v5)).await;
-    for n in 0..20 {
+    for n in 0..SLOW {
         publish(&publisher, "slow/a", format!("{n}"), QoS::AtLeastOnce).await;
     }
     publish(&publisher, "slow/b", "fast", QoS::AtLeastOnce).await;
@@ -39,13 +45,13 @@ pub async fn slow_subscriber_does_not_stall_the_connection<R: Runtime>(rt: &R) {
     // QoS 1: nothing is lost; what did not fit waited unacknowledged (the server's window is
     // the backpressure), and arrives as the reader reads, in order.
     let mut got = Vec::new();
-    while got.len() < 20 {
+    while got.len() < SLOW {
         match within("a waiting QoS 1 message", slow.next()).await {
             Some(Delivery::Message(m)) => got.push(text(&m)),
             other => panic!("{other:?}"),
         }
     }
-    let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    let expected: Vec<String> = (0..SLOW).map(|n| n.to_string()).collect();
     assert_eq!(got, expected);
     // QoS 0: what does not fit is dropped for this reader alone and counted.
     let mut lossy = subscribe(&client, "slow/c", QoS::AtMostOnce).await;

@@ -32,6 +32,7 @@ mod basic;
 mod delivery;
 mod flow;
 mod net;
+mod reliability;
 mod restart;
 mod store;
 mod tls;
@@ -50,6 +51,10 @@ pub use delivery::{
 };
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
+pub use reliability::{
+    a_restarted_subscriber_gets_its_backlog, a_server_that_stops_reading_is_left,
+    clients_draw_different_reconnect_delays, unread_messages_survive_a_crash,
+};
 pub use restart::{
     broker_killed_with_persistence_loses_nothing_acknowledged,
     broker_restart_with_persistence_loses_nothing_acknowledged,
@@ -393,6 +398,26 @@ macro_rules! scenarios {
                     a_failing_store_closes_the_connection($crate::ProtocolVersion::V311),
                 a_failing_store_closes_the_connection_v5 =>
                     a_failing_store_closes_the_connection($crate::ProtocolVersion::V5),
+                a_restarted_subscriber_gets_its_backlog_v311 =>
+                    a_restarted_subscriber_gets_its_backlog(
+                        $crate::ProtocolVersion::V311, false),
+                a_restarted_subscriber_gets_its_backlog_v5 =>
+                    a_restarted_subscriber_gets_its_backlog($crate::ProtocolVersion::V5, false),
+                a_restarted_subscriber_gets_its_backlog_manual_acks_v311 =>
+                    a_restarted_subscriber_gets_its_backlog(
+                        $crate::ProtocolVersion::V311, true),
+                a_restarted_subscriber_gets_its_backlog_manual_acks_v5 =>
+                    a_restarted_subscriber_gets_its_backlog($crate::ProtocolVersion::V5, true),
+                unread_messages_survive_a_crash_v311 =>
+                    unread_messages_survive_a_crash($crate::ProtocolVersion::V311),
+                unread_messages_survive_a_crash_v5 =>
+                    unread_messages_survive_a_crash($crate::ProtocolVersion::V5),
+                a_server_that_stops_reading_is_left_v311 =>
+                    a_server_that_stops_reading_is_left($crate::ProtocolVersion::V311),
+                a_server_that_stops_reading_is_left_v5 =>
+                    a_server_that_stops_reading_is_left($crate::ProtocolVersion::V5),
+                clients_draw_different_reconnect_delays =>
+                    clients_draw_different_reconnect_delays(),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
                 v5_server_reference_is_followed => v5_server_reference_is_followed(),

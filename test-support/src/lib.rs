@@ -10,6 +10,7 @@
 pub mod alloc;
 pub mod dynsec;
 pub mod embedded;
+pub mod fault;
 pub mod gated_alloc;
 pub mod mosquitto;
 pub mod program;
@@ -17,5 +18,6 @@ pub mod relay;
 pub mod temp;
 pub mod tls;
 
+pub use fault::FaultRelay;
 pub use mosquitto::{free_port, free_ports, Mosquitto, Options, StartError};
 pub use temp::TempDir;

@@ -1,0 +1,102 @@
+//! How subscription readers tell the connection task that they took messages: the task then
+//! acknowledges what the application now has (automatic acks wait for that), moves messages
+//! that waited for room into the reader's buffer, and reads the socket again once the inbound
+//! budget has room. A reader counts what it takes and wakes the task only when the task asked
+//! for it or an acknowledgement waits; many takes between two turns of the task cost one wake.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::queue;
+
+/// The connection task's wake-up, shared by every reader of one connection.
+#[derive(Debug)]
+pub(crate) struct Wake {
+    /// A wake-up is queued and the task has not yet looked: further ones are not needed.
+    pending: AtomicBool,
+    tx: queue::Sender<()>,
+}
+
+impl Wake {
+    /// A wake-up and the receiving end the connection loop waits on.
+    pub(crate) fn new() -> (Arc<Wake>, queue::Receiver<()>) {
+        let (tx, rx) = queue::bounded(1);
+        (
+            Arc::new(Wake {
+                pending: AtomicBool::new(false),
+                tx,
+            }),
+            rx,
+        )
+    }
+
+    /// Wakes the connection task, unless a wake-up is already on its way.
+    pub(crate) fn wake(&self) {
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            // Refused only when the task is gone.
+            let _ = self.tx.send_over_capacity(());
+        }
+    }
+
+    /// The task is looking now: takes made from here on wake it again.
+    pub(crate) fn clear(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
+}
+
+/// What one reader took, as the connection task learns it.
+#[derive(Debug, Default)]
+pub(crate) struct Taken {
+    /// Messages taken out of the reader's buffer so far.
+    count: AtomicU64,
+    /// The task wants to hear of every take (it holds messages for this reader, or stopped
+    /// reading the socket until memory is given back).
+    wake_on_take: AtomicBool,
+}
+
+impl Taken {
+    /// The reader took a message; `owes_ack`: an automatic acknowledgement waits for it.
+    pub(crate) fn take(&self, wake: &Wake, owes_ack: bool) {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        if owes_ack || self.wake_on_take.load(Ordering::Acquire) {
+            wake.wake();
+        }
+    }
+
+    /// How many messages the reader has taken so far.
+    pub(crate) fn count(&self) -> u64 {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Whether every take should wake the task.
+    pub(crate) fn set_wake_on_take(&self, on: bool) {
+        self.wake_on_take.store(on, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_wake_the_task_once_until_it_looks() {
+        let (wake, rx) = Wake::new();
+        let taken = Taken::default();
+        taken.take(&wake, false);
+        assert!(rx.try_recv().is_err(), "nobody asked to hear of it");
+        taken.set_wake_on_take(true);
+        taken.take(&wake, false);
+        taken.take(&wake, true);
+        assert_eq!(rx.try_recv(), Ok(()));
+        assert!(rx.try_recv().is_err(), "one wake-up for both");
+        wake.clear();
+        taken.set_wake_on_take(false);
+        taken.take(&wake, true);
+        assert_eq!(
+            rx.try_recv(),
+            Ok(()),
+            "an owed acknowledgement always wakes"
+        );
+        assert_eq!(taken.count(), 4);
+    }
+}
