@@ -216,8 +216,10 @@ impl Client {
             .await
     }
 
-    /// Hands a message to the session and returns at once with its id and Packet Identifier;
-    /// await the handle for the completion.
+    /// Hands a message to the session and returns once the session has taken it, with its id
+    /// and Packet Identifier; await the handle for the completion. With a store
+    /// ([`Options::store`](crate::Options)) a QoS 1 or 2 message is taken once it is on disk:
+    /// when this returns, a crash can no longer lose it.
     pub async fn publish_message(
         &self,
         message: OutboundMessage,
@@ -238,6 +240,9 @@ impl Client {
     /// of publishes from one task goes out in few writes. The returned [`PublishCompletion`]
     /// resolves when the QoS flow completes, with the publish's id and Packet Identifier.
     /// Dropping it does not cancel the publish.
+    ///
+    /// The message is then in this process's memory only: a crash before the session took it
+    /// loses it. With a store, [`PublishCompletion::accepted`] resolves once it is on disk.
     ///
     /// No allocation: the message and its outcome travel in a slot of a table the client's
     /// publishes share and reuse.
@@ -378,6 +383,17 @@ impl Future for PublishHandle {
 pub struct PublishCompletion {
     completions: Arc<Completions>,
     key: u32,
+}
+
+impl PublishCompletion {
+    /// Resolves once the session has taken the publish, with its id and Packet Identifier
+    /// (QoS 1/2). With a store ([`Options::store`](crate::Options)) a QoS 1 or 2 publish is
+    /// taken only once it is on disk, so that a crash after this resolved cannot lose it: the
+    /// next process started from the store sends it. Publishes waiting together share one
+    /// write and one sync. Fails as the publish does if the session refused it.
+    pub async fn accepted(&mut self) -> Result<(PublishId, Option<PacketId>), ClientError> {
+        std::future::poll_fn(|cx| self.completions.poll_accepted(self.key, cx)).await
+    }
 }
 
 impl Future for PublishCompletion {

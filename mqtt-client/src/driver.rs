@@ -1406,6 +1406,53 @@ mod save {
         }
     }
 
+    /// With a store, a QoS 1/2 publish is accepted (its caller's `publish_message` returns,
+    /// a `PublishCompletion`'s `accepted` resolves) only once the write that holds it is done:
+    /// several publishes taken in one turn share that write. A write that fails accepts none of
+    /// them; the whole journal written next does. QoS 0 is accepted at once (it is not kept).
+    #[test]
+    fn publishes_are_accepted_once_they_are_on_disk() {
+        let store = Memory::default();
+        let (client, mut driver, rx) = start(&store, "durable");
+        let now = Instant::now();
+        let mut tx = BytesMut::new();
+        let mut cx = Context::from_waker(Waker::noop());
+        let message = |qos| OutboundMessage::new(TopicName::new("durable/t").unwrap(), "x", qos);
+        let mut queued = Vec::new();
+        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtMostOnce] {
+            let mut publish = pin!(client.publish_queued(message(qos)));
+            match publish.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(completion)) => queued.push(completion),
+                other => panic!("{other:?}"),
+            }
+        }
+        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        let accepted = |queued: &mut Vec<crate::PublishCompletion>| -> Vec<bool> {
+            let mut cx = Context::from_waker(Waker::noop());
+            queued
+                .iter_mut()
+                .map(|c| pin!(c.accepted()).poll(&mut cx).is_ready())
+                .collect()
+        };
+        assert_eq!(accepted(&mut queued), [false, false, true], "QoS 0 at once");
+        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
+        store.set(FAILS);
+        let job = driver.take_save().unwrap();
+        driver.saved(job.run());
+        assert_eq!(accepted(&mut queued), [false, false, true], "not on disk");
+        let _ = driver.step(now, false, &mut tx);
+        store.set(WORKS);
+        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
+        let job = driver.take_save().unwrap();
+        assert_eq!(accepted(&mut queued), [false, false, true], "being written");
+        driver.saved(job.run());
+        assert_eq!(
+            accepted(&mut queued),
+            [true, true, true],
+            "one write for both"
+        );
+    }
+
     /// The buffer a write used is kept for the next one, unless it grew large: a whole journal
     /// with a big message in it is not held for the small appends after it.
     #[test]

@@ -52,7 +52,7 @@ pub use delivery::{
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use reliability::{
-    a_restarted_subscriber_gets_its_backlog, a_server_that_stops_reading_is_left,
+    a_hung_server_is_left, a_restarted_subscriber_gets_its_backlog,
     clients_draw_different_reconnect_delays, unread_messages_survive_a_crash,
 };
 pub use restart::{
@@ -412,10 +412,10 @@ macro_rules! scenarios {
                     unread_messages_survive_a_crash($crate::ProtocolVersion::V311),
                 unread_messages_survive_a_crash_v5 =>
                     unread_messages_survive_a_crash($crate::ProtocolVersion::V5),
-                a_server_that_stops_reading_is_left_v311 =>
-                    a_server_that_stops_reading_is_left($crate::ProtocolVersion::V311),
-                a_server_that_stops_reading_is_left_v5 =>
-                    a_server_that_stops_reading_is_left($crate::ProtocolVersion::V5),
+                a_hung_server_is_left_v311 =>
+                    a_hung_server_is_left($crate::ProtocolVersion::V311),
+                a_hung_server_is_left_v5 =>
+                    a_hung_server_is_left($crate::ProtocolVersion::V5),
                 clients_draw_different_reconnect_delays =>
                     clients_draw_different_reconnect_delays(),
                 callbacks_receive_every_message => callbacks_receive_every_message(),

@@ -140,10 +140,11 @@ pub async fn unread_messages_survive_a_crash<R: Runtime>(rt: &R, version: Protoc
     disconnect(&publisher).await;
 }
 
-/// The server stops reading while the client has much to write: the keep-alive deadline
-/// passes with bytes unwritten, the client closes the connection anyway (reporting why), and
-/// reconnects.
-pub async fn a_server_that_stops_reading_is_left<R: Runtime>(rt: &R, version: ProtocolVersion) {
+/// The server hangs (it reads nothing and sends nothing, its socket open) while the client has
+/// much to write: the keep-alive deadline passes with bytes unwritten, the client closes the
+/// connection anyway (reporting why), and reconnects. (A server that only stops reading, and
+/// still runs its own keep-alive, closes the connection itself.)
+pub async fn a_hung_server_is_left<R: Runtime>(rt: &R, version: ProtocolVersion) {
     let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
     let target = SocketAddr::from(([127, 0, 0, 1], broker.port()));
     let relay = FaultRelay::start(target).unwrap_or_else(|e| panic!("{e}"));
@@ -151,7 +152,7 @@ pub async fn a_server_that_stops_reading_is_left<R: Runtime>(rt: &R, version: Pr
     let mut o = options(&url(relay.port()), &id, version);
     o.session.keep_alive = Duration::from_secs(1);
     let client = connected(rt, o).await;
-    relay.stop_reading();
+    relay.freeze();
     // Far more than the socket buffers take: the client's writes back up.
     let filler = client.clone();
     rt.spawn_task(Box::pin(async move {
