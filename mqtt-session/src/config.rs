@@ -90,7 +90,9 @@ pub struct Config {
     pub authentication_data: Option<Bytes>,
     /// The most QoS 1/2 publishes unacknowledged at once, whatever the server allows (v5: the
     /// lower of this and the server's Receive Maximum). v3.1.1 has no way to learn the broker's
-    /// window, and brokers drop or refuse publishes beyond it, so the default is 100. Once the
+    /// window, and brokers drop or refuse publishes beyond it (a stock mosquitto acknowledges
+    /// and silently discards the QoS 2 messages past its 20th in flight), so the default is
+    /// 20, mosquitto's own; raise it for a broker known to take more. Once the
     /// window has filled up, publishes waiting for it go when a quarter of it is free again,
     /// together, rather than one per acknowledgement.
     pub max_inflight: u16,
@@ -141,7 +143,7 @@ impl Config {
             user_properties: UserProperties::default(),
             authentication_method: None,
             authentication_data: None,
-            max_inflight: 100,
+            max_inflight: 20,
             manual_acks: false,
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,

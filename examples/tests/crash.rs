@@ -1,0 +1,258 @@
+//! A publisher process killed with SIGKILL three times at seeded points, each time started
+//! again from one past the last number it printed as accepted (`crash-publisher`), on each
+//! runtime and protocol version: a `mosquitto_sub` that counts receives every number, and at
+//! QoS 2 each exactly once. `CRASH_MESSAGES` and `CRASH_SEED` change the run (the README names
+//! a longer one).
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use mqtt_test_support::{Mosquitto, TempDir};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Kills a child when dropped (a failed test leaves no process behind).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The lines a child prints, as they come.
+fn lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The generator of the kill points (SplitMix64).
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A `mosquitto_sub` on `crash/#` that keeps every payload it prints; returns once it is
+/// subscribed (it has received a marker published after it started).
+fn counter(port: u16, id: &str) -> (Reaped, Arc<Mutex<Vec<String>>>) {
+    let mut child = Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-t",
+            "crash/#",
+            "-q",
+            "2",
+        ])
+        .args(["-i", &format!("{id}-counter")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("mosquitto_sub: {e} (install it: apt-get install mosquitto-clients)")
+        });
+    let rx = lines(&mut child);
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        while let Ok(line) = rx.recv() {
+            keep.lock().unwrap().push(line);
+        }
+    });
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "mosquitto_sub never subscribed"
+        );
+        let status = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-t",
+                "crash/ready",
+                "-m",
+                "ready",
+            ])
+            .status()
+            .unwrap_or_else(|e| panic!("mosquitto_pub: {e}"));
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(50));
+        if got.lock().unwrap().iter().any(|l| l == "ready") {
+            return (Reaped(child), got);
+        }
+    }
+}
+
+/// One run of the publisher from `first`; killed once it has printed `kill_at` (if given).
+/// Returns the highest number it printed as accepted, and whether it finished.
+fn run(args: &[String], first: u64, last: u64, kill_at: Option<u64>) -> (Option<u64>, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash-publisher"))
+        .args(args)
+        .arg(first.to_string())
+        .arg(last.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut child = Reaped(child);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut highest = None;
+    let mut done = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == "done" => done = true,
+            Ok(line) => {
+                let n: u64 = line
+                    .strip_prefix("accepted ")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("unexpected output {line:?}"));
+                highest = Some(n);
+                if kill_at.is_some_and(|k| n >= k) {
+                    // SIGKILL: no destructor, no flush, no DISCONNECT.
+                    child.0.kill().unwrap();
+                }
+            }
+            // The pipe is closed: the process ended and everything it printed was read.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the publisher hung"),
+        }
+    }
+    let status = child.0.wait().unwrap();
+    if kill_at.is_none() {
+        assert!(status.success() && done, "the last run failed: {status:?}");
+    }
+    (highest, done)
+}
+
+fn crash_loop(runtime: &str, version: &str, qos: u8) {
+    let total = env_or("CRASH_MESSAGES", 10_000);
+    let mut seed = env_or("CRASH_SEED", 7) ^ u64::from(qos) ^ (runtime.len() as u64) << 8;
+    let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
+    let id = format!("crash-{runtime}-{version}-q{qos}");
+    let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
+    let (_counter, got) = counter(broker.port(), &id);
+    let store = dir.path().join("session");
+    let port = format!("mqtt://127.0.0.1:{}", broker.port());
+    let args: Vec<String> = [
+        runtime,
+        &port,
+        &id,
+        store.to_str().unwrap(),
+        version,
+        &qos.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut kills = Vec::new();
+    for k in 0..3 {
+        // Spread over the run: the k-th kill lands in the k-th quarter or so.
+        let from = kills.last().copied().unwrap_or(0) + total / 20;
+        let span = (total * (k + 1) / 4).saturating_sub(from).max(1);
+        kills.push(from + next(&mut seed) % span);
+    }
+    let mut first = 0;
+    let mut runs = 0;
+    for kill in kills.iter().copied().map(Some).chain([None]) {
+        let (highest, done) = run(&args, first, total - 1, kill);
+        runs += 1;
+        if let Some(h) = highest {
+            first = first.max(h + 1);
+        }
+        if done {
+            break;
+        }
+    }
+    assert_eq!(runs, 4, "three kills, then a run to the end");
+    // Everything arrives at the counter.
+    let started = Instant::now();
+    loop {
+        let numbers: Vec<u64> = got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.parse().ok())
+            .collect();
+        let mut seen = vec![0u32; total as usize];
+        for n in &numbers {
+            seen[*n as usize] += 1;
+        }
+        let missing: Vec<u64> = (0..total).filter(|n| seen[*n as usize] == 0).collect();
+        let twice: Vec<u64> = (0..total).filter(|n| seen[*n as usize] > 1).collect();
+        if missing.is_empty() {
+            println!(
+                "{runtime} {version} QoS {qos}: {total} messages, kills after {kills:?}: 0 lost, {} duplicated",
+                twice.len()
+            );
+            if qos == 2 {
+                assert!(twice.is_empty(), "QoS 2 delivered twice: {twice:?}");
+            }
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} lost, first {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tokio_v5_qos1() {
+    crash_loop("tokio", "v5", 1);
+}
+
+#[test]
+fn tokio_v311_qos2() {
+    crash_loop("tokio", "v311", 2);
+}
+
+#[test]
+fn smol_v311_qos1() {
+    crash_loop("smol", "v311", 1);
+}
+
+#[test]
+fn smol_v5_qos2() {
+    crash_loop("smol", "v5", 2);
+}
+
+#[test]
+fn async_std_v5_qos1() {
+    crash_loop("async-std", "v5", 1);
+}
+
+#[test]
+fn async_std_v311_qos2() {
+    crash_loop("async-std", "v311", 2);
+}
