@@ -70,6 +70,24 @@ fn null_character_is_malformed() {
     rejects(V5, C, &filter, Error::NullCharacter, MALFORMED, statement);
 }
 
+/// v5 1.5.4: a packet holding a Disallowed Unicode code point (U+0001..U+001F, U+007F..U+009F,
+/// non-characters) "MAY" be treated as a Malformed Packet. This decoder does not: such strings
+/// are well-formed UTF-8, and section 5.4.9 leaves them to the application.
+#[test]
+fn disallowed_code_points_are_accepted() {
+    for from in BOTH {
+        for text in ["a\u{1}b", "\u{7F}\u{9F}", "\u{FFFF}", "x\u{FDD0}"] {
+            let publish = packet(0x30, &[&s(text), &[0]]);
+            accepts(
+                V5,
+                from,
+                &publish,
+                "v5 1.5.4 Disallowed Unicode code points (MAY)",
+            );
+        }
+    }
+}
+
 /// v5 1.5.5 [MQTT-1.5.5-1]: a Variable Byte Integer of more than four bytes, or not in the
 /// fewest bytes, is a "Malformed Variable Byte Integer" (the decoding algorithm of 1.5.5), in the
 /// Remaining Length, a Property Length or a property value.
