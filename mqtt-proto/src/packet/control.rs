@@ -155,17 +155,13 @@ impl Body for Auth {
             });
         }
         check_reason_to_send(self.reason_code, PacketType::Auth, AUTH_REASONS)?;
+        // With its Authentication Method an AUTH always has properties: the short form of
+        // 3.15.2.1 (no Reason Code, no properties) is never written.
         self.check()?;
-        if self.reason_code == ReasonCode::Success && self.properties.is_empty() {
-            return Ok(0);
-        }
         Ok(1 + block_len(self.properties.encoded_len()?))
     }
 
-    fn write_body<B: BufMut>(&self, _: ProtocolVersion, len: usize, buf: &mut B) {
-        if len == 0 {
-            return;
-        }
+    fn write_body<B: BufMut>(&self, _: ProtocolVersion, _: usize, buf: &mut B) {
         buf.put_u8(self.reason_code.value());
         let props = self.properties.encoded_len().unwrap_or(0);
         self.properties.write(props, buf);
