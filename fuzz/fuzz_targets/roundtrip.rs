@@ -242,7 +242,8 @@ fn packet(
         }
         PacketType::Auth => {
             let properties = AuthProperties {
-                authentication_method: opt(u, |u| string(u, 12))?,
+                // Every AUTH carries an Authentication Method (v5 3.15.2.2.2).
+                authentication_method: Some(opt(u, |u| string(u, 12))?.unwrap_or_else(method)),
                 authentication_data: opt(u, |u| binary(u, 16))?,
                 reason_string: opt(u, |u| string(u, 16))?,
                 user_properties: user_properties(u)?,
@@ -405,7 +406,7 @@ fn will(u: &mut Unstructured<'_>) -> Result<Will> {
 }
 
 fn connect_properties(u: &mut Unstructured<'_>) -> Result<ConnectProperties> {
-    Ok(ConnectProperties {
+    let mut p = ConnectProperties {
         session_expiry_interval: opt(u, u32_edge)?,
         receive_maximum: opt(u, nz16)?,
         maximum_packet_size: opt(u, nz32)?,
@@ -416,7 +417,17 @@ fn connect_properties(u: &mut Unstructured<'_>) -> Result<ConnectProperties> {
         authentication_data: opt(u, |u| binary(u, 16))?,
         user_properties: user_properties(u)?,
         ..Default::default()
-    })
+    };
+    // Authentication Data needs an Authentication Method (v5 3.1.2.11.10).
+    if p.authentication_data.is_some() && p.authentication_method.is_none() {
+        p.authentication_method = Some(method());
+    }
+    Ok(p)
+}
+
+/// An Authentication Method for the packets that must carry one.
+fn method() -> MqttString {
+    MqttString::new("SCRAM-SHA-1").unwrap_or_else(|_| MqttString::empty())
 }
 
 fn connack_properties(u: &mut Unstructured<'_>) -> Result<ConnAckProperties> {

@@ -56,8 +56,10 @@ pub enum Error {
         /// Who sent it.
         from: Role,
     },
-    /// QoS 3 in a PUBLISH [MQTT-3.3.1-4], a will (v5 [MQTT-3.1.2-12]; v3.1.1 [MQTT-3.1.2-14])
-    /// or a subscription's options.
+    /// QoS 3 in a PUBLISH [MQTT-3.3.1-4] or a will (v5 [MQTT-3.1.2-12]; v3.1.1 [MQTT-3.1.2-14]),
+    /// both Malformed Packets in v5 (3.3.1.2, 3.1.2.6), or in a v3.1.1 SUBSCRIBE's options,
+    /// which v3.1.1 [MQTT-3.8.3-4] treats as malformed. (A v5 SUBSCRIBE's Maximum QoS 3 is
+    /// [`Error::InvalidSubscriptionQoS`].)
     #[error("QoS value 3 is reserved")]
     InvalidQoS,
     /// DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2].
@@ -119,7 +121,8 @@ pub enum Error {
     /// A property that may appear once appears twice (section 2.2.2.2 and each property's text).
     #[error("property {0:?} appears more than once")]
     DuplicateProperty(PropertyId),
-    /// A property that this packet (or a will) may not carry (section 2.2.2.2).
+    /// A property identifier that is not valid for this packet type (or for the Will
+    /// Properties): v5 section 2.2.2.2 makes it a Malformed Packet.
     #[error("property {property:?} is not allowed in {context}")]
     PropertyNotAllowed {
         /// What carried it: a packet name or "will properties".
@@ -127,6 +130,23 @@ pub enum Error {
         /// The property.
         property: PropertyId,
     },
+    /// A property valid for the packet type that this side may not send in it: a Subscription
+    /// Identifier in a client's PUBLISH ([MQTT-3.3.4-6], a Protocol Error by section 3.3.4), a
+    /// Session Expiry Interval in a server's DISCONNECT [MQTT-3.14.2-2].
+    #[error("property {property:?} is not allowed in a {packet} from a {from}")]
+    PropertyNotAllowedFrom {
+        /// The packet.
+        packet: PacketType,
+        /// Who sent it.
+        from: Role,
+        /// The property.
+        property: PropertyId,
+    },
+    /// An Authentication Method is missing where the packet needs one: Authentication Data in a
+    /// CONNECT without it (section 3.1.2.11.10), or an AUTH without it (section 3.15.2.2.2).
+    /// Both are Protocol Errors.
+    #[error("{0} without an authentication method")]
+    MissingAuthenticationMethod(PacketType),
     /// A property value outside what the specification allows (e.g. Receive Maximum 0, a
     /// Payload Format Indicator of 2, Maximum QoS 2).
     #[error("invalid value for property {0:?}")]
@@ -156,10 +176,16 @@ pub enum Error {
     /// (v3.1.1: [MQTT-3.8.3-3], [MQTT-3.10.3-2]).
     #[error("{0} without any topic filter")]
     NoTopicFilters(PacketType),
-    /// Reserved bits of the subscription options set, or Retain Handling 3 [MQTT-3.8.3-5]
+    /// Reserved bits of the subscription options set: a Malformed Packet [MQTT-3.8.3-5]
     /// (v3.1.1: [MQTT-3.8.3-4]).
     #[error("invalid subscription options byte {0:#010b}")]
     InvalidSubscriptionOptions(u8),
+    /// Maximum QoS 3 in a v5 SUBSCRIBE's options byte: a Protocol Error (section 3.8.3.1).
+    #[error("maximum QoS 3 in subscription options {0:#010b}")]
+    InvalidSubscriptionQoS(u8),
+    /// Retain Handling 3 in a v5 SUBSCRIBE's options byte: a Protocol Error (section 3.8.3.1).
+    #[error("retain handling 3 in subscription options {0:#010b}")]
+    InvalidRetainHandling(u8),
     /// No Local on a shared subscription [MQTT-3.8.3-4].
     #[error("no local set on a shared subscription")]
     NoLocalOnSharedSubscription,
@@ -172,6 +198,10 @@ impl Error {
     /// The v5 reason code that a receiver of the offending packet reports: 0x81 Malformed Packet
     /// when the bytes cannot be parsed, 0x82 Protocol Error when they parse but break a rule,
     /// and the specific codes (0x84, 0x8F, 0x90, 0x94, 0x95) where the specification names one.
+    /// Where the specification names the class ("is a Malformed Packet", "is a Protocol
+    /// Error"), this is that class; `docs/error-classes.tsv` lists every such statement of
+    /// sections 1 to 3 with its test. v3.1.1 has no reason codes (the receiver closes the
+    /// connection); its "malformed" errors map to 0x81 and its "protocol violations" to 0x82.
     pub const fn reason_code(&self) -> ReasonCode {
         use Error::*;
         match self {
@@ -187,7 +217,10 @@ impl Error {
             | PacketIdZero
             | SessionPresentWithError
             | DuplicateProperty(_)
-            | PropertyNotAllowed { .. }
+            | PropertyNotAllowedFrom { .. }
+            | MissingAuthenticationMethod(_)
+            | InvalidSubscriptionQoS(_)
+            | InvalidRetainHandling(_)
             | InvalidPropertyValue(_)
             | EmptyTopicName
             | NoTopicFilters(_)
@@ -210,6 +243,7 @@ impl Error {
             | ReservedConnAckFlags(_)
             | InvalidReasonCode { .. }
             | UnknownProperty(_)
+            | PropertyNotAllowed { .. }
             | InvalidSubscriptionOptions(_) => ReasonCode::MalformedPacket,
         }
     }

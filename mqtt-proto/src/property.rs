@@ -120,7 +120,9 @@ enum Kind {
 
 /// The identifier of the next property in `bytes` (the rest of a block), the length of that
 /// identifier and the length of the value after it. The value's extent follows from the
-/// identifier's data type; a value that runs past the block is malformed.
+/// identifier's data type; a value that runs past the block is malformed (v5 2.2.2.2: a value
+/// "not of the specified data type, is a Malformed Packet"), as is an identifier v5 does not
+/// define.
 fn entry_extent(bytes: &[u8]) -> Result<(PropertyId, usize, usize), Error> {
     let (raw_id, id_len) = match parse_varint(bytes)? {
         VarintPrefix::Done(id, len) => (id, len),
@@ -685,6 +687,8 @@ macro_rules! properties {
                     let _ = entry_len;
                     match id {
                         $( PropertyId::$id => {
+                            // "It is a Protocol Error to include <property> more than once"
+                            // (each property's section of chapter 3).
                             if this.$field.is_some() {
                                 return Err(Error::DuplicateProperty(id));
                             }
@@ -694,6 +698,8 @@ macro_rules! properties {
                             <$lty as ListItem>::Item::validate(value, id)?;
                             this.$lfield.0.note_entry(entry_len);
                         } )*
+                        // v5 2.2.2.2: "A Control Packet which contains an Identifier which
+                        // is not valid for its packet type ... is a Malformed Packet."
                         _ => return Err(Error::PropertyNotAllowed { context: $context, property: id }),
                     }
                     this.received_order.note(id);

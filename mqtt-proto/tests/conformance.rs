@@ -4,6 +4,9 @@
 //! really cites the statement, that every named test function exists, that every statement the
 //! source cites exists, and that `CONFORMANCE.md` is what the two lists produce. Run with
 //! `UPDATE_CONFORMANCE=1` to rewrite it after changing the map.
+//!
+//! `docs/error-classes.tsv` lists every statement of sections 1 to 3 that names an error class
+//! (Malformed Packet, Protocol Error); it is checked the same way and rendered at the end.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -131,6 +134,138 @@ fn every_cited_statement_exists() {
     }
 }
 
+/// A statement that names an error class (`docs/error-classes.tsv`).
+struct ErrorClass {
+    version: String,
+    section: String,
+    statement: String,
+    class: String,
+    checked_by: String,
+    code: String,
+    test: String,
+    status: String,
+}
+
+fn error_classes() -> Vec<ErrorClass> {
+    rows("docs/error-classes.tsv")
+        .into_iter()
+        .map(|c| {
+            assert_eq!(c.len(), 8, "bad error class row {c:?}");
+            ErrorClass {
+                version: c[0].clone(),
+                section: c[1].clone(),
+                statement: c[2].clone(),
+                class: c[3].clone(),
+                checked_by: c[4].clone(),
+                code: c[5].clone(),
+                test: c[6].clone(),
+                status: c[7].clone(),
+            }
+        })
+        .collect()
+}
+
+/// Every error class row the decoder checks has code and a test that names its section; the
+/// named files and test functions exist.
+#[test]
+fn every_error_class_points_at_real_code_and_tests() {
+    let rows = error_classes();
+    assert!(rows.len() > 100);
+    for row in &rows {
+        let what = format!("{} {} {}", row.version, row.section, row.statement);
+        assert!(
+            ["decoder", "session", "server"].contains(&row.checked_by.as_str()),
+            "{what}: checked_by {}",
+            row.checked_by
+        );
+        if row.checked_by == "decoder" {
+            assert!(!row.code.is_empty() && !row.test.is_empty(), "{what}");
+            assert!(
+                row.status.starts_with("right") || row.status.starts_with("fixed"),
+                "{what}: status {}",
+                row.status
+            );
+        }
+        if !row.code.is_empty() {
+            assert!(root().join(&row.code).is_file(), "{what}: no {}", row.code);
+        }
+        if row.test.is_empty() {
+            continue;
+        }
+        let (file, function) = row.test.split_once("::").unwrap();
+        let tests = std::fs::read_to_string(root().join(file))
+            .unwrap_or_else(|e| panic!("{what}: {file}: {e}"));
+        assert!(
+            tests.contains(&format!("fn {function}(")),
+            "{what}: {file} has no fn {function}"
+        );
+        if row.checked_by == "decoder" {
+            assert!(
+                tests.contains(&row.section),
+                "{what}: {file} never names section {}",
+                row.section
+            );
+        }
+    }
+}
+
+fn render_error_classes(out: &mut String) {
+    let rows = error_classes();
+    out.push_str(
+        "\n## Error classes\n\n\
+         Every statement of MQTT v5.0 sections 1 to 3 that names the class of an error (\"is a \
+         Malformed Packet\", \"is a Protocol Error\", or a reason code), and the v3.1.1 \
+         equivalents (\"malformed\", \"protocol violation\", \"close the Network Connection\"), \
+         with the class the specification names, who can check it and the test that proves the \
+         class `Error::reason_code` gives. v3.1.1 has no reason codes: the receiver closes the \
+         connection; the code in brackets is the v5 one of the same error. Generated from \
+         `docs/error-classes.tsv`.\n\n",
+    );
+    out.push_str(
+        "| version | statements | decoder: right | decoder: fixed | session | server only | open |\n|---|---|---|---|---|---|---|\n",
+    );
+    for version in ["3.1.1", "5.0"] {
+        let of = |f: &dyn Fn(&ErrorClass) -> bool| {
+            rows.iter().filter(|r| r.version == version && f(r)).count()
+        };
+        let _ = writeln!(
+            out,
+            "| {version} | {} | {} | {} | {} | {} | {} |",
+            of(&|_| true),
+            of(&|r| r.checked_by == "decoder" && r.status.starts_with("right")),
+            of(&|r| r.checked_by == "decoder" && r.status.starts_with("fixed")),
+            of(&|r| r.checked_by == "session" && r.status == "session"),
+            of(&|r| r.checked_by == "server"),
+            of(&|r| r.status.starts_with("open")),
+        );
+    }
+    out.push_str(
+        "\n| version | section | statement | class | checked by | enforced by | proved by | status |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in &rows {
+        let code = if r.code.is_empty() {
+            String::new()
+        } else {
+            format!("[{0}]({0})", r.code)
+        };
+        let test = if r.test.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", r.test)
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {code} | {test} | {} |",
+            r.version,
+            r.section,
+            r.statement.replace('|', "\\|"),
+            r.class,
+            r.checked_by,
+            r.status
+        );
+    }
+}
+
 fn status(s: &Statement, m: Option<&Mapping>) -> String {
     match m {
         Some(m) if m.note.is_empty() => "covered".into(),
@@ -208,6 +343,7 @@ fn render() -> String {
             );
         }
     }
+    render_error_classes(&mut out);
     out
 }
 

@@ -249,12 +249,18 @@ fn connect_properties() -> impl Strategy<Value = ConnectProperties> {
                 topic_alias_maximum: tam,
                 request_response_information: rri,
                 request_problem_information: rpi,
-                authentication_method: am,
+                // Authentication Data needs an Authentication Method (v5 3.1.2.11.10).
+                authentication_method: am.or_else(|| ad.as_ref().map(|_| method())),
                 authentication_data: ad,
                 user_properties: up,
                 ..Default::default()
             },
         )
+}
+
+/// An Authentication Method for the packets that must carry one.
+fn method() -> MqttString {
+    MqttString::new("SCRAM-SHA-1").unwrap()
 }
 
 fn will_properties() -> impl Strategy<Value = WillProperties> {
@@ -404,7 +410,8 @@ fn auth_properties() -> impl Strategy<Value = AuthProperties> {
         user_properties(),
     )
         .prop_map(|(am, ad, rs, up)| AuthProperties {
-            authentication_method: am,
+            // Every AUTH carries an Authentication Method (v5 3.15.2.2.2).
+            authentication_method: Some(am.unwrap_or_else(method)),
             authentication_data: ad,
             reason_string: rs,
             user_properties: up,

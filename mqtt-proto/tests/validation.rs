@@ -650,8 +650,9 @@ fn subscription_identifier_in_a_client_publish() {
         V5,
         C,
         &publish_v5(&[0x0B, 1]),
-        Error::PropertyNotAllowed {
-            context: "a PUBLISH from a client",
+        Error::PropertyNotAllowedFrom {
+            packet: PacketType::Publish,
+            from: C,
             property: PropertyId::SubscriptionIdentifier,
         },
         ReasonCode::ProtocolError,
@@ -741,34 +742,35 @@ fn repeatable_properties_may_repeat() {
 
 #[test]
 fn properties_the_packet_may_not_carry() {
+    // v5 2.2.2.2: an identifier not valid for the packet type is a Malformed Packet.
     let not_allowed = |context, property| Error::PropertyNotAllowed { context, property };
     rejects(
         V5,
         S,
         &publish_v5(&[0x11, 0, 0, 0, 1]),
         not_allowed("PUBLISH", PropertyId::SessionExpiryInterval),
-        ReasonCode::ProtocolError,
+        ReasonCode::MalformedPacket,
     );
     rejects(
         V5,
         C,
         &connect_v5(&[0x23, 0, 1], &[&s("c")]),
         not_allowed("CONNECT", PropertyId::TopicAlias),
-        ReasonCode::ProtocolError,
+        ReasonCode::MalformedPacket,
     );
     rejects(
         V5,
         S,
         &[0x40, 6, 0, 1, 0, 2, 0x24, 1],
         not_allowed("an acknowledgement", PropertyId::MaximumQoS),
-        ReasonCode::ProtocolError,
+        ReasonCode::MalformedPacket,
     );
     rejects(
         V5,
         C,
         &packet(0xA2, &[&[0, 1, 2, 0x0B, 1], &s("a")]),
         not_allowed("UNSUBSCRIBE", PropertyId::SubscriptionIdentifier),
-        ReasonCode::ProtocolError,
+        ReasonCode::MalformedPacket,
     );
     // Will properties are their own set: no Session Expiry Interval.
     let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 5, 0x06, 0, 60, 0];
@@ -781,7 +783,7 @@ fn properties_the_packet_may_not_carry() {
         C,
         &packet(0x10, &[&body]),
         not_allowed("will properties", PropertyId::SessionExpiryInterval),
-        ReasonCode::ProtocolError,
+        ReasonCode::MalformedPacket,
     );
 }
 
@@ -944,19 +946,28 @@ fn subscription_options_reserved_bits_and_values() {
         Error::InvalidSubscriptionOptions(0x40),
         ReasonCode::MalformedPacket,
     );
-    // Retain Handling 3 (3.8.3.1).
+    // Retain Handling 3: "It is a Protocol Error to send a Retain Handling value of 3"
+    // (3.8.3.1).
     rejects(
         V5,
         C,
         &sub5(0x30),
-        Error::InvalidSubscriptionOptions(0x30),
-        ReasonCode::MalformedPacket,
+        Error::InvalidRetainHandling(0x30),
+        ReasonCode::ProtocolError,
     );
-    // QoS 3 [MQTT-3-8.3-4].
+    // QoS 3: "It is a Protocol Error if the Maximum QoS field has the value 3" (v5 3.8.3.1).
     rejects(
         V5,
         C,
         &sub5(0x03),
+        Error::InvalidSubscriptionQoS(0x03),
+        ReasonCode::ProtocolError,
+    );
+    // v3.1.1: QoS 3 is malformed [MQTT-3-8.3-4].
+    rejects(
+        V3,
+        C,
+        &packet(0x82, &[&[0, 1], &s("a"), &[0x03]]),
         Error::InvalidQoS,
         ReasonCode::MalformedPacket,
     );
@@ -990,8 +1001,9 @@ fn session_expiry_in_a_server_disconnect() {
         V5,
         S,
         &with_expiry,
-        Error::PropertyNotAllowed {
-            context: "a DISCONNECT from a server",
+        Error::PropertyNotAllowedFrom {
+            packet: PacketType::Disconnect,
+            from: S,
             property: PropertyId::SessionExpiryInterval,
         },
         ReasonCode::ProtocolError,

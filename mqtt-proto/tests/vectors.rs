@@ -663,7 +663,24 @@ fn v5_ping_disconnect_auth() {
         d.into(),
     );
 
-    vector(V5, Role::Server, &[0xF0, 0], Auth::default().into());
+    // The short form of 3.15.2.1 (Remaining Length 0) has no Authentication Method, which
+    // 3.15.2.2.2 makes a Protocol Error to omit; the shortest AUTH names its method.
+    assert_eq!(
+        Decoder::new(V5, Role::Server).decode(&mut BytesMut::from(&[0xF0, 0][..])),
+        Err(Error::MissingAuthenticationMethod(PacketType::Auth))
+    );
+    let mut success = Auth::default();
+    success.properties.authentication_method = Some(mstr("SCRAM"));
+    let props = cat(&[&[0x15], &s("SCRAM")]);
+    vector(
+        V5,
+        Role::Server,
+        &cat(&[
+            &[0xF0, (2 + props.len()) as u8, 0x00, props.len() as u8],
+            &props,
+        ]),
+        success.into(),
+    );
     let mut auth = Auth {
         reason_code: ReasonCode::ContinueAuthentication,
         ..Auth::default()

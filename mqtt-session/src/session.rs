@@ -376,8 +376,9 @@ impl<I: Instant> Session<I> {
         }
         if !message.properties.subscription_identifiers().is_empty() {
             return Err(Error::Invalid(EncodeError::Invalid(
-                mqtt_proto::Error::PropertyNotAllowed {
-                    context: "a PUBLISH from a client",
+                mqtt_proto::Error::PropertyNotAllowedFrom {
+                    packet: PacketType::Publish,
+                    from: mqtt_proto::Role::Client,
                     property: mqtt_proto::PropertyId::SubscriptionIdentifier,
                 },
             )));

@@ -220,8 +220,9 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
         vec![
             Event::Disconnected(DisconnectReason::ProtocolError(
                 ReasonCode::ProtocolError,
-                mqtt_proto::Error::PropertyNotAllowed {
-                    context: "a DISCONNECT from a server",
+                mqtt_proto::Error::PropertyNotAllowedFrom {
+                    packet: mqtt_proto::PacketType::Disconnect,
+                    from: mqtt_proto::Role::Server,
                     property: PropertyId::SessionExpiryInterval,
                 },
             )),

@@ -94,6 +94,7 @@ impl Body for Connect {
         // Protocol Name, Level, Connect Flags, Keep Alive.
         let mut len = 2 + PROTOCOL_NAME.len() + 1 + 1 + 2;
         if v5 {
+            check_authentication(&self.properties)?;
             len += block_len(self.properties.encoded_len()?);
         }
         len += self.client_id.encoded_len();
@@ -209,7 +210,9 @@ impl Connect {
         }
         let keep_alive = r.u16()?;
         let properties = if v5 {
-            ConnectProperties::read(r)?
+            let properties = ConnectProperties::read(r)?;
+            check_authentication(&properties)?;
+            properties
         } else {
             ConnectProperties::default()
         };
@@ -267,6 +270,15 @@ impl Connect {
             properties,
         })
     }
+}
+
+/// v5 3.1.2.11.10: "It is a Protocol Error to include Authentication Data if there is no
+/// Authentication Method."
+fn check_authentication(properties: &ConnectProperties) -> Result<(), Error> {
+    if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
+        return Err(Error::MissingAuthenticationMethod(PacketType::Connect));
+    }
+    Ok(())
 }
 
 /// CONNACK reason codes (section 3.2.2.2).

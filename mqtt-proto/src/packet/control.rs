@@ -52,10 +52,13 @@ impl Disconnect {
             }
         }
         expect_end(r, PacketType::Disconnect)?;
-        // [MQTT-3.14.2-2]: a server's DISCONNECT carries no Session Expiry Interval.
+        // [MQTT-3.14.2-2]: a server's DISCONNECT carries no Session Expiry Interval. The
+        // identifier is valid for DISCONNECT, so this is no Malformed Packet (2.2.2.2) but a
+        // Protocol Error.
         if from == crate::Role::Server && packet.properties.session_expiry_interval.is_some() {
-            return Err(Error::PropertyNotAllowed {
-                context: "a DISCONNECT from a server",
+            return Err(Error::PropertyNotAllowedFrom {
+                packet: PacketType::Disconnect,
+                from,
                 property: crate::PropertyId::SessionExpiryInterval,
             });
         }
@@ -117,12 +120,23 @@ impl Auth {
         let mut packet = Auth::default();
         // "The Reason Code and Property Length can be omitted if the Reason Code is 0x00 and
         // there are no Properties. In this case the AUTH has a Remaining Length of 0" (3.15.2.1).
+        // Such an AUTH has no Authentication Method, which every AUTH carries [MQTT-4.12.0-5]:
+        // refused below with the rest.
         if !r.is_empty() {
             packet.reason_code = read_reason(r, PacketType::Auth, AUTH_REASONS)?;
             packet.properties = AuthProperties::read(r)?;
         }
         expect_end(r, PacketType::Auth)?;
+        packet.check()?;
         Ok(packet)
+    }
+
+    /// v5 3.15.2.2.2: "It is a Protocol Error to omit the Authentication Method".
+    fn check(&self) -> Result<(), Error> {
+        if self.properties.authentication_method.is_none() {
+            return Err(Error::MissingAuthenticationMethod(PacketType::Auth));
+        }
+        Ok(())
     }
 }
 
@@ -141,16 +155,13 @@ impl Body for Auth {
             });
         }
         check_reason_to_send(self.reason_code, PacketType::Auth, AUTH_REASONS)?;
-        if self.reason_code == ReasonCode::Success && self.properties.is_empty() {
-            return Ok(0);
-        }
+        // With its Authentication Method an AUTH always has properties: the short form of
+        // 3.15.2.1 (no Reason Code, no properties) is never written.
+        self.check()?;
         Ok(1 + block_len(self.properties.encoded_len()?))
     }
 
-    fn write_body<B: BufMut>(&self, _: ProtocolVersion, len: usize, buf: &mut B) {
-        if len == 0 {
-            return;
-        }
+    fn write_body<B: BufMut>(&self, _: ProtocolVersion, _: usize, buf: &mut B) {
         buf.put_u8(self.reason_code.value());
         let props = self.properties.encoded_len().unwrap_or(0);
         self.properties.write(props, buf);

@@ -219,10 +219,14 @@ impl Publish {
         {
             return Err(Error::EmptyTopicName);
         }
-        // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier.
+        // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier. The
+        // identifier is valid for PUBLISH, so this is no Malformed Packet (2.2.2.2) but a
+        // Protocol Error (3.3.4: "It is a Protocol Error for a PUBLISH packet to contain any
+        // Subscription Identifier other than those received in SUBSCRIBE").
         if from == crate::Role::Client && !properties.subscription_identifiers().is_empty() {
-            return Err(Error::PropertyNotAllowed {
-                context: "a PUBLISH from a client",
+            return Err(Error::PropertyNotAllowedFrom {
+                packet: PacketType::Publish,
+                from,
                 property: crate::PropertyId::SubscriptionIdentifier,
             });
         }

@@ -57,8 +57,8 @@ impl SubscriptionOptions {
     }
 
     fn from_byte(byte: u8, version: ProtocolVersion) -> Result<Self, Error> {
-        // v5: bits 6 and 7 reserved [MQTT-3.8.3-5]; v3.1.1: bits 2 to 7 [MQTT-3.8.3-4] (printed
-        // in the v3.1.1 text as MQTT-3-8.3-4).
+        // Malformed: v5 bits 6 and 7 reserved [MQTT-3.8.3-5]; v3.1.1 bits 2 to 7 [MQTT-3.8.3-4]
+        // (printed in the v3.1.1 text as MQTT-3-8.3-4).
         let reserved = match version {
             ProtocolVersion::V5 => 0xC0,
             ProtocolVersion::V311 => 0xFC,
@@ -66,13 +66,18 @@ impl SubscriptionOptions {
         if byte & reserved != 0 {
             return Err(Error::InvalidSubscriptionOptions(byte));
         }
-        let qos = QoS::from_u8(byte & 0x03).ok_or(Error::InvalidQoS)?;
+        let qos = QoS::from_u8(byte & 0x03).ok_or(match version {
+            // v5 3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3."
+            ProtocolVersion::V5 => Error::InvalidSubscriptionQoS(byte),
+            // v3.1.1 [MQTT-3.8.3-4]: malformed "if ... QoS is not 0,1 or 2".
+            ProtocolVersion::V311 => Error::InvalidQoS,
+        })?;
         let retain_handling = match (byte >> 4) & 0x03 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,
             2 => RetainHandling::DoNotSend,
-            // "It is a Protocol Error to send a Retain Handling value of 3" (3.8.3.1).
-            _ => return Err(Error::InvalidSubscriptionOptions(byte)),
+            // v5 3.8.3.1: "It is a Protocol Error to send a Retain Handling value of 3".
+            _ => return Err(Error::InvalidRetainHandling(byte)),
         };
         Ok(SubscriptionOptions {
             qos,

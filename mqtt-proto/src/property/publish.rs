@@ -315,6 +315,7 @@ impl PublishProperties {
         while at < len {
             let (id, id_len, value_len) = entry_extent(&block[at..])?;
             let value = &block[at + id_len..at + id_len + value_len];
+            // v5 2.2.2.2: an identifier not valid for PUBLISH is a Malformed Packet.
             let b = bit(id).ok_or(Error::PropertyNotAllowed {
                 context: "PUBLISH",
                 property: id,
