@@ -1427,6 +1427,14 @@ mod save {
             }
         }
         driver.commands(now, rx.try_recv().unwrap(), &rx);
+        // `publish_message` returns when the publish is accepted: not before it is on disk.
+        let mut handed = pin!(client.publish_message(message(QoS::AtLeastOnce)));
+        assert!(handed.as_mut().poll(&mut cx).is_pending());
+        driver.commands(now, rx.try_recv().unwrap(), &rx);
+        assert!(
+            handed.as_mut().poll(&mut cx).is_pending(),
+            "not on disk yet"
+        );
         let accepted = |queued: &mut Vec<crate::PublishCompletion>| -> Vec<bool> {
             let mut cx = Context::from_waker(Waker::noop());
             queued
@@ -1449,8 +1457,9 @@ mod save {
         assert_eq!(
             accepted(&mut queued),
             [true, true, true],
-            "one write for both"
+            "one write for all"
         );
+        assert!(handed.as_mut().poll(&mut cx).is_ready(), "on disk");
     }
 
     /// The buffer a write used is kept for the next one, unless it grew large: a whole journal
