@@ -42,7 +42,7 @@ fn every_client_packet_type_of_v5_in_hex() {
                82 07 00 05 00 00 01 61 01 \
                a2 06 00 06 00 00 01 61 \
                c0 00 \
-               f0 00 \
+               f0 06 18 04 15 00 01 61 \
                e0 01 04";
     let r = run(
         &["--hex", "--protocol", "5", "--from", "client"],

@@ -92,3 +92,18 @@ pub fn measure<R>(f: impl FnOnce() -> R) -> (R, Usage) {
     };
     (result, usage)
 }
+
+/// Bytes allocated now.
+pub fn current() -> usize {
+    CURRENT.load(SeqCst)
+}
+
+/// Starts measuring the peak from what is allocated now.
+pub fn reset_peak() {
+    PEAK.store(CURRENT.load(SeqCst), SeqCst);
+}
+
+/// The most bytes allocated at once since [`reset_peak`] (or [`measure`]).
+pub fn peak() -> usize {
+    PEAK.load(SeqCst)
+}
