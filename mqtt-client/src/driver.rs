@@ -158,9 +158,17 @@ impl ReadSize {
     /// that much, else a new buffer with room for a whole read (at least [`ReadSize::get`]
     /// bytes), so that the reads after this one fit too (see [`ReadSize::reserve`]). Returns
     /// the room. For loops that copy what they read into `buf` (`n` is what was read).
+    ///
+    /// When `buf` holds the start of a packet larger than a read, room for all the rest of it
+    /// is made at once: its messages share this buffer for as long as a reader holds them, so
+    /// it must not be larger than the packet (growing it read by read doubles it, and a 1 MiB
+    /// message would then pin 2 MiB). The packet's size was checked against the Maximum Packet
+    /// Size by the decoder before this is called.
     pub fn reserve_at_least(&self, buf: &mut BytesMut, n: usize) -> usize {
-        if buf.capacity() - buf.len() < n {
-            buf.reserve(self.0.max(n));
+        let rest = packet_rest(buf).filter(|&rest| rest > self.0);
+        let want = rest.map_or(n, |rest| rest.max(n));
+        if buf.capacity() - buf.len() < want {
+            buf.reserve(if rest.is_some() { want } else { self.0.max(n) });
         }
         buf.capacity() - buf.len()
     }
@@ -174,6 +182,20 @@ impl ReadSize {
         }
         filled
     }
+}
+
+/// The bytes still to come of the packet that `buf` starts with, once its fixed header is
+/// there (a Remaining Length of at most four bytes).
+fn packet_rest(buf: &[u8]) -> Option<usize> {
+    let mut remaining = 0usize;
+    for (i, &byte) in buf.iter().skip(1).take(4).enumerate() {
+        remaining |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            let total = 1 + (i + 1) + remaining;
+            return Some(total.saturating_sub(buf.len()));
+        }
+    }
+    None
 }
 
 impl Default for ReadSize {
