@@ -1,5 +1,6 @@
 //! What the session tells the application, the handles it gives out, and its errors.
 
+use crate::violation::ProtocolViolation;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -122,25 +123,37 @@ pub struct Connected {
     pub properties: ConnAckProperties,
 }
 
-/// Why a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a connection ended. Its text (`Display`) names the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DisconnectReason {
     /// The transport closed or failed ([`Session::handle_closed`](crate::Session::handle_closed)).
+    #[error("the transport closed")]
     TransportClosed,
     /// The application asked for it.
+    #[error("the application disconnected")]
     Local,
     /// The server refused the connection in its CONNACK.
+    #[error("the server refused the connection: {0}")]
     Refused(ReasonCode),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
+    #[error("the server disconnected: {0}{why}", why = reason_string(.1.reason_string.as_ref()))]
     Server(ReasonCode, Box<DisconnectProperties>),
-    /// The server broke the protocol; the session sent DISCONNECT with this reason (v5) and
-    /// closed the connection.
-    ProtocolError(ReasonCode, mqtt_proto::Error),
+    /// The server broke the protocol: the rule it broke, and the reason code of the
+    /// DISCONNECT the session sent (v5) before it closed the connection.
+    #[error("protocol error by the server ({0}): {1}")]
+    ProtocolError(ReasonCode, ProtocolViolation),
     /// No CONNACK arrived in time.
+    #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
     /// No PINGRESP (or any packet) arrived in time after a PINGREQ.
+    #[error("no answer to PINGREQ within the response timeout")]
     KeepAliveTimeout,
+}
+
+/// `" (reason string)"`, or nothing.
+fn reason_string(reason: Option<&MqttString>) -> alloc::string::String {
+    reason.map_or_else(alloc::string::String::new, |r| alloc::format!(" ({r})"))
 }
 
 /// Why a publish ended without being delivered.

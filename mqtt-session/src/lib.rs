@@ -71,6 +71,7 @@ mod persist;
 mod session;
 mod subscriptions;
 mod time;
+mod violation;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -85,3 +86,4 @@ pub use outbound::Stage;
 pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
 pub use session::{OutboundMessage, Session, State};
 pub use time::{Instant, Timer};
+pub use violation::ProtocolViolation;

@@ -26,6 +26,7 @@ use crate::inbound::{Inbound, Qos2};
 use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
 use crate::time::{after, Instant, Timer, Timers};
+use crate::violation::ProtocolViolation;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -286,7 +287,7 @@ impl<I: Instant> Session<I> {
                 Ok(Decoded::Packet(packet)) => self.on_packet(now, packet),
                 Ok(Decoded::Incomplete { .. }) => return,
                 Err(e) => {
-                    self.protocol_error(now, e.reason_code(), e);
+                    self.protocol_error(now, e.reason_code(), e.into());
                 }
             }
         }
@@ -1021,7 +1022,7 @@ impl<I: Instant> Session<I> {
                 other => self.protocol_error(
                     now,
                     ReasonCode::ProtocolError,
-                    unexpected(other.packet_type()),
+                    ProtocolViolation::BeforeConnAck(other.packet_type()),
                 ),
             }
             return;
@@ -1037,10 +1038,17 @@ impl<I: Instant> Session<I> {
             Packet::PingResp => {}
             Packet::Disconnect(d) => self.on_server_disconnect(now, d),
             Packet::Auth(a) => self.on_auth(now, a),
+            // [MQTT-3.2.0-2]: one CONNACK per connection. The decoder lets through only what a
+            // server sends, so a second CONNACK is all that can arrive here.
+            Packet::ConnAck(_) => self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                ProtocolViolation::SecondConnAck,
+            ),
             other => self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,
-                unexpected(other.packet_type()),
+                unexpected(other.packet_type()).into(),
             ),
         }
     }
@@ -1059,23 +1067,23 @@ impl<I: Instant> Session<I> {
             self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,
-                unexpected(PacketType::ConnAck),
+                ProtocolViolation::SessionPresentAfterCleanStart,
             );
             return;
         }
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
         // [MQTT-4.12.0-5]: a successful CONNACK after enhanced authentication repeats the
         // method.
-        if v5
-            && self.config.authentication_method.is_some()
-            && ack.properties.authentication_method != self.config.authentication_method
-        {
-            self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::ConnAck),
-            );
-            return;
+        if let Some(sent) = &self.config.authentication_method {
+            if v5 && ack.properties.authentication_method.as_ref() != Some(sent) {
+                let violation = ProtocolViolation::AuthenticationMethod {
+                    packet: PacketType::ConnAck,
+                    got: ack.properties.authentication_method.clone(),
+                    sent: sent.clone(),
+                };
+                self.protocol_error(now, ReasonCode::ProtocolError, violation);
+                return;
+            }
         }
         let p = &ack.properties;
         // [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the server's keep-alive replaces ours.
@@ -1212,14 +1220,15 @@ impl<I: Instant> Session<I> {
                     return self.protocol_error(
                         now,
                         ReasonCode::TopicAliasInvalid,
-                        mqtt_proto::Error::InvalidPropertyValue(mqtt_proto::PropertyId::TopicAlias),
+                        mqtt_proto::Error::InvalidPropertyValue(mqtt_proto::PropertyId::TopicAlias)
+                            .into(),
                     );
                 }
                 Err(AliasError::Unknown) => {
                     return self.protocol_error(
                         now,
                         ReasonCode::ProtocolError,
-                        mqtt_proto::Error::EmptyTopicName,
+                        ProtocolViolation::UnknownTopicAlias(alias.get()),
                     );
                 }
             }
@@ -1288,13 +1297,13 @@ impl<I: Instant> Session<I> {
         }
     }
 
-    /// The server sent more QoS 1/2 messages than our Receive Maximum: DISCONNECT 0x93
-    /// (section 3.3.4).
+    /// The server sent more QoS 1/2 messages than our Receive Maximum [MQTT-3.3.4-9]:
+    /// DISCONNECT 0x93 (section 3.3.4).
     fn receive_maximum_exceeded(&mut self, now: I) {
         self.protocol_error(
             now,
             ReasonCode::ReceiveMaximumExceeded,
-            unexpected(PacketType::Publish),
+            ProtocolViolation::ReceiveMaximumExceeded(self.config.receive_maximum),
         );
     }
 
@@ -1404,11 +1413,12 @@ impl<I: Instant> Session<I> {
         self.ids.release(pending.packet_id);
         // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: one reason code per filter, in order.
         if ack.reason_codes.len() != pending.keys.len() {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::SubAck),
-            );
+            let violation = ProtocolViolation::ReasonCodeCount {
+                packet: PacketType::SubAck,
+                expected: pending.keys.len(),
+                got: ack.reason_codes.len(),
+            };
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         let mut results: Vec<SubscribeResult> = Vec::with_capacity(pending.keys.len());
         for (&key, &code) in pending.keys.iter().zip(&ack.reason_codes) {
@@ -1466,11 +1476,12 @@ impl<I: Instant> Session<I> {
             ProtocolVersion::V5 => ack.reason_codes,
         };
         if results.len() != pending.filters.len() {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::UnsubAck),
-            );
+            let violation = ProtocolViolation::ReasonCodeCount {
+                packet: PacketType::UnsubAck,
+                expected: pending.filters.len(),
+                got: results.len(),
+            };
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         for (filter, code) in pending.filters.iter().zip(&results) {
             if !code.is_error() {
@@ -1503,15 +1514,21 @@ impl<I: Instant> Session<I> {
             ReasonCode::Success => self.state == State::Connected,
             _ => false,
         };
-        if !reason_ok
-            || self.config.authentication_method.is_none()
-            || auth.properties.authentication_method != self.config.authentication_method
-        {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::Auth),
-            );
+        let violation = match &self.config.authentication_method {
+            // [MQTT-4.12.0-6]
+            None => Some(ProtocolViolation::UnrequestedAuth),
+            Some(_) if !reason_ok => Some(ProtocolViolation::AuthReason(auth.reason_code)),
+            Some(sent) if auth.properties.authentication_method.as_ref() != Some(sent) => {
+                Some(ProtocolViolation::AuthenticationMethod {
+                    packet: PacketType::Auth,
+                    got: auth.properties.authentication_method.clone(),
+                    sent: sent.clone(),
+                })
+            }
+            Some(_) => None,
+        };
+        if let Some(violation) = violation {
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         self.events.push_back(Event::AuthChallenge {
             reason_code: auth.reason_code,
@@ -1522,7 +1539,7 @@ impl<I: Instant> Session<I> {
     /// The server broke the protocol: on v5, DISCONNECT with the reason; then the connection
     /// ends [MQTT-4.8.0-1], and the error is reported once. The session's state is kept
     /// ([MQTT-4.1.0-1]: it lives as long as the session, not the connection).
-    fn protocol_error(&mut self, now: I, reason: ReasonCode, error: mqtt_proto::Error) {
+    fn protocol_error(&mut self, now: I, reason: ReasonCode, error: ProtocolViolation) {
         self.end_connection(now, DisconnectReason::ProtocolError(reason, error));
         if self.config.protocol_version == ProtocolVersion::V5 {
             self.control

@@ -10,7 +10,7 @@ use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
 use mqtt_session::{
     Config, Connected, DisconnectReason, Error as SessionError, Event, OutboundMessage,
-    ServerLimits, State, Timer,
+    ProtocolViolation, ServerLimits, State, Timer,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -482,20 +482,16 @@ fn session_present_after_clean_start_is_a_protocol_error() {
             ProtocolVersion::V311 => assert_eq!(sent, vec![]),
         }
         let events = pair.events();
-        assert!(
-            matches!(
-                events.first(),
-                Some(Event::Disconnected(DisconnectReason::ProtocolError(
-                    ReasonCode::ProtocolError,
-                    _
-                )))
-            ),
-            "{events:?}"
+        let reason = DisconnectReason::ProtocolError(
+            ReasonCode::ProtocolError,
+            ProtocolViolation::SessionPresentAfterCleanStart,
         );
-        let reason = match &events[0] {
-            Event::Disconnected(reason) => reason.clone(),
-            _ => unreachable!(),
-        };
+        // The report names the rule broken, not a packet a server never sends.
+        assert_eq!(
+            reason.to_string(),
+            "protocol error by the server (Protocol Error (0x82)): CONNACK with Session \
+             Present 1 answered a CONNECT with Clean Start 1"
+        );
         assert_disconnected_and_rescheduled(&pair, &events, reason);
         assert!(!events.iter().any(|e| matches!(e, Event::Connected(_))));
     }
@@ -566,10 +562,7 @@ fn a_packet_other_than_connack_before_connack_is_a_protocol_error() {
                 &events,
                 DisconnectReason::ProtocolError(
                     ReasonCode::ProtocolError,
-                    Error::UnexpectedPacket {
-                        packet: packet.packet_type(),
-                        from: Role::Server,
-                    },
+                    ProtocolViolation::BeforeConnAck(packet.packet_type()),
                 ),
             );
             // Nothing of that connection is read any more, not even a CONNACK.
@@ -627,10 +620,7 @@ fn v5_auth_without_an_authentication_method_is_a_protocol_error() {
         &events,
         DisconnectReason::ProtocolError(
             ReasonCode::ProtocolError,
-            Error::UnexpectedPacket {
-                packet: PacketType::Auth,
-                from: Role::Server,
-            },
+            ProtocolViolation::UnrequestedAuth,
         ),
     );
 }
@@ -679,10 +669,7 @@ fn a_second_connack_is_a_protocol_error() {
             &events,
             DisconnectReason::ProtocolError(
                 ReasonCode::ProtocolError,
-                Error::UnexpectedPacket {
-                    packet: PacketType::ConnAck,
-                    from: Role::Server,
-                },
+                ProtocolViolation::SecondConnAck,
             ),
         );
     }
@@ -728,7 +715,7 @@ fn v311_auth_before_connack_is_malformed() {
     assert_disconnected_and_rescheduled(
         &pair,
         &events,
-        DisconnectReason::ProtocolError(error.reason_code(), error),
+        DisconnectReason::ProtocolError(error.reason_code(), error.into()),
     );
 }
 

@@ -194,7 +194,8 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
                 mqtt_proto::Error::UnexpectedPacket {
                     packet: PacketType::Disconnect,
                     from: Role::Server,
-                },
+                }
+                .into(),
             )),
             scheduled.clone(),
         ]
@@ -223,7 +224,8 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
                 mqtt_proto::Error::PropertyNotAllowed {
                     context: "a DISCONNECT from a server",
                     property: PropertyId::SessionExpiryInterval,
-                },
+                }
+                .into(),
             )),
             scheduled,
         ]

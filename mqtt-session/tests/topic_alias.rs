@@ -8,8 +8,8 @@ use core::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{
-    Config, Connected, DisconnectReason, Event, Message, OutboundMessage, PublishTicket,
-    ServerLimits,
+    Config, Connected, DisconnectReason, Event, Message, OutboundMessage, ProtocolViolation,
+    PublishTicket, ServerLimits,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -60,9 +60,9 @@ fn completed(ticket: PublishTicket) -> Event {
     }
 }
 
-fn protocol_error(reason: ReasonCode, error: mqtt_proto::Error) -> Vec<Event> {
+fn protocol_error(reason: ReasonCode, error: impl Into<ProtocolViolation>) -> Vec<Event> {
     vec![
-        Event::Disconnected(DisconnectReason::ProtocolError(reason, error)),
+        Event::Disconnected(DisconnectReason::ProtocolError(reason, error.into())),
         Event::ReconnectScheduled {
             delay: Duration::ZERO,
             attempt: 1,
@@ -270,7 +270,10 @@ fn an_unknown_inbound_alias_with_an_empty_topic_is_disconnect_0x82() {
     );
     assert_eq!(
         pair.events(),
-        protocol_error(ReasonCode::ProtocolError, mqtt_proto::Error::EmptyTopicName)
+        protocol_error(
+            ReasonCode::ProtocolError,
+            ProtocolViolation::UnknownTopicAlias(2)
+        )
     );
 
     // A mapping of the previous connection.
@@ -291,7 +294,7 @@ fn an_unknown_inbound_alias_with_an_empty_topic_is_disconnect_0x82() {
         vec![
             Event::Disconnected(DisconnectReason::ProtocolError(
                 ReasonCode::ProtocolError,
-                mqtt_proto::Error::EmptyTopicName
+                ProtocolViolation::UnknownTopicAlias(1)
             )),
             Event::ReconnectScheduled {
                 delay: Duration::ZERO,
