@@ -56,9 +56,14 @@ pub struct Config {
     pub clean_start: bool,
     /// Keep Alive; zero turns keep-alive off. Sent in whole seconds.
     pub keep_alive: Duration,
-    /// How long a PINGREQ (or the CONNACK) may go unanswered before the connection is declared
-    /// dead; `None` means the keep-alive interval itself.
+    /// How long a PINGREQ may go unanswered before the connection is declared dead; `None`
+    /// means the keep-alive interval itself (30 s when keep-alive is off).
     pub response_timeout: Option<Duration>,
+    /// How long after the transport came up the CONNACK may take (the whole enhanced
+    /// authentication exchange included) before the attempt counts as failed. Default 10 s: a
+    /// server that has not answered CONNECT by then is overloaded or not an MQTT server, and
+    /// the keep-alive (minutes, even hours) would leave the client waiting that long.
+    pub connack_timeout: Duration,
     /// User Name.
     pub username: Option<MqttString>,
     /// Password.
@@ -118,9 +123,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with defaults: clean start, keep-alive 60 s, receive maximum 65,535,
-    /// maximum packet size 1 MiB, up to 16 outbound topic aliases (within the server's
-    /// maximum), 1,000 queued publishes, reconnect with 0.5 s to 60 s backoff.
+    /// A configuration with defaults: clean start, keep-alive 60 s, CONNACK within 10 s,
+    /// receive maximum 65,535, maximum packet size 1 MiB, up to 16 outbound topic aliases
+    /// (within the server's maximum), 1,000 queued publishes, reconnect with 0.5 s to 60 s
+    /// backoff.
     pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
         Config {
             protocol_version,
@@ -128,6 +134,7 @@ impl Config {
             clean_start: true,
             keep_alive: Duration::from_secs(60),
             response_timeout: None,
+            connack_timeout: Duration::from_secs(10),
             username: None,
             password: None,
             will: None,

@@ -251,7 +251,8 @@ impl<I: Instant> Session<I> {
     // ----------------------------------------------------------------- inputs
 
     /// The transport is up: the session queues CONNECT, the first packet of every connection
-    /// [MQTT-3.1.0-1], and starts waiting for CONNACK.
+    /// [MQTT-3.1.0-1], and starts waiting for CONNACK (for
+    /// [`Config::connack_timeout`](crate::Config::connack_timeout)).
     pub fn handle_connected(&mut self, now: I) {
         if matches!(self.state, State::Connecting | State::Connected) {
             self.end_connection(now, DisconnectReason::TransportClosed);
@@ -275,7 +276,7 @@ impl<I: Instant> Session<I> {
         // The previous server's keep-alive does not carry over to this connection.
         self.keep_alive = self.config.keep_alive;
         self.timers
-            .set(Timer::ConnAck, after(now, self.response_timeout()));
+            .set(Timer::ConnAck, after(now, self.config.connack_timeout));
     }
 
     /// Bytes arrived. Every whole packet is taken off the front of `buf` and handled; a partial

@@ -173,42 +173,52 @@ fn a_keep_alive_beyond_65535_seconds_is_sent_as_65535() {
     }
 }
 
+// The CONNACK deadline is `Config::connack_timeout`, 10 s by default, whatever the keep-alive
+// (60 s by default, up to hours) or the response timeout of PINGREQ.
 #[test]
 fn no_connack_before_the_deadline_ends_the_connection() {
     for version in VERSIONS {
-        let mut pair = Pair::new(config(version));
-        pair.open();
-        // The response timeout defaults to the keep-alive.
-        assert_eq!(
-            pair.session.next_timeout(),
-            Some((VirtualInstant(secs(60)), Timer::ConnAck))
-        );
-        assert!(pair.advance(Duration::from_millis(59_999)).is_empty());
-        assert!(pair.events().is_empty());
-        assert_eq!(pair.session.state(), State::Connecting);
+        for keep_alive in [60, 3600] {
+            let mut config = config(version);
+            config.keep_alive = secs(keep_alive);
+            let mut pair = Pair::new(config);
+            pair.open();
+            assert_eq!(
+                pair.session.next_timeout(),
+                Some((VirtualInstant(secs(10)), Timer::ConnAck))
+            );
+            assert!(pair.advance(Duration::from_millis(9_999)).is_empty());
+            assert!(pair.events().is_empty());
+            assert_eq!(pair.session.state(), State::Connecting);
 
-        assert_eq!(
-            pair.advance_to_next_timeout(),
-            Some((Timer::ConnAck, vec![]))
-        );
-        assert_eq!(pair.now, VirtualInstant(secs(60)));
-        let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
+            assert_eq!(
+                pair.advance_to_next_timeout(),
+                Some((Timer::ConnAck, vec![]))
+            );
+            assert_eq!(pair.now, VirtualInstant(secs(10)));
+            let events = pair.events();
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
+            assert_eq!(
+                DisconnectReason::ConnAckTimeout.to_string(),
+                "no CONNACK within the connack timeout"
+            );
+        }
     }
 }
 
 #[test]
-fn the_connack_deadline_follows_the_response_timeout() {
+fn the_connack_deadline_is_the_connack_timeout_not_the_response_timeout() {
     for version in VERSIONS {
         let mut config = config(version);
         config.response_timeout = Some(secs(5));
+        config.connack_timeout = secs(3);
         let mut pair = Pair::new(config);
         pair.open();
         assert_eq!(
             pair.advance_to_next_timeout(),
             Some((Timer::ConnAck, vec![]))
         );
-        assert_eq!(pair.now, VirtualInstant(secs(5)));
+        assert_eq!(pair.now, VirtualInstant(secs(3)));
         let events = pair.events();
         assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
     }
@@ -626,7 +636,7 @@ fn v5_auth_without_an_authentication_method_is_a_protocol_error() {
 }
 
 #[test]
-fn without_keep_alive_the_connack_deadline_is_30_seconds() {
+fn without_keep_alive_the_connack_deadline_is_the_connack_timeout() {
     for version in VERSIONS {
         let mut config = config(version);
         config.keep_alive = Duration::ZERO;
@@ -634,7 +644,7 @@ fn without_keep_alive_the_connack_deadline_is_30_seconds() {
         pair.open();
         assert_eq!(
             pair.session.next_timeout(),
-            Some((VirtualInstant(secs(30)), Timer::ConnAck))
+            Some((VirtualInstant(secs(10)), Timer::ConnAck))
         );
         assert_eq!(
             pair.advance_to_next_timeout(),
@@ -720,9 +730,10 @@ fn v311_auth_before_connack_is_malformed() {
 }
 
 #[test]
-fn v5_a_reconnect_waits_for_connack_by_the_configured_keep_alive() {
-    // The previous server's keep-alive (5 s) belonged to that connection; the new CONNECT
-    // offers 60 s again, and without a response timeout the CONNACK deadline is that keep-alive.
+fn v5_a_reconnect_starts_with_the_configured_keep_alive_and_connack_timeout() {
+    // The previous server's keep-alive (5 s) belonged to that connection: the new CONNECT
+    // offers 60 s again, the CONNACK deadline is the connack timeout (10 s), and a CONNACK
+    // without Server Keep Alive leaves the 60 s in force.
     let mut pair = Pair::new(config(ProtocolVersion::V5));
     pair.open();
     let properties = ConnAckProperties {
@@ -739,6 +750,11 @@ fn v5_a_reconnect_waits_for_connack_by_the_configured_keep_alive() {
     assert_eq!(pair.open().keep_alive, 60);
     assert_eq!(
         pair.session.next_timeout(),
-        Some((VirtualInstant(start.0 + secs(60)), Timer::ConnAck))
+        Some((VirtualInstant(start.0 + secs(10)), Timer::ConnAck))
+    );
+    pair.send(ConnAck::default());
+    assert_eq!(
+        pair.session.next_timeout(),
+        Some((VirtualInstant(start.0 + secs(60)), Timer::KeepAlive))
     );
 }
