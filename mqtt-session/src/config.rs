@@ -4,20 +4,56 @@ use bytes::Bytes;
 use core::time::Duration;
 use mqtt_proto::{Connect, ConnectProperties, MqttString, ProtocolVersion, UserProperties, Will};
 
-/// The reconnect policy: exponential backoff with full jitter (each delay is drawn uniformly
-/// from zero to the current ceiling), reset after a connection that stayed up long enough.
+/// The reconnect policy: when the session wants its next connection after one ended without
+/// [`Session::disconnect`](crate::Session::disconnect). Each delay is drawn uniformly from
+/// zero to a ceiling ("full jitter"), so that clients cut off together do not come back
+/// together; the ceiling follows what the last attempts say about the server:
+///
+/// * **An attempt the server never accepted** (the transport failed, no CONNACK in time, a
+///   refusing CONNACK, a connection lost before its CONNACK) multiplies the ceiling by
+///   `multiplier_tenths / 10`, up to `max`. This is what an overloaded or absent broker looks
+///   like from the client, so a fleet spreads its attempts out to `max`.
+/// * **A connection the server accepted** (CONNACK success) shows the broker can take the
+///   client: when it is lost, the attempts start over from the first step, so a cut link is
+///   back within `initial` rather than after a ceiling earlier failures raised.
+/// * **Accepted connections that drop soon, one after another** (each before `stable_after`)
+///   raise that first step by `initial` each, up to `flap_max`: a server that accepts and then
+///   drops clients (shedding load, a client identifier taken over by another client) sees each
+///   of them at most once per `flap_max / 2` on average instead of every `initial / 2`, while a
+///   client on a flapping link still reconnects within a few seconds. A connection that stays
+///   up `stable_after` clears it. Failed attempts after a dropped connection grow from that
+///   step.
+///
+/// Refusals that retrying cannot change (bad credentials, banned, not authorized, an unusable
+/// client identifier or protocol version, a CONNECT the server cannot take) stop reconnecting
+/// unless `retry_refused` is set: see
+/// [`DisconnectReason::is_permanent`](crate::DisconnectReason::is_permanent). With `enabled`
+/// false every lost connection stops it. Either way the session reports
+/// [`Event::ReconnectStopped`](crate::Event::ReconnectStopped) and waits for
+/// [`Session::reconnect`](crate::Session::reconnect).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
-    /// Ceiling of the first delay.
+    /// Ceiling of the first delay (default 0.5 s).
     pub initial: Duration,
-    /// The ceiling never grows past this.
+    /// The ceiling never grows past this (default 60 s).
     pub max: Duration,
-    /// Each failed attempt multiplies the ceiling by this (in tenths: 20 = 2.0x).
+    /// Each failed attempt multiplies the ceiling by this (in tenths: 20 = 2.0x, the default).
     pub multiplier_tenths: u32,
-    /// A connection that stayed up this long resets the ceiling to `initial`.
+    /// The most the first step after an accepted connection grows to while accepted
+    /// connections keep dropping before `stable_after` (default 2 s; never below `initial`,
+    /// never above `max`).
+    pub flap_max: Duration,
+    /// A connection that stayed up this long clears the backoff (default 30 s).
     pub stable_after: Duration,
-    /// Whether to reconnect at all after a connection ends without `disconnect`.
+    /// Whether to reconnect at all after a connection ends without `disconnect` (default
+    /// true). When false, the session connects again only once the application calls
+    /// [`Session::reconnect`](crate::Session::reconnect).
     pub enabled: bool,
+    /// Whether a refusal that retrying cannot change is retried with backoff like any other
+    /// failed attempt (default false: reconnecting stops until
+    /// [`Session::reconnect`](crate::Session::reconnect)). For brokers known to refuse
+    /// credentials for a while (an authorization service that is down) and then accept them.
+    pub retry_refused: bool,
 }
 
 impl Default for Backoff {
@@ -26,8 +62,10 @@ impl Default for Backoff {
             initial: Duration::from_millis(500),
             max: Duration::from_secs(60),
             multiplier_tenths: 20,
+            flap_max: Duration::from_secs(2),
             stable_after: Duration::from_secs(30),
             enabled: true,
+            retry_refused: false,
         }
     }
 }

@@ -132,8 +132,12 @@ pub enum DisconnectReason {
     /// The application asked for it.
     #[error("the application disconnected")]
     Local,
-    /// The server refused the connection in its CONNACK.
-    #[error("the server refused the connection: {0}")]
+    /// The server refused the connection in its CONNACK. Whether retrying can help:
+    /// [`DisconnectReason::is_permanent`].
+    #[error(
+        "the server refused the connection{how}: {0}",
+        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" }
+    )]
     Refused(ReasonCode),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
@@ -149,6 +153,35 @@ pub enum DisconnectReason {
     /// No PINGRESP (or any packet) arrived in time after a PINGREQ.
     #[error("no answer to PINGREQ within the response timeout")]
     KeepAliveTimeout,
+}
+
+impl DisconnectReason {
+    /// Whether this is a refusal that connecting again with the same CONNECT cannot change:
+    /// the credentials, the client, its protocol version or its CONNECT are refused (v5 0x84
+    /// Unsupported protocol version, 0x85 Client identifier not valid, 0x86 Bad user name or
+    /// password, 0x87 Not authorized, 0x8A Banned, 0x8C Bad authentication method, and 0x81,
+    /// 0x82, 0x90, 0x95, 0x99, 0x9A, 0x9B about the CONNECT itself; v3.1.1 return codes 1, 2,
+    /// 4, 5). The session does not retry these unless
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) says so. Refusals that may
+    /// pass (0x88 Server unavailable or v3.1.1 code 3, 0x89 Server busy, 0x97 Quota exceeded,
+    /// 0x9F Connection rate exceeded, ...) are not permanent.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DisconnectReason::Refused(code) if crate::reconnect::is_permanent_refusal(*code))
+    }
+}
+
+/// Why the session stopped connecting by itself; [`Session::reconnect`](crate::Session::reconnect)
+/// lets it connect again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ReconnectStop {
+    /// Reconnecting is off ([`Backoff::enabled`](crate::Backoff::enabled) is false).
+    #[error("reconnecting is off")]
+    Disabled,
+    /// The server refused the connection for a reason that retrying cannot change
+    /// ([`DisconnectReason::is_permanent`]) and
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) is false.
+    #[error("the server refused the connection for good: {0}")]
+    Refused(ReasonCode),
 }
 
 /// `" (reason string)"`, or nothing.
@@ -228,15 +261,25 @@ pub enum Event {
         results: Vec<ReasonCode>,
     },
     /// A connection ended. The session keeps its state and, unless the application
-    /// disconnected or reconnecting is off, schedules the next attempt.
+    /// disconnected, follows it with [`Event::ReconnectScheduled`] or
+    /// [`Event::ReconnectStopped`].
     Disconnected(DisconnectReason),
     /// The next connection attempt waits this long.
     ReconnectScheduled {
         /// The delay.
         delay: Duration,
-        /// Consecutive failed attempts so far.
+        /// Connections in a row that ended before
+        /// [`Backoff::stable_after`](crate::Backoff::stable_after), whether the server had
+        /// accepted them or not, the one this delay leads to included.
         attempt: u32,
     },
+    /// The session will not connect again by itself (after a lost connection, or an attempt
+    /// that failed before the transport came up): [`Session::should_connect`] stays false
+    /// until the application calls [`Session::reconnect`].
+    ///
+    /// [`Session::should_connect`]: crate::Session::should_connect
+    /// [`Session::reconnect`]: crate::Session::reconnect
+    ReconnectStopped(ReconnectStop),
     /// The server sent AUTH (v5 enhanced authentication); answer with
     /// [`Session::auth`](crate::Session::auth).
     AuthChallenge {

@@ -68,6 +68,7 @@ mod inbound;
 mod journal;
 mod outbound;
 mod persist;
+mod reconnect;
 mod session;
 mod subscriptions;
 mod time;
@@ -79,7 +80,8 @@ pub mod testing;
 pub use config::{Backoff, Config, QueueFullPolicy};
 pub use event::{
     AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
-    PublishId, PublishTicket, RequestId, ServerLimits, SubscribeResult, SubscriptionKey,
+    PublishId, PublishTicket, ReconnectStop, RequestId, ServerLimits, SubscribeResult,
+    SubscriptionKey,
 };
 pub use journal::{Journal, JournalWrite};
 pub use outbound::Stage;

@@ -15,7 +15,6 @@ use mqtt_proto::{
 };
 
 use crate::alias::{AliasError, AliasUse, InboundAliases, OutboundAliases};
-use crate::backoff::BackoffState;
 use crate::config::Config;
 use crate::event::{
     AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
@@ -24,6 +23,7 @@ use crate::event::{
 use crate::ids::PacketIds;
 use crate::inbound::{Inbound, Qos2};
 use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
+use crate::reconnect::{Ended, Next, Reconnect};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
 use crate::time::{after, Instant, Timer, Timers};
 use crate::violation::ProtocolViolation;
@@ -100,6 +100,9 @@ pub struct Session<I> {
     clean_sent: bool,
     /// The application called `disconnect`: no reconnecting.
     user_closed: bool,
+    /// The session ended the last connection itself (its transport may still be open): the
+    /// close that follows is not a failed attempt.
+    closed_by_session: bool,
     timers: Timers<I>,
     decoder: Decoder,
     limits: ServerLimits,
@@ -114,7 +117,7 @@ pub struct Session<I> {
     subs: Subscriptions,
     control: VecDeque<Control>,
     events: VecDeque<Event>,
-    backoff: BackoffState,
+    reconnect: Reconnect,
     publish_seq: u64,
     request_seq: u64,
 }
@@ -140,6 +143,7 @@ impl<I: Instant> Session<I> {
             resumable: !config.clean_start,
             clean_sent: config.clean_start,
             user_closed: false,
+            closed_by_session: false,
             timers: Timers::new(),
             decoder,
             limits: ServerLimits::v311(config.keep_alive),
@@ -156,7 +160,7 @@ impl<I: Instant> Session<I> {
             // One event is the common case; a queue that grew in a burst is given back once
             // the connection is quiet (see `give_back_burst_memory`).
             events: VecDeque::with_capacity(1),
-            backoff: BackoffState::new(config.random_seed),
+            reconnect: Reconnect::new(config.random_seed),
             publish_seq: 0,
             request_seq: 0,
             config,
@@ -218,10 +222,12 @@ impl<I: Instant> Session<I> {
     }
 
     /// Whether the session wants a new connection at `now`: it is idle, the application has not
-    /// disconnected, and any reconnect backoff is over.
+    /// disconnected, reconnecting has not stopped ([`Event::ReconnectStopped`]), and any
+    /// reconnect backoff is over.
     pub fn should_connect(&self, now: I) -> bool {
         self.state == State::Idle
             && !self.user_closed
+            && !self.reconnect.is_stopped()
             && self.timers.get(Timer::Reconnect).is_none_or(|at| at <= now)
     }
 
@@ -252,13 +258,16 @@ impl<I: Instant> Session<I> {
 
     /// The transport is up: the session queues CONNECT, the first packet of every connection
     /// [MQTT-3.1.0-1], and starts waiting for CONNACK (for
-    /// [`Config::connack_timeout`](crate::Config::connack_timeout)).
+    /// [`Config::connack_timeout`](crate::Config::connack_timeout)). A connection opened while
+    /// reconnecting had stopped counts as the application's [`Session::reconnect`].
     pub fn handle_connected(&mut self, now: I) {
         if matches!(self.state, State::Connecting | State::Connected) {
             self.end_connection(now, DisconnectReason::TransportClosed);
         }
         self.state = State::Connecting;
         self.user_closed = false;
+        self.closed_by_session = false;
+        self.reconnect.allow();
         self.control.clear();
         self.timers.stop(Timer::Reconnect);
         self.clean_sent = !self.resumable;
@@ -302,16 +311,23 @@ impl<I: Instant> Session<I> {
         match self.state {
             State::Connecting | State::Connected => {
                 self.end_connection(now, DisconnectReason::TransportClosed);
+                self.closed_by_session = false;
                 self.state = State::Idle;
             }
             State::Closing => {
                 self.control.clear();
+                self.closed_by_session = false;
                 self.state = State::Idle;
             }
             State::Idle => {
-                // A connection attempt that failed before the transport came up.
-                if self.timers.get(Timer::Reconnect).is_none() && !self.user_closed {
-                    self.schedule_reconnect(now);
+                if core::mem::take(&mut self.closed_by_session) {
+                    // The close of the connection the session ended: already reported.
+                } else if self.timers.get(Timer::Reconnect).is_none()
+                    && !self.user_closed
+                    && !self.reconnect.is_stopped()
+                {
+                    // A connection attempt that failed before the transport came up.
+                    self.plan_next(now, Ended::Failed);
                 }
             }
         }
@@ -628,6 +644,19 @@ impl<I: Instant> Session<I> {
             State::Closing | State::Idle => {}
         }
         Ok(())
+    }
+
+    /// Asks for a connection: [`Session::should_connect`] is true from now on while the
+    /// session is idle. This is how the application connects again after
+    /// [`Event::ReconnectStopped`] (reconnecting is off, or the server refused the connection
+    /// for good) or after [`Session::disconnect`] (the session takes new work again); it also
+    /// cuts a backoff delay short. While a connection is open it changes nothing for that
+    /// connection, and the backoff keeps its counts, so a refusal that comes again is not
+    /// retried sooner than the policy says.
+    pub fn reconnect(&mut self, _now: I) {
+        self.reconnect.allow();
+        self.user_closed = false;
+        self.timers.stop(Timer::Reconnect);
     }
 
     /// Sends AUTH (v5 enhanced authentication): the answer to an
@@ -1565,9 +1594,12 @@ impl<I: Instant> Session<I> {
     /// What every end of a connection does: stop its timers, forget what belonged to it, report
     /// it, and schedule the next attempt. The caller sets the state after.
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
-        let was_stable = self.connected_at.is_some_and(|at| {
-            now.saturating_duration_since(at) >= self.config.backoff.stable_after
-        });
+        let ended = match (self.connected_at, &reason) {
+            (Some(at), _) => Ended::Accepted(now.saturating_duration_since(at)),
+            (None, DisconnectReason::Refused(code)) => Ended::Refused(*code),
+            (None, _) => Ended::Failed,
+        };
+        self.closed_by_session = true;
         self.timers.stop_connection_timers();
         self.control.clear();
         self.give_back_burst_memory();
@@ -1577,24 +1609,26 @@ impl<I: Instant> Session<I> {
         self.ping_outstanding = false;
         self.connected_at = None;
         self.events.push_back(Event::Disconnected(reason));
-        if was_stable {
-            self.backoff.reset();
-        }
-        if !self.user_closed {
-            self.schedule_reconnect(now);
+        if self.user_closed {
+            self.reconnect.record(&self.config.backoff, ended);
+        } else {
+            self.plan_next(now, ended);
         }
     }
 
-    fn schedule_reconnect(&mut self, now: I) {
-        if !self.config.backoff.enabled {
-            return;
+    /// Schedules the next attempt after `ended`, or stops reconnecting, as the policy says.
+    fn plan_next(&mut self, now: I, ended: Ended) {
+        match self.reconnect.after(&self.config.backoff, ended) {
+            Next::After { delay, attempt } => {
+                self.timers.set(Timer::Reconnect, after(now, delay));
+                self.events
+                    .push_back(Event::ReconnectScheduled { delay, attempt });
+            }
+            Next::Stop(stop) => {
+                self.timers.stop(Timer::Reconnect);
+                self.events.push_back(Event::ReconnectStopped(stop));
+            }
         }
-        let delay = self.backoff.next_delay(&self.config.backoff);
-        self.timers.set(Timer::Reconnect, after(now, delay));
-        self.events.push_back(Event::ReconnectScheduled {
-            delay,
-            attempt: self.backoff.attempt(),
-        });
     }
 
     // ------------------------------------------------------------- persistence hooks

@@ -10,7 +10,7 @@ use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
 use mqtt_session::{
     Config, Connected, DisconnectReason, Error as SessionError, Event, OutboundMessage,
-    ProtocolViolation, ServerLimits, State, Timer,
+    ProtocolViolation, ReconnectStop, ServerLimits, State, Timer,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -63,6 +63,33 @@ fn assert_disconnected_and_rescheduled(pair: &Pair, events: &[Event], reason: Di
     );
     assert_eq!(pair.session.state(), State::Idle);
     assert!(!pair.open, "the transport is closed");
+}
+
+/// Checks that `events` are exactly `Disconnected(Refused(code))` followed by
+/// `ReconnectStopped`: the session wants no connection until the application asks.
+fn assert_refused_for_good(pair: &mut Pair, events: &[Event], code: ReasonCode) {
+    assert_eq!(
+        events,
+        [
+            Event::Disconnected(DisconnectReason::Refused(code)),
+            Event::ReconnectStopped(ReconnectStop::Refused(code)),
+        ]
+    );
+    let Event::Disconnected(reason) = &events[0] else {
+        unreachable!()
+    };
+    assert!(reason.is_permanent());
+    assert_eq!(
+        reason.to_string(),
+        format!("the server refused the connection for good: {code}")
+    );
+    assert_eq!(pair.session.next_timeout(), None);
+    assert_eq!(pair.session.state(), State::Idle);
+    assert!(!pair.open, "the transport is closed");
+    assert!(!pair.session.should_connect(pair.now));
+    pair.advance(Duration::from_secs(24 * 3600));
+    assert!(!pair.session.should_connect(pair.now));
+    assert!(pair.events().is_empty());
 }
 
 /// A configuration with every field of CONNECT set.
@@ -259,16 +286,32 @@ fn v311_refused_connack_return_codes() {
         // Nothing is written in answer: the server closes the connection [MQTT-3.2.2-5].
         assert!(pair.send_bytes(&[0x20, 0x02, 0x00, code]).is_empty());
         let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+        if code == 3 {
+            // Server unavailable: it may come back, so the session tries again.
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+            assert!(!DisconnectReason::Refused(reason).is_permanent());
+        } else {
+            // Retrying the same CONNECT cannot change these: no reconnect loop.
+            assert_refused_for_good(&mut pair, &events, reason);
+        }
     }
 }
 
+// A refusal that retrying cannot change (v5 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C) is reported
+// as such and not retried; one that may pass (0x88, 0x89, 0x97, 0x9F) is retried with backoff.
 #[test]
 fn v5_refused_connack() {
-    for (code, reason) in [
-        (0x86u8, ReasonCode::BadUserNameOrPassword),
-        (0x87, ReasonCode::NotAuthorized),
-        (0x8A, ReasonCode::Banned),
+    for (code, reason, permanent) in [
+        (0x84u8, ReasonCode::UnsupportedProtocolVersion, true),
+        (0x85, ReasonCode::ClientIdentifierNotValid, true),
+        (0x86, ReasonCode::BadUserNameOrPassword, true),
+        (0x87, ReasonCode::NotAuthorized, true),
+        (0x8A, ReasonCode::Banned, true),
+        (0x8C, ReasonCode::BadAuthenticationMethod, true),
+        (0x88, ReasonCode::ServerUnavailable, false),
+        (0x89, ReasonCode::ServerBusy, false),
+        (0x97, ReasonCode::QuotaExceeded, false),
+        (0x9F, ReasonCode::ConnectionRateExceeded, false),
     ] {
         let mut pair = Pair::new(config(ProtocolVersion::V5));
         pair.open();
@@ -276,7 +319,58 @@ fn v5_refused_connack() {
         // client sends nothing, in particular no DISCONNECT.
         assert!(pair.send_bytes(&[0x20, 0x03, 0x00, code, 0x00]).is_empty());
         let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+        if permanent {
+            assert_refused_for_good(&mut pair, &events, reason);
+        } else {
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+            assert_eq!(
+                DisconnectReason::Refused(reason).to_string(),
+                format!("the server refused the connection: {reason}")
+            );
+        }
+    }
+}
+
+// After a refusal for good, the application decides: `Session::reconnect` allows the next
+// attempt (refused again, it stops again, without a tighter loop than the backoff); with
+// `Backoff::retry_refused` the session retries by itself, with backoff.
+#[test]
+fn a_refusal_for_good_is_retried_only_when_asked() {
+    for version in VERSIONS {
+        let refuse = |pair: &mut Pair| {
+            pair.open();
+            pair.send(ConnAck {
+                reason_code: ReasonCode::NotAuthorized,
+                ..ConnAck::default()
+            });
+            pair.events()
+        };
+        let mut pair = Pair::new(config(version));
+        let events = refuse(&mut pair);
+        assert_refused_for_good(&mut pair, &events, ReasonCode::NotAuthorized);
+        pair.command(|s, now| s.reconnect(now));
+        assert!(pair.session.should_connect(pair.now));
+        let events = refuse(&mut pair);
+        assert_refused_for_good(&mut pair, &events, ReasonCode::NotAuthorized);
+        pair.command(|s, now| s.reconnect(now));
+        pair.open();
+        pair.send(ConnAck::default());
+        assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
+
+        let mut config = config(version);
+        config.backoff.retry_refused = true;
+        let mut pair = Pair::new(config);
+        for attempt in 1..=3 {
+            let events = refuse(&mut pair);
+            let [Event::Disconnected(DisconnectReason::Refused(ReasonCode::NotAuthorized)), Event::ReconnectScheduled { attempt: a, .. }] =
+                &events[..]
+            else {
+                panic!("{events:?}");
+            };
+            assert_eq!(*a, attempt);
+            pair.advance_to_next_timeout();
+            assert!(pair.session.should_connect(pair.now));
+        }
     }
 }
 
