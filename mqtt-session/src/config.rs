@@ -116,6 +116,13 @@ pub struct Config {
     /// Maximum Packet Size the client accepts; larger packets from the server are a
     /// DISCONNECT 0x95.
     pub maximum_packet_size: u32,
+    /// The largest PUBLISH the client sends, whole packet counted; a larger message is
+    /// refused by [`Session::publish`](crate::Session::publish) with
+    /// [`Error::ExceedsOutgoingLimit`](crate::Error::ExceedsOutgoingLimit). On v5 the
+    /// server's Maximum Packet Size applies as well (the lower one wins); v3.1.1 servers
+    /// announce no limit and drop the connection of a client that goes over theirs, so set
+    /// this to the broker's limit there. `None` (the default): no limit of the client's own.
+    pub max_outgoing_packet_size: Option<u32>,
     /// Topic Alias Maximum the client accepts from the server (v5).
     pub topic_alias_maximum: u16,
     /// The most topic aliases the client assigns itself (capped by the server's maximum);
@@ -179,6 +186,7 @@ impl Config {
             session_expiry_interval: 0,
             receive_maximum: u16::MAX,
             maximum_packet_size: 1024 * 1024,
+            max_outgoing_packet_size: None,
             topic_alias_maximum: 0,
             outbound_topic_aliases: 16,
             request_response_information: false,

@@ -207,6 +207,14 @@ pub enum PublishFailure {
     QoSNotSupported(QoS),
     /// It is retained and the server does not support retained messages.
     RetainNotSupported,
+    /// It is larger than [`Config::max_outgoing_packet_size`](crate::Config::max_outgoing_packet_size)
+    /// (a message accepted before under another configuration, restored from a snapshot).
+    ExceedsOutgoingLimit {
+        /// Its encoded size.
+        size: usize,
+        /// The configured limit.
+        max: u32,
+    },
 }
 
 /// The outcome of one topic filter of a SUBSCRIBE.
@@ -303,6 +311,15 @@ pub enum Error {
     /// The packet is larger than the server's Maximum Packet Size.
     #[error("packet of {size} bytes exceeds the server's maximum packet size {max}")]
     PacketTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// The PUBLISH is larger than
+    /// [`Config::max_outgoing_packet_size`](crate::Config::max_outgoing_packet_size).
+    #[error("packet of {size} bytes exceeds the configured maximum outgoing packet size {max}")]
+    ExceedsOutgoingLimit {
         /// Encoded size.
         size: usize,
         /// The limit.

@@ -66,6 +66,7 @@ mod event;
 mod ids;
 mod inbound;
 mod journal;
+mod limits;
 mod outbound;
 mod persist;
 mod reconnect;

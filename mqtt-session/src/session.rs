@@ -22,6 +22,7 @@ use crate::event::{
 };
 use crate::ids::PacketIds;
 use crate::inbound::{Inbound, Qos2};
+use crate::limits::{self, Exceeded};
 use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
 use crate::reconnect::{Ended, Next, Reconnect};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
@@ -413,13 +414,7 @@ impl<I: Instant> Session<I> {
             publish.qos_pid = QosPid::new(message.qos, PacketId::MIN);
         }
         let size = publish.encoded_len(self.config.protocol_version)?;
-        if self.state == State::Connected {
-            self.check_limits(&publish, size).map_err(|f| match f {
-                PublishFailure::PacketTooLarge { size, max } => Error::PacketTooLarge { size, max },
-                PublishFailure::QoSNotSupported(q) => Error::QoSNotSupported(q),
-                _ => Error::RetainNotSupported,
-            })?;
-        }
+        self.check_limits(&publish, size).map_err(Exceeded::error)?;
         if self.outbound.queued() >= self.config.max_queued {
             return Err(Error::QueueFull);
         }
@@ -799,22 +794,12 @@ impl<I: Instant> Session<I> {
         RequestId(self.request_seq)
     }
 
-    /// Whether the server's limits let this publish go: Maximum Packet Size [MQTT-3.2.2-15],
-    /// Maximum QoS [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14]. Checked when it is
-    /// accepted and again when it is sent (the limits may change across a reconnect).
-    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), PublishFailure> {
-        if let Some(max) = self.limits.maximum_packet_size {
-            if size > max as usize {
-                return Err(PublishFailure::PacketTooLarge { size, max });
-            }
-        }
-        if publish.qos() > self.limits.maximum_qos {
-            return Err(PublishFailure::QoSNotSupported(publish.qos()));
-        }
-        if publish.retain && !self.limits.retain_available {
-            return Err(PublishFailure::RetainNotSupported);
-        }
-        Ok(())
+    /// Whether the limits let this publish go ([`limits::check`]): checked when it is
+    /// accepted and again when it is sent (the server's limits may change across a reconnect,
+    /// a restored message may predate the configuration).
+    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), Exceeded> {
+        let server = (self.state == State::Connected).then_some(&self.limits);
+        limits::check(publish, size, self.config.max_outgoing_packet_size, server)
     }
 
     fn write_control(&mut self, control: Control, buf: &mut BytesMut) {
@@ -967,9 +952,9 @@ impl<I: Instant> Session<I> {
             }
             // The server's limits may have changed since the message was accepted.
             let size = entry.publish.encoded_len(version).unwrap_or(usize::MAX);
-            if let Err(failure) = self.check_limits(&entry.publish, size) {
+            if let Err(exceeded) = self.check_limits(&entry.publish, size) {
                 if let Some(entry) = self.outbound.remove(index) {
-                    self.fail(entry, failure);
+                    self.fail(entry, exceeded.failure());
                 }
                 continue;
             }
