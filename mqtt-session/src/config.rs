@@ -160,6 +160,18 @@ pub struct Config {
     /// reuses its memory instead of growing it. Acknowledgements and other control packets are
     /// never held back. Default 64 KiB.
     pub transmit_buffer_limit: usize,
+    /// After how many connections in a row a QoS 1/2 publish is given up as one the server
+    /// will not take. A connection that the server ended (not the application) counts against
+    /// the first publish written on it that the server never showed it read (nothing written
+    /// from it on was acknowledged): where the server stopped reading. Once a publish has
+    /// been that point this many times in a row it fails with
+    /// [`PublishFailure::NeverAcknowledged`](crate::PublishFailure::NeverAcknowledged) and
+    /// leaves the queue, so the publishes behind it flow: a v3.1.1 broker drops the
+    /// connection of a client whose message is too large or not allowed, and resending it on
+    /// every reconnect would never end. Any acknowledgement of the publish, or of one written
+    /// after it, starts its count over, so ordinary cuts while acknowledgements flow do not
+    /// add up. Counts are not kept in snapshots. Default 5; 0 turns it off.
+    pub poison_limit: u16,
     /// The reconnect policy.
     pub backoff: Backoff,
     /// Seed of the generator that draws the backoff jitter; the session draws no other
@@ -199,6 +211,7 @@ impl Config {
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,
             transmit_buffer_limit: 64 * 1024,
+            poison_limit: 5,
             backoff: Backoff::default(),
             random_seed: 0x5EED,
         }

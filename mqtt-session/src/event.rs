@@ -207,6 +207,14 @@ pub enum PublishFailure {
     QoSNotSupported(QoS),
     /// It is retained and the server does not support retained messages.
     RetainNotSupported,
+    /// The server ended `connections` connections in a row after it was sent on them, without
+    /// acknowledging it or anything sent after it: it most likely will not take the message
+    /// (too large, not allowed) and drops the connection instead of saying so, as v3.1.1
+    /// brokers do ([`Config::poison_limit`](crate::Config::poison_limit)).
+    NeverAcknowledged {
+        /// Connections in a row it was sent on.
+        connections: u16,
+    },
     /// It is larger than [`Config::max_outgoing_packet_size`](crate::Config::max_outgoing_packet_size)
     /// (a message accepted before under another configuration, restored from a snapshot).
     ExceedsOutgoingLimit {

@@ -69,6 +69,7 @@ mod journal;
 mod limits;
 mod outbound;
 mod persist;
+mod poison;
 mod reconnect;
 mod session;
 mod subscriptions;

@@ -13,6 +13,7 @@ use core::time::Duration;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
 
 use crate::event::PublishId;
+use crate::poison::{Strikes, Watch};
 use crate::time::Instant;
 
 /// Where a publish stands.
@@ -40,6 +41,8 @@ pub(crate) struct Outgoing<I> {
     pub(crate) expires_at: Option<I>,
     /// The PUBREC's reason code, reported when the PUBCOMP arrives.
     pub(crate) rec_reason: ReasonCode,
+    /// Connections that ended without the server taking it ([`crate::poison`]).
+    pub(crate) strikes: Strikes,
 }
 
 impl<I> Outgoing<I> {
@@ -68,6 +71,8 @@ pub(crate) struct Outbound<I> {
     window_closed: bool,
     /// The entries added, changed or removed since a journal last asked.
     changes: ChangeLog,
+    /// How far the server read on this connection, for [`Outbound::connection_lost`].
+    watch: Watch,
 }
 
 /// The ids of the entries whose persistent part (stage, message) changed, so that a journal
@@ -115,6 +120,7 @@ impl<I: Instant> Outbound<I> {
             scan_from: 0,
             window_closed: false,
             changes: ChangeLog::default(),
+            watch: Watch::default(),
         }
     }
 
@@ -208,6 +214,7 @@ impl<I: Instant> Outbound<I> {
             pending_tx: true,
             expires_at,
             rec_reason: ReasonCode::Success,
+            strikes: Strikes::default(),
         });
     }
 
@@ -251,6 +258,7 @@ impl<I: Instant> Outbound<I> {
         if entry.stage != stage && !(stage == Stage::Sent && was_sent) {
             return None;
         }
+        self.watch.acknowledged(&entry.strikes);
         let entry = self.take_at(index)?;
         self.forget(&entry);
         Some(entry)
@@ -302,6 +310,8 @@ impl<I: Instant> Outbound<I> {
         if entry.stage != Stage::Released {
             self.changes.note(entry.id, entries);
         }
+        self.watch.acknowledged(&entry.strikes);
+        entry.strikes.cleared();
         entry.stage = Stage::Released;
         entry.rec_reason = reason;
         if entry.pending_tx {
@@ -355,6 +365,7 @@ impl<I: Instant> Outbound<I> {
             entry.pending_tx = false;
             self.pending_tx = self.pending_tx.saturating_sub(1);
         }
+        self.watch.written(&mut entry.strikes);
         match entry.stage {
             Stage::Queued if entry.publish.qos() == QoS::AtMostOnce => {
                 let entry = self.take_at(index)?;
@@ -436,16 +447,43 @@ impl<I: Instant> Outbound<I> {
     }
 
     /// The connection ended: nothing is in flight on a connection any more; QoS 0 messages
-    /// still queued stay queued.
-    pub(crate) fn connection_lost(&mut self) {
+    /// still queued stay queued. When the server (not the application) ended it (`judge`),
+    /// each publish sent on it and not taken counts it against itself ([`crate::poison`]);
+    /// those that reach `poison_limit` leave the queue through `poisoned`.
+    pub(crate) fn connection_lost(
+        &mut self,
+        judge: bool,
+        poison_limit: u16,
+        mut poisoned: impl FnMut(Outgoing<I>),
+    ) {
         self.scan_from = 0;
         self.window_closed = false;
-        for entry in self.entries.iter_mut() {
+        let judged = |e: &Outgoing<I>| judge && e.stage == Stage::Sent;
+        let stopped_at = self
+            .entries
+            .iter()
+            .filter(|e| judged(e))
+            .filter_map(|e| self.watch.unread(&e.strikes))
+            .min();
+        let mut index = 0;
+        while let Some(entry) = self.entries.get_mut(index) {
             if entry.stage != Stage::Queued && entry.pending_tx {
                 entry.pending_tx = false;
                 self.pending_tx = self.pending_tx.saturating_sub(1);
             }
+            let judged = judged(entry);
+            if self
+                .watch
+                .connection_ended(&mut entry.strikes, judged, stopped_at, poison_limit)
+            {
+                if let Some(entry) = self.remove(index) {
+                    poisoned(entry);
+                }
+                continue;
+            }
+            index += 1;
         }
+        self.watch.reset();
     }
 
     /// The server resumed the session: resend, in order, PUBREL for every `Released` entry and
@@ -582,7 +620,7 @@ mod tests {
             q.mark_written(index);
         }
         assert_eq!(changes(&mut q), Some(vec![2, 3, 1, 2, 3]));
-        q.connection_lost();
+        q.connection_lost(false, 0, |_| {});
         q.resume(10);
         assert_eq!(changes(&mut q), Some(vec![1, 3]), "DUP set on the resend");
         let index = q.next_due(10).unwrap();
@@ -609,6 +647,7 @@ mod tests {
             pending_tx: false,
             expires_at: None,
             rec_reason: ReasonCode::Success,
+            strikes: Strikes::default(),
         });
         let ids: Vec<u64> = q.entries.iter().map(|e| e.id.0).collect();
         assert_eq!(ids, [1, 2009, 5]);

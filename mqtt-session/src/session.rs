@@ -1588,12 +1588,19 @@ impl<I: Instant> Session<I> {
         self.timers.stop_connection_timers();
         self.control.clear();
         self.give_back_burst_memory();
-        self.outbound.connection_lost();
+        let mut poisoned = Vec::new();
+        let by_server = reason != DisconnectReason::Local;
+        self.outbound
+            .connection_lost(by_server, self.config.poison_limit, |e| poisoned.push(e));
         self.inbound.connection_lost();
         self.subs.connection_lost();
         self.ping_outstanding = false;
         self.connected_at = None;
         self.events.push_back(Event::Disconnected(reason));
+        for entry in poisoned {
+            let connections = entry.strikes.count();
+            self.fail(entry, PublishFailure::NeverAcknowledged { connections });
+        }
         if self.user_closed {
             self.reconnect.record(&self.config.backoff, ended);
         } else {
