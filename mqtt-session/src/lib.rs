@@ -68,6 +68,7 @@ extern crate std;
 
 mod alias;
 mod backoff;
+mod changes;
 mod config;
 mod event;
 mod ids;

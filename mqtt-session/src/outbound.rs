@@ -12,6 +12,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
 
+use crate::changes::ChangeLog;
 use crate::event::PublishId;
 use crate::poison::{Strikes, Watch};
 use crate::time::Instant;
@@ -75,40 +76,6 @@ pub(crate) struct Outbound<I> {
     watch: Watch,
 }
 
-/// The ids of the entries whose persistent part (stage, message) changed, so that a journal
-/// looks at those instead of comparing the whole queue on every turn
-/// ([`crate::Journal::write_session`]). Kept only once a journal has asked, and at most
-/// [`ChangeLog::limit`] ids: past that, or when the entries are not in id order, the journal
-/// is told to compare everything.
-#[derive(Debug, Clone, Default)]
-struct ChangeLog {
-    tracking: bool,
-    /// More changes than the log keeps: it says nothing until the next take.
-    overflowed: bool,
-    /// An entry was added with an id not above the last one's (a restored snapshot out of
-    /// order): entries cannot be found by id until the queue has been empty.
-    unordered: bool,
-    ids: Vec<u64>,
-}
-
-impl ChangeLog {
-    fn limit(entries: usize) -> usize {
-        entries.saturating_mul(4).saturating_add(1024)
-    }
-
-    fn note(&mut self, id: PublishId, entries: usize) {
-        if !self.tracking || self.overflowed {
-            return;
-        }
-        if self.ids.len() >= Self::limit(entries) {
-            self.overflowed = true;
-            self.ids = Vec::new();
-        } else {
-            self.ids.push(id.0);
-        }
-    }
-}
-
 impl<I: Instant> Outbound<I> {
     pub(crate) fn new() -> Self {
         Outbound {
@@ -129,20 +96,7 @@ impl<I: Instant> Outbound<I> {
     /// say (the first call, which starts it; too many changes; entries out of id order), and
     /// then every entry must be looked at.
     pub(crate) fn take_changes(&mut self, into: &mut Vec<u64>) -> bool {
-        into.clear();
-        if self.entries.is_empty() {
-            self.changes.unordered = false;
-        }
-        let log = &mut self.changes;
-        let complete = log.tracking && !log.overflowed && !log.unordered;
-        log.tracking = true;
-        log.overflowed = false;
-        if complete {
-            core::mem::swap(&mut log.ids, into);
-        } else {
-            log.ids.clear();
-        }
-        complete
+        self.changes.take(into, self.entries.is_empty())
     }
 
     /// The entry with this id (found by a binary search: call only after
@@ -158,11 +112,8 @@ impl<I: Instant> Outbound<I> {
 
     /// Appends `entry`, noting it as changed and whether it keeps the queue in id order.
     fn push_entry(&mut self, entry: Outgoing<I>) {
-        match self.entries.back() {
-            Some(last) if last.id >= entry.id => self.changes.unordered = true,
-            Some(_) => {}
-            None => self.changes.unordered = false,
-        }
+        self.changes
+            .appended(self.entries.back().map(|last| last.id), entry.id);
         self.note(entry.id);
         self.entries.push_back(entry);
     }
