@@ -172,16 +172,25 @@ impl DisconnectReason {
 
 /// Why the session stopped connecting by itself; [`Session::reconnect`](crate::Session::reconnect)
 /// lets it connect again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReconnectStop {
     /// Reconnecting is off ([`Backoff::enabled`](crate::Backoff::enabled) is false).
-    #[error("reconnecting is off")]
     Disabled,
     /// The server refused the connection for a reason that retrying cannot change
     /// ([`DisconnectReason::is_permanent`]) and
     /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) is false.
-    #[error("the server refused the connection for good: {0}")]
     Refused(ReasonCode),
+}
+
+impl core::fmt::Display for ReconnectStop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReconnectStop::Disabled => f.write_str("reconnecting is off"),
+            ReconnectStop::Refused(code) => {
+                write!(f, "the server refused the connection for good: {code}")
+            }
+        }
+    }
 }
 
 /// `" (reason string)"`, or nothing.

@@ -461,6 +461,7 @@ fn with_reconnecting_off_the_session_waits_for_the_application() {
             ]
         );
         assert_eq!(pair.session.next_timeout(), None);
+        assert_eq!(ReconnectStop::Disabled.to_string(), "reconnecting is off");
         // The transport's close reported again changes nothing.
         pair.command(|s, now| s.handle_closed(now));
         assert_eq!(pair.events(), vec![]);
