@@ -1032,6 +1032,10 @@ impl Driver {
                         .events
                         .force_send(ConnectionEvent::Reconnecting { delay, attempt });
                 }
+                Event::ReconnectStopped(stop) => {
+                    // The session connects again only after `Session::reconnect`.
+                    tracing::warn!(%stop, "not reconnecting");
+                }
                 Event::AuthChallenge { .. } => {}
             }
         }

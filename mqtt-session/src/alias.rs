@@ -2,6 +2,7 @@
 //! assigned automatically to the most recently used topics. Both live only as long as one
 //! connection [MQTT-3.3.2-7].
 
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::num::NonZeroU16;
 use mqtt_proto::TopicName;
@@ -51,10 +52,22 @@ impl InboundAliases {
             self.map.resize(index + 1, None);
         }
         if let Some(slot) = self.map.get_mut(index) {
-            *slot = Some(topic.clone());
+            // A server that repeats the topic with its alias costs no new copy.
+            if slot.as_ref() != Some(topic) {
+                *slot = Some(own_copy(topic));
+            }
         }
         Ok(topic.clone())
     }
+}
+
+/// A copy of `topic` in an allocation of its own. A decoded topic is a slice of the read
+/// buffer; kept in the table it would hold that whole buffer (as large as the message that
+/// set the alias) alive for as long as the alias lives.
+fn own_copy(topic: &TopicName) -> TopicName {
+    // The topic was validated when decoded; validating the copy again cannot fail, and if it
+    // did, keeping the shared slice is still correct, only larger.
+    TopicName::try_from(String::from(topic.as_str())).unwrap_or_else(|_| topic.clone())
 }
 
 /// How an outbound PUBLISH uses an alias.

@@ -4,20 +4,56 @@ use bytes::Bytes;
 use core::time::Duration;
 use mqtt_proto::{Connect, ConnectProperties, MqttString, ProtocolVersion, UserProperties, Will};
 
-/// The reconnect policy: exponential backoff with full jitter (each delay is drawn uniformly
-/// from zero to the current ceiling), reset after a connection that stayed up long enough.
+/// The reconnect policy: when the session wants its next connection after one ended without
+/// [`Session::disconnect`](crate::Session::disconnect). Each delay is drawn uniformly from
+/// zero to a ceiling ("full jitter"), so that clients cut off together do not come back
+/// together; the ceiling follows what the last attempts say about the server:
+///
+/// * **An attempt the server never accepted** (the transport failed, no CONNACK in time, a
+///   refusing CONNACK, a connection lost before its CONNACK) multiplies the ceiling by
+///   `multiplier_tenths / 10`, up to `max`. This is what an overloaded or absent broker looks
+///   like from the client, so a fleet spreads its attempts out to `max`.
+/// * **A connection the server accepted** (CONNACK success) shows the broker can take the
+///   client: when it is lost, the attempts start over from the first step, so a cut link is
+///   back within `initial` rather than after a ceiling earlier failures raised.
+/// * **Accepted connections that drop soon, one after another** (each before `stable_after`)
+///   raise that first step by `initial` each, up to `flap_max`: a server that accepts and then
+///   drops clients (shedding load, a client identifier taken over by another client) sees each
+///   of them at most once per `flap_max / 2` on average instead of every `initial / 2`, while a
+///   client on a flapping link still reconnects within a few seconds. A connection that stays
+///   up `stable_after` clears it. Failed attempts after a dropped connection grow from that
+///   step.
+///
+/// Refusals that retrying cannot change (bad credentials, banned, not authorized, an unusable
+/// client identifier or protocol version, a CONNECT the server cannot take) stop reconnecting
+/// unless `retry_refused` is set: see
+/// [`DisconnectReason::is_permanent`](crate::DisconnectReason::is_permanent). With `enabled`
+/// false every lost connection stops it. Either way the session reports
+/// [`Event::ReconnectStopped`](crate::Event::ReconnectStopped) and waits for
+/// [`Session::reconnect`](crate::Session::reconnect).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backoff {
-    /// Ceiling of the first delay.
+    /// Ceiling of the first delay (default 0.5 s).
     pub initial: Duration,
-    /// The ceiling never grows past this.
+    /// The ceiling never grows past this (default 60 s).
     pub max: Duration,
-    /// Each failed attempt multiplies the ceiling by this (in tenths: 20 = 2.0x).
+    /// Each failed attempt multiplies the ceiling by this (in tenths: 20 = 2.0x, the default).
     pub multiplier_tenths: u32,
-    /// A connection that stayed up this long resets the ceiling to `initial`.
+    /// The most the first step after an accepted connection grows to while accepted
+    /// connections keep dropping before `stable_after` (default 2 s; never below `initial`,
+    /// never above `max`).
+    pub flap_max: Duration,
+    /// A connection that stayed up this long clears the backoff (default 30 s).
     pub stable_after: Duration,
-    /// Whether to reconnect at all after a connection ends without `disconnect`.
+    /// Whether to reconnect at all after a connection ends without `disconnect` (default
+    /// true). When false, the session connects again only once the application calls
+    /// [`Session::reconnect`](crate::Session::reconnect).
     pub enabled: bool,
+    /// Whether a refusal that retrying cannot change is retried with backoff like any other
+    /// failed attempt (default false: reconnecting stops until
+    /// [`Session::reconnect`](crate::Session::reconnect)). For brokers known to refuse
+    /// credentials for a while (an authorization service that is down) and then accept them.
+    pub retry_refused: bool,
 }
 
 impl Default for Backoff {
@@ -26,8 +62,10 @@ impl Default for Backoff {
             initial: Duration::from_millis(500),
             max: Duration::from_secs(60),
             multiplier_tenths: 20,
+            flap_max: Duration::from_secs(2),
             stable_after: Duration::from_secs(30),
             enabled: true,
+            retry_refused: false,
         }
     }
 }
@@ -56,9 +94,14 @@ pub struct Config {
     pub clean_start: bool,
     /// Keep Alive; zero turns keep-alive off. Sent in whole seconds.
     pub keep_alive: Duration,
-    /// How long a PINGREQ (or the CONNACK) may go unanswered before the connection is declared
-    /// dead; `None` means the keep-alive interval itself.
+    /// How long a PINGREQ may go unanswered before the connection is declared dead; `None`
+    /// means the keep-alive interval itself (30 s when keep-alive is off).
     pub response_timeout: Option<Duration>,
+    /// How long after the transport came up the CONNACK may take (the whole enhanced
+    /// authentication exchange included) before the attempt counts as failed. Default 10 s: a
+    /// server that has not answered CONNECT by then is overloaded or not an MQTT server, and
+    /// the keep-alive (minutes, even hours) would leave the client waiting that long.
+    pub connack_timeout: Duration,
     /// User Name.
     pub username: Option<MqttString>,
     /// Password.
@@ -73,6 +116,13 @@ pub struct Config {
     /// Maximum Packet Size the client accepts; larger packets from the server are a
     /// DISCONNECT 0x95.
     pub maximum_packet_size: u32,
+    /// The largest PUBLISH the client sends, whole packet counted; a larger message is
+    /// refused by [`Session::publish`](crate::Session::publish) with
+    /// [`Error::ExceedsOutgoingLimit`](crate::Error::ExceedsOutgoingLimit). On v5 the
+    /// server's Maximum Packet Size applies as well (the lower one wins); v3.1.1 servers
+    /// announce no limit and drop the connection of a client that goes over theirs, so set
+    /// this to the broker's limit there. `None` (the default): no limit of the client's own.
+    pub max_outgoing_packet_size: Option<u32>,
     /// Topic Alias Maximum the client accepts from the server (v5).
     pub topic_alias_maximum: u16,
     /// The most topic aliases the client assigns itself (capped by the server's maximum);
@@ -112,6 +162,18 @@ pub struct Config {
     /// reuses its memory instead of growing it. Acknowledgements and other control packets are
     /// never held back. Default 64 KiB.
     pub transmit_buffer_limit: usize,
+    /// After how many connections in a row a QoS 1/2 publish is given up as one the server
+    /// will not take. A connection that the server ended (not the application) counts against
+    /// the first publish written on it that the server never showed it read (nothing written
+    /// from it on was acknowledged): where the server stopped reading. Once a publish has
+    /// been that point this many times in a row it fails with
+    /// [`PublishFailure::NeverAcknowledged`](crate::PublishFailure::NeverAcknowledged) and
+    /// leaves the queue, so the publishes behind it flow: a v3.1.1 broker drops the
+    /// connection of a client whose message is too large or not allowed, and resending it on
+    /// every reconnect would never end. Any acknowledgement of the publish, or of one written
+    /// after it, starts its count over, so ordinary cuts while acknowledgements flow do not
+    /// add up. Counts are not kept in snapshots. Default 5; 0 turns it off.
+    pub poison_limit: u16,
     /// The reconnect policy.
     pub backoff: Backoff,
     /// Seed of the generator that draws the backoff jitter; the session draws no other
@@ -120,9 +182,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with defaults: clean start, keep-alive 60 s, receive maximum 65,535,
-    /// maximum packet size 1 MiB, up to 16 outbound topic aliases (within the server's
-    /// maximum), 1,000 queued publishes, reconnect with 0.5 s to 60 s backoff.
+    /// A configuration with defaults: clean start, keep-alive 60 s, CONNACK within 10 s,
+    /// receive maximum 65,535, maximum packet size 1 MiB, up to 16 outbound topic aliases
+    /// (within the server's maximum), 1,000 queued publishes, reconnect with 0.5 s to 60 s
+    /// backoff.
     pub fn new(protocol_version: ProtocolVersion, client_id: MqttString) -> Self {
         Config {
             protocol_version,
@@ -130,12 +193,14 @@ impl Config {
             clean_start: true,
             keep_alive: Duration::from_secs(60),
             response_timeout: None,
+            connack_timeout: Duration::from_secs(10),
             username: None,
             password: None,
             will: None,
             session_expiry_interval: 0,
             receive_maximum: u16::MAX,
             maximum_packet_size: 1024 * 1024,
+            max_outgoing_packet_size: None,
             topic_alias_maximum: 0,
             outbound_topic_aliases: 16,
             request_response_information: false,
@@ -148,6 +213,7 @@ impl Config {
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,
             transmit_buffer_limit: 64 * 1024,
+            poison_limit: 5,
             backoff: Backoff::default(),
             random_seed: 0x5EED,
         }

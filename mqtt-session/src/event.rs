@@ -1,5 +1,6 @@
 //! What the session tells the application, the handles it gives out, and its errors.
 
+use crate::violation::ProtocolViolation;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -122,25 +123,79 @@ pub struct Connected {
     pub properties: ConnAckProperties,
 }
 
-/// Why a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a connection ended. Its text (`Display`) names the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DisconnectReason {
     /// The transport closed or failed ([`Session::handle_closed`](crate::Session::handle_closed)).
+    #[error("the transport closed")]
     TransportClosed,
     /// The application asked for it.
+    #[error("the application disconnected")]
     Local,
-    /// The server refused the connection in its CONNACK.
+    /// The server refused the connection in its CONNACK. Whether retrying can help:
+    /// [`DisconnectReason::is_permanent`].
+    #[error(
+        "the server refused the connection{how}: {0}",
+        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" }
+    )]
     Refused(ReasonCode),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
+    #[error("the server disconnected: {0}{why}", why = reason_string(.1.reason_string.as_ref()))]
     Server(ReasonCode, Box<DisconnectProperties>),
-    /// The server broke the protocol; the session sent DISCONNECT with this reason (v5) and
-    /// closed the connection.
-    ProtocolError(ReasonCode, mqtt_proto::Error),
+    /// The server broke the protocol: the rule it broke, and the reason code of the
+    /// DISCONNECT the session sent (v5) before it closed the connection.
+    #[error("protocol error by the server ({0}): {1}")]
+    ProtocolError(ReasonCode, ProtocolViolation),
     /// No CONNACK arrived in time.
+    #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
     /// No PINGRESP (or any packet) arrived in time after a PINGREQ.
+    #[error("no answer to PINGREQ within the response timeout")]
     KeepAliveTimeout,
+}
+
+impl DisconnectReason {
+    /// Whether this is a refusal that connecting again with the same CONNECT cannot change:
+    /// the credentials, the client, its protocol version or its CONNECT are refused (v5 0x84
+    /// Unsupported protocol version, 0x85 Client identifier not valid, 0x86 Bad user name or
+    /// password, 0x87 Not authorized, 0x8A Banned, 0x8C Bad authentication method, and 0x81,
+    /// 0x82, 0x90, 0x95, 0x99, 0x9A, 0x9B about the CONNECT itself; v3.1.1 return codes 1, 2,
+    /// 4, 5). The session does not retry these unless
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) says so. Refusals that may
+    /// pass (0x88 Server unavailable or v3.1.1 code 3, 0x89 Server busy, 0x97 Quota exceeded,
+    /// 0x9F Connection rate exceeded, ...) are not permanent.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, DisconnectReason::Refused(code) if crate::reconnect::is_permanent_refusal(*code))
+    }
+}
+
+/// Why the session stopped connecting by itself; [`Session::reconnect`](crate::Session::reconnect)
+/// lets it connect again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconnectStop {
+    /// Reconnecting is off ([`Backoff::enabled`](crate::Backoff::enabled) is false).
+    Disabled,
+    /// The server refused the connection for a reason that retrying cannot change
+    /// ([`DisconnectReason::is_permanent`]) and
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) is false.
+    Refused(ReasonCode),
+}
+
+impl core::fmt::Display for ReconnectStop {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ReconnectStop::Disabled => f.write_str("reconnecting is off"),
+            ReconnectStop::Refused(code) => {
+                write!(f, "the server refused the connection for good: {code}")
+            }
+        }
+    }
+}
+
+/// `" (reason string)"`, or nothing.
+fn reason_string(reason: Option<&MqttString>) -> alloc::string::String {
+    reason.map_or_else(alloc::string::String::new, |r| alloc::format!(" ({r})"))
 }
 
 /// Why a publish ended without being delivered.
@@ -161,6 +216,22 @@ pub enum PublishFailure {
     QoSNotSupported(QoS),
     /// It is retained and the server does not support retained messages.
     RetainNotSupported,
+    /// The server ended `connections` connections in a row after it was sent on them, without
+    /// acknowledging it or anything sent after it: it most likely will not take the message
+    /// (too large, not allowed) and drops the connection instead of saying so, as v3.1.1
+    /// brokers do ([`Config::poison_limit`](crate::Config::poison_limit)).
+    NeverAcknowledged {
+        /// Connections in a row it was sent on.
+        connections: u16,
+    },
+    /// It is larger than [`Config::max_outgoing_packet_size`](crate::Config::max_outgoing_packet_size)
+    /// (a message accepted before under another configuration, restored from a snapshot).
+    ExceedsOutgoingLimit {
+        /// Its encoded size.
+        size: usize,
+        /// The configured limit.
+        max: u32,
+    },
 }
 
 /// The outcome of one topic filter of a SUBSCRIBE.
@@ -215,15 +286,25 @@ pub enum Event {
         results: Vec<ReasonCode>,
     },
     /// A connection ended. The session keeps its state and, unless the application
-    /// disconnected or reconnecting is off, schedules the next attempt.
+    /// disconnected, follows it with [`Event::ReconnectScheduled`] or
+    /// [`Event::ReconnectStopped`].
     Disconnected(DisconnectReason),
     /// The next connection attempt waits this long.
     ReconnectScheduled {
         /// The delay.
         delay: Duration,
-        /// Consecutive failed attempts so far.
+        /// Connections in a row that ended before
+        /// [`Backoff::stable_after`](crate::Backoff::stable_after), whether the server had
+        /// accepted them or not, the one this delay leads to included.
         attempt: u32,
     },
+    /// The session will not connect again by itself (after a lost connection, or an attempt
+    /// that failed before the transport came up): [`Session::should_connect`] stays false
+    /// until the application calls [`Session::reconnect`].
+    ///
+    /// [`Session::should_connect`]: crate::Session::should_connect
+    /// [`Session::reconnect`]: crate::Session::reconnect
+    ReconnectStopped(ReconnectStop),
     /// The server sent AUTH (v5 enhanced authentication); answer with
     /// [`Session::auth`](crate::Session::auth).
     AuthChallenge {
@@ -247,6 +328,15 @@ pub enum Error {
     /// The packet is larger than the server's Maximum Packet Size.
     #[error("packet of {size} bytes exceeds the server's maximum packet size {max}")]
     PacketTooLarge {
+        /// Encoded size.
+        size: usize,
+        /// The limit.
+        max: u32,
+    },
+    /// The PUBLISH is larger than
+    /// [`Config::max_outgoing_packet_size`](crate::Config::max_outgoing_packet_size).
+    #[error("packet of {size} bytes exceeds the configured maximum outgoing packet size {max}")]
+    ExceedsOutgoingLimit {
         /// Encoded size.
         size: usize,
         /// The limit.

@@ -14,7 +14,8 @@
 //!    passed; early or repeated calls are harmless).
 //! 3. **Commands**, answered at once: [`Session::publish`] (returns the publish's id and
 //!    Packet Identifier), [`Session::subscribe`], [`Session::unsubscribe`], [`Session::ack`]
-//!    (manual-ack mode), [`Session::disconnect`], [`Session::auth`].
+//!    (manual-ack mode), [`Session::disconnect`], [`Session::reconnect`] (connect again after
+//!    [`Event::ReconnectStopped`] or `disconnect`), [`Session::auth`].
 //! 4. **Outputs**, drained after *every* input and command: [`Session::poll_transmit`] (bytes
 //!    to write, encoded into the caller's buffer), [`Session::poll_timeout`] (when to call
 //!    `handle_timeout`), [`Session::poll_event`] (what happened).
@@ -49,7 +50,13 @@
 //! * Topic aliases are assigned when a message is written, never while it is queued, so a
 //!   queued message never carries an alias of a previous connection.
 //! * A protocol error from the server is answered (v5: DISCONNECT with its reason code),
-//!   reported once as [`Event::Disconnected`], and never a panic; the session's state is kept.
+//!   reported once as [`Event::Disconnected`] with the rule it broke ([`ProtocolViolation`]),
+//!   and never a panic; the session's state is kept.
+//! * Reconnecting follows [`Backoff`]: quickly after a connection the server accepted, further
+//!   apart while attempts fail, and not at all after a refusal that retrying cannot change or
+//!   when it is off, until [`Session::reconnect`].
+//! * A publish the server answers only by dropping the connection is given up after
+//!   [`Config::poison_limit`] connections in a row, so the publishes behind it flow.
 #![doc = concat!("# The run loop of `custom-event-loop`\n\n```no_run\n", include_str!("../../examples/src/bin/custom-event-loop.rs"), "\n```\n")]
 #![no_std]
 #![forbid(unsafe_code)]
@@ -61,16 +68,21 @@ extern crate std;
 
 mod alias;
 mod backoff;
+mod changes;
 mod config;
 mod event;
 mod ids;
 mod inbound;
 mod journal;
+mod limits;
 mod outbound;
 mod persist;
+mod poison;
+mod reconnect;
 mod session;
 mod subscriptions;
 mod time;
+mod violation;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -78,10 +90,12 @@ pub mod testing;
 pub use config::{Backoff, Config, QueueFullPolicy};
 pub use event::{
     AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
-    PublishId, PublishTicket, RequestId, ServerLimits, SubscribeResult, SubscriptionKey,
+    PublishId, PublishTicket, ReconnectStop, RequestId, ServerLimits, SubscribeResult,
+    SubscriptionKey,
 };
 pub use journal::{Journal, JournalWrite};
 pub use outbound::Stage;
 pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
 pub use session::{OutboundMessage, Session, State};
 pub use time::{Instant, Timer};
+pub use violation::ProtocolViolation;

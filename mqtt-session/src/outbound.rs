@@ -12,7 +12,9 @@ use alloc::vec::Vec;
 use core::time::Duration;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
 
+use crate::changes::ChangeLog;
 use crate::event::PublishId;
+use crate::poison::{Strikes, Watch};
 use crate::time::Instant;
 
 /// Where a publish stands.
@@ -40,6 +42,8 @@ pub(crate) struct Outgoing<I> {
     pub(crate) expires_at: Option<I>,
     /// The PUBREC's reason code, reported when the PUBCOMP arrives.
     pub(crate) rec_reason: ReasonCode,
+    /// Connections that ended without the server taking it ([`crate::poison`]).
+    pub(crate) strikes: Strikes,
 }
 
 impl<I> Outgoing<I> {
@@ -68,40 +72,8 @@ pub(crate) struct Outbound<I> {
     window_closed: bool,
     /// The entries added, changed or removed since a journal last asked.
     changes: ChangeLog,
-}
-
-/// The ids of the entries whose persistent part (stage, message) changed, so that a journal
-/// looks at those instead of comparing the whole queue on every turn
-/// ([`crate::Journal::write_session`]). Kept only once a journal has asked, and at most
-/// [`ChangeLog::limit`] ids: past that, or when the entries are not in id order, the journal
-/// is told to compare everything.
-#[derive(Debug, Clone, Default)]
-struct ChangeLog {
-    tracking: bool,
-    /// More changes than the log keeps: it says nothing until the next take.
-    overflowed: bool,
-    /// An entry was added with an id not above the last one's (a restored snapshot out of
-    /// order): entries cannot be found by id until the queue has been empty.
-    unordered: bool,
-    ids: Vec<u64>,
-}
-
-impl ChangeLog {
-    fn limit(entries: usize) -> usize {
-        entries.saturating_mul(4).saturating_add(1024)
-    }
-
-    fn note(&mut self, id: PublishId, entries: usize) {
-        if !self.tracking || self.overflowed {
-            return;
-        }
-        if self.ids.len() >= Self::limit(entries) {
-            self.overflowed = true;
-            self.ids = Vec::new();
-        } else {
-            self.ids.push(id.0);
-        }
-    }
+    /// How far the server read on this connection, for [`Outbound::connection_lost`].
+    watch: Watch,
 }
 
 impl<I: Instant> Outbound<I> {
@@ -115,6 +87,7 @@ impl<I: Instant> Outbound<I> {
             scan_from: 0,
             window_closed: false,
             changes: ChangeLog::default(),
+            watch: Watch::default(),
         }
     }
 
@@ -123,20 +96,7 @@ impl<I: Instant> Outbound<I> {
     /// say (the first call, which starts it; too many changes; entries out of id order), and
     /// then every entry must be looked at.
     pub(crate) fn take_changes(&mut self, into: &mut Vec<u64>) -> bool {
-        into.clear();
-        if self.entries.is_empty() {
-            self.changes.unordered = false;
-        }
-        let log = &mut self.changes;
-        let complete = log.tracking && !log.overflowed && !log.unordered;
-        log.tracking = true;
-        log.overflowed = false;
-        if complete {
-            core::mem::swap(&mut log.ids, into);
-        } else {
-            log.ids.clear();
-        }
-        complete
+        self.changes.take(into, self.entries.is_empty())
     }
 
     /// The entry with this id (found by a binary search: call only after
@@ -152,11 +112,8 @@ impl<I: Instant> Outbound<I> {
 
     /// Appends `entry`, noting it as changed and whether it keeps the queue in id order.
     fn push_entry(&mut self, entry: Outgoing<I>) {
-        match self.entries.back() {
-            Some(last) if last.id >= entry.id => self.changes.unordered = true,
-            Some(_) => {}
-            None => self.changes.unordered = false,
-        }
+        self.changes
+            .appended(self.entries.back().map(|last| last.id), entry.id);
         self.note(entry.id);
         self.entries.push_back(entry);
     }
@@ -208,6 +165,7 @@ impl<I: Instant> Outbound<I> {
             pending_tx: true,
             expires_at,
             rec_reason: ReasonCode::Success,
+            strikes: Strikes::default(),
         });
     }
 
@@ -251,6 +209,7 @@ impl<I: Instant> Outbound<I> {
         if entry.stage != stage && !(stage == Stage::Sent && was_sent) {
             return None;
         }
+        self.watch.acknowledged(&entry.strikes);
         let entry = self.take_at(index)?;
         self.forget(&entry);
         Some(entry)
@@ -302,6 +261,8 @@ impl<I: Instant> Outbound<I> {
         if entry.stage != Stage::Released {
             self.changes.note(entry.id, entries);
         }
+        self.watch.acknowledged(&entry.strikes);
+        entry.strikes.cleared();
         entry.stage = Stage::Released;
         entry.rec_reason = reason;
         if entry.pending_tx {
@@ -355,6 +316,7 @@ impl<I: Instant> Outbound<I> {
             entry.pending_tx = false;
             self.pending_tx = self.pending_tx.saturating_sub(1);
         }
+        self.watch.written(&mut entry.strikes);
         match entry.stage {
             Stage::Queued if entry.publish.qos() == QoS::AtMostOnce => {
                 let entry = self.take_at(index)?;
@@ -436,16 +398,43 @@ impl<I: Instant> Outbound<I> {
     }
 
     /// The connection ended: nothing is in flight on a connection any more; QoS 0 messages
-    /// still queued stay queued.
-    pub(crate) fn connection_lost(&mut self) {
+    /// still queued stay queued. When the server (not the application) ended it (`judge`),
+    /// each publish sent on it and not taken counts it against itself ([`crate::poison`]);
+    /// those that reach `poison_limit` leave the queue through `poisoned`.
+    pub(crate) fn connection_lost(
+        &mut self,
+        judge: bool,
+        poison_limit: u16,
+        mut poisoned: impl FnMut(Outgoing<I>),
+    ) {
         self.scan_from = 0;
         self.window_closed = false;
-        for entry in self.entries.iter_mut() {
+        let judged = |e: &Outgoing<I>| judge && e.stage == Stage::Sent;
+        let stopped_at = self
+            .entries
+            .iter()
+            .filter(|e| judged(e))
+            .filter_map(|e| self.watch.unread(&e.strikes))
+            .min();
+        let mut index = 0;
+        while let Some(entry) = self.entries.get_mut(index) {
             if entry.stage != Stage::Queued && entry.pending_tx {
                 entry.pending_tx = false;
                 self.pending_tx = self.pending_tx.saturating_sub(1);
             }
+            let judged = judged(entry);
+            if self
+                .watch
+                .connection_ended(&mut entry.strikes, judged, stopped_at, poison_limit)
+            {
+                if let Some(entry) = self.remove(index) {
+                    poisoned(entry);
+                }
+                continue;
+            }
+            index += 1;
         }
+        self.watch.reset();
     }
 
     /// The server resumed the session: resend, in order, PUBREL for every `Released` entry and
@@ -582,7 +571,7 @@ mod tests {
             q.mark_written(index);
         }
         assert_eq!(changes(&mut q), Some(vec![2, 3, 1, 2, 3]));
-        q.connection_lost();
+        q.connection_lost(false, 0, |_| {});
         q.resume(10);
         assert_eq!(changes(&mut q), Some(vec![1, 3]), "DUP set on the resend");
         let index = q.next_due(10).unwrap();
@@ -609,6 +598,7 @@ mod tests {
             pending_tx: false,
             expires_at: None,
             rec_reason: ReasonCode::Success,
+            strikes: Strikes::default(),
         });
         let ids: Vec<u64> = q.entries.iter().map(|e| e.id.0).collect();
         assert_eq!(ids, [1, 2009, 5]);

@@ -319,6 +319,7 @@ impl<I: Instant> Session<I> {
                     publish: p.publish,
                     expires_at,
                     rec_reason: mqtt_proto::ReasonCode::Success,
+                    strikes: Default::default(),
                 }
             })
             .collect();

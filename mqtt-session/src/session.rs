@@ -15,7 +15,6 @@ use mqtt_proto::{
 };
 
 use crate::alias::{AliasError, AliasUse, InboundAliases, OutboundAliases};
-use crate::backoff::BackoffState;
 use crate::config::Config;
 use crate::event::{
     AckToken, ConfigError, Connected, DisconnectReason, Error, Event, Message, PublishFailure,
@@ -23,9 +22,12 @@ use crate::event::{
 };
 use crate::ids::PacketIds;
 use crate::inbound::{Inbound, Qos2};
+use crate::limits::{self, Exceeded};
 use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
+use crate::reconnect::{Ended, Next, Reconnect};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
 use crate::time::{after, Instant, Timer, Timers};
+use crate::violation::ProtocolViolation;
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,6 +101,9 @@ pub struct Session<I> {
     clean_sent: bool,
     /// The application called `disconnect`: no reconnecting.
     user_closed: bool,
+    /// The session ended the last connection itself (its transport may still be open): the
+    /// close that follows is not a failed attempt.
+    closed_by_session: bool,
     timers: Timers<I>,
     decoder: Decoder,
     limits: ServerLimits,
@@ -113,7 +118,7 @@ pub struct Session<I> {
     subs: Subscriptions,
     control: VecDeque<Control>,
     events: VecDeque<Event>,
-    backoff: BackoffState,
+    reconnect: Reconnect,
     publish_seq: u64,
     request_seq: u64,
 }
@@ -139,6 +144,7 @@ impl<I: Instant> Session<I> {
             resumable: !config.clean_start,
             clean_sent: config.clean_start,
             user_closed: false,
+            closed_by_session: false,
             timers: Timers::new(),
             decoder,
             limits: ServerLimits::v311(config.keep_alive),
@@ -155,7 +161,7 @@ impl<I: Instant> Session<I> {
             // One event is the common case; a queue that grew in a burst is given back once
             // the connection is quiet (see `give_back_burst_memory`).
             events: VecDeque::with_capacity(1),
-            backoff: BackoffState::new(config.random_seed),
+            reconnect: Reconnect::new(config.random_seed),
             publish_seq: 0,
             request_seq: 0,
             config,
@@ -217,10 +223,12 @@ impl<I: Instant> Session<I> {
     }
 
     /// Whether the session wants a new connection at `now`: it is idle, the application has not
-    /// disconnected, and any reconnect backoff is over.
+    /// disconnected, reconnecting has not stopped ([`Event::ReconnectStopped`]), and any
+    /// reconnect backoff is over.
     pub fn should_connect(&self, now: I) -> bool {
         self.state == State::Idle
             && !self.user_closed
+            && !self.reconnect.is_stopped()
             && self.timers.get(Timer::Reconnect).is_none_or(|at| at <= now)
     }
 
@@ -250,13 +258,17 @@ impl<I: Instant> Session<I> {
     // ----------------------------------------------------------------- inputs
 
     /// The transport is up: the session queues CONNECT, the first packet of every connection
-    /// [MQTT-3.1.0-1], and starts waiting for CONNACK.
+    /// [MQTT-3.1.0-1], and starts waiting for CONNACK (for
+    /// [`Config::connack_timeout`](crate::Config::connack_timeout)). A connection opened while
+    /// reconnecting had stopped counts as the application's [`Session::reconnect`].
     pub fn handle_connected(&mut self, now: I) {
         if matches!(self.state, State::Connecting | State::Connected) {
             self.end_connection(now, DisconnectReason::TransportClosed);
         }
         self.state = State::Connecting;
         self.user_closed = false;
+        self.closed_by_session = false;
+        self.reconnect.allow();
         self.control.clear();
         self.timers.stop(Timer::Reconnect);
         self.clean_sent = !self.resumable;
@@ -274,7 +286,7 @@ impl<I: Instant> Session<I> {
         // The previous server's keep-alive does not carry over to this connection.
         self.keep_alive = self.config.keep_alive;
         self.timers
-            .set(Timer::ConnAck, after(now, self.response_timeout()));
+            .set(Timer::ConnAck, after(now, self.config.connack_timeout));
     }
 
     /// Bytes arrived. Every whole packet is taken off the front of `buf` and handled; a partial
@@ -286,7 +298,7 @@ impl<I: Instant> Session<I> {
                 Ok(Decoded::Packet(packet)) => self.on_packet(now, packet),
                 Ok(Decoded::Incomplete { .. }) => return,
                 Err(e) => {
-                    self.protocol_error(now, e.reason_code(), e);
+                    self.protocol_error(now, e.reason_code(), e.into());
                 }
             }
         }
@@ -300,16 +312,23 @@ impl<I: Instant> Session<I> {
         match self.state {
             State::Connecting | State::Connected => {
                 self.end_connection(now, DisconnectReason::TransportClosed);
+                self.closed_by_session = false;
                 self.state = State::Idle;
             }
             State::Closing => {
                 self.control.clear();
+                self.closed_by_session = false;
                 self.state = State::Idle;
             }
             State::Idle => {
-                // A connection attempt that failed before the transport came up.
-                if self.timers.get(Timer::Reconnect).is_none() && !self.user_closed {
-                    self.schedule_reconnect(now);
+                if core::mem::take(&mut self.closed_by_session) {
+                    // The close of the connection the session ended: already reported.
+                } else if self.timers.get(Timer::Reconnect).is_none()
+                    && !self.user_closed
+                    && !self.reconnect.is_stopped()
+                {
+                    // A connection attempt that failed before the transport came up.
+                    self.plan_next(now, Ended::Failed);
                 }
             }
         }
@@ -396,13 +415,7 @@ impl<I: Instant> Session<I> {
             publish.qos_pid = QosPid::new(message.qos, PacketId::MIN);
         }
         let size = publish.encoded_len(self.config.protocol_version)?;
-        if self.state == State::Connected {
-            self.check_limits(&publish, size).map_err(|f| match f {
-                PublishFailure::PacketTooLarge { size, max } => Error::PacketTooLarge { size, max },
-                PublishFailure::QoSNotSupported(q) => Error::QoSNotSupported(q),
-                _ => Error::RetainNotSupported,
-            })?;
-        }
+        self.check_limits(&publish, size).map_err(Exceeded::error)?;
         if self.outbound.queued() >= self.config.max_queued {
             return Err(Error::QueueFull);
         }
@@ -629,6 +642,19 @@ impl<I: Instant> Session<I> {
         Ok(())
     }
 
+    /// Asks for a connection: [`Session::should_connect`] is true from now on while the
+    /// session is idle. This is how the application connects again after
+    /// [`Event::ReconnectStopped`] (reconnecting is off, or the server refused the connection
+    /// for good) or after [`Session::disconnect`] (the session takes new work again); it also
+    /// cuts a backoff delay short. While a connection is open it changes nothing for that
+    /// connection, and the backoff keeps its counts, so a refusal that comes again is not
+    /// retried sooner than the policy says.
+    pub fn reconnect(&mut self, _now: I) {
+        self.reconnect.allow();
+        self.user_closed = false;
+        self.timers.stop(Timer::Reconnect);
+    }
+
     /// Sends AUTH (v5 enhanced authentication): the answer to an
     /// [`Event::AuthChallenge`] (Continue authentication) or a re-authentication
     /// (Re-authenticate) while connected. An application that finds the server's answer
@@ -718,7 +744,11 @@ impl<I: Instant> Session<I> {
                 while let Some(c) = self.control.pop_front() {
                     self.write_control(c, buf);
                 }
-                self.write_requests(buf);
+                self.subs.write_pending(
+                    self.config.protocol_version,
+                    self.limits.subscription_identifier_available,
+                    buf,
+                );
                 self.write_publishes(now, buf);
             }
         }
@@ -769,22 +799,12 @@ impl<I: Instant> Session<I> {
         RequestId(self.request_seq)
     }
 
-    /// Whether the server's limits let this publish go: Maximum Packet Size [MQTT-3.2.2-15],
-    /// Maximum QoS [MQTT-3.2.2-11], Retain Available [MQTT-3.2.2-14]. Checked when it is
-    /// accepted and again when it is sent (the limits may change across a reconnect).
-    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), PublishFailure> {
-        if let Some(max) = self.limits.maximum_packet_size {
-            if size > max as usize {
-                return Err(PublishFailure::PacketTooLarge { size, max });
-            }
-        }
-        if publish.qos() > self.limits.maximum_qos {
-            return Err(PublishFailure::QoSNotSupported(publish.qos()));
-        }
-        if publish.retain && !self.limits.retain_available {
-            return Err(PublishFailure::RetainNotSupported);
-        }
-        Ok(())
+    /// Whether the limits let this publish go ([`limits::check`]): checked when it is
+    /// accepted and again when it is sent (the server's limits may change across a reconnect,
+    /// a restored message may predate the configuration).
+    fn check_limits(&self, publish: &Publish, size: usize) -> Result<(), Exceeded> {
+        let server = (self.state == State::Connected).then_some(&self.limits);
+        limits::check(publish, size, self.config.max_outgoing_packet_size, server)
     }
 
     fn write_control(&mut self, control: Control, buf: &mut BytesMut) {
@@ -830,94 +850,6 @@ impl<I: Instant> Session<I> {
         };
     }
 
-    /// SUBSCRIBE and UNSUBSCRIBE requests not yet sent on this connection, in the order they
-    /// were asked for. The server answers in order, so an UNSUBSCRIBE followed by a SUBSCRIBE of
-    /// the same filter (a subscription stream dropped and made again) leaves the filter
-    /// subscribed only if they go out in that order too. Resubscriptions restore what the
-    /// server lost before anything asked since, so they go first.
-    fn write_requests(&mut self, buf: &mut BytesMut) {
-        // Sorted once per call (not rescanned per packet: tens of thousands of requests can
-        // wait while offline). An empty `Vec` allocates nothing when nothing waits.
-        // (resubscriptions first, then the order asked for; which list; index in it)
-        let mut order: Vec<((bool, RequestId), bool, usize)> = Vec::new();
-        order.extend(
-            self.subs
-                .subscribes
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| !p.sent)
-                .map(|(i, p)| ((!p.resubscribe, p.request), true, i)),
-        );
-        order.extend(
-            self.subs
-                .unsubscribes
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| !p.sent)
-                .map(|(i, p)| ((true, p.request), false, i)),
-        );
-        order.sort_unstable_by_key(|&(key, _, _)| key);
-        for (_, subscribe, index) in order {
-            if subscribe {
-                self.write_subscribe(index, buf);
-            } else {
-                self.write_unsubscribe(index, buf);
-            }
-        }
-    }
-
-    /// Writes the pending SUBSCRIBE at `index` and marks it sent.
-    fn write_subscribe(&mut self, index: usize, buf: &mut BytesMut) {
-        let version = self.config.protocol_version;
-        let ids_available = self.limits.subscription_identifier_available;
-        let Some(pending) = self.subs.subscribes.get_mut(index) else {
-            return;
-        };
-        pending.sent = true;
-        let mut properties = pending.properties.clone();
-        if version == ProtocolVersion::V5 {
-            if properties.subscription_identifier.is_none() && ids_available {
-                // Derived from the request's number, which is never reused (wrapping only
-                // after 268,435,455 requests).
-                properties.subscription_identifier =
-                    SubscriptionIdentifier::new((pending.request.0 % 268_435_455) as u32 + 1);
-            }
-            if !ids_available {
-                properties.subscription_identifier = None;
-            }
-        }
-        let keys = pending.keys.clone();
-        let packet_id = pending.packet_id;
-        let mut filters = Vec::with_capacity(keys.len());
-        for key in &keys {
-            if let Some(s) = self.subs.get_mut(*key) {
-                s.identifier = properties.subscription_identifier;
-                filters.push(s.filter.clone());
-            }
-        }
-        let _ = Subscribe {
-            packet_id,
-            filters,
-            properties,
-        }
-        .encode(version, buf);
-    }
-
-    /// Writes the pending UNSUBSCRIBE at `index` and marks it sent.
-    fn write_unsubscribe(&mut self, index: usize, buf: &mut BytesMut) {
-        let version = self.config.protocol_version;
-        let Some(pending) = self.subs.unsubscribes.get_mut(index) else {
-            return;
-        };
-        pending.sent = true;
-        let _ = Unsubscribe {
-            packet_id: pending.packet_id,
-            filters: pending.filters.clone(),
-            properties: pending.properties.clone(),
-        }
-        .encode(version, buf);
-    }
-
     /// PUBLISH and PUBREL packets of the outbound queue, in order, within flow control.
     fn write_publishes(&mut self, now: I, buf: &mut BytesMut) {
         let version = self.config.protocol_version;
@@ -937,9 +869,9 @@ impl<I: Instant> Session<I> {
             }
             // The server's limits may have changed since the message was accepted.
             let size = entry.publish.encoded_len(version).unwrap_or(usize::MAX);
-            if let Err(failure) = self.check_limits(&entry.publish, size) {
+            if let Err(exceeded) = self.check_limits(&entry.publish, size) {
                 if let Some(entry) = self.outbound.remove(index) {
-                    self.fail(entry, failure);
+                    self.fail(entry, exceeded.failure());
                 }
                 continue;
             }
@@ -1022,7 +954,7 @@ impl<I: Instant> Session<I> {
                 other => self.protocol_error(
                     now,
                     ReasonCode::ProtocolError,
-                    unexpected(other.packet_type()),
+                    ProtocolViolation::BeforeConnAck(other.packet_type()),
                 ),
             }
             return;
@@ -1038,10 +970,17 @@ impl<I: Instant> Session<I> {
             Packet::PingResp => {}
             Packet::Disconnect(d) => self.on_server_disconnect(now, d),
             Packet::Auth(a) => self.on_auth(now, a),
+            // [MQTT-3.2.0-2]: one CONNACK per connection. The decoder lets through only what a
+            // server sends, so a second CONNACK is all that can arrive here.
+            Packet::ConnAck(_) => self.protocol_error(
+                now,
+                ReasonCode::ProtocolError,
+                ProtocolViolation::SecondConnAck,
+            ),
             other => self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,
-                unexpected(other.packet_type()),
+                unexpected(other.packet_type()).into(),
             ),
         }
     }
@@ -1060,23 +999,23 @@ impl<I: Instant> Session<I> {
             self.protocol_error(
                 now,
                 ReasonCode::ProtocolError,
-                unexpected(PacketType::ConnAck),
+                ProtocolViolation::SessionPresentAfterCleanStart,
             );
             return;
         }
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
         // [MQTT-4.12.0-5]: a successful CONNACK after enhanced authentication repeats the
         // method.
-        if v5
-            && self.config.authentication_method.is_some()
-            && ack.properties.authentication_method != self.config.authentication_method
-        {
-            self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::ConnAck),
-            );
-            return;
+        if let Some(sent) = &self.config.authentication_method {
+            if v5 && ack.properties.authentication_method.as_ref() != Some(sent) {
+                let violation = ProtocolViolation::AuthenticationMethod {
+                    packet: PacketType::ConnAck,
+                    got: ack.properties.authentication_method.clone(),
+                    sent: sent.clone(),
+                };
+                self.protocol_error(now, ReasonCode::ProtocolError, violation);
+                return;
+            }
         }
         let p = &ack.properties;
         // [MQTT-3.1.2-21], [MQTT-3.2.2-21]: the server's keep-alive replaces ours.
@@ -1213,14 +1152,15 @@ impl<I: Instant> Session<I> {
                     return self.protocol_error(
                         now,
                         ReasonCode::TopicAliasInvalid,
-                        mqtt_proto::Error::InvalidPropertyValue(mqtt_proto::PropertyId::TopicAlias),
+                        mqtt_proto::Error::InvalidPropertyValue(mqtt_proto::PropertyId::TopicAlias)
+                            .into(),
                     );
                 }
                 Err(AliasError::Unknown) => {
                     return self.protocol_error(
                         now,
                         ReasonCode::ProtocolError,
-                        mqtt_proto::Error::EmptyTopicName,
+                        ProtocolViolation::UnknownTopicAlias(alias.get()),
                     );
                 }
             }
@@ -1289,13 +1229,13 @@ impl<I: Instant> Session<I> {
         }
     }
 
-    /// The server sent more QoS 1/2 messages than our Receive Maximum: DISCONNECT 0x93
-    /// (section 3.3.4).
+    /// The server sent more QoS 1/2 messages than our Receive Maximum [MQTT-3.3.4-9]:
+    /// DISCONNECT 0x93 (section 3.3.4).
     fn receive_maximum_exceeded(&mut self, now: I) {
         self.protocol_error(
             now,
             ReasonCode::ReceiveMaximumExceeded,
-            unexpected(PacketType::Publish),
+            ProtocolViolation::ReceiveMaximumExceeded(self.config.receive_maximum),
         );
     }
 
@@ -1405,11 +1345,12 @@ impl<I: Instant> Session<I> {
         self.ids.release(pending.packet_id);
         // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: one reason code per filter, in order.
         if ack.reason_codes.len() != pending.keys.len() {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::SubAck),
-            );
+            let violation = ProtocolViolation::ReasonCodeCount {
+                packet: PacketType::SubAck,
+                expected: pending.keys.len(),
+                got: ack.reason_codes.len(),
+            };
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         let mut results: Vec<SubscribeResult> = Vec::with_capacity(pending.keys.len());
         for (&key, &code) in pending.keys.iter().zip(&ack.reason_codes) {
@@ -1467,11 +1408,12 @@ impl<I: Instant> Session<I> {
             ProtocolVersion::V5 => ack.reason_codes,
         };
         if results.len() != pending.filters.len() {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::UnsubAck),
-            );
+            let violation = ProtocolViolation::ReasonCodeCount {
+                packet: PacketType::UnsubAck,
+                expected: pending.filters.len(),
+                got: results.len(),
+            };
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         for (filter, code) in pending.filters.iter().zip(&results) {
             if !code.is_error() {
@@ -1504,15 +1446,21 @@ impl<I: Instant> Session<I> {
             ReasonCode::Success => self.state == State::Connected,
             _ => false,
         };
-        if !reason_ok
-            || self.config.authentication_method.is_none()
-            || auth.properties.authentication_method != self.config.authentication_method
-        {
-            return self.protocol_error(
-                now,
-                ReasonCode::ProtocolError,
-                unexpected(PacketType::Auth),
-            );
+        let violation = match &self.config.authentication_method {
+            // [MQTT-4.12.0-6]
+            None => Some(ProtocolViolation::UnrequestedAuth),
+            Some(_) if !reason_ok => Some(ProtocolViolation::AuthReason(auth.reason_code)),
+            Some(sent) if auth.properties.authentication_method.as_ref() != Some(sent) => {
+                Some(ProtocolViolation::AuthenticationMethod {
+                    packet: PacketType::Auth,
+                    got: auth.properties.authentication_method.clone(),
+                    sent: sent.clone(),
+                })
+            }
+            Some(_) => None,
+        };
+        if let Some(violation) = violation {
+            return self.protocol_error(now, ReasonCode::ProtocolError, violation);
         }
         self.events.push_back(Event::AuthChallenge {
             reason_code: auth.reason_code,
@@ -1523,7 +1471,7 @@ impl<I: Instant> Session<I> {
     /// The server broke the protocol: on v5, DISCONNECT with the reason; then the connection
     /// ends [MQTT-4.8.0-1], and the error is reported once. The session's state is kept
     /// ([MQTT-4.1.0-1]: it lives as long as the session, not the connection).
-    fn protocol_error(&mut self, now: I, reason: ReasonCode, error: mqtt_proto::Error) {
+    fn protocol_error(&mut self, now: I, reason: ReasonCode, error: ProtocolViolation) {
         self.end_connection(now, DisconnectReason::ProtocolError(reason, error));
         if self.config.protocol_version == ProtocolVersion::V5 {
             self.control
@@ -1548,36 +1496,48 @@ impl<I: Instant> Session<I> {
     /// What every end of a connection does: stop its timers, forget what belonged to it, report
     /// it, and schedule the next attempt. The caller sets the state after.
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
-        let was_stable = self.connected_at.is_some_and(|at| {
-            now.saturating_duration_since(at) >= self.config.backoff.stable_after
-        });
+        let ended = match (self.connected_at, &reason) {
+            (Some(at), _) => Ended::Accepted(now.saturating_duration_since(at)),
+            (None, DisconnectReason::Refused(code)) => Ended::Refused(*code),
+            (None, _) => Ended::Failed,
+        };
+        self.closed_by_session = true;
         self.timers.stop_connection_timers();
         self.control.clear();
         self.give_back_burst_memory();
-        self.outbound.connection_lost();
+        let mut poisoned = Vec::new();
+        let by_server = reason != DisconnectReason::Local;
+        self.outbound
+            .connection_lost(by_server, self.config.poison_limit, |e| poisoned.push(e));
         self.inbound.connection_lost();
         self.subs.connection_lost();
         self.ping_outstanding = false;
         self.connected_at = None;
         self.events.push_back(Event::Disconnected(reason));
-        if was_stable {
-            self.backoff.reset();
+        for entry in poisoned {
+            let connections = entry.strikes.count();
+            self.fail(entry, PublishFailure::NeverAcknowledged { connections });
         }
-        if !self.user_closed {
-            self.schedule_reconnect(now);
+        if self.user_closed {
+            self.reconnect.record(&self.config.backoff, ended);
+        } else {
+            self.plan_next(now, ended);
         }
     }
 
-    fn schedule_reconnect(&mut self, now: I) {
-        if !self.config.backoff.enabled {
-            return;
+    /// Schedules the next attempt after `ended`, or stops reconnecting, as the policy says.
+    fn plan_next(&mut self, now: I, ended: Ended) {
+        match self.reconnect.after(&self.config.backoff, ended) {
+            Next::After { delay, attempt } => {
+                self.timers.set(Timer::Reconnect, after(now, delay));
+                self.events
+                    .push_back(Event::ReconnectScheduled { delay, attempt });
+            }
+            Next::Stop(stop) => {
+                self.timers.stop(Timer::Reconnect);
+                self.events.push_back(Event::ReconnectStopped(stop));
+            }
         }
-        let delay = self.backoff.next_delay(&self.config.backoff);
-        self.timers.set(Timer::Reconnect, after(now, delay));
-        self.events.push_back(Event::ReconnectScheduled {
-            delay,
-            attempt: self.backoff.attempt(),
-        });
     }
 
     // ------------------------------------------------------------- persistence hooks

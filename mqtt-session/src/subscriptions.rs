@@ -2,9 +2,10 @@
 //! resubscribe when the server loses the session), and the routing of inbound messages to them.
 
 use alloc::vec::Vec;
+use bytes::BytesMut;
 use mqtt_proto::{
-    PacketId, Publish, SubscribeFilter, SubscribeProperties, SubscriptionIdentifier, TopicFilter,
-    UnsubscribeProperties,
+    PacketId, ProtocolVersion, Publish, Subscribe, SubscribeFilter, SubscribeProperties,
+    SubscriptionIdentifier, TopicFilter, Unsubscribe, UnsubscribeProperties,
 };
 
 use crate::event::{RequestId, SubscriptionKey};
@@ -51,6 +52,100 @@ pub(crate) struct Subscriptions {
 }
 
 impl Subscriptions {
+    /// SUBSCRIBE and UNSUBSCRIBE requests not yet sent on this connection, in the order they
+    /// were asked for. The server answers in order, so an UNSUBSCRIBE followed by a SUBSCRIBE of
+    /// the same filter (a subscription stream dropped and made again) leaves the filter
+    /// subscribed only if they go out in that order too. Resubscriptions restore what the
+    /// server lost before anything asked since, so they go first.
+    pub(crate) fn write_pending(
+        &mut self,
+        version: ProtocolVersion,
+        ids_available: bool,
+        buf: &mut BytesMut,
+    ) {
+        // Sorted once per call (not rescanned per packet: tens of thousands of requests can
+        // wait while offline). An empty `Vec` allocates nothing when nothing waits.
+        // (resubscriptions first, then the order asked for; which list; index in it)
+        let mut order: Vec<((bool, RequestId), bool, usize)> = Vec::new();
+        order.extend(
+            self.subscribes
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.sent)
+                .map(|(i, p)| ((!p.resubscribe, p.request), true, i)),
+        );
+        order.extend(
+            self.unsubscribes
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !p.sent)
+                .map(|(i, p)| ((true, p.request), false, i)),
+        );
+        order.sort_unstable_by_key(|&(key, _, _)| key);
+        for (_, subscribe, index) in order {
+            if subscribe {
+                self.write_subscribe(index, version, ids_available, buf);
+            } else {
+                self.write_unsubscribe(index, version, buf);
+            }
+        }
+    }
+
+    /// Writes the pending SUBSCRIBE at `index` and marks it sent.
+    fn write_subscribe(
+        &mut self,
+        index: usize,
+        version: ProtocolVersion,
+        ids_available: bool,
+        buf: &mut BytesMut,
+    ) {
+        let Some(pending) = self.subscribes.get_mut(index) else {
+            return;
+        };
+        pending.sent = true;
+        let mut properties = pending.properties.clone();
+        if version == ProtocolVersion::V5 {
+            if properties.subscription_identifier.is_none() && ids_available {
+                // Derived from the request's number, which is never reused (wrapping only
+                // after 268,435,455 requests).
+                properties.subscription_identifier =
+                    SubscriptionIdentifier::new((pending.request.0 % 268_435_455) as u32 + 1);
+            }
+            if !ids_available {
+                properties.subscription_identifier = None;
+            }
+        }
+        let keys = pending.keys.clone();
+        let packet_id = pending.packet_id;
+        let mut filters = Vec::with_capacity(keys.len());
+        for key in &keys {
+            if let Some(s) = self.get_mut(*key) {
+                s.identifier = properties.subscription_identifier;
+                filters.push(s.filter.clone());
+            }
+        }
+        let _ = Subscribe {
+            packet_id,
+            filters,
+            properties,
+        }
+        .encode(version, buf);
+    }
+
+    /// Writes the pending UNSUBSCRIBE at `index` and marks it sent.
+    fn write_unsubscribe(&mut self, index: usize, version: ProtocolVersion, buf: &mut BytesMut) {
+        let Some(pending) = self.unsubscribes.get_mut(index) else {
+            return;
+        };
+        pending.sent = true;
+        let _ = Unsubscribe {
+            packet_id: pending.packet_id,
+            filters: pending.filters.clone(),
+            properties: pending.properties.clone(),
+        }
+        .encode(version, buf);
+    }
+
     pub(crate) fn new_key(&mut self) -> SubscriptionKey {
         self.next_key += 1;
         SubscriptionKey(self.next_key)

@@ -7,7 +7,8 @@ use core::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{
-    Config, Connected, DisconnectReason, Error as SessionError, Event, ServerLimits, State,
+    Config, Connected, DisconnectReason, Error as SessionError, Event, ProtocolViolation,
+    ServerLimits, State,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -61,14 +62,11 @@ fn limits() -> ServerLimits {
     }
 }
 
-fn unexpected_auth() -> Vec<Event> {
+fn protocol_error(violation: ProtocolViolation) -> Vec<Event> {
     vec![
         Event::Disconnected(DisconnectReason::ProtocolError(
             ReasonCode::ProtocolError,
-            mqtt_proto::Error::UnexpectedPacket {
-                packet: PacketType::Auth,
-                from: Role::Server,
-            },
+            violation,
         )),
         Event::ReconnectScheduled {
             delay: Duration::ZERO,
@@ -244,7 +242,17 @@ fn auth_from_the_server_without_a_method_is_a_protocol_error() {
             ReasonCode::ProtocolError
         ))]
     );
-    assert_eq!(pair.events(), unexpected_auth());
+    let events = pair.events();
+    assert_eq!(events, protocol_error(ProtocolViolation::UnrequestedAuth));
+    // The report names the rule broken, not a packet a server never sends.
+    let Event::Disconnected(reason) = &events[0] else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason.to_string(),
+        "protocol error by the server (Protocol Error (0x82)): AUTH from the server, but \
+         CONNECT asked for no enhanced authentication"
+    );
     assert!(!pair.open);
 
     // After CONNACK.
@@ -258,7 +266,10 @@ fn auth_from_the_server_without_a_method_is_a_protocol_error() {
             ReasonCode::ProtocolError
         ))]
     );
-    assert_eq!(pair.events(), unexpected_auth());
+    assert_eq!(
+        pair.events(),
+        protocol_error(ProtocolViolation::UnrequestedAuth)
+    );
     assert!(!pair.open);
 }
 
@@ -340,7 +351,14 @@ fn every_auth_carries_the_configured_method() {
             ReasonCode::ProtocolError
         ))]
     );
-    assert_eq!(pair.events(), unexpected_auth());
+    assert_eq!(
+        pair.events(),
+        protocol_error(ProtocolViolation::AuthenticationMethod {
+            packet: PacketType::Auth,
+            got: Some(MqttString::try_from("PLAIN").unwrap()),
+            sent: MqttString::try_from(METHOD).unwrap(),
+        })
+    );
 }
 
 // [MQTT-4.12.0-2]: an AUTH the server sends during authentication carries 0x18 Continue
@@ -376,10 +394,10 @@ fn a_server_auth_with_a_reason_code_it_may_not_send_is_a_protocol_error() {
                 [
                     Event::Disconnected(DisconnectReason::ProtocolError(
                         ReasonCode::ProtocolError,
-                        _
+                        ProtocolViolation::AuthReason(c)
                     )),
                     Event::ReconnectScheduled { .. },
-                ]
+                ] if *c == code
             ),
             "{events:?}"
         );

@@ -10,7 +10,7 @@ use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
 use mqtt_session::{
     Config, Connected, DisconnectReason, Error as SessionError, Event, OutboundMessage,
-    ServerLimits, State, Timer,
+    ProtocolViolation, ReconnectStop, ServerLimits, State, Timer,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -63,6 +63,33 @@ fn assert_disconnected_and_rescheduled(pair: &Pair, events: &[Event], reason: Di
     );
     assert_eq!(pair.session.state(), State::Idle);
     assert!(!pair.open, "the transport is closed");
+}
+
+/// Checks that `events` are exactly `Disconnected(Refused(code))` followed by
+/// `ReconnectStopped`: the session wants no connection until the application asks.
+fn assert_refused_for_good(pair: &mut Pair, events: &[Event], code: ReasonCode) {
+    assert_eq!(
+        events,
+        [
+            Event::Disconnected(DisconnectReason::Refused(code)),
+            Event::ReconnectStopped(ReconnectStop::Refused(code)),
+        ]
+    );
+    let Event::Disconnected(reason) = &events[0] else {
+        unreachable!()
+    };
+    assert!(reason.is_permanent());
+    assert_eq!(
+        reason.to_string(),
+        format!("the server refused the connection for good: {code}")
+    );
+    assert_eq!(pair.session.next_timeout(), None);
+    assert_eq!(pair.session.state(), State::Idle);
+    assert!(!pair.open, "the transport is closed");
+    assert!(!pair.session.should_connect(pair.now));
+    pair.advance(Duration::from_secs(24 * 3600));
+    assert!(!pair.session.should_connect(pair.now));
+    assert!(pair.events().is_empty());
 }
 
 /// A configuration with every field of CONNECT set.
@@ -173,42 +200,52 @@ fn a_keep_alive_beyond_65535_seconds_is_sent_as_65535() {
     }
 }
 
+// The CONNACK deadline is `Config::connack_timeout`, 10 s by default, whatever the keep-alive
+// (60 s by default, up to hours) or the response timeout of PINGREQ.
 #[test]
 fn no_connack_before_the_deadline_ends_the_connection() {
     for version in VERSIONS {
-        let mut pair = Pair::new(config(version));
-        pair.open();
-        // The response timeout defaults to the keep-alive.
-        assert_eq!(
-            pair.session.next_timeout(),
-            Some((VirtualInstant(secs(60)), Timer::ConnAck))
-        );
-        assert!(pair.advance(Duration::from_millis(59_999)).is_empty());
-        assert!(pair.events().is_empty());
-        assert_eq!(pair.session.state(), State::Connecting);
+        for keep_alive in [60, 3600] {
+            let mut config = config(version);
+            config.keep_alive = secs(keep_alive);
+            let mut pair = Pair::new(config);
+            pair.open();
+            assert_eq!(
+                pair.session.next_timeout(),
+                Some((VirtualInstant(secs(10)), Timer::ConnAck))
+            );
+            assert!(pair.advance(Duration::from_millis(9_999)).is_empty());
+            assert!(pair.events().is_empty());
+            assert_eq!(pair.session.state(), State::Connecting);
 
-        assert_eq!(
-            pair.advance_to_next_timeout(),
-            Some((Timer::ConnAck, vec![]))
-        );
-        assert_eq!(pair.now, VirtualInstant(secs(60)));
-        let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
+            assert_eq!(
+                pair.advance_to_next_timeout(),
+                Some((Timer::ConnAck, vec![]))
+            );
+            assert_eq!(pair.now, VirtualInstant(secs(10)));
+            let events = pair.events();
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
+            assert_eq!(
+                DisconnectReason::ConnAckTimeout.to_string(),
+                "no CONNACK within the connack timeout"
+            );
+        }
     }
 }
 
 #[test]
-fn the_connack_deadline_follows_the_response_timeout() {
+fn the_connack_deadline_is_the_connack_timeout_not_the_response_timeout() {
     for version in VERSIONS {
         let mut config = config(version);
         config.response_timeout = Some(secs(5));
+        config.connack_timeout = secs(3);
         let mut pair = Pair::new(config);
         pair.open();
         assert_eq!(
             pair.advance_to_next_timeout(),
             Some((Timer::ConnAck, vec![]))
         );
-        assert_eq!(pair.now, VirtualInstant(secs(5)));
+        assert_eq!(pair.now, VirtualInstant(secs(3)));
         let events = pair.events();
         assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::ConnAckTimeout);
     }
@@ -249,16 +286,32 @@ fn v311_refused_connack_return_codes() {
         // Nothing is written in answer: the server closes the connection [MQTT-3.2.2-5].
         assert!(pair.send_bytes(&[0x20, 0x02, 0x00, code]).is_empty());
         let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+        if code == 3 {
+            // Server unavailable: it may come back, so the session tries again.
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+            assert!(!DisconnectReason::Refused(reason).is_permanent());
+        } else {
+            // Retrying the same CONNECT cannot change these: no reconnect loop.
+            assert_refused_for_good(&mut pair, &events, reason);
+        }
     }
 }
 
+// A refusal that retrying cannot change (v5 0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C) is reported
+// as such and not retried; one that may pass (0x88, 0x89, 0x97, 0x9F) is retried with backoff.
 #[test]
 fn v5_refused_connack() {
-    for (code, reason) in [
-        (0x86u8, ReasonCode::BadUserNameOrPassword),
-        (0x87, ReasonCode::NotAuthorized),
-        (0x8A, ReasonCode::Banned),
+    for (code, reason, permanent) in [
+        (0x84u8, ReasonCode::UnsupportedProtocolVersion, true),
+        (0x85, ReasonCode::ClientIdentifierNotValid, true),
+        (0x86, ReasonCode::BadUserNameOrPassword, true),
+        (0x87, ReasonCode::NotAuthorized, true),
+        (0x8A, ReasonCode::Banned, true),
+        (0x8C, ReasonCode::BadAuthenticationMethod, true),
+        (0x88, ReasonCode::ServerUnavailable, false),
+        (0x89, ReasonCode::ServerBusy, false),
+        (0x97, ReasonCode::QuotaExceeded, false),
+        (0x9F, ReasonCode::ConnectionRateExceeded, false),
     ] {
         let mut pair = Pair::new(config(ProtocolVersion::V5));
         pair.open();
@@ -266,7 +319,58 @@ fn v5_refused_connack() {
         // client sends nothing, in particular no DISCONNECT.
         assert!(pair.send_bytes(&[0x20, 0x03, 0x00, code, 0x00]).is_empty());
         let events = pair.events();
-        assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+        if permanent {
+            assert_refused_for_good(&mut pair, &events, reason);
+        } else {
+            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+            assert_eq!(
+                DisconnectReason::Refused(reason).to_string(),
+                format!("the server refused the connection: {reason}")
+            );
+        }
+    }
+}
+
+// After a refusal for good, the application decides: `Session::reconnect` allows the next
+// attempt (refused again, it stops again, without a tighter loop than the backoff); with
+// `Backoff::retry_refused` the session retries by itself, with backoff.
+#[test]
+fn a_refusal_for_good_is_retried_only_when_asked() {
+    for version in VERSIONS {
+        let refuse = |pair: &mut Pair| {
+            pair.open();
+            pair.send(ConnAck {
+                reason_code: ReasonCode::NotAuthorized,
+                ..ConnAck::default()
+            });
+            pair.events()
+        };
+        let mut pair = Pair::new(config(version));
+        let events = refuse(&mut pair);
+        assert_refused_for_good(&mut pair, &events, ReasonCode::NotAuthorized);
+        pair.command(|s, now| s.reconnect(now));
+        assert!(pair.session.should_connect(pair.now));
+        let events = refuse(&mut pair);
+        assert_refused_for_good(&mut pair, &events, ReasonCode::NotAuthorized);
+        pair.command(|s, now| s.reconnect(now));
+        pair.open();
+        pair.send(ConnAck::default());
+        assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
+
+        let mut config = config(version);
+        config.backoff.retry_refused = true;
+        let mut pair = Pair::new(config);
+        for attempt in 1..=3 {
+            let events = refuse(&mut pair);
+            let [Event::Disconnected(DisconnectReason::Refused(ReasonCode::NotAuthorized)), Event::ReconnectScheduled { attempt: a, .. }] =
+                &events[..]
+            else {
+                panic!("{events:?}");
+            };
+            assert_eq!(*a, attempt);
+            pair.advance_to_next_timeout();
+            assert!(pair.session.should_connect(pair.now));
+        }
     }
 }
 
@@ -482,20 +586,16 @@ fn session_present_after_clean_start_is_a_protocol_error() {
             ProtocolVersion::V311 => assert_eq!(sent, vec![]),
         }
         let events = pair.events();
-        assert!(
-            matches!(
-                events.first(),
-                Some(Event::Disconnected(DisconnectReason::ProtocolError(
-                    ReasonCode::ProtocolError,
-                    _
-                )))
-            ),
-            "{events:?}"
+        let reason = DisconnectReason::ProtocolError(
+            ReasonCode::ProtocolError,
+            ProtocolViolation::SessionPresentAfterCleanStart,
         );
-        let reason = match &events[0] {
-            Event::Disconnected(reason) => reason.clone(),
-            _ => unreachable!(),
-        };
+        // The report names the rule broken, not a packet a server never sends.
+        assert_eq!(
+            reason.to_string(),
+            "protocol error by the server (Protocol Error (0x82)): CONNACK with Session \
+             Present 1 answered a CONNECT with Clean Start 1"
+        );
         assert_disconnected_and_rescheduled(&pair, &events, reason);
         assert!(!events.iter().any(|e| matches!(e, Event::Connected(_))));
     }
@@ -566,10 +666,7 @@ fn a_packet_other_than_connack_before_connack_is_a_protocol_error() {
                 &events,
                 DisconnectReason::ProtocolError(
                     ReasonCode::ProtocolError,
-                    Error::UnexpectedPacket {
-                        packet: packet.packet_type(),
-                        from: Role::Server,
-                    },
+                    ProtocolViolation::BeforeConnAck(packet.packet_type()),
                 ),
             );
             // Nothing of that connection is read any more, not even a CONNACK.
@@ -631,16 +728,13 @@ fn v5_auth_without_an_authentication_method_is_a_protocol_error() {
         &events,
         DisconnectReason::ProtocolError(
             ReasonCode::ProtocolError,
-            Error::UnexpectedPacket {
-                packet: PacketType::Auth,
-                from: Role::Server,
-            },
+            ProtocolViolation::UnrequestedAuth,
         ),
     );
 }
 
 #[test]
-fn without_keep_alive_the_connack_deadline_is_30_seconds() {
+fn without_keep_alive_the_connack_deadline_is_the_connack_timeout() {
     for version in VERSIONS {
         let mut config = config(version);
         config.keep_alive = Duration::ZERO;
@@ -648,7 +742,7 @@ fn without_keep_alive_the_connack_deadline_is_30_seconds() {
         pair.open();
         assert_eq!(
             pair.session.next_timeout(),
-            Some((VirtualInstant(secs(30)), Timer::ConnAck))
+            Some((VirtualInstant(secs(10)), Timer::ConnAck))
         );
         assert_eq!(
             pair.advance_to_next_timeout(),
@@ -683,10 +777,7 @@ fn a_second_connack_is_a_protocol_error() {
             &events,
             DisconnectReason::ProtocolError(
                 ReasonCode::ProtocolError,
-                Error::UnexpectedPacket {
-                    packet: PacketType::ConnAck,
-                    from: Role::Server,
-                },
+                ProtocolViolation::SecondConnAck,
             ),
         );
     }
@@ -732,14 +823,15 @@ fn v311_auth_before_connack_is_malformed() {
     assert_disconnected_and_rescheduled(
         &pair,
         &events,
-        DisconnectReason::ProtocolError(error.reason_code(), error),
+        DisconnectReason::ProtocolError(error.reason_code(), error.into()),
     );
 }
 
 #[test]
-fn v5_a_reconnect_waits_for_connack_by_the_configured_keep_alive() {
-    // The previous server's keep-alive (5 s) belonged to that connection; the new CONNECT
-    // offers 60 s again, and without a response timeout the CONNACK deadline is that keep-alive.
+fn v5_a_reconnect_starts_with_the_configured_keep_alive_and_connack_timeout() {
+    // The previous server's keep-alive (5 s) belonged to that connection: the new CONNECT
+    // offers 60 s again, the CONNACK deadline is the connack timeout (10 s), and a CONNACK
+    // without Server Keep Alive leaves the 60 s in force.
     let mut pair = Pair::new(config(ProtocolVersion::V5));
     pair.open();
     let properties = ConnAckProperties {
@@ -756,6 +848,11 @@ fn v5_a_reconnect_waits_for_connack_by_the_configured_keep_alive() {
     assert_eq!(pair.open().keep_alive, 60);
     assert_eq!(
         pair.session.next_timeout(),
-        Some((VirtualInstant(start.0 + secs(60)), Timer::ConnAck))
+        Some((VirtualInstant(start.0 + secs(10)), Timer::ConnAck))
+    );
+    pair.send(ConnAck::default());
+    assert_eq!(
+        pair.session.next_timeout(),
+        Some((VirtualInstant(start.0 + secs(60)), Timer::KeepAlive))
     );
 }

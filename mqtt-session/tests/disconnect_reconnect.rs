@@ -6,7 +6,8 @@ use core::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{
-    Backoff, Config, DisconnectReason, Error as SessionError, Event, OutboundMessage, State, Timer,
+    Backoff, Config, DisconnectReason, Error as SessionError, Event, OutboundMessage,
+    ReconnectStop, State, Timer,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -194,7 +195,8 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
                 mqtt_proto::Error::UnexpectedPacket {
                     packet: PacketType::Disconnect,
                     from: Role::Server,
-                },
+                }
+                .into(),
             )),
             scheduled.clone(),
         ]
@@ -224,7 +226,8 @@ fn a_server_disconnect_is_reported_with_reason_string_and_server_reference() {
                     packet: mqtt_proto::PacketType::Disconnect,
                     from: mqtt_proto::Role::Server,
                     property: PropertyId::SessionExpiryInterval,
-                },
+                }
+                .into(),
             )),
             scheduled,
         ]
@@ -239,8 +242,10 @@ fn backoff_config(version: ProtocolVersion, seed: u64) -> Config {
         initial: Duration::from_secs(1),
         max: Duration::from_secs(8),
         multiplier_tenths: 20,
+        flap_max: Duration::from_secs(3),
         stable_after: Duration::from_secs(30),
         enabled: true,
+        retry_refused: false,
     };
     c.random_seed = seed;
     c
@@ -344,79 +349,186 @@ fn reconnect_delays_are_deterministic_for_a_seed() {
     }
 }
 
-// The backoff is reset by a connection that stayed up at least `stable_after`; a connection
-// that went down sooner, or a refused CONNACK, counts as one more failed attempt.
-#[test]
-fn backoff_resets_after_a_connection_that_stayed_up() {
-    for version in VERSIONS {
-        let mut pair = connected_pair(backoff_config(version, 3));
-        pair.drop_connection();
-        let d = scheduled(&pair.events(), 1);
-        wait_out(&mut pair, d);
-        pair.command(|s, now| s.handle_closed(now));
-        let d = scheduled(&pair.events(), 2);
-        wait_out(&mut pair, d);
-
-        // Refused: one more failure.
-        pair.open();
-        assert_eq!(
-            pair.send(ConnAck {
-                reason_code: ReasonCode::NotAuthorized,
-                ..ConnAck::default()
-            }),
-            vec![]
-        );
-        let events = pair.events();
-        assert_eq!(
-            events[0],
-            Event::Disconnected(DisconnectReason::Refused(ReasonCode::NotAuthorized))
-        );
-        assert_eq!(events.len(), 2);
-        let d = scheduled(&events, 3);
-        assert!(!pair.open);
-        wait_out(&mut pair, d);
-
-        // Up for 29 s: not stable, the ceiling keeps growing.
-        pair.open();
-        pair.send(ConnAck::default());
-        assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
-        assert_eq!(pair.advance(Duration::from_secs(29)), vec![]);
-        pair.drop_connection();
-        let d = scheduled(&pair.events(), 4);
-        wait_out(&mut pair, d);
-
-        // Up for 30 s: stable, back to the first ceiling.
-        pair.open();
-        pair.send(ConnAck::default());
-        pair.events();
-        assert_eq!(pair.advance(Duration::from_secs(30)), vec![]);
-        pair.drop_connection();
-        let events = pair.events();
-        assert_eq!(
-            events[0],
-            Event::Disconnected(DisconnectReason::TransportClosed)
-        );
-        assert_eq!(events.len(), 2);
-        scheduled(&events, 1);
+/// The delay of the one ReconnectScheduled event at the end of `events`, checking its attempt.
+fn delay_of(events: &[Event], attempt: u32) -> Duration {
+    match events.last() {
+        Some(&Event::ReconnectScheduled { delay, attempt: a }) if a == attempt => delay,
+        other => panic!("expected ReconnectScheduled {{ attempt: {attempt} }}, got {other:?}"),
     }
 }
 
-// `Backoff::enabled` false: no reconnect is scheduled; the application decides.
+/// Accepts a connection, keeps it up for `up`, then loses it; returns the delay scheduled.
+fn accepted_then_lost(pair: &mut Pair, up: Duration, attempt: u32) -> Duration {
+    pair.open();
+    pair.send(ConnAck::default());
+    assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
+    pair.advance(up);
+    pair.drop_connection();
+    let events = pair.events();
+    assert_eq!(
+        events[0],
+        Event::Disconnected(DisconnectReason::TransportClosed)
+    );
+    assert_eq!(events.len(), 2);
+    delay_of(&events, attempt)
+}
+
+/// One run of the backoff policy: failed attempts, a transient refusal, accepted connections
+/// that drop soon (flapping), one that stays up. Returns each step's delay.
+fn policy_run(version: ProtocolVersion, seed: u64) -> Vec<Duration> {
+    let mut pair = connected_pair(backoff_config(version, seed));
+    let mut delays = Vec::new();
+    let quick = Duration::from_secs(1);
+    pair.drop_connection();
+    delays.push(delay_of(&pair.events(), 1));
+    wait_out(&mut pair, delays[0]);
+    // Failed before the transport came up.
+    pair.command(|s, now| s.handle_closed(now));
+    delays.push(delay_of(&pair.events(), 2));
+    wait_out(&mut pair, delays[1]);
+    // Refused for now (Server unavailable): one more failed attempt.
+    pair.open();
+    pair.send(ConnAck {
+        reason_code: ReasonCode::ServerUnavailable,
+        ..ConnAck::default()
+    });
+    let events = pair.events();
+    assert_eq!(
+        events[0],
+        Event::Disconnected(DisconnectReason::Refused(ReasonCode::ServerUnavailable))
+    );
+    delays.push(delay_of(&events, 3));
+    wait_out(&mut pair, delays[2]);
+    // Accepted, up 29 s (not stable): the failures start over from the first step, raised by
+    // one flap.
+    delays.push(accepted_then_lost(&mut pair, Duration::from_secs(29), 4));
+    wait_out(&mut pair, delays[3]);
+    // Two more accepted connections that drop at once: the first step grows to flap_max.
+    for attempt in 5..=6 {
+        delays.push(accepted_then_lost(&mut pair, quick, attempt));
+        let last = *delays.last().unwrap();
+        wait_out(&mut pair, last);
+    }
+    // A failed attempt after flapping grows from that step.
+    pair.command(|s, now| s.handle_closed(now));
+    delays.push(delay_of(&pair.events(), 7));
+    let last = *delays.last().unwrap();
+    wait_out(&mut pair, last);
+    // Up for 30 s: stable, back to the first ceiling.
+    delays.push(accepted_then_lost(&mut pair, Duration::from_secs(30), 1));
+    delays
+}
+
+// The backoff policy (`Backoff` docs): attempts the server never accepted grow the ceiling
+// (1, 2, 4 s); a connection the server accepted starts over from the first step, which each
+// accepted connection in a row that dropped before `stable_after` raises by `initial` up to
+// `flap_max` (2, then 3, 3 s, not the 8 s ceiling the failures had reached); a failed
+// attempt after that grows from there (6 s); a stable connection clears it all (1 s).
 #[test]
-fn without_reconnecting_no_delay_is_scheduled() {
+fn accepted_connections_start_the_backoff_over_and_flapping_raises_it_slowly() {
+    const CEILINGS_MS: [u64; 8] = [1000, 2000, 4000, 2000, 3000, 3000, 6000, 1000];
+    for version in VERSIONS {
+        let runs: Vec<Vec<Duration>> = (1..=40).map(|seed| policy_run(version, seed)).collect();
+        for (step, &ceiling) in CEILINGS_MS.iter().enumerate() {
+            let ceiling = Duration::from_millis(ceiling);
+            let largest = runs.iter().map(|d| d[step]).max().unwrap();
+            assert!(largest <= ceiling, "step {step}: {largest:?} > {ceiling:?}");
+            // Full jitter up to that ceiling: over 40 seeds some delay comes close to it.
+            assert!(
+                largest > ceiling * 3 / 4,
+                "step {step}: largest delay {largest:?} of ceiling {ceiling:?}"
+            );
+        }
+    }
+}
+
+// `Backoff::enabled` false means off: after a lost connection the session reports that it
+// stopped reconnecting and wants no connection, however long it waits, until the
+// application calls `Session::reconnect`. A first attempt that fails before the transport
+// comes up does not loop either. Run at simulated speed: a driver that connects whenever
+// `should_connect` says so makes exactly the attempts the application asked for.
+#[test]
+fn with_reconnecting_off_the_session_waits_for_the_application() {
     for version in VERSIONS {
         let mut c = config(version);
         c.backoff.enabled = false;
-        let mut pair = connected_pair(c);
+        let mut pair = connected_pair(c.clone());
         pair.drop_connection();
         assert_eq!(
             pair.events(),
-            vec![Event::Disconnected(DisconnectReason::TransportClosed)]
+            vec![
+                Event::Disconnected(DisconnectReason::TransportClosed),
+                Event::ReconnectStopped(ReconnectStop::Disabled),
+            ]
         );
         assert_eq!(pair.session.next_timeout(), None);
+        assert_eq!(ReconnectStop::Disabled.to_string(), "reconnecting is off");
+        // The transport's close reported again changes nothing.
         pair.command(|s, now| s.handle_closed(now));
         assert_eq!(pair.events(), vec![]);
+        assert!(!pair.session.should_connect(pair.now));
+        assert_eq!(pair.advance(Duration::from_secs(3600)), vec![]);
+        assert!(!pair.session.should_connect(pair.now));
+        // The application asks: one connection, accepted.
+        pair.command(|s, now| s.reconnect(now));
         assert!(pair.session.should_connect(pair.now));
+        pair.open();
+        pair.send(ConnAck::default());
+        assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
+        // A server DISCONNECT (v5) or a lost transport: stopped again.
+        pair.drop_connection();
+        assert_eq!(
+            pair.events()[1..],
+            [Event::ReconnectStopped(ReconnectStop::Disabled)]
+        );
+        assert!(!pair.session.should_connect(pair.now));
+
+        // A driver loop, with every attempt failing before the transport comes up.
+        let mut pair = Pair::new(c);
+        let mut attempts = 0;
+        for _ in 0..1000 {
+            if pair.session.should_connect(pair.now) {
+                attempts += 1;
+                pair.command(|s, now| s.handle_closed(now));
+            } else if pair.advance_to_next_timeout().is_none() {
+                pair.advance(Duration::from_secs(60));
+            }
+        }
+        assert_eq!(attempts, 1);
+        assert_eq!(
+            pair.events(),
+            vec![Event::ReconnectStopped(ReconnectStop::Disabled)]
+        );
+        pair.command(|s, now| s.reconnect(now));
+        assert!(pair.session.should_connect(pair.now));
+        pair.command(|s, now| s.handle_closed(now));
+        assert!(!pair.session.should_connect(pair.now));
+    }
+}
+
+// `Session::reconnect` also lets the session take work and connect again after the
+// application's own `disconnect`, and cuts a backoff delay short.
+#[test]
+fn reconnect_undoes_disconnect_and_cuts_a_delay_short() {
+    for version in VERSIONS {
+        let mut pair = connected_pair(backoff_config(version, 1));
+        let (r, _) = pair.command(|s, now| {
+            s.disconnect(now, ReasonCode::Success, DisconnectProperties::default())
+        });
+        r.unwrap();
+        pair.events();
+        assert!(!pair.session.should_connect(pair.now));
+        pair.command(|s, now| s.reconnect(now));
+        assert!(pair.session.should_connect(pair.now));
+        assert!(pair.command(|s, now| s.publish(now, msg())).0.is_ok());
+        // Waiting out a failure's delay is not needed once the application asks.
+        pair.command(|s, now| s.handle_closed(now));
+        let delay = delay_of(&pair.events(), 1);
+        assert!(!delay.is_zero());
+        assert!(!pair.session.should_connect(pair.now));
+        pair.command(|s, now| s.reconnect(now));
+        assert!(pair.session.should_connect(pair.now));
+        assert_eq!(pair.session.next_timeout(), None);
     }
 }
 

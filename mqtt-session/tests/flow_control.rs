@@ -10,7 +10,7 @@ use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{
     AckToken, Config, Connected, DisconnectReason, Error as SessionError, Event, Message,
-    OutboundMessage, PublishFailure, PublishTicket, ServerLimits,
+    OutboundMessage, ProtocolViolation, PublishFailure, PublishTicket, ServerLimits,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -410,15 +410,20 @@ fn a_receive_maximum_that_shrank_across_a_reconnect_is_honoured() {
     assert_eq!(pair.session.pending_publishes(), 0);
 }
 
+/// The report of a server over our Receive Maximum of 2: it names that rule, not "PUBLISH is
+/// never sent by a server".
 fn receive_maximum_exceeded() -> Vec<Event> {
+    let reason = DisconnectReason::ProtocolError(
+        ReasonCode::ReceiveMaximumExceeded,
+        ProtocolViolation::ReceiveMaximumExceeded(2),
+    );
+    assert_eq!(
+        reason.to_string(),
+        "protocol error by the server (Receive Maximum exceeded (0x93)): QoS 1/2 PUBLISH beyond \
+         our Receive Maximum of 2 unacknowledged messages"
+    );
     vec![
-        Event::Disconnected(DisconnectReason::ProtocolError(
-            ReasonCode::ReceiveMaximumExceeded,
-            mqtt_proto::Error::UnexpectedPacket {
-                packet: PacketType::Publish,
-                from: Role::Server,
-            },
-        )),
+        Event::Disconnected(reason),
         Event::ReconnectScheduled {
             delay: Duration::ZERO,
             attempt: 1,
@@ -552,7 +557,7 @@ fn a_packet_over_our_maximum_packet_size_is_disconnect_0x95() {
             vec![
                 Event::Disconnected(DisconnectReason::ProtocolError(
                     ReasonCode::PacketTooLarge,
-                    mqtt_proto::Error::PacketTooLarge { size: 65, max: 64 },
+                    mqtt_proto::Error::PacketTooLarge { size: 65, max: 64 }.into(),
                 )),
                 Event::ReconnectScheduled {
                     delay: Duration::ZERO,

@@ -4,7 +4,9 @@
 //!
 //! * no Packet Identifier in use twice on the wire;
 //! * no QoS 1/2 publish lost while the session lives: each one completes, fails with a
-//!   reason the broker gave, or is still pending;
+//!   reason the broker gave, or is still pending; or it fails as never acknowledged
+//!   (`Config::poison_limit`), and then only after the broker saw it on that many
+//!   connections without acknowledging it;
 //! * inbound QoS 2 messages delivered exactly once;
 //! * never more QoS 1/2 publishes in flight than the server's Receive Maximum;
 //! * never silent for longer than the keep-alive while connected;
@@ -99,6 +101,13 @@ struct Model {
     failed: BTreeSet<PublishId>,
     /// Rejections the broker sent, by identifier.
     rejected: u32,
+    /// Publishes that failed with a reason the broker gave.
+    failed_rejected: u32,
+    /// The session's `poison_limit`.
+    poison_limit: u16,
+    /// Client publishes by Packet Identifier: connections the broker saw them on since it
+    /// last acknowledged them.
+    unanswered: BTreeMap<u16, u16>,
     last_write: Option<VirtualInstant>,
     journal: Journal,
     /// What a store holding the journal holds.
@@ -135,7 +144,9 @@ impl Model {
                     // Flow control counts the PUBLISH packets sent on this connection that are
                     // not yet acknowledged (v5 section 4.9: the quota starts afresh on each
                     // connection).
-                    self.sent_here.insert(id);
+                    if self.sent_here.insert(id) {
+                        *self.unanswered.entry(id).or_default() += 1;
+                    }
                     let in_flight = self.sent_here.len();
                     assert!(
                         in_flight <= usize::from(self.receive_maximum),
@@ -213,11 +224,31 @@ impl Model {
                         assert_eq!(*count, 1, "QoS 2 message {n} delivered twice");
                     }
                 }
-                Event::PublishCompleted { id, .. } if self.tickets.contains_key(&id) => {
+                Event::PublishCompleted { id, packet_id, .. } if self.tickets.contains_key(&id) => {
                     assert!(self.completed.insert(id), "{id:?} completed twice");
+                    if let Some(p) = packet_id {
+                        self.unanswered.remove(&p.get());
+                    }
                 }
-                Event::PublishFailed { id, reason, .. } => {
-                    assert!(matches!(reason, PublishFailure::Rejected(..)), "{reason:?}");
+                Event::PublishFailed {
+                    id,
+                    packet_id,
+                    reason,
+                } => {
+                    let p = packet_id.map(|p| p.get()).unwrap_or_default();
+                    match reason {
+                        PublishFailure::Rejected(..) => self.failed_rejected += 1,
+                        PublishFailure::NeverAcknowledged { connections } => {
+                            assert_eq!(connections, self.poison_limit);
+                            let seen = self.unanswered.get(&p).copied().unwrap_or_default();
+                            assert!(
+                                seen >= self.poison_limit,
+                                "publish {p} given up after {seen} connections"
+                            );
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                    self.unanswered.remove(&p);
                     assert!(self.failed.insert(id));
                 }
                 Event::Disconnected(_) => {
@@ -281,6 +312,7 @@ impl Model {
                     } else {
                         reason
                     };
+                    self.unanswered.remove(&id);
                     match (kind, reason.is_error()) {
                         (PacketType::PubRec, false) => {
                             self.client_publishes.insert(id, Seen::Recorded);
@@ -579,7 +611,7 @@ impl Model {
             self.tickets.len(),
             pair.session.pending_publishes()
         );
-        assert!(self.failed.len() as u32 <= self.rejected);
+        assert!(self.failed_rejected <= self.rejected);
         // Every QoS 2 message the client acknowledged was delivered, once.
         for m in &self.recorded {
             assert_eq!(
@@ -620,6 +652,9 @@ fn run(version: ProtocolVersion, session_expiry: u32, receive_maximum: u16, ops:
         completed: BTreeSet::new(),
         failed: BTreeSet::new(),
         rejected: 0,
+        failed_rejected: 0,
+        poison_limit: pair.session.config().poison_limit,
+        unanswered: BTreeMap::new(),
         last_write: None,
         journal: Journal::new(),
         store: Vec::new(),

@@ -6,7 +6,9 @@ use bytes::BytesMut;
 use core::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
-use mqtt_session::{Config, DisconnectReason, Event, RequestId, Session, SubscriptionKey};
+use mqtt_session::{
+    Config, DisconnectReason, Event, ProtocolViolation, RequestId, Session, SubscriptionKey,
+};
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
 
@@ -199,9 +201,10 @@ fn a_suback_with_the_wrong_number_of_codes_is_a_protocol_error() {
             vec![
                 Event::Disconnected(DisconnectReason::ProtocolError(
                     ReasonCode::ProtocolError,
-                    mqtt_proto::Error::UnexpectedPacket {
+                    ProtocolViolation::ReasonCodeCount {
                         packet: PacketType::SubAck,
-                        from: Role::Server,
+                        expected: 2,
+                        got: 1,
                     },
                 )),
                 Event::ReconnectScheduled {

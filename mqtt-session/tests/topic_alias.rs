@@ -2,14 +2,14 @@
 //! server, assigned by the session, never carried over from one connection to the next.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use core::num::NonZeroU16;
 use core::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::Pair;
 use mqtt_session::{
-    Config, Connected, DisconnectReason, Event, Message, OutboundMessage, PublishTicket,
-    ServerLimits,
+    Config, Connected, DisconnectReason, Event, Message, OutboundMessage, ProtocolViolation,
+    PublishTicket, ServerLimits,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -60,9 +60,9 @@ fn completed(ticket: PublishTicket) -> Event {
     }
 }
 
-fn protocol_error(reason: ReasonCode, error: mqtt_proto::Error) -> Vec<Event> {
+fn protocol_error(reason: ReasonCode, error: impl Into<ProtocolViolation>) -> Vec<Event> {
     vec![
-        Event::Disconnected(DisconnectReason::ProtocolError(reason, error)),
+        Event::Disconnected(DisconnectReason::ProtocolError(reason, error.into())),
         Event::ReconnectScheduled {
             delay: Duration::ZERO,
             attempt: 1,
@@ -166,6 +166,45 @@ fn an_inbound_alias_set_then_used_with_an_empty_topic_resolves_to_its_topic() {
     assert!(pair.session.is_connected());
 }
 
+// An inbound alias keeps its own copy of the topic, not a slice of the buffer the PUBLISH was
+// read into: otherwise every alias holds a whole read buffer alive (each as large as the
+// largest message that set an alias), long after the message was handled.
+#[test]
+fn an_inbound_alias_keeps_no_reference_into_the_read_buffer() {
+    let mut pair = inbound_pair(5);
+    let mut wire = BytesMut::new();
+    let mut big = publish("a/b", 1, QosPid::AtMostOnce, false);
+    big.payload = Bytes::from(vec![7u8; 64 * 1024]);
+    Packet::from(big).encode(V5, &mut wire).unwrap();
+    let mut read = BytesMut::with_capacity(128 * 1024);
+    read.extend_from_slice(&wire);
+    let range = read.as_ptr() as usize..read.as_ptr() as usize + read.capacity();
+    pair.session.handle_read(pair.now, &mut read);
+    assert_eq!(pair.pump(), vec![]);
+    let events = pair.events();
+    assert!(matches!(&events[..], [Event::Message(_)]), "{events:?}");
+    // The application is done with the message.
+    drop(events);
+    assert!(read.is_empty());
+    assert!(
+        read.try_reclaim(128 * 1024),
+        "something still holds the read buffer after the message was dropped"
+    );
+
+    // The alias resolves to a topic outside that buffer.
+    assert_eq!(pair.send(publish("", 1, QosPid::AtMostOnce, false)), vec![]);
+    let events = pair.events();
+    let [Event::Message(m)] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(m.publish.topic.as_str(), "a/b");
+    let at = m.publish.topic.as_bytes().as_ptr() as usize;
+    assert!(
+        !range.contains(&at),
+        "the alias's topic points into the read buffer"
+    );
+}
+
 // [MQTT-3.3.2-8]: a Topic Alias of 0 is a Protocol Error, refused by the codec; the client
 // sends DISCONNECT 0x94 Topic Alias invalid.
 #[test]
@@ -231,7 +270,10 @@ fn an_unknown_inbound_alias_with_an_empty_topic_is_disconnect_0x82() {
     );
     assert_eq!(
         pair.events(),
-        protocol_error(ReasonCode::ProtocolError, mqtt_proto::Error::EmptyTopicName)
+        protocol_error(
+            ReasonCode::ProtocolError,
+            ProtocolViolation::UnknownTopicAlias(2)
+        )
     );
 
     // A mapping of the previous connection.
@@ -252,7 +294,7 @@ fn an_unknown_inbound_alias_with_an_empty_topic_is_disconnect_0x82() {
         vec![
             Event::Disconnected(DisconnectReason::ProtocolError(
                 ReasonCode::ProtocolError,
-                mqtt_proto::Error::EmptyTopicName
+                ProtocolViolation::UnknownTopicAlias(1)
             )),
             Event::ReconnectScheduled {
                 delay: Duration::ZERO,

@@ -59,9 +59,11 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
     assert_eq!(text(&next_message(&mut sub, "the message").await), "x");
     disconnect(&client).await;
 
-    let bad = options(&url(broker.port()), &format!("pw-bad-{}", R::NAME), version)
+    let mut bad = options(&url(broker.port()), &format!("pw-bad-{}", R::NAME), version)
         .credentials("alice", b"wrong")
         .unwrap();
+    // A refusal of the credentials stops reconnecting unless the policy asks for retries.
+    bad.session.backoff.retry_refused = true;
     let client = spawn(rt, bad);
     let is_credentials_refusal = |code: ReasonCode| {
         matches!(
@@ -135,8 +137,10 @@ pub async fn server_disconnect_reason<R: Runtime>(rt: &R, version: ProtocolVersi
     let mut bob_options = options(&url, &format!("bob-{}", R::NAME), version)
         .credentials("bob", b"bob-pw")
         .unwrap();
-    // Reconnects come quickly, so the refusal after the kick is seen soon.
+    // Reconnects come quickly, so the refusal after the kick is seen soon; refusals are
+    // retried, so the client comes back once it is enabled again.
     bob_options.session.backoff.max = std::time::Duration::from_millis(200);
+    bob_options.session.backoff.retry_refused = true;
     let bob = connected(rt, bob_options).await;
 
     dynsec_command(
