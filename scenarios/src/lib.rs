@@ -52,8 +52,9 @@ pub use delivery::{
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use reliability::{
-    a_hung_server_is_left, a_restarted_subscriber_gets_its_backlog,
-    clients_draw_different_reconnect_delays, unread_messages_survive_a_crash,
+    a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
+    a_restarted_subscriber_gets_its_backlog, clients_draw_different_reconnect_delays,
+    unread_messages_survive_a_crash,
 };
 pub use restart::{
     broker_killed_with_persistence_loses_nothing_acknowledged,

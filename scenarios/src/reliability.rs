@@ -209,3 +209,65 @@ pub async fn clients_draw_different_reconnect_delays<R: Runtime>(rt: &R) {
     let b = delays(2).await;
     assert_ne!(a, b, "two clients drew the same delays");
 }
+
+/// A subscriber that does not read, under a flood of 1 MiB QoS 1 messages from another
+/// process (`mosquitto_pub`): the process's heap stays under what it held idle, plus the
+/// inbound budget, plus one read buffer. Then it reads, and every message arrives in order.
+/// Meaningful only in a test binary whose global allocator is
+/// [`mqtt_test_support::alloc::Counting`], with no other test running beside it.
+pub async fn a_reader_that_does_not_read_holds_no_more_than_the_budget<R: Runtime>(
+    rt: &R,
+    version: ProtocolVersion,
+) {
+    use mqtt_test_support::alloc;
+    const MIB: usize = 1024 * 1024;
+    const MESSAGES: usize = 40;
+    let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("flood").unwrap_or_else(|e| panic!("{e}"));
+    let payload = dir.path().join("payload");
+    std::fs::write(&payload, vec![b'x'; MIB - 64]).unwrap_or_else(|e| panic!("{e}"));
+    let id = format!("flood-{}-{version}", R::NAME);
+    let mut o = options(&url(broker.port()), &id, version);
+    o.session.maximum_packet_size = 2 * MIB as u32;
+    let budget = o.inbound_budget;
+    let client = connected(rt, o).await;
+    let mut sub = subscribe(&client, "flood/t", QoS::AtLeastOnce).await;
+    let idle = alloc::current();
+    alloc::reset_peak();
+    let port = broker.port();
+    let publisher = std::thread::spawn(move || {
+        std::process::Command::new("mosquitto_pub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-t", "flood/t", "-q", "1", "-f"])
+            .arg(&payload)
+            .args(["--repeat", &MESSAGES.to_string()])
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("mosquitto_pub: {e} (install it: apt-get install mosquitto-clients)")
+            })
+    });
+    crate::until("mosquitto_pub to finish", || {
+        publisher.is_finished().then_some(())
+    })
+    .await;
+    assert!(publisher.join().is_ok_and(|status| status.success()));
+    // The broker has every message; it pushes what it may (it stops when our reads do).
+    crate::sleep(Duration::from_secs(2)).await;
+    let peak = alloc::peak();
+    println!(
+        "{} {version}: idle {idle} B, peak {} KiB over idle, budget {} KiB",
+        R::NAME,
+        (peak - idle) / 1024,
+        budget / 1024
+    );
+    assert!(
+        peak <= idle + budget + 2 * MIB,
+        "peak heap {peak} B over idle {idle} + budget {budget} + one read buffer"
+    );
+    // Nothing was lost: the reader now gets them all.
+    for n in 0..MESSAGES {
+        let m = next_message(&mut sub, &format!("flood message {n}")).await;
+        assert_eq!(m.payload().len(), MIB - 64);
+    }
+    disconnect(&client).await;
+}

@@ -165,7 +165,10 @@ pub async fn a_failing_store_closes_the_connection<R: Runtime>(rt: &R, version: 
 
     // The granted subscription is saved before the store starts failing: a save still under
     // way then would fail and close every connection before its CONNECT went out.
-    stored(&store, "the subscription stored", |s| s.subscriptions.len() == 1).await;
+    stored(&store, "the subscription stored", |s| {
+        s.subscriptions.len() == 1
+    })
+    .await;
     store.fail(true);
     publish(&publisher, "fail/1", "one", QoS::ExactlyOnce).await;
     assert_eq!(text(&next_message(&mut sub, "the message").await), "one");
