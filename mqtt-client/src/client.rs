@@ -9,7 +9,8 @@ use mqtt_proto::{
     TopicName,
 };
 use mqtt_session::{
-    AckToken, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ServerLimits,
+    AckToken, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ReconnectStop,
+    ServerLimits,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -114,6 +115,11 @@ pub enum ConnectionEvent {
     /// Saving the session to the store failed: the connection is closed and the next one
     /// tries again (see [`crate::store`]).
     StoreFailed(String),
+    /// The client does not connect again by itself: reconnecting is off
+    /// (`Backoff::enabled` false), or the server refused the connection for a reason that
+    /// retrying cannot change (bad credentials, not authorized, banned, ...; see
+    /// `Backoff::retry_refused`). [`Client::reconnect`] connects again.
+    ReconnectStopped(ReconnectStop),
     /// The connection task stopped for good.
     Stopped,
 }
@@ -166,6 +172,9 @@ pub enum Command {
     ),
     /// Graceful disconnect.
     Disconnect(oneshot::Sender<Result<(), ClientError>>),
+    /// Connect again (after [`ConnectionEvent::ReconnectStopped`]), or now instead of after
+    /// the backoff delay.
+    Reconnect,
 }
 
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
@@ -335,6 +344,14 @@ impl Client {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Disconnect(reply)).await?;
         rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Connects again: after [`ConnectionEvent::ReconnectStopped`] (reconnecting is off, or
+    /// the server refused the connection for good), or at once instead of after the
+    /// reconnect delay. An open connection is left as it is. Returns once the connection task
+    /// has the request.
+    pub async fn reconnect(&self) -> Result<(), ClientError> {
+        self.send(Command::Reconnect).await
     }
 
     /// The next connection event. Events are kept in a bounded buffer; when nobody reads them

@@ -498,23 +498,32 @@ impl Driver {
             return None;
         }
         if let Some(server) = &self.redirect {
-            return Some((self.server, server.clone()));
+            return Some((self.server_index(), server.clone()));
         }
-        let index = self.server % self.options.servers.len().max(1);
+        let index = self.server_index();
         self.options.servers.get(index).map(|s| (index, s.clone()))
+    }
+
+    /// The index into [`Options::servers`] of the server connected to, or tried, now (a
+    /// redirect's target counts as the server that redirected).
+    fn server_index(&self) -> usize {
+        self.server % self.options.servers.len().max(1)
     }
 
     /// The transport to the server is up.
     pub fn connected(&mut self, now: Instant) {
-        tracing::debug!(server = self.server, "transport up, sending CONNECT");
+        tracing::debug!(
+            server = self.server_index(),
+            "transport up, sending CONNECT"
+        );
         self.session.handle_connected(now);
     }
 
     /// A connection attempt failed before MQTT began: try the next server after the backoff.
     pub fn connect_failed(&mut self, now: Instant, error: String) {
-        tracing::warn!(server = self.server, %error, "connecting failed");
+        tracing::warn!(server = self.server_index(), %error, "connecting failed");
         let _ = self.events.force_send(ConnectionEvent::ConnectFailed {
-            server: self.server,
+            server: self.server_index(),
             error,
         });
         self.redirect = None;
@@ -856,6 +865,11 @@ impl Driver {
             Command::Reject(token, reason, reply) => {
                 let _ = reply.send(self.answer(now, token, Some(reason)));
             }
+            Command::Reconnect => {
+                if !self.disconnecting && self.disconnect.is_none() {
+                    self.session.reconnect(now);
+                }
+            }
             Command::Disconnect(reply) => {
                 if self.finished {
                     let _ = reply.send(Ok(()));
@@ -941,14 +955,14 @@ impl Driver {
             match event {
                 Event::Connected(c) => {
                     tracing::info!(
-                        server = self.server,
+                        server = self.server_index(),
                         session_present = c.session_present,
                         receive_maximum = c.limits.receive_maximum,
                         "connected"
                     );
                     self.ever_connected = true;
                     let _ = self.events.force_send(ConnectionEvent::Connected {
-                        server: self.server,
+                        server: self.server_index(),
                         session_present: c.session_present,
                         limits: Box::new(c.limits),
                     });
@@ -1033,8 +1047,11 @@ impl Driver {
                         .force_send(ConnectionEvent::Reconnecting { delay, attempt });
                 }
                 Event::ReconnectStopped(stop) => {
-                    // The session connects again only after `Session::reconnect`.
+                    // The session connects again only after `Client::reconnect`.
                     tracing::warn!(%stop, "not reconnecting");
+                    let _ = self
+                        .events
+                        .force_send(ConnectionEvent::ReconnectStopped(stop));
                 }
                 Event::AuthChallenge { .. } => {}
             }
@@ -1092,11 +1109,7 @@ impl Driver {
         let Some(reference) = props.server_reference.as_ref() else {
             return;
         };
-        let current = self
-            .options
-            .servers
-            .get(self.server % self.options.servers.len().max(1))
-            .cloned();
+        let current = self.options.servers.get(self.server_index()).cloned();
         let Some(mut server) = current else { return };
         // "host[:port]" (the first of a space-separated list).
         let first = reference.split_whitespace().next().unwrap_or_default();

@@ -32,5 +32,12 @@ pub use mqtt_client::{
     PublishCompletion, PublishDone, PublishHandle, Scheme, Server, StartError, Store, Subscription,
     TlsError, TlsOptions,
 };
-pub use mqtt_proto::QoS;
+pub use mqtt_proto::{
+    ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,
+    Will,
+};
+pub use mqtt_session::{
+    Backoff, Config, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ReconnectStop,
+    ServerLimits,
+};
 pub use transport::{Connector, TcpConnector, Transport};

@@ -2,7 +2,7 @@
 
 use mqtt_client::{Client, ConnectionEvent, Options, Subscription};
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode};
-use mqtt_session::DisconnectReason;
+use mqtt_session::{DisconnectReason, ReconnectStop};
 use mqtt_test_support::dynsec::{self, ADMIN_PASSWORD, ADMIN_USER, COMMAND_TOPIC, RESPONSE_TOPIC};
 use mqtt_test_support::{Mosquitto, Options as BrokerOptions};
 
@@ -87,6 +87,27 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
     let client = spawn(rt, anonymous);
     let code = refusal(&client).await;
     assert!(is_credentials_refusal(code), "{version}: {code:?}");
+    // By default a refusal that retrying cannot change is reported, and not retried.
+    next_event(&client, "the stop", |e| match e {
+        ConnectionEvent::ReconnectStopped(ReconnectStop::Refused(stopped)) => {
+            Some(assert_eq!(*stopped, code))
+        }
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(_)) => {
+            panic!("refused credentials were tried again")
+        }
+        _ => None,
+    })
+    .await;
+    let again = crate::first_within(std::time::Duration::from_millis(500), async {
+        while let Some(event) = client.next_event().await {
+            if matches!(event, ConnectionEvent::Disconnected(_)) {
+                return event;
+            }
+        }
+        ConnectionEvent::Stopped
+    })
+    .await;
+    assert!(again.is_none(), "tried again: {again:?}");
     disconnect(&client).await;
 }
 

@@ -32,6 +32,7 @@ mod basic;
 mod delivery;
 mod flow;
 mod net;
+mod policy;
 mod reliability;
 mod restart;
 mod store;
@@ -51,6 +52,11 @@ pub use delivery::{
 };
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
+pub use policy::{
+    a_message_the_broker_refuses_does_not_block_the_rest,
+    connection_events_name_the_configured_server, reconnect_off_means_off,
+    the_connack_deadline_is_its_own,
+};
 pub use reliability::{
     a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
     a_restarted_subscriber_gets_its_backlog, clients_draw_different_reconnect_delays,
@@ -419,6 +425,14 @@ macro_rules! scenarios {
                     a_hung_server_is_left($crate::ProtocolVersion::V5),
                 clients_draw_different_reconnect_delays =>
                     clients_draw_different_reconnect_delays(),
+                reconnect_off_means_off_v311 =>
+                    reconnect_off_means_off($crate::ProtocolVersion::V311),
+                reconnect_off_means_off_v5 => reconnect_off_means_off($crate::ProtocolVersion::V5),
+                the_connack_deadline_is_its_own => the_connack_deadline_is_its_own(),
+                a_message_the_broker_refuses_does_not_block_the_rest =>
+                    a_message_the_broker_refuses_does_not_block_the_rest(),
+                connection_events_name_the_configured_server =>
+                    connection_events_name_the_configured_server(),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
                 v5_server_reference_is_followed => v5_server_reference_is_followed(),
