@@ -88,16 +88,15 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
     let code = refusal(&client).await;
     assert!(is_credentials_refusal(code), "{version}: {code:?}");
     // By default a refusal that retrying cannot change is reported, and not retried.
-    next_event(&client, "the stop", |e| match e {
-        ConnectionEvent::ReconnectStopped(ReconnectStop::Refused(stopped)) => {
-            Some(assert_eq!(*stopped, code))
-        }
+    let stopped = next_event(&client, "the stop", |e| match e {
+        ConnectionEvent::ReconnectStopped(ReconnectStop::Refused(stopped)) => Some(*stopped),
         ConnectionEvent::Disconnected(DisconnectReason::Refused(_)) => {
             panic!("refused credentials were tried again")
         }
         _ => None,
     })
     .await;
+    assert_eq!(stopped, code);
     let again = crate::first_within(std::time::Duration::from_millis(500), async {
         while let Some(event) = client.next_event().await {
             if matches!(event, ConnectionEvent::Disconnected(_)) {

@@ -28,12 +28,13 @@ pub async fn reconnect_off_means_off<R: Runtime>(rt: &R, version: ProtocolVersio
     o.session.backoff.enabled = false;
     let client = connected(rt, o).await;
     relay.cut();
-    next_event(&client, "the stop", |e| match e {
-        ConnectionEvent::ReconnectStopped(stop) => Some(assert_eq!(*stop, ReconnectStop::Disabled)),
+    let stop = next_event(&client, "the stop", |e| match e {
+        ConnectionEvent::ReconnectStopped(stop) => Some(*stop),
         ConnectionEvent::Connected { .. } => panic!("reconnected although reconnecting is off"),
         _ => None,
     })
     .await;
+    assert_eq!(stop, ReconnectStop::Disabled);
     let again = first_within(Duration::from_millis(500), async {
         while let Some(event) = client.next_event().await {
             if matches!(event, ConnectionEvent::Connected { .. }) {
