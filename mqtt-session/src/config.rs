@@ -172,7 +172,14 @@ pub struct Config {
     /// connection of a client whose message is too large or not allowed, and resending it on
     /// every reconnect would never end. Any acknowledgement of the publish, or of one written
     /// after it, starts its count over, so ordinary cuts while acknowledgements flow do not
-    /// add up. Counts are not kept in snapshots. Default 5; 0 turns it off.
+    /// add up. Counts are not kept in snapshots.
+    ///
+    /// Default 0 (off): to a client, a broker that drops the connection on a message looks
+    /// like a network that cuts it at that moment, and under a burst of cuts (a connection
+    /// cut every few tens of milliseconds) a QoS 2 flow can go several connections without an
+    /// acknowledgement; giving a message up then would lose it. Set it (5 is a fair choice)
+    /// for a v3.1.1 broker whose limits are not known; where they are, set
+    /// [`Config::max_outgoing_packet_size`] instead, which refuses such a message at once.
     pub poison_limit: u16,
     /// The reconnect policy.
     pub backoff: Backoff,
@@ -213,7 +220,7 @@ impl Config {
             max_queued: 1000,
             queue_full: QueueFullPolicy::RejectNew,
             transmit_buffer_limit: 64 * 1024,
-            poison_limit: 5,
+            poison_limit: 0,
             backoff: Backoff::default(),
             random_seed: 0x5EED,
         }

@@ -626,6 +626,7 @@ impl Model {
 
 fn run(version: ProtocolVersion, session_expiry: u32, receive_maximum: u16, ops: Vec<Op>) {
     let mut config = Config::new(version, MqttString::try_from("model").unwrap());
+    config.poison_limit = 5;
     config.keep_alive = Duration::from_secs(30);
     config.session_expiry_interval = session_expiry;
     config.clean_start = false;

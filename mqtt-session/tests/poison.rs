@@ -15,6 +15,7 @@ const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::
 fn config(version: ProtocolVersion, clean_start: bool) -> Config {
     let mut c = Config::new(version, MqttString::try_from("poison").unwrap());
     c.backoff.initial = Duration::from_millis(100);
+    c.poison_limit = 5;
     c.clean_start = clean_start;
     if version == ProtocolVersion::V5 && !clean_start {
         c.session_expiry_interval = 3600;

@@ -30,6 +30,7 @@ use std::time::Duration;
 mod auth;
 mod basic;
 mod delivery;
+mod faults;
 mod flow;
 mod net;
 mod policy;
@@ -50,6 +51,7 @@ pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
     refused_messages_are_not_sent_again, v5_server_reference_is_followed,
 };
+pub use faults::cuts_lose_nothing;
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use policy::{
@@ -425,6 +427,14 @@ macro_rules! scenarios {
                     a_hung_server_is_left($crate::ProtocolVersion::V5),
                 clients_draw_different_reconnect_delays =>
                     clients_draw_different_reconnect_delays(),
+                cuts_lose_nothing_qos1_v311 =>
+                    cuts_lose_nothing($crate::ProtocolVersion::V311, $crate::QoS::AtLeastOnce),
+                cuts_lose_nothing_qos1_v5 =>
+                    cuts_lose_nothing($crate::ProtocolVersion::V5, $crate::QoS::AtLeastOnce),
+                cuts_lose_nothing_qos2_v311 =>
+                    cuts_lose_nothing($crate::ProtocolVersion::V311, $crate::QoS::ExactlyOnce),
+                cuts_lose_nothing_qos2_v5 =>
+                    cuts_lose_nothing($crate::ProtocolVersion::V5, $crate::QoS::ExactlyOnce),
                 reconnect_off_means_off_v311 =>
                     reconnect_off_means_off($crate::ProtocolVersion::V311),
                 reconnect_off_means_off_v5 => reconnect_off_means_off($crate::ProtocolVersion::V5),

@@ -113,7 +113,9 @@ pub async fn a_message_the_broker_refuses_does_not_block_the_rest<R: Runtime>(rt
     );
     disconnect(&client).await;
 
-    let o = options(&url(broker.port()), &format!("poison-{}", R::NAME), version);
+    let mut o = options(&url(broker.port()), &format!("poison-{}", R::NAME), version);
+    assert_eq!(o.session.poison_limit, 0, "off by default");
+    o.session.poison_limit = 5;
     let limit = o.session.poison_limit;
     let client = connected(rt, o).await;
     let poison = within("queueing the poison", client.publish_queued(big()))

@@ -150,6 +150,8 @@ impl FaultRelay {
                     shared.fault(|f, last| f.freeze = last);
                     let frozen = 20 + rng.next() % 80;
                     if !nap(&stopped, Duration::from_millis(frozen)) {
+                        // No connection is left frozen.
+                        shared.fault(|f, last| f.cut = last);
                         break;
                     }
                 }
@@ -158,6 +160,14 @@ impl FaultRelay {
             shared.scheduled.store(false, Ordering::SeqCst);
         });
         self.schedule = Some((stop, thread));
+    }
+
+    /// Ends a running schedule (after the fault under way) and waits for it.
+    pub fn stop_schedule(&mut self) {
+        if let Some((stop, thread)) = self.schedule.take() {
+            stop.store(true, Ordering::SeqCst);
+            let _ = thread.join();
+        }
     }
 
     /// Whether a schedule is still running.
@@ -204,10 +214,7 @@ impl SplitMix {
 
 impl Drop for FaultRelay {
     fn drop(&mut self) {
-        if let Some((stop, thread)) = self.schedule.take() {
-            stop.store(true, Ordering::SeqCst);
-            let _ = thread.join();
-        }
+        self.stop_schedule();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
