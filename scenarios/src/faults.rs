@@ -26,7 +26,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 /// Reads until `count` numbers have arrived, each at least once; returns how often each did.
 async fn receive(sub: &mut Subscription, count: usize, seen: &mut Vec<u32>) {
     seen.resize(count, 0);
-    while seen.iter().any(|&n| n == 0) {
+    while seen.contains(&0) {
         let missing = seen.iter().filter(|&&n| n == 0).count();
         let first = seen.iter().position(|&n| n == 0);
         let what = format!("a message through the cuts ({missing} missing, the first {first:?})");
