@@ -173,6 +173,18 @@ impl ReadSize {
         buf.capacity() - buf.len()
     }
 
+    /// For loops that copy what they read into `buf`: how many of the `available` bytes to
+    /// copy in before handing `buf` to the session. All of them, except when `buf` ends in a
+    /// large packet that they complete: then only its end, so that the packet is taken off
+    /// `buf` before the rest goes in (growing `buf` past the packet would double a buffer its
+    /// messages then pin).
+    pub fn chunk(&self, buf: &BytesMut, available: usize) -> usize {
+        match packet_rest(buf) {
+            Some(rest) if rest > 0 && rest < available && buf.len() > self.0 => rest,
+            _ => available,
+        }
+    }
+
     /// A read returned `n` bytes into `room`; returns whether it filled the room (the socket
     /// may hold more), in which case the next read is made larger.
     pub fn read(&mut self, n: usize, room: usize) -> bool {

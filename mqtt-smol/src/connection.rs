@@ -240,10 +240,15 @@ impl Connection {
                 Woke::Read(Ok(n)) => {
                     // Into the tail of the read buffer while it has room (decoded messages
                     // share the buffer; see `ReadSize::reserve`).
-                    read_size.reserve_at_least(&mut rx, n);
-                    rx.extend_from_slice(&scratch[..n]);
+                    let mut data = &scratch[..n];
+                    while !data.is_empty() {
+                        let take = read_size.chunk(&rx, data.len());
+                        read_size.reserve_at_least(&mut rx, take);
+                        rx.extend_from_slice(&data[..take]);
+                        data = &data[take..];
+                        self.driver.read(now, &mut rx);
+                    }
                     read_size.read(n, read_size.get());
-                    self.driver.read(now, &mut rx);
                     self.driver.drain(now, &mut tx);
                     // Let the subscribers run before the next read: on a busy socket this
                     // loop could otherwise fill their buffers faster than a fast reader

@@ -1,0 +1,105 @@
+//! What a session store costs a publisher: our tokio client publishing QoS 1 messages to a
+//! subscriber through one mosquitto (started here), with a `FileStore` and without, in the
+//! same run, rounds alternating, each figure the median of the rounds.
+//!
+//! Run: `cargo bench -p mqtt-tokio --bench store` (`STORE_MESSAGES`, default 20,000;
+//! `STORE_ROUNDS`, default 3; `STORE_SIZE`, payload bytes, default 64).
+//!
+//! The publisher queues every message with `publish_queued` and awaits the completions at the
+//! end, as the clients bench does; with the store, a message is accepted once it is on disk,
+//! and the messages the connection task takes in one turn share one write and one sync.
+#![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
+
+use mqtt_test_support::{Mosquitto, TempDir};
+use mqtt_tokio::{Client, ConnectionEvent, FileStore, Options, OutboundMessage, QoS, TopicName};
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn connected(options: Options) -> Client {
+    let client = mqtt_tokio::spawn(options).unwrap();
+    loop {
+        match client.next_event().await {
+            Some(ConnectionEvent::Connected { .. }) => return client,
+            Some(_) => {}
+            None => panic!("the connection task ended before connecting"),
+        }
+    }
+}
+
+/// Messages per second from the first publish to the last message received.
+async fn round(port: u16, n: usize, size: usize, store: Option<&TempDir>, tag: &str) -> f64 {
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let sub = connected(Options::new(&url, &format!("sub-{tag}")).unwrap()).await;
+    let mut options = Options::new(&url, &format!("pub-{tag}"))
+        .unwrap()
+        .clean_start(false)
+        .session_expiry(600);
+    if let Some(dir) = store {
+        options = options.store(FileStore::new(dir.path().join(tag)));
+    }
+    let publisher = connected(options).await;
+    let topic = format!("store/{tag}");
+    let mut s = sub.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+    let topic = TopicName::new(topic).unwrap();
+    let payload = bytes::Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    let producer = async {
+        let mut handles = Vec::with_capacity(n);
+        for _ in 0..n {
+            let m = OutboundMessage::new(topic.clone(), payload.clone(), QoS::AtLeastOnce);
+            handles.push(publisher.publish_queued(m).await.unwrap());
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    };
+    let consumer = async {
+        for _ in 0..n {
+            tokio::time::timeout(Duration::from_secs(10), s.next_message())
+                .await
+                .expect("a message within 10 s")
+                .expect("the subscription ended");
+        }
+    };
+    tokio::join!(producer, consumer);
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    publisher.disconnect().await.unwrap();
+    sub.disconnect().await.unwrap();
+    rate
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn main() {
+    let n = env_or("STORE_MESSAGES", 20_000);
+    let rounds = env_or("STORE_ROUNDS", 3);
+    let size = env_or("STORE_SIZE", 64);
+    let broker = Mosquitto::plain().unwrap();
+    let dir = TempDir::new("store-bench").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (mut plain, mut stored) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        plain.push(rt.block_on(round(broker.port(), n, size, None, &format!("plain{r}"))));
+        stored.push(rt.block_on(round(
+            broker.port(),
+            n,
+            size,
+            Some(&dir),
+            &format!("stored{r}"),
+        )));
+    }
+    let (p, s) = (median(plain.clone()), median(stored.clone()));
+    println!("QoS 1, {size} B, {n} messages, {rounds} rounds (messages/s, median):");
+    println!("  without a store: {p:>9.0}   rounds {plain:.0?}");
+    println!("  with a FileStore: {s:>8.0}   rounds {stored:.0?}");
+    println!("  ratio store / no store: {:.2}", s / p);
+}
