@@ -498,12 +498,13 @@ impl Subscription {
         commands: crate::queue::Sender<Command>,
         granted: Vec<QoS>,
         wake: Arc<Wake>,
+        ahead_of_store: u64,
     ) -> (Subscription, SubscriptionSink, Arc<Taken>) {
         let (tx, rx) = crate::queue::unbounded();
         let capacity = capacity.max(1);
         let stream = STREAM_IDS.fetch_add(1, Ordering::Relaxed);
         let lagged = Arc::new(AtomicU64::new(0));
-        let taken = Arc::new(Taken::default());
+        let taken = Arc::new(Taken::with_limit(ahead_of_store));
         (
             Subscription {
                 stream,
@@ -593,6 +594,9 @@ impl Stream for Subscription {
         if missed > 0 {
             return Poll::Ready(Some(Delivery::Lagged(missed)));
         }
+        if !self.taken.may_take(&self.wake, cx) {
+            return Poll::Pending;
+        }
         match self.rx.poll_recv(cx) {
             Poll::Ready(Ok(item)) => {
                 // The application has the message now: an automatic acknowledgement may go.
@@ -638,7 +642,7 @@ mod tests {
         let (client, commands) = Client::new(1, events_rx);
         let (wake, _signals) = Wake::new();
         let (subscription, _sink, _taken) =
-            Subscription::channel(4, client.command_sender(), vec![], wake);
+            Subscription::channel(4, client.command_sender(), vec![], wake, 0);
         let stream = subscription.stream_id();
         let (reply, _) = oneshot::channel();
         client

@@ -22,6 +22,12 @@ use crate::store::{StartError, Store};
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
+/// With a session store and automatic acknowledgements, the most messages a subscription's
+/// reader takes before the acknowledgements of those it took are on disk. A process that dies
+/// can be handed again what it took in that window (a QoS 2 message too), so it bounds what a
+/// crash delivers twice; the reader waits for the store's write when it is reached.
+const TAKEN_AHEAD_OF_STORE: u64 = 64;
+
 /// The most commands a loop takes in one wake-up (see [`Driver::commands`]): enough to fill
 /// a write, few enough that reads and timers are never kept waiting long.
 pub const COMMAND_BATCH: usize = 64;
@@ -399,7 +405,10 @@ impl Driver {
             return Persist::Save;
         }
         let (bytes, replace) = match p.journal.write_session(&mut self.session) {
-            JournalWrite::Unchanged => return Persist::Done,
+            JournalWrite::Unchanged => {
+                self.routing.all_saved();
+                return Persist::Done;
+            }
             JournalWrite::Replace(bytes) => (bytes, true),
             JournalWrite::Append(bytes) => (bytes, false),
         };
@@ -407,8 +416,9 @@ impl Driver {
         buf.clear();
         buf.extend_from_slice(bytes);
         // Every publish taken so far is in this write: one write and one sync for all of
-        // them (group commit).
+        // them (group commit); so are the acknowledgements of what readers took.
         self.saving.append(&mut self.unsaved);
+        self.routing.saving();
         p.job = Some(SaveJob {
             store: p.store.clone(),
             bytes: buf,
@@ -445,6 +455,7 @@ impl Driver {
         match result {
             Ok(()) => {
                 p.journal.written();
+                self.routing.saved();
                 for (id, packet_id) in self.saving.drain(..) {
                     if let Some(completer) = self.publishes.get(&id) {
                         completer.accept(id, packet_id);
@@ -849,11 +860,19 @@ impl Driver {
                 };
                 match self.session.subscribe(now, filters, *properties) {
                     Ok((request, keys)) => {
+                        // With a store, automatic acknowledgements are saved before they go
+                        // out: a reader runs at most this many takes ahead of the disk.
+                        let ahead = if self.store.is_some() && !self.options.session.manual_acks {
+                            TAKEN_AHEAD_OF_STORE
+                        } else {
+                            0
+                        };
                         let (subscription, sink, taken) = Subscription::channel(
                             self.options.subscription_capacity,
                             commands,
                             Vec::new(),
                             self.wake.clone(),
+                            ahead,
                         );
                         let stream = subscription.stream_id();
                         self.routing

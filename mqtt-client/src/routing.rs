@@ -72,6 +72,8 @@ struct Stream {
     taken: Arc<Taken>,
     /// Takes already accounted for.
     seen: u64,
+    /// Takes whose acknowledgements the store write under way holds.
+    saving: u64,
     /// Messages in the reader's buffer, in order: the acknowledgement each owes when taken
     /// (automatic acks) and its cost.
     handed: VecDeque<(Option<AckToken>, usize)>,
@@ -155,6 +157,7 @@ impl Routing {
                 sink,
                 taken,
                 seen: 0,
+                saving: 0,
                 handed: VecDeque::new(),
                 overflow: VecDeque::new(),
             },
@@ -359,6 +362,28 @@ impl Routing {
         }
         self.done_buf = done;
         self.route_buf = waiting;
+    }
+
+    /// The store holds the session as it is: the acknowledgements of every take accounted for
+    /// are on disk (or needed nothing saved).
+    pub(crate) fn all_saved(&mut self) {
+        for s in self.streams.values() {
+            s.taken.set_durable(s.seen);
+        }
+    }
+
+    /// A store write is made now: it holds the acknowledgements of every take accounted for.
+    pub(crate) fn saving(&mut self) {
+        for s in self.streams.values_mut() {
+            s.saving = s.seen;
+        }
+    }
+
+    /// The store write made at [`Routing::saving`] is done.
+    pub(crate) fn saved(&mut self) {
+        for s in self.streams.values() {
+            s.taken.set_durable(s.saving);
+        }
     }
 
     /// Gives back the memory of empty buffers (the connection went quiet).

@@ -5,7 +5,8 @@
 //! for it or an acknowledgement waits; many takes between two turns of the task cost one wake.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Waker};
 
 use crate::queue;
 
@@ -52,9 +53,60 @@ pub(crate) struct Taken {
     /// The task wants to hear of every take (it holds messages for this reader, or stopped
     /// reading the socket until memory is given back).
     wake_on_take: AtomicBool,
+    /// With a session store: the most messages the reader may have taken whose
+    /// acknowledgements are not on disk yet (0: no limit). A process that dies can be handed
+    /// those again, so the limit bounds what a crash delivers twice.
+    limit: u64,
+    /// Takes whose acknowledgements are on disk (or need none).
+    durable: AtomicU64,
+    /// The reader, waiting for `durable` to move.
+    waiting: Mutex<Option<Waker>>,
 }
 
 impl Taken {
+    /// A reader's count that lets it run at most `limit` takes ahead of the store (0: no
+    /// limit).
+    pub(crate) fn with_limit(limit: u64) -> Taken {
+        Taken {
+            limit,
+            ..Taken::default()
+        }
+    }
+
+    /// Whether the reader may take another message now. If not, the connection task is woken
+    /// (it has the takes to account for and save) and so, later, is the reader.
+    pub(crate) fn may_take(&self, wake: &Wake, cx: &mut Context<'_>) -> bool {
+        if self.limit == 0 || self.ahead() < self.limit {
+            return true;
+        }
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        // The store may have caught up meanwhile.
+        if self.ahead() < self.limit {
+            return true;
+        }
+        wake.wake();
+        false
+    }
+
+    fn ahead(&self) -> u64 {
+        self.count
+            .load(Ordering::Acquire)
+            .saturating_sub(self.durable.load(Ordering::Acquire))
+    }
+
+    /// The acknowledgements of the first `count` takes are on disk.
+    pub(crate) fn set_durable(&self, count: u64) {
+        self.durable.fetch_max(count, Ordering::AcqRel);
+        let waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(waker) = waiting {
+            waker.wake();
+        }
+    }
+
     /// The reader took a message; `owes_ack`: an automatic acknowledgement waits for it.
     pub(crate) fn take(&self, wake: &Wake, owes_ack: bool) {
         self.count.fetch_add(1, Ordering::AcqRel);
@@ -98,5 +150,26 @@ mod tests {
             "an owed acknowledgement always wakes"
         );
         assert_eq!(taken.count(), 4);
+    }
+
+    #[test]
+    fn a_reader_ahead_of_the_store_waits_until_it_catches_up() {
+        let (wake, rx) = Wake::new();
+        let taken = Taken::with_limit(2);
+        let (count, waker) = crate::test_waker::WakeCount::waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(taken.may_take(&wake, &mut cx));
+        taken.take(&wake, false);
+        taken.take(&wake, false);
+        assert!(!taken.may_take(&wake, &mut cx), "two ahead");
+        assert_eq!(rx.try_recv(), Ok(()), "the task is told");
+        taken.set_durable(1);
+        assert_eq!(count.wakes(), 1, "the reader is woken");
+        assert!(taken.may_take(&wake, &mut cx));
+        let unlimited = Taken::default();
+        for _ in 0..10 {
+            unlimited.take(&wake, false);
+        }
+        assert!(unlimited.may_take(&wake, &mut cx));
     }
 }

@@ -1,0 +1,210 @@
+//! A subscriber process (`crash-subscriber`, automatic acknowledgements, a `FileStore`)
+//! SIGKILLed three times at seeded points while `mosquitto_pub` sends it 10,000 numbered
+//! messages, each time started again from its store, on each runtime and protocol version:
+//! every number reaches the application. At QoS 2 a number is taken twice only if it was
+//! among the last messages the application took before a kill (taken, its acknowledgement not
+//! yet on disk: the one window no client can close without the application's help); the test
+//! measures how far back that reaches. `CRASH_MESSAGES` and `CRASH_SEED` change the run.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use common::{env_or, lines, next, Reaped};
+use mqtt_test_support::{Mosquitto, Options as BrokerOptions, TempDir};
+use std::collections::HashSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How many of the last messages taken before a kill may come again at QoS 2: with a store,
+/// a reader takes at most 64 messages ahead of the write that saves their acknowledgements,
+/// and waits for it there; what it took in that window is all a crash can hand it again.
+const IN_HAND: usize = 64;
+
+/// Runs the subscriber until `stop` says so; returns the numbers it printed, in order.
+fn run(args: &[String], mut stop: impl FnMut(&[u64]) -> bool, ready: impl FnOnce()) -> Vec<u64> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crash-subscriber"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut child = Reaped(child);
+    let mut ready = Some(ready);
+    let mut got = Vec::new();
+    let mut killed = false;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == "ready" => {
+                if let Some(ready) = ready.take() {
+                    ready();
+                }
+            }
+            Ok(line) => {
+                got.push(
+                    line.parse()
+                        .unwrap_or_else(|_| panic!("unexpected output {line:?}")),
+                );
+                if !killed && stop(&got) {
+                    // SIGKILL: no destructor, no flush, no DISCONNECT.
+                    child.0.kill().unwrap();
+                    killed = true;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the subscriber hung"),
+        }
+    }
+    got
+}
+
+fn crash_loop(runtime: &str, version: &str, qos: u8) {
+    let total = env_or("CRASH_MESSAGES", 10_000) as usize;
+    let mut seed = env_or("CRASH_SEED", 7) ^ (u64::from(qos) << 4) ^ (runtime.len() as u64);
+    // mosquitto keeps at most 1,000 messages queued per client by default, and drops the rest.
+    let broker = Mosquitto::start(BrokerOptions {
+        extra_config: vec!["max_queued_messages 0".into()],
+        ..BrokerOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let id = format!("crash-sub-{runtime}-{version}-q{qos}");
+    let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("mqtt://127.0.0.1:{}", broker.port());
+    let store = dir.path().join("session");
+    let args: Vec<String> = [
+        runtime,
+        &url,
+        &id,
+        store.to_str().unwrap(),
+        version,
+        &qos.to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let port = broker.port().to_string();
+    let publisher = std::cell::RefCell::new(None);
+    let start_publisher = || {
+        let mut child = Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-t",
+                "crash/s",
+                "-q",
+                &qos.to_string(),
+            ])
+            .args(["-l", "-i", &format!("{id}-pub")])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("mosquitto_pub: {e} (install it: apt-get install mosquitto-clients)")
+            });
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            for n in 0..total {
+                text.push_str(&format!("{n}\n"));
+            }
+            let _ = stdin.write_all(text.as_bytes());
+        });
+        *publisher.borrow_mut() = Some(Reaped(child));
+    };
+
+    let mut seen = vec![0u32; total];
+    let mut kills = Vec::new();
+    // For each number taken before a kill: how many were taken after it until the kill.
+    let mut depth = std::collections::HashMap::new();
+    let mut ready = Some(start_publisher);
+    for k in 0..3u64 {
+        let kill_at = (total / 20) as u64 + next(&mut seed) % (total as u64 / 4);
+        let on_ready = ready.take();
+        let got = run(
+            &args,
+            |got| got.len() as u64 >= kill_at,
+            || {
+                if let Some(start) = on_ready {
+                    start();
+                }
+            },
+        );
+        kills.push((k, got.len()));
+        for n in &got {
+            seen[*n as usize] += 1;
+        }
+        for (d, n) in got.iter().rev().enumerate() {
+            depth.entry(*n).or_insert(d);
+        }
+    }
+    // The last run: until every number has come.
+    let mut missing: HashSet<u64> = (0..total as u64)
+        .filter(|&n| seen[n as usize] == 0)
+        .collect();
+    let got = run(
+        &args,
+        |got| {
+            if let Some(n) = got.last() {
+                missing.remove(n);
+            }
+            missing.is_empty()
+        },
+        || {},
+    );
+    for n in &got {
+        seen[*n as usize] += 1;
+    }
+    assert!(!seen.contains(&0), "lost");
+    let twice: Vec<u64> = (0..total as u64)
+        .filter(|&n| seen[n as usize] > 1)
+        .collect();
+    let deepest = twice.iter().filter_map(|n| depth.get(n)).max();
+    let outside: Vec<u64> = twice
+        .iter()
+        .copied()
+        .filter(|n| depth.get(n).is_none_or(|&d| d >= IN_HAND))
+        .collect();
+    println!(
+        "{runtime} {version} QoS {qos}: {total} messages, taken per run before each kill {kills:?}: 0 lost, {} taken twice, the deepest {deepest:?} messages before a kill",
+        twice.len(),
+    );
+    if qos == 2 {
+        assert!(outside.is_empty(), "QoS 2 taken twice: {outside:?}");
+    }
+    drop(publisher);
+}
+
+#[test]
+fn tokio_v5_qos2() {
+    crash_loop("tokio", "v5", 2);
+}
+
+#[test]
+fn tokio_v311_qos1() {
+    crash_loop("tokio", "v311", 1);
+}
+
+#[test]
+fn smol_v311_qos2() {
+    crash_loop("smol", "v311", 2);
+}
+
+#[test]
+fn smol_v5_qos1() {
+    crash_loop("smol", "v5", 1);
+}
+
+#[test]
+fn async_std_v5_qos2() {
+    crash_loop("async-std", "v5", 2);
+}
+
+#[test]
+fn async_std_v311_qos1() {
+    crash_loop("async-std", "v311", 1);
+}
