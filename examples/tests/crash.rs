@@ -7,10 +7,9 @@
 
 mod common;
 
-use common::{env_or, lines, next, Reaped};
+use common::{env_or, lines, next, watch, Reaped};
 use mqtt_test_support::{Mosquitto, TempDir};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -73,40 +72,25 @@ fn counter(port: u16, id: &str) -> (Reaped, Arc<Mutex<Vec<String>>>) {
 /// One run of the publisher from `first`; killed once it has printed `kill_at` (if given).
 /// Returns the highest number it printed as accepted, and whether it finished.
 fn run(args: &[String], first: u64, last: u64, kill_at: Option<u64>) -> (Option<u64>, bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash-publisher"))
-        .args(args)
-        .arg(first.to_string())
-        .arg(last.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let rx = lines(&mut child);
-    let mut child = Reaped(child);
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut highest = None;
     let mut done = false;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == "done" => done = true,
-            Ok(line) => {
-                let n: u64 = line
-                    .strip_prefix("accepted ")
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or_else(|| panic!("unexpected output {line:?}"));
-                highest = Some(n);
-                if kill_at.is_some_and(|k| n >= k) {
-                    // SIGKILL: no destructor, no flush, no DISCONNECT.
-                    child.0.kill().unwrap();
-                }
-            }
-            // The pipe is closed: the process ended and everything it printed was read.
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the publisher hung"),
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crash-publisher"));
+    command
+        .args(args)
+        .arg(first.to_string())
+        .arg(last.to_string());
+    let status = watch(&mut command, |line| {
+        if line == "done" {
+            done = true;
+            return false;
         }
-    }
-    let status = child.0.wait().unwrap();
+        let n: u64 = line
+            .strip_prefix("accepted ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected output {line:?}"));
+        highest = Some(n);
+        kill_at.is_some_and(|k| n >= k)
+    });
     if kill_at.is_none() {
         assert!(status.success() && done, "the last run failed: {status:?}");
     }

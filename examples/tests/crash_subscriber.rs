@@ -9,56 +9,37 @@
 
 mod common;
 
-use common::{env_or, lines, next, Reaped};
+use common::{env_or, next, watch, Reaped};
 use mqtt_test_support::{Mosquitto, Options as BrokerOptions, TempDir};
 use std::collections::HashSet;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 /// How many of the last messages taken before a kill may come again at QoS 2: with a store,
 /// a reader takes at most 64 messages ahead of the write that saves their acknowledgements,
 /// and waits for it there; what it took in that window is all a crash can hand it again.
 const IN_HAND: usize = 64;
 
-/// Runs the subscriber until `stop` says so; returns the numbers it printed, in order.
+/// Runs the subscriber until `stop` says so (it is killed then); `ready` is called once it has
+/// subscribed. Returns the numbers it printed, in order.
 fn run(args: &[String], mut stop: impl FnMut(&[u64]) -> bool, ready: impl FnOnce()) -> Vec<u64> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crash-subscriber"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let rx = lines(&mut child);
-    let mut child = Reaped(child);
     let mut ready = Some(ready);
     let mut got = Vec::new();
-    let mut killed = false;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == "ready" => {
-                if let Some(ready) = ready.take() {
-                    ready();
-                }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_crash-subscriber"));
+    command.args(args);
+    watch(&mut command, |line| {
+        if line == "ready" {
+            if let Some(ready) = ready.take() {
+                ready();
             }
-            Ok(line) => {
-                got.push(
-                    line.parse()
-                        .unwrap_or_else(|_| panic!("unexpected output {line:?}")),
-                );
-                if !killed && stop(&got) {
-                    // SIGKILL: no destructor, no flush, no DISCONNECT.
-                    child.0.kill().unwrap();
-                    killed = true;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the subscriber hung"),
+            return false;
         }
-    }
+        got.push(
+            line.parse()
+                .unwrap_or_else(|_| panic!("unexpected output {line:?}")),
+        );
+        stop(&got)
+    });
     got
 }
 

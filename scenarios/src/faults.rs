@@ -23,6 +23,18 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Counts the number a message carries.
+fn count_in(seen: &mut Vec<u32>, message: &mqtt_client::Message) {
+    let n: usize = std::str::from_utf8(message.payload())
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected payload {message:?}"));
+    if n >= seen.len() {
+        seen.resize(n + 1, 0);
+    }
+    seen[n] += 1;
+}
+
 /// Reads until `count` numbers have arrived, each at least once; returns how often each did.
 async fn receive(sub: &mut Subscription, count: usize, seen: &mut Vec<u32>) {
     seen.resize(count, 0);
@@ -33,14 +45,7 @@ async fn receive(sub: &mut Subscription, count: usize, seen: &mut Vec<u32>) {
         let message = within(&what, sub.next_message())
             .await
             .unwrap_or_else(|| panic!("the subscription ended"));
-        let n: usize = std::str::from_utf8(message.payload())
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected payload {message:?}"));
-        if n >= seen.len() {
-            seen.resize(n + 1, 0);
-        }
-        seen[n] += 1;
+        count_in(seen, &message);
     }
 }
 
@@ -112,14 +117,7 @@ pub async fn cuts_lose_nothing<R: Runtime>(rt: &R, version: ProtocolVersion, qos
         while let Some(Some(message)) =
             crate::first_within(Duration::ZERO, sub.next_message()).await
         {
-            let n: usize = std::str::from_utf8(message.payload())
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| panic!("unexpected payload {message:?}"));
-            if n >= seen.len() {
-                seen.resize(n + 1, 0);
-            }
-            seen[n] += 1;
+            count_in(&mut seen, &message);
         }
     }
     for relay in &mut relays {

@@ -7,7 +7,7 @@
 //! Like [`TlsRelay`](crate::relay::TlsRelay) it runs on a thread of its own with a
 //! current-thread tokio runtime, so it serves tests on any executor.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -16,8 +16,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
+use crate::background::Background;
 use crate::mosquitto::StartError;
 
 /// Which connections each fault applies to: those numbered up to the value (connections are
@@ -45,62 +46,34 @@ struct Shared {
 /// thread (and for a running schedule's).
 #[derive(Debug)]
 pub struct FaultRelay {
-    addr: SocketAddr,
+    server: Background,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
     schedule: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
 impl FaultRelay {
     /// Starts a relay to `target`; it listens before this returns.
     pub fn start(target: SocketAddr) -> Result<FaultRelay, StartError> {
-        let listener = StdListener::bind("127.0.0.1:0")
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| StartError(format!("the fault relay cannot listen: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| StartError(format!("the fault relay's runtime: {e}")))?;
         let shared = Arc::new(Shared {
             faults: watch::Sender::new(Faults::default()),
             accepted: AtomicU64::new(0),
             made: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
         });
-        let (stop, stopped) = oneshot::channel();
         let serving = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("fault-relay-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let Ok(listener) = TcpListener::from_std(listener) else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = stopped => {}
-                        () = serve(listener, target, serving) => {}
-                    }
-                });
-                drop(runtime);
-            })
-            .map_err(|e| StartError(format!("the fault relay's thread: {e}")))?;
+        let server = Background::start("fault relay", move |listener| {
+            serve(listener, target, serving)
+        })?;
         Ok(FaultRelay {
-            addr,
+            server,
             shared,
-            stop: Some(stop),
-            thread: Some(thread),
             schedule: None,
         })
     }
 
     /// The port clients connect to.
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// Connections accepted so far.
@@ -214,13 +187,8 @@ impl SplitMix {
 
 impl Drop for FaultRelay {
     fn drop(&mut self) {
+        // Before the server goes (with it every connection): no fault is made after.
         self.stop_schedule();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -310,7 +278,7 @@ mod tests {
     use std::io::{Read, Write};
 
     fn echo_server() -> SocketAddr {
-        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {

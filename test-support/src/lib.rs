@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc;
+mod background;
 pub mod dynsec;
 pub mod embedded;
 pub mod fault;

@@ -5,18 +5,17 @@
 //! The relay runs on a thread of its own with a current-thread tokio runtime, so it serves
 //! tests on any executor (tokio, smol, async-std) and never depends on theirs.
 
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{crypto, ServerConfig};
 use tokio_rustls::TlsAcceptor;
 
+use crate::background::Background;
 use crate::mosquitto::StartError;
 use crate::tls::Pki;
 
@@ -29,9 +28,7 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// and every relayed connection are closed, and the drop waits for its thread.
 #[derive(Debug)]
 pub struct TlsRelay {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    server: Background,
 }
 
 impl TlsRelay {
@@ -39,64 +36,20 @@ impl TlsRelay {
     /// and forwards to `target`. It listens before this returns.
     pub fn start(target: SocketAddr, pki: &Pki) -> Result<TlsRelay, StartError> {
         let acceptor = TlsAcceptor::from(Arc::new(server_config(pki)?));
-        let listener = StdListener::bind("127.0.0.1:0")
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| StartError(format!("the TLS relay cannot listen: {e}")))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(|e| StartError(format!("the TLS relay's runtime: {e}")))?;
-        let (stop, stopped) = oneshot::channel();
-        let thread = std::thread::Builder::new()
-            .name(format!("tls-relay-{}", addr.port()))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match TcpListener::from_std(listener) {
-                        Ok(listener) => listener,
-                        Err(_) => return,
-                    };
-                    tokio::select! {
-                        _ = stopped => {}
-                        () = serve(listener, acceptor, target) => {}
-                    }
-                });
-                // Dropping the runtime drops every relayed connection's task: both sockets
-                // close.
-                drop(runtime);
-            })
-            .map_err(|e| StartError(format!("the TLS relay's thread: {e}")))?;
-        Ok(TlsRelay {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = Background::start("TLS relay", move |listener| {
+            serve(listener, acceptor, target)
+        })?;
+        Ok(TlsRelay { server })
     }
 
     /// The address the relay listens on (`127.0.0.1`).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The port the relay listens on.
     pub fn port(&self) -> u16 {
-        self.addr.port()
-    }
-}
-
-impl Drop for TlsRelay {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // The loop ends at its next poll and the runtime's tasks are only dropped, never run
-        // further: the join is short.
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.server.addr().port()
     }
 }
 
@@ -153,7 +106,7 @@ mod tests {
     /// and the drop closes it and the listener.
     #[test]
     fn drop_is_prompt_and_closes_everything() {
-        let target = StdListener::bind("127.0.0.1:0").unwrap();
+        let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let pki = Pki::generate().unwrap();
         let relay = TlsRelay::start(target.local_addr().unwrap(), &pki).unwrap();
         let addr = relay.addr();

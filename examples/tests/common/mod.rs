@@ -46,3 +46,35 @@ pub fn next(state: &mut u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
 }
+
+/// Runs `command` (its stdout piped) until it ends, handing each line it prints to `on_line`;
+/// kills it with SIGKILL (no destructor, no flush, no DISCONNECT) the first time `on_line`
+/// returns true, and keeps reading what it had printed until the pipe closes. Fails if it
+/// prints nothing for two minutes. Returns its exit status.
+pub fn watch(
+    command: &mut std::process::Command,
+    mut on_line: impl FnMut(&str) -> bool,
+) -> std::process::ExitStatus {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let rx = lines(&mut child);
+    let mut child = Reaped(child);
+    let mut killed = false;
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(line) => {
+                if on_line(&line) && !killed {
+                    child.0.kill().unwrap();
+                    killed = true;
+                }
+            }
+            // The pipe is closed: the process ended and everything it printed was read.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the child printed nothing for 2 min"),
+        }
+    }
+    child.0.wait().unwrap()
+}
