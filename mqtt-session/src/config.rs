@@ -142,9 +142,8 @@ pub struct Config {
     /// lower of this and the server's Receive Maximum). v3.1.1 has no way to learn the broker's
     /// window, and brokers drop or refuse publishes beyond it (a stock mosquitto acknowledges
     /// and silently discards the QoS 2 messages past its 20th in flight), so the default is
-    /// 20, mosquitto's own; raise it for a broker known to take more. Once the
-    /// window has filled up, publishes waiting for it go when a quarter of it is free again,
-    /// together, rather than one per acknowledgement.
+    /// 20, mosquitto's own; raise it for a broker known to take more. A publish waiting for
+    /// the window goes as soon as an acknowledgement frees a place.
     pub max_inflight: u16,
     /// Whether inbound QoS 1/2 messages are acknowledged only when the application says so
     /// ([`Session::ack`](crate::Session::ack)). Acknowledgements then still go out in the order

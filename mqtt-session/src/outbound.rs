@@ -67,9 +67,6 @@ pub(crate) struct Outbound<I> {
     /// No entry before this index has `pending_tx` set: where the search for the next packet
     /// to write starts, so that many publishes in flight do not make each write a scan.
     scan_from: usize,
-    /// The send window filled up, and has not yet opened by a refill's worth (see
-    /// [`Outbound::next_due`]).
-    window_closed: bool,
     /// The entries added, changed or removed since a journal last asked.
     changes: ChangeLog,
     /// How far the server read on this connection, for [`Outbound::connection_lost`].
@@ -85,7 +82,6 @@ impl<I: Instant> Outbound<I> {
             pending_tx: 0,
             expiring: 0,
             scan_from: 0,
-            window_closed: false,
             changes: ChangeLog::default(),
             watch: Watch::default(),
         }
@@ -274,9 +270,14 @@ impl<I: Instant> Outbound<I> {
 
     /// The next entry whose packet is due and may go now, given the server's Receive Maximum
     /// ([MQTT-3.3.4-7], [MQTT-4.9.0-2]):
-    /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit and, once the window
-    /// has filled up, until it has opened by a quarter again ([`refill`]); every entry after it
-    /// waits too, so that messages leave in order. Returns its index.
+    /// a `Queued` QoS 1/2 PUBLISH waits while `in_flight` is at the limit, and goes as soon as
+    /// an acknowledgement frees a place; every entry after it waits too, so that messages
+    /// leave in order. Returns its index.
+    ///
+    /// Waiting for several places to free up, so as to write several publishes at once, stalls
+    /// against a server that sends with Nagle's algorithm on (mosquitto's default): it holds
+    /// its second PUBACK until our TCP acknowledgement of the first, which the kernel delays
+    /// (up to 40 ms) while the client has nothing to send; a PUBLISH sent at once carries it.
     pub(crate) fn next_due(&mut self, receive_maximum: u16) -> Option<usize> {
         if self.pending_tx == 0 {
             return None;
@@ -290,13 +291,8 @@ impl<I: Instant> Outbound<I> {
             if entry.stage == Stage::Queued && entry.publish.qos() != QoS::AtMostOnce {
                 let window = usize::from(receive_maximum);
                 if self.in_flight >= window {
-                    self.window_closed = true;
                     return None;
                 }
-                if self.window_closed && self.in_flight > window - refill(window) {
-                    return None;
-                }
-                self.window_closed = false;
             }
             return Some(index);
         }
@@ -408,7 +404,6 @@ impl<I: Instant> Outbound<I> {
         mut poisoned: impl FnMut(Outgoing<I>),
     ) {
         self.scan_from = 0;
-        self.window_closed = false;
         let judged = |e: &Outgoing<I>| judge && e.stage == Stage::Sent;
         let stopped_at = self
             .entries
@@ -443,7 +438,6 @@ impl<I: Instant> Outbound<I> {
     /// Receive Maximum that shrank across the reconnect is honoured.
     pub(crate) fn resume(&mut self, receive_maximum: u16) {
         self.scan_from = 0;
-        self.window_closed = false;
         let mut in_flight = 0usize;
         let entries = self.entries.len();
         for entry in self.entries.iter_mut() {
@@ -483,7 +477,6 @@ impl<I: Instant> Outbound<I> {
     /// said so), only the release was lost, and sending it again would deliver it twice.
     pub(crate) fn restart(&mut self, mut done: impl FnMut(Outgoing<I>)) {
         self.scan_from = 0;
-        self.window_closed = false;
         let mut index = 0;
         while index < self.entries.len() {
             let entries = self.entries.len();
@@ -516,15 +509,6 @@ impl<I: Instant> Outbound<I> {
         }
         self.in_flight = 0;
     }
-}
-
-/// How far a send window of `window` publishes that filled up must open again before queued
-/// publishes go out: a quarter of it. Refilling a full window one acknowledgement at a time
-/// would write one PUBLISH per PUBACK read, each its own system call on both sides of the
-/// connection (TCP's "silly window syndrome", RFC 813); a quarter of the window at a time goes
-/// out in one write, while three quarters of it stay in flight. Windows under four refill by one.
-fn refill(window: usize) -> usize {
-    (window / 4).max(1)
 }
 
 /// `now + interval seconds`.

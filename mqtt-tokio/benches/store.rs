@@ -83,7 +83,17 @@ fn main() {
     let n = env_or("STORE_MESSAGES", 20_000);
     let rounds = env_or("STORE_ROUNDS", 3);
     let size = env_or("STORE_SIZE", 64);
-    let broker = Mosquitto::plain().unwrap();
+    // `STORE_BROKER`: extra mosquitto settings, `;`-separated (e.g. `max_inflight_messages 100`).
+    let extra = std::env::var("STORE_BROKER").unwrap_or_default();
+    let broker = Mosquitto::start(mqtt_test_support::Options {
+        extra_config: extra
+            .split(';')
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect(),
+        ..Default::default()
+    })
+    .unwrap();
     let dir = TempDir::new("store-bench").unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (mut plain, mut stored) = (Vec::new(), Vec::new());

@@ -8,6 +8,8 @@
 //! ```text
 //! crash-publisher <tokio|smol|async-std> <url> <client id> <store file> <v311|v5> <1|2> <first> <last>
 //! ```
+//!
+//! `MAX_INFLIGHT=<n>` sets the send window; `NO_STORE=1` runs without the store.
 
 use mqtt_proto::{ProtocolVersion, TopicName};
 use mqtt_session::{Journal, OutboundMessage};
@@ -114,6 +116,15 @@ fn main() -> ExitCode {
             .clean_start(false)
             .session_expiry(3600)
             .store(store);
+        let mut options = options;
+        // For measuring: `MAX_INFLIGHT` sets the send window, `NO_STORE` drops the store (then
+        // `accepted` means taken by the session, not saved).
+        if let Ok(n) = std::env::var("MAX_INFLIGHT") {
+            options.session.max_inflight = n.parse().unwrap_or(20);
+        }
+        if std::env::var_os("NO_STORE").is_some() {
+            options.store = None;
+        }
         match args.runtime.as_str() {
             "tokio" => {
                 let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
