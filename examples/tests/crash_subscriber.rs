@@ -48,7 +48,7 @@ fn crash_loop(runtime: &str, version: &str, qos: u8) {
     let mut seed = env_or("CRASH_SEED", 7) ^ (u64::from(qos) << 4) ^ (runtime.len() as u64);
     // mosquitto keeps at most 1,000 messages queued per client by default, and drops the rest.
     let broker = Mosquitto::start(BrokerOptions {
-        extra_config: vec!["max_queued_messages 0".into()],
+        extra_config: vec!["max_queued_messages 1000000".into()],
         ..BrokerOptions::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
