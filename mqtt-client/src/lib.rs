@@ -28,6 +28,7 @@ mod completion;
 mod driver;
 mod options;
 pub mod queue;
+mod quickack;
 mod routing;
 mod signal;
 pub mod store;
@@ -44,6 +45,7 @@ pub use driver::{
     ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
 };
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+pub use quickack::quickack;
 pub use rustls;
 pub use store::{FileStore, StartError, Store};
 pub use tls::{TlsError, TlsOptions};

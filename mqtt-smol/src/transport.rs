@@ -34,6 +34,7 @@ impl Connector for TcpConnector {
         Box::pin(async move {
             let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
             tcp.set_nodelay(options.nodelay)?;
+            let tcp = QuickAck(tcp);
             let stream: Box<dyn Transport> = if server.scheme.is_tls() {
                 tls(server, options, tcp).await?
             } else {
@@ -48,9 +49,59 @@ impl Connector for TcpConnector {
 }
 
 /// TLS over an established TCP stream; SNI and verification use the host of the URL.
-async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
+async fn tls(server: &Server, options: &Options, tcp: QuickAck) -> io::Result<Box<dyn Transport>> {
     let stream = TlsConnector::from(options.tls_config()?)
         .connect(server.tls_name()?, tcp)
         .await?;
     Ok(Box::new(stream))
+}
+
+/// TCP that acknowledges what it read at once (see [`mqtt_client::quickack`]).
+#[derive(Debug)]
+struct QuickAck(TcpStream);
+
+impl futures_lite::io::AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let read = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(read, std::task::Poll::Ready(Ok(1..))) {
+            mqtt_client::quickack(&self.0);
+        }
+        read
+    }
+}
+
+impl futures_lite::io::AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_close(cx)
+    }
 }

@@ -36,6 +36,7 @@ impl Connector for TcpConnector {
         Box::pin(async move {
             let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
             tcp.set_nodelay(options.nodelay)?;
+            let tcp = QuickAck(tcp);
             let stream: Box<dyn Transport> = if server.scheme.is_tls() {
                 tls(server, options, tcp).await?
             } else {
@@ -50,9 +51,64 @@ impl Connector for TcpConnector {
 }
 
 /// TLS over an established TCP stream; SNI and verification use the host of the URL.
-async fn tls(server: &Server, options: &Options, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
+async fn tls(server: &Server, options: &Options, tcp: QuickAck) -> io::Result<Box<dyn Transport>> {
     let stream = TlsConnector::from(options.tls_config()?)
         .connect(server.tls_name()?, tcp)
         .await?;
     Ok(Box::new(stream))
+}
+
+/// TCP that acknowledges what it read at once (see [`mqtt_client::quickack`]).
+#[derive(Debug)]
+struct QuickAck(TcpStream);
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let read = Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(read, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            mqtt_client::quickack(&self.0);
+        }
+        read
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
