@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{env_or, lines, next, watch, Reaped};
+use common::{env_or, lines, next, program_args, watch, Reaped};
 use mqtt_test_support::{Mosquitto, TempDir};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -105,18 +105,7 @@ fn crash_loop(runtime: &str, version: &str, qos: u8) {
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
     let (_counter, got) = counter(broker.port(), &id);
     let store = dir.path().join("session");
-    let port = format!("mqtt://127.0.0.1:{}", broker.port());
-    let args: Vec<String> = [
-        runtime,
-        &port,
-        &id,
-        store.to_str().unwrap(),
-        version,
-        &qos.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = program_args(runtime, broker.port(), &id, &store, version, qos);
     let mut kills = Vec::new();
     for k in 0..3 {
         // Spread over the run: the k-th kill lands in the k-th quarter or so.

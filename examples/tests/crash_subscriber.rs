@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{env_or, next, watch, Reaped};
+use common::{env_or, next, program_args, watch, Reaped};
 use mqtt_test_support::{Mosquitto, Options as BrokerOptions, TempDir};
 use std::collections::HashSet;
 use std::io::Write;
@@ -54,19 +54,8 @@ fn crash_loop(runtime: &str, version: &str, qos: u8) {
     .unwrap_or_else(|e| panic!("{e}"));
     let id = format!("crash-sub-{runtime}-{version}-q{qos}");
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("mqtt://127.0.0.1:{}", broker.port());
     let store = dir.path().join("session");
-    let args: Vec<String> = [
-        runtime,
-        &url,
-        &id,
-        store.to_str().unwrap(),
-        version,
-        &qos.to_string(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = program_args(runtime, broker.port(), &id, &store, version, qos);
     let port = broker.port().to_string();
     let publisher = std::cell::RefCell::new(None);
     let start_publisher = || {

@@ -78,3 +78,23 @@ pub fn watch(
     }
     child.0.wait().unwrap()
 }
+
+/// The arguments the crash programs share: runtime, broker URL, client id, store file,
+/// protocol version, QoS.
+pub fn program_args(
+    runtime: &str,
+    port: u16,
+    id: &str,
+    store: &std::path::Path,
+    version: &str,
+    qos: u8,
+) -> Vec<String> {
+    vec![
+        runtime.to_string(),
+        format!("mqtt://127.0.0.1:{port}"),
+        id.to_string(),
+        store.to_str().unwrap().to_string(),
+        version.to_string(),
+        qos.to_string(),
+    ]
+}
