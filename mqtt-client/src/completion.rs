@@ -24,8 +24,8 @@ use std::task::{Context, Poll, Waker};
 use mqtt_proto::PacketId;
 use mqtt_session::{OutboundMessage, PublishId};
 
-use crate::client::{ClientError, PublishDone};
 use crate::queue::keep_waker;
+use crate::report::{ClientError, PublishDone};
 
 /// What a caller learns when the session took its publish: the publish's id and its Packet
 /// Identifier (QoS 1/2).

@@ -13,9 +13,10 @@ use mqtt_session::{
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::client::{Client, ClientError, Command, ConnectionEvent, PublishDone, Subscription};
+use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
 use crate::store::{StartError, Store};

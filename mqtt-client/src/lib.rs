@@ -29,6 +29,7 @@ mod driver;
 mod options;
 pub mod queue;
 mod quickack;
+mod report;
 mod routing;
 mod signal;
 pub mod store;
@@ -37,8 +38,7 @@ mod test_waker;
 mod tls;
 
 pub use client::{
-    Client, ClientError, Command, ConnectionEvent, Delivery, Message, PublishCompletion,
-    PublishDone, PublishHandle, Subscription, SubscriptionSink,
+    Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
 pub use driver::{
@@ -46,6 +46,7 @@ pub use driver::{
 };
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use quickack::quickack;
+pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use store::{FileStore, StartError, Store};
 pub use tls::{TlsError, TlsOptions};

@@ -24,7 +24,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::client::{Message, SubscriptionSink};
+use crate::client::SubscriptionSink;
+use crate::report::Message;
 use crate::signal::Taken;
 
 /// A map keyed by sequence numbers the session and the client hand out (counters, never

@@ -1,0 +1,122 @@
+//! What the client reports to the application: errors, delivered messages, connection events
+//! and publish completions. Plain data, below every other part of the client.
+
+use bytes::Bytes;
+use mqtt_proto::{PacketId, Publish, QoS, ReasonCode, TopicName};
+use mqtt_session::{
+    AckToken, DisconnectReason, PublishFailure, PublishId, ReconnectStop, ServerLimits,
+};
+use std::time::Duration;
+
+/// What can go wrong with a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The session refused the command (queue full, no free packet id, a server limit, an
+    /// invalid packet, ...).
+    #[error(transparent)]
+    Session(#[from] mqtt_session::Error),
+    /// The publish ended without delivery.
+    #[error("publish failed: {0:?}")]
+    PublishFailed(PublishFailure),
+    /// The server refused a subscription: the reason code per filter that failed.
+    #[error("subscription refused: {0:?}")]
+    SubscribeFailed(Vec<ReasonCode>),
+    /// The connection task has ended (after `disconnect`, or when it was dropped).
+    #[error("the connection task has ended")]
+    Closed,
+}
+
+/// A message delivered to a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The PUBLISH, its topic resolved. Payload and topic share the read buffer.
+    pub publish: Publish,
+    /// In manual-ack mode, the token for [`Client::ack`](crate::Client::ack).
+    pub ack_token: Option<AckToken>,
+}
+
+impl Message {
+    /// The topic.
+    pub fn topic(&self) -> &TopicName {
+        &self.publish.topic
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.publish.payload
+    }
+
+    /// The QoS it was delivered with.
+    pub fn qos(&self) -> QoS {
+        self.publish.qos()
+    }
+}
+
+/// What a subscription stream yields.
+// Messages are the common case; boxing them would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A message.
+    Message(Message),
+    /// The reader fell behind its buffer and this many messages were dropped for this
+    /// subscription (the connection and other subscriptions were not held up).
+    Lagged(u64),
+}
+
+/// Connection state changes, for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionEvent {
+    /// Connected to `server` (index into `Options::servers`), with the server's limits.
+    Connected {
+        /// Which server.
+        server: usize,
+        /// Whether the server resumed the session.
+        session_present: bool,
+        /// The server's limits (boxed: the event queue's slots are as large as its largest
+        /// event).
+        limits: Box<ServerLimits>,
+    },
+    /// The connection ended.
+    Disconnected(DisconnectReason),
+    /// The next attempt waits this long.
+    Reconnecting {
+        /// The delay.
+        delay: Duration,
+        /// Consecutive failed attempts.
+        attempt: u32,
+    },
+    /// A connection attempt failed before MQTT began (DNS, TCP, TLS, WebSocket).
+    ConnectFailed {
+        /// Which server.
+        server: usize,
+        /// What went wrong.
+        error: String,
+    },
+    /// The server redirected us (v5 Server Reference) and the redirect is followed.
+    Redirected(String),
+    /// Subscriptions made again after the server lost the session, with their results.
+    Resubscribed(Vec<Result<QoS, ReasonCode>>),
+    /// Saving the session to the store failed: the connection is closed and the next one
+    /// tries again (see [`crate::store`]).
+    StoreFailed(String),
+    /// The client does not connect again by itself: reconnecting is off
+    /// (`Backoff::enabled` false), or the server refused the connection for a reason that
+    /// retrying cannot change (bad credentials, not authorized, banned, ...; see
+    /// `Backoff::retry_refused`). [`Client::reconnect`](crate::Client::reconnect) connects again.
+    ReconnectStopped(ReconnectStop),
+    /// The connection task stopped for good.
+    Stopped,
+}
+
+/// How a publish completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishDone {
+    /// The publish.
+    pub id: PublishId,
+    /// Its Packet Identifier (QoS 1/2).
+    pub packet_id: Option<PacketId>,
+    /// PUBACK's reason code, or PUBREC's for QoS 2 (Success for QoS 0).
+    pub reason_code: ReasonCode,
+}
