@@ -323,11 +323,12 @@ impl Driver {
         client: &Client,
         events: async_channel::Sender<ConnectionEvent>,
         wake: Arc<Wake>,
+        now: Instant,
     ) -> Result<Driver, StartError> {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
-        let session = Self::load(options.store.as_deref(), config)?;
+        let session = Self::load(options.store.as_deref(), config, now)?;
         let store = options.store.clone();
         let routing = Routing::new(options.inbound_budget, options.session.manual_acks);
         Ok(Driver {
@@ -367,7 +368,11 @@ impl Driver {
     /// The session `store` holds, or a new one when there is no store or nothing in it. The
     /// first save after it writes the whole journal again (so a store of an older format is
     /// rewritten in this one).
-    fn load(store: Option<&dyn Store>, config: Config) -> Result<Session<Instant>, StartError> {
+    fn load(
+        store: Option<&dyn Store>,
+        config: Config,
+        now: Instant,
+    ) -> Result<Session<Instant>, StartError> {
         let Some(bytes) = store
             .map(|s| s.load())
             .transpose()
@@ -388,7 +393,7 @@ impl Driver {
             subscriptions = snapshot.subscriptions.len(),
             "session loaded from the store"
         );
-        Ok(Session::restore(config, snapshot, Instant::now())?)
+        Ok(Session::restore(config, snapshot, now)?)
     }
 
     /// Whether the store holds the session as it is. If not, makes the write that brings it
@@ -479,12 +484,17 @@ impl Driver {
 
     /// A client and the driver of its connection task, wired together: the client's commands
     /// arrive on the returned receiver, connection events go to a buffer of `event_buffer`
-    /// (the oldest dropped when nobody reads them).
-    pub fn client_pair(options: Options, event_buffer: usize) -> Result<ClientPair, StartError> {
+    /// (the oldest dropped when nobody reads them). `now` is when the session starts (the
+    /// Message Expiry of publishes loaded from a store counts from it).
+    pub fn client_pair(
+        options: Options,
+        event_buffer: usize,
+        now: Instant,
+    ) -> Result<ClientPair, StartError> {
         let (events_tx, events_rx) = async_channel::bounded(event_buffer.max(1));
         let (client, commands) = Client::new(options.command_capacity, events_rx);
         let (wake, signals) = Wake::new();
-        let driver = Driver::new(options, &client, events_tx, wake)?;
+        let driver = Driver::new(options, &client, events_tx, wake, now)?;
         Ok(ClientPair {
             client,
             driver,
@@ -1244,7 +1254,7 @@ mod disconnect {
         let options = Options::new("mqtt://127.0.0.1:1883", "linger")
             .unwrap()
             .protocol_version(ProtocolVersion::V311);
-        let pair = Driver::client_pair(options, 4).unwrap();
+        let pair = Driver::client_pair(options, 4, Instant::now()).unwrap();
         let (client, mut driver, rx) = (pair.client, pair.driver, pair.commands);
         let now = Instant::now();
         let mut tx = BytesMut::new();
@@ -1349,7 +1359,7 @@ mod save {
             .protocol_version(ProtocolVersion::V311)
             .clean_start(false)
             .store(store.clone());
-        let pair = Driver::client_pair(options, 8).unwrap();
+        let pair = Driver::client_pair(options, 8, Instant::now()).unwrap();
         (pair.client, pair.driver, pair.commands)
     }
 

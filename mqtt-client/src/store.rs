@@ -226,7 +226,9 @@ mod tests {
                 .protocol_version(version)
                 .store(store.clone())
         };
-        let start = |options| Driver::client_pair(options, 4).map(|pair| pair.driver);
+        let start = |options| {
+            Driver::client_pair(options, 4, std::time::Instant::now()).map(|pair| pair.driver)
+        };
 
         let broken = Options::new("mqtt://127.0.0.1:1883", "c")
             .expect("options")

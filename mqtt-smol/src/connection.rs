@@ -36,7 +36,7 @@ impl std::fmt::Debug for Connection {
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
-    let pair = Driver::client_pair(options, EVENT_BUFFER)?;
+    let pair = Driver::client_pair(options, EVENT_BUFFER, Instant::now())?;
     Ok((
         pair.client,
         Connection {

@@ -2,7 +2,6 @@
 //! a client used after it disconnected.
 
 use bytes::Bytes;
-use futures::future::abortable;
 use mqtt_client::ClientError;
 use mqtt_proto::{ProtocolVersion, QoS, TopicName, Will};
 use mqtt_session::OutboundMessage;
@@ -248,13 +247,10 @@ pub async fn will_on_a_cut_connection<R: Runtime>(rt: &R, version: ProtocolVersi
     let mut sub = subscribe(&watcher, "will/#", QoS::AtLeastOnce).await;
     let mut will = Will::new(TopicName::new(format!("will/{version}")).unwrap(), "gone");
     will.qos = QoS::AtLeastOnce;
-    let (client, task) = rt
-        .connection(options(&url, &format!("will-c-{}", R::NAME), version).will(will))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (task, cut) = abortable(task);
-    rt.spawn_task(Box::pin(async move {
-        let _ = task.await;
-    }));
+    let (client, cut) = crate::crashable(
+        rt,
+        options(&url, &format!("will-c-{}", R::NAME), version).will(will),
+    );
     wait_connected(&client).await;
     // Cut: the task (and its socket) goes away without DISCONNECT.
     cut.abort();

@@ -231,6 +231,19 @@ pub fn options(url: &str, id: &str, version: ProtocolVersion) -> Options {
     o
 }
 
+/// Starts a client whose connection task can be killed as a crash would: dropped at its next
+/// poll, with no DISCONNECT and nothing more written to its store, by the returned handle.
+pub fn crashable<R: Runtime>(rt: &R, options: Options) -> (Client, futures::future::AbortHandle) {
+    let (client, task) = rt
+        .connection(options)
+        .unwrap_or_else(|e| panic!("{}: starting a client: {e}", R::NAME));
+    let (task, crash) = futures::future::abortable(task);
+    rt.spawn_task(Box::pin(async move {
+        let _ = task.await;
+    }));
+    (client, crash)
+}
+
 /// Starts a client with the runtime's driver.
 pub fn spawn<R: Runtime>(rt: &R, options: Options) -> Client {
     rt.spawn(options)

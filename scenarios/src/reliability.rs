@@ -3,7 +3,6 @@
 //! acknowledged, a resumed session's backlog reaches the new subscriptions, a dead connection
 //! is left, and every process draws its own reconnect delays.
 
-use futures::future::abortable;
 use mqtt_client::{ConnectionEvent, FileStore, Subscription};
 use mqtt_proto::{ProtocolVersion, QoS, TopicName};
 use mqtt_session::{DisconnectReason, OutboundMessage};
@@ -12,8 +11,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::{
-    connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
-    text, url, wait_connected, Runtime,
+    connected, crashable, disconnect, durable, next_event, next_message, options, publish, spawn,
+    subscribe, text, url, wait_connected, Runtime,
 };
 
 /// Reads `n` messages and returns their payloads, acknowledging each when `manual`.
@@ -106,13 +105,10 @@ pub async fn unread_messages_survive_a_crash<R: Runtime>(rt: &R, version: Protoc
     let id = format!("unread-{}-{version}", R::NAME);
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
     let store = FileStore::new(dir.path().join("session"));
-    let (client, task) = rt
-        .connection(durable(options(&url, &id, version)).store(store.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (task, crash) = abortable(task);
-    rt.spawn_task(Box::pin(async move {
-        let _ = task.await;
-    }));
+    let (client, crash) = crashable(
+        rt,
+        durable(options(&url, &id, version)).store(store.clone()),
+    );
     wait_connected(&client).await;
     let unread = subscribe(&client, "unread/a", QoS::AtLeastOnce).await;
     let mut read = subscribe(&client, "unread/b", QoS::AtLeastOnce).await;

@@ -2,7 +2,6 @@
 //! finishes what the first one started; a store that fails closes the connection before
 //! anything that depends on it goes out.
 
-use futures::future::abortable;
 use mqtt_client::{ConnectionEvent, FileStore, Store};
 use mqtt_proto::{Packet, ProtocolVersion, QoS, Role, TopicName};
 use mqtt_session::{Journal, OutboundMessage, Snapshot, Stage};
@@ -12,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::net::{packets, RecordingProxy};
 use crate::{
-    connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
-    text, until, url, wait_connected, within, Runtime,
+    connected, crashable, disconnect, durable, next_event, next_message, options, publish, spawn,
+    subscribe, text, until, url, wait_connected, within, Runtime,
 };
 
 /// Reads the store until its snapshot satisfies `done` (bounded by [`crate::WAIT`]).
@@ -46,13 +45,10 @@ pub async fn a_crashed_client_finishes_from_its_store<R: Runtime>(
     let watcher = connected(rt, options(&url, &format!("{id}-w"), version)).await;
     let mut sub = subscribe(&watcher, "crash/#", QoS::ExactlyOnce).await;
 
-    let (client, task) = rt
-        .connection(durable(options(&url, &id, version)).store(store.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (task, crash) = abortable(task);
-    rt.spawn_task(Box::pin(async move {
-        let _ = task.await;
-    }));
+    let (client, crash) = crashable(
+        rt,
+        durable(options(&url, &id, version)).store(store.clone()),
+    );
     assert!(
         !wait_connected(&client).await,
         "a new client id has no session"
