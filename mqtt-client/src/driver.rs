@@ -1131,12 +1131,6 @@ impl Driver {
         self.routing.is_full()
     }
 
-    /// Bytes of inbound messages held for readers now (their buffers, messages waiting for
-    /// room or for a subscription).
-    pub fn inbound_bytes(&self) -> usize {
-        self.routing.held_bytes()
-    }
-
     /// v5 Server Reference on "use another server" / "server moved": connect there next.
     fn follow_redirect(&mut self, reason: &DisconnectReason) {
         if !self.options.follow_server_reference {

@@ -128,11 +128,6 @@ impl Routing {
         self.held >= self.budget
     }
 
-    /// Bytes held for readers now.
-    pub(crate) fn held_bytes(&self) -> usize {
-        self.held
-    }
-
     /// The acknowledgements due since the last call.
     pub(crate) fn take_acks(&mut self) -> impl Iterator<Item = AckToken> + '_ {
         self.acks.drain(..)
