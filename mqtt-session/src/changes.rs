@@ -17,6 +17,9 @@ pub(crate) struct ChangeLog {
     /// An entry was added with an id not above the last one's (a restored snapshot out of
     /// order): entries cannot be found by id until the queue has been empty.
     unordered: bool,
+    /// A change noted since the last take must be on disk before the packets that follow
+    /// from it are sent (see [`ChangeLog::note`]).
+    urgent: bool,
     ids: Vec<u64>,
 }
 
@@ -36,6 +39,7 @@ impl ChangeLog {
     /// queue, `empty` or not, still holds them), and then every entry must be looked at.
     pub(crate) fn take(&mut self, into: &mut Vec<u64>, empty: bool) -> bool {
         into.clear();
+        self.urgent = false;
         if empty {
             self.unordered = false;
         }
@@ -54,8 +58,17 @@ impl ChangeLog {
         entries.saturating_mul(4).saturating_add(1024)
     }
 
-    /// Notes that the entry `id` changed, in a queue of `entries`.
-    pub(crate) fn note(&mut self, id: PublishId, entries: usize) {
+    /// Whether a change noted since the last take is `urgent`.
+    pub(crate) fn urgent(&self) -> bool {
+        self.urgent
+    }
+
+    /// Notes that the entry `id` changed, in a queue of `entries`. `urgent`: the packet that
+    /// follows from the change must not be sent before the change is on disk (a QoS 2
+    /// publish given its packet identifier, or released: sent again after a crash that lost
+    /// the change, it would be delivered twice [MQTT-4.3.3-5]).
+    pub(crate) fn note(&mut self, id: PublishId, entries: usize, urgent: bool) {
+        self.urgent |= urgent;
         if !self.tracking || self.overflowed {
             return;
         }

@@ -46,6 +46,12 @@ pub(crate) struct Outgoing<I> {
     pub(crate) strikes: Strikes,
 }
 
+/// Whether a change to `entry` must be on disk before what follows from it is sent (see
+/// [`ChangeLog::note`]): any change to a QoS 2 publish that stays in the queue.
+fn urgent<I>(entry: &Outgoing<I>) -> bool {
+    entry.publish.qos() == QoS::ExactlyOnce
+}
+
 impl<I> Outgoing<I> {
     pub(crate) fn packet_id(&self) -> Option<PacketId> {
         self.publish.packet_id()
@@ -102,15 +108,21 @@ impl<I: Instant> Outbound<I> {
         self.entries.get(at)
     }
 
-    fn note(&mut self, id: PublishId) {
-        self.changes.note(id, self.entries.len());
+    fn note(&mut self, id: PublishId, urgent: bool) {
+        self.changes.note(id, self.entries.len(), urgent);
+    }
+
+    /// Whether a change since the last [`Outbound::take_changes`] must be on disk before
+    /// the packets that follow from it are sent (see [`ChangeLog::note`]).
+    pub(crate) fn urgent_changes(&self) -> bool {
+        self.changes.urgent()
     }
 
     /// Appends `entry`, noting it as changed and whether it keeps the queue in id order.
     fn push_entry(&mut self, entry: Outgoing<I>) {
         self.changes
             .appended(self.entries.back().map(|last| last.id), entry.id);
-        self.note(entry.id);
+        self.note(entry.id, urgent(&entry) && entry.stage != Stage::Queued);
         self.entries.push_back(entry);
     }
 
@@ -124,7 +136,9 @@ impl<I: Instant> Outbound<I> {
         if index < self.scan_from {
             self.scan_from -= 1;
         }
-        self.note(entry.id);
+        // Gone: after a crash that lost this, the publish is sent again (QoS 1, allowed) or
+        // released again (QoS 2, which the server answers whatever it holds).
+        self.note(entry.id, false);
         Some(entry)
     }
 
@@ -255,7 +269,7 @@ impl<I: Instant> Outbound<I> {
             }
         }
         if entry.stage != Stage::Released {
-            self.changes.note(entry.id, entries);
+            self.changes.note(entry.id, entries, urgent(entry));
         }
         self.watch.acknowledged(&entry.strikes);
         entry.strikes.cleared();
@@ -328,7 +342,7 @@ impl<I: Instant> Outbound<I> {
                     self.expiring = self.expiring.saturating_sub(1);
                 }
                 entry.stage = Stage::Sent;
-                self.changes.note(entry.id, entries);
+                self.changes.note(entry.id, entries, urgent(entry));
                 self.queued = self.queued.saturating_sub(1);
                 self.in_flight += 1;
                 None
@@ -355,7 +369,7 @@ impl<I: Instant> Outbound<I> {
                 let interval = Some(secs.min(u64::from(u32::MAX)) as u32);
                 if entry.publish.properties.message_expiry_interval != interval {
                     entry.publish.properties.message_expiry_interval = interval;
-                    self.changes.note(entry.id, entries);
+                    self.changes.note(entry.id, entries, urgent(entry));
                 }
             }
         }
@@ -452,7 +466,7 @@ impl<I: Instant> Outbound<I> {
                 Stage::Sent => {
                     if !entry.publish.dup {
                         entry.publish.dup = true;
-                        self.changes.note(entry.id, entries);
+                        self.changes.note(entry.id, entries, urgent(entry));
                     }
                     if !entry.pending_tx {
                         entry.pending_tx = true;
@@ -462,7 +476,7 @@ impl<I: Instant> Outbound<I> {
                         in_flight += 1;
                     } else {
                         entry.stage = Stage::Queued;
-                        self.changes.note(entry.id, entries);
+                        self.changes.note(entry.id, entries, urgent(entry));
                         self.queued += 1;
                     }
                 }
@@ -496,7 +510,7 @@ impl<I: Instant> Outbound<I> {
                 Stage::Sent => {
                     entry.stage = Stage::Queued;
                     entry.publish.dup = false;
-                    self.changes.note(entry.id, entries);
+                    self.changes.note(entry.id, entries, urgent(entry));
                     self.queued += 1;
                     if !entry.pending_tx {
                         entry.pending_tx = true;

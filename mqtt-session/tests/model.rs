@@ -20,7 +20,8 @@ use std::time::Duration;
 use mqtt_proto::*;
 use mqtt_session::testing::{Pair, VirtualInstant};
 use mqtt_session::{
-    Config, Event, Journal, JournalWrite, OutboundMessage, PublishFailure, PublishId,
+    Config, Event, Journal, JournalWrite, OutboundMessage, PublishFailure, PublishId, Snapshot,
+    Stage,
 };
 use proptest::prelude::*;
 
@@ -513,6 +514,9 @@ impl Model {
         self.journal.written();
         assert_eq!(Journal::read(self.store.clone().into()).unwrap(), snapshot);
 
+        let urgent = self.session_journal.urgent(&pair.session);
+        let before = (!self.session_store.is_empty())
+            .then(|| Journal::read(self.session_store.clone().into()).unwrap());
         let session_written = match self.session_journal.write_session(&mut pair.session) {
             JournalWrite::Replace(bytes) => Some((bytes.to_vec(), true)),
             JournalWrite::Append(bytes) => Some((bytes.to_vec(), false)),
@@ -554,6 +558,10 @@ impl Model {
             Journal::read(self.session_store.clone().into()).unwrap(),
             snapshot
         );
+        if !urgent {
+            let before = before.expect("a journal that never wrote is urgent");
+            deferrable(&before, &snapshot);
+        }
     }
 
     /// Liveness: on a live connection, a broker that acknowledges everything it holds sees
@@ -694,5 +702,32 @@ proptest! {
     #[test]
     fn v311_session_against_the_broker_model(ops in prop::collection::vec(op(), 1..80)) {
         run(ProtocolVersion::V311, 0, u16::MAX, ops);
+    }
+}
+
+/// What a store may hold behind the session while packets go out (`Journal::urgent` said no):
+/// the same client identifier, inbound QoS 2 identifiers and subscriptions, and every QoS 2
+/// publish as it was (or new and never sent). A crash then sends a QoS 1 message again, or
+/// releases a QoS 2 one again; it never sends a released QoS 2 message again nor takes a
+/// packet identifier for a new one.
+fn deferrable(before: &Snapshot, after: &Snapshot) {
+    assert_eq!(before.client_id, after.client_id, "client id");
+    assert_eq!(before.inbound_qos2, after.inbound_qos2, "inbound QoS 2 ids");
+    let subs = |s: &Snapshot| {
+        s.subscriptions
+            .iter()
+            .map(|s| (s.filter.filter.clone(), s.identifier))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(subs(before), subs(after), "subscriptions");
+    for p in after.outgoing.iter() {
+        if p.publish.qos() != QoS::ExactlyOnce {
+            continue;
+        }
+        let old = before.outgoing.iter().find(|o| o.id == p.id);
+        match old {
+            Some(old) => assert_eq!(old, p, "QoS 2 publish {} changed", p.id),
+            None => assert_eq!(p.stage, Stage::Queued, "QoS 2 publish {} sent", p.id),
+        }
     }
 }

@@ -30,6 +30,9 @@ use crate::persist::{
 };
 use crate::session::Session;
 use crate::time::Instant;
+use crc::crc32;
+
+mod crc;
 
 const MAGIC: &[u8; 4] = b"MQJ1";
 /// Record length and checksum.
@@ -370,6 +373,39 @@ impl Journal {
         self.append(changes, || session.snapshot())
     }
 
+    /// Whether `session` changed since the last write in a way that must be on disk before
+    /// the packets that follow from it are sent: a QoS 2 publish given its packet identifier
+    /// or released, the QoS 2 packet identifiers received (their PUBREC and PUBCOMP), the
+    /// subscriptions or the client identifier. Other changes (a QoS 1 publish sent or
+    /// acknowledged, a QoS 2 one completed, the counters) may follow the packets: a crash
+    /// that loses them sends a QoS 1 message again, or a PUBREL the server answers whatever
+    /// it holds. A new publish is neither: its caller is told it was accepted once it is on
+    /// disk, whatever was sent.
+    ///
+    /// Cheap (it compares no publishes), and it may say yes when the change is in a write the
+    /// store is still doing (compared with what the store held before it) or when the
+    /// journal has not written yet, never no when the answer is yes. Call it before
+    /// [`Journal::write_session`], which forgets the changes it writes.
+    pub fn urgent<I: Instant>(&self, session: &Session<I>) -> bool {
+        let Some(saved) = &self.saved else {
+            return true;
+        };
+        let (_, outbound, inbound, subs, _) = session.parts();
+        outbound.urgent_changes()
+            || matches!(self.pending, Some(Pending::Replace(_)))
+            || saved.client_id != *session.client_id()
+            || !saved
+                .inbound_qos2
+                .iter()
+                .copied()
+                .eq(inbound.qos2_received_ids())
+            || !saved
+                .subscriptions
+                .iter()
+                .map(|s| (&s.filter, s.identifier))
+                .eq(subs.granted().map(|s| (&s.filter, s.identifier)))
+    }
+
     /// Appends `changes` if there are any and the journal is not due to be written whole;
     /// otherwise replaces it with `whole()`.
     fn append(&mut self, changes: Changes, whole: impl FnOnce() -> Snapshot) -> JournalWrite<'_> {
@@ -553,309 +589,5 @@ fn in_id_order<'a>(mut publishes: impl Iterator<Item = &'a PersistedPublish>) ->
     publishes.all(|p| core::mem::replace(&mut last, p.id) < p.id)
 }
 
-/// CRC-32 tables for eight bytes at a time: `CRC_TABLES[0]` is the byte-at-a-time table of
-/// the IEEE polynomial (reflected), `CRC_TABLES[k]` moves a byte's contribution `k` bytes on.
-const CRC_TABLES: [[u32; 256]; 8] = {
-    let mut tables = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        tables[0][i] = c;
-        i += 1;
-    }
-    let mut t = 1;
-    while t < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = tables[t - 1][i];
-            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
-            i += 1;
-        }
-        t += 1;
-    }
-    tables
-};
-
-/// CRC-32 (the IEEE polynomial, reflected, as zlib and Ethernet compute it), eight bytes at a
-/// time: a backlog's journal is megabytes.
-fn crc32(bytes: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let byte = |c: u32, b: u8| t[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
-    let mut c = !0u32;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
-        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-        let at = |x: u32, shift: u32| (x >> shift & 0xFF) as usize;
-        c = t[7][at(lo, 0)]
-            ^ t[6][at(lo, 8)]
-            ^ t[5][at(lo, 16)]
-            ^ t[4][at(lo, 24)]
-            ^ t[3][at(hi, 0)]
-            ^ t[2][at(hi, 8)]
-            ^ t[1][at(hi, 16)]
-            ^ t[0][at(hi, 24)];
-    }
-    !words.remainder().iter().fold(c, |c, &b| byte(c, b))
-}
-
 #[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-    use crate::Stage;
-    use alloc::vec;
-    use alloc::vec::Vec;
-    use mqtt_proto::{MqttString, PacketId, ProtocolVersion, Publish, QosPid, TopicName};
-
-    fn snapshot() -> Snapshot {
-        Snapshot {
-            protocol_version: ProtocolVersion::V5,
-            client_id: MqttString::new("journal").unwrap(),
-            next_packet_id: 1,
-            last_publish_id: 0,
-            outgoing: Vec::new(),
-            inbound_qos2: Vec::new(),
-            subscriptions: Vec::new(),
-        }
-    }
-
-    fn publish(id: u64, stage: Stage, payload: usize) -> PersistedPublish {
-        PersistedPublish {
-            id,
-            stage,
-            publish: Publish::new(
-                TopicName::new("j/t").unwrap(),
-                vec![id as u8; payload],
-                QosPid::AtLeastOnce(PacketId::new(id as u16).unwrap()),
-            ),
-        }
-    }
-
-    /// Writes `snapshot` as a store would, returning what the store holds after.
-    fn write(journal: &mut Journal, store: &mut Vec<u8>, snapshot: &Snapshot) -> &'static str {
-        let kind = match journal.write(snapshot.clone()) {
-            JournalWrite::Replace(bytes) => {
-                *store = bytes.to_vec();
-                "replace"
-            }
-            JournalWrite::Append(bytes) => {
-                store.extend_from_slice(bytes);
-                "append"
-            }
-            JournalWrite::Unchanged => "unchanged",
-        };
-        journal.written();
-        kind
-    }
-
-    /// The check value of CRC-32/ISO-HDLC, and eight bytes at a time agreeing with one byte
-    /// at a time at every length and alignment.
-    #[test]
-    fn crc32_is_the_ieee_one() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
-        let bytewise = |bytes: &[u8]| {
-            !bytes.iter().fold(!0u32, |c, &b| {
-                CRC_TABLES[0][((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8)
-            })
-        };
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7919 % 251) as u8).collect();
-        for start in 0..9 {
-            for end in start..data.len() {
-                assert_eq!(crc32(&data[start..end]), bytewise(&data[start..end]));
-            }
-        }
-    }
-
-    /// The first write replaces, later ones append what changed (a publish added, moved on,
-    /// removed; the counters; QoS 2 ids), and the journal reads back as the last snapshot
-    /// after each.
-    #[test]
-    fn changes_are_appended_and_read_back() {
-        let mut journal = Journal::new();
-        let mut store = Vec::new();
-        let mut s = snapshot();
-        assert_eq!(write(&mut journal, &mut store, &s), "replace");
-        assert_eq!(write(&mut journal, &mut store, &s), "unchanged");
-        let mut states = vec![];
-        s.outgoing = vec![publish(1, Stage::Queued, 10), publish(2, Stage::Queued, 10)];
-        s.last_publish_id = 2;
-        states.push(s.clone());
-        s.outgoing[0].stage = Stage::Sent;
-        s.outgoing[0].publish.dup = true;
-        s.inbound_qos2 = vec![PacketId::new(7).unwrap()];
-        states.push(s.clone());
-        s.outgoing.remove(0);
-        s.outgoing.push(publish(5, Stage::Queued, 3));
-        s.next_packet_id = 9;
-        s.client_id = MqttString::new("assigned").unwrap();
-        states.push(s.clone());
-        s.outgoing.clear();
-        s.inbound_qos2.clear();
-        states.push(s.clone());
-        for state in &states {
-            let before = store.len();
-            assert_eq!(write(&mut journal, &mut store, state), "append");
-            assert!(store.len() > before);
-            assert_eq!(Journal::read(store.clone().into()).unwrap(), *state);
-        }
-    }
-
-    /// A last record cut anywhere, or followed by zeroes, is ignored; a damaged record with
-    /// another after it is corruption.
-    #[test]
-    fn a_record_cut_short_by_a_crash_is_ignored() {
-        let mut journal = Journal::new();
-        let mut store = Vec::new();
-        let mut s = snapshot();
-        write(&mut journal, &mut store, &s);
-        let first = s.clone();
-        let snapshot_end = store.len();
-        s.outgoing.push(publish(1, Stage::Queued, 40));
-        write(&mut journal, &mut store, &s);
-        let second = s.clone();
-        let second_end = store.len();
-        s.outgoing[0].stage = Stage::Sent;
-        write(&mut journal, &mut store, &s);
-        for cut in second_end..store.len() {
-            let read = Journal::read(store[..cut].to_vec().into()).unwrap();
-            assert_eq!(read, second, "cut at {cut}");
-        }
-        for cut in snapshot_end..second_end {
-            assert_eq!(Journal::read(store[..cut].to_vec().into()).unwrap(), first);
-        }
-        // The file's length grew to the record's end but only part of its data was written;
-        // or none of it, with zeroes past it.
-        let mut zeroed = store[..second_end + 20].to_vec();
-        zeroed.resize(store.len(), 0);
-        assert_eq!(Journal::read(zeroed.into()).unwrap(), second);
-        let mut zeroed = store[..second_end].to_vec();
-        zeroed.resize(store.len() + 100, 0);
-        assert_eq!(Journal::read(zeroed.into()).unwrap(), second);
-        assert_eq!(Journal::read(store.clone().into()).unwrap(), s);
-
-        let mut damaged = store.clone();
-        damaged[second_end - 3] ^= 0x40;
-        assert_eq!(
-            Journal::read(damaged.into()),
-            Err(SnapshotError::Corrupt("journal record checksum"))
-        );
-        assert_eq!(
-            Journal::read(b"MQJ1".to_vec().into()),
-            Err(SnapshotError::Corrupt("journal without a snapshot"))
-        );
-        assert_eq!(
-            Journal::read(b"nothing".to_vec().into()),
-            Err(SnapshotError::BadHeader)
-        );
-    }
-
-    /// A plain snapshot (what stores held before journals) reads as itself.
-    #[test]
-    fn a_plain_snapshot_reads_as_itself() {
-        let mut s = snapshot();
-        s.outgoing.push(publish(3, Stage::Released, 5));
-        let mut buf = BytesMut::new();
-        s.encode(&mut buf);
-        assert_eq!(Journal::read(buf.freeze()).unwrap(), s);
-    }
-
-    /// Once the appended changes add up to the snapshot's size (at least
-    /// `COMPACT_AT_LEAST`), the next write replaces; a failed write makes the next one
-    /// replace; what is written stays proportional to what changed.
-    #[test]
-    fn the_journal_is_written_whole_again_once_changes_add_up() {
-        let mut journal = Journal::new();
-        let mut store = Vec::new();
-        let mut s = snapshot();
-        // A backlog of 400 publishes of 1 KiB, completed one at a time.
-        s.outgoing = (1..=400)
-            .map(|id| publish(id, Stage::Queued, 1024))
-            .collect();
-        write(&mut journal, &mut store, &s);
-        let backlog = store.len();
-        let mut written = 0;
-        let mut replaced = 0;
-        while !s.outgoing.is_empty() {
-            s.outgoing.remove(0);
-            if let Some(p) = s.outgoing.first_mut() {
-                p.stage = Stage::Sent;
-            }
-            let before = store.len();
-            match write(&mut journal, &mut store, &s) {
-                "replace" => {
-                    replaced += 1;
-                    written += store.len();
-                }
-                _ => written += store.len() - before,
-            }
-            assert!(store.len() <= 2 * backlog + Journal::COMPACT_AT_LEAST);
-        }
-        assert_eq!(Journal::read(store.clone().into()).unwrap(), s);
-        // Each turn appends one publish and one removal (about 1 KiB): 400 KiB, and the
-        // journal written whole a few times; a snapshot per turn would have written 80 MB.
-        assert!(replaced >= 1, "never compacted");
-        assert!(
-            written < 4 * backlog,
-            "{written} bytes written for a {backlog}-byte backlog"
-        );
-
-        s.outgoing.push(publish(500, Stage::Queued, 1));
-        assert!(matches!(journal.write(s.clone()), JournalWrite::Append(_)));
-        journal.failed();
-        assert!(matches!(journal.write(s.clone()), JournalWrite::Replace(_)));
-    }
-
-    /// Whatever a damaged store holds, reading it is an error or a state, never a panic. (No
-    /// allocation is sized by a length it holds before that length is checked against the
-    /// bytes there: see `take_inbound_qos2` and the capacities in `persist.rs`.)
-    #[test]
-    fn damaged_journals_never_panic() {
-        use proptest::prelude::*;
-        let mut journal = Journal::new();
-        let mut store = Vec::new();
-        let mut s = snapshot();
-        write(&mut journal, &mut store, &s);
-        s.outgoing = vec![publish(1, Stage::Queued, 30), publish(2, Stage::Sent, 3)];
-        s.inbound_qos2 = vec![PacketId::new(4).unwrap()];
-        write(&mut journal, &mut store, &s);
-        s.outgoing.remove(0);
-        write(&mut journal, &mut store, &s);
-        let valid = store;
-        let len = valid.len();
-        proptest!(ProptestConfig::with_cases(2000), |(
-            flips in prop::collection::vec((0..len, any::<u8>()), 1..6),
-            cut in 0..=len,
-            tail in prop::collection::vec(any::<u8>(), 0..64),
-        )| {
-            let mut bytes = valid.clone();
-            for (at, x) in flips {
-                bytes[at] ^= x;
-            }
-            bytes.truncate(cut);
-            bytes.extend_from_slice(&tail);
-            let _ = Journal::read(bytes.into());
-            let mut raw = b"MQJ1".to_vec();
-            raw.extend_from_slice(&tail);
-            let _ = Journal::read(raw.into());
-            // Damaged bodies with good checksums reach the parsers of snapshots and changes.
-            let mut first = BytesMut::new();
-            first.put_slice(MAGIC);
-            put_record(&mut first, SNAPSHOT, |b| b.put_slice(&tail));
-            let _ = Journal::read(first.freeze());
-            let mut next = BytesMut::from(&valid[..]);
-            put_record(&mut next, CHANGES, |b| b.put_slice(&tail));
-            let _ = Journal::read(next.freeze());
-        });
-    }
-}
+mod tests;
