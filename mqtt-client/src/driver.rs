@@ -46,11 +46,14 @@ pub enum Step {
     Stop,
     /// Wait for bytes, a command or the next deadline.
     Wait,
-    /// Write to the session store before anything else: take the write with
-    /// [`Driver::take_save`], run it ([`SaveJob::run`] blocks on the disk: a loop runs it on a
-    /// thread of its own, so that the rest of the program goes on meanwhile), hand the outcome
-    /// to [`Driver::saved`] and step again. Until then the loop writes nothing of `tx`: what
-    /// is there may depend on the save.
+    /// The session store comes first. If [`Driver::take_save`] gives a write, run it
+    /// ([`SaveJob::run`] blocks on the disk: a loop runs it on a thread of its own, so that
+    /// the rest of the program goes on meanwhile) and hand its outcome to [`Driver::saved`]:
+    /// at once when [`SaveJob::holds_output`] (the loop writes nothing of `tx` until then:
+    /// what is there depends on the save), or whenever it is done (the loop goes on meanwhile:
+    /// reads, writes, commands; one write at a time). If it gives none, a write is running
+    /// that what is in `tx` depends on: wait for it and hand its outcome over. Then step
+    /// again.
     Save,
 }
 
@@ -61,9 +64,20 @@ pub struct SaveJob {
     store: Arc<dyn Store>,
     bytes: Vec<u8>,
     replace: bool,
+    holds_output: bool,
 }
 
 impl SaveJob {
+    /// Whether the loop writes nothing of its outputs until this write is done: what they
+    /// hold depends on it (a QoS 2 publish's packet identifier or release, the QoS 2 packet
+    /// identifiers received, subscriptions; see [`Journal::urgent`]). Otherwise they may go
+    /// out while it runs: a crash then sends a QoS 1 message again, or a PUBREL, which the
+    /// MQTT flows allow. Publishes are accepted once the write holding them is done either
+    /// way.
+    pub fn holds_output(&self) -> bool {
+        self.holds_output
+    }
+
     /// Writes to the store, blocking until it is done ([`Store::save`] or [`Store::append`]:
     /// file I/O and an `fsync` for a [`crate::FileStore`]). A store that panics is a store
     /// that failed: `None`, which [`Driver::saved`] takes as such.
@@ -109,6 +123,8 @@ struct Persistence {
     journal: Journal,
     /// The write the loop is to run next (see [`Step::Save`]).
     job: Option<SaveJob>,
+    /// A write the loop took is running: the next is made once it is done.
+    running: bool,
     /// The last write failed: the next step drops the outputs and closes the connection.
     failed: bool,
     /// The buffer of the last job, for the next one.
@@ -354,6 +370,7 @@ impl Driver {
                     store,
                     journal: Journal::new(),
                     job: None,
+                    running: false,
                     failed: false,
                     buf: Vec::new(),
                 })
@@ -410,6 +427,12 @@ impl Driver {
         if p.job.is_some() {
             return Persist::Save;
         }
+        let urgent = p.journal.urgent(&self.session);
+        if p.running {
+            // Outputs that depend on a change wait for the write running and the next one,
+            // which holds the change; others go on.
+            return if urgent { Persist::Save } else { Persist::Done };
+        }
         let (bytes, replace) = match p.journal.write_session(&mut self.session) {
             JournalWrite::Unchanged => {
                 self.routing.all_saved();
@@ -429,13 +452,22 @@ impl Driver {
             store: p.store.clone(),
             bytes: buf,
             replace,
+            holds_output: urgent,
         });
         Persist::Save
     }
 
     /// The store write a loop is to run after [`Step::Save`].
     pub fn take_save(&mut self) -> Option<SaveJob> {
-        self.store.as_mut()?.job.take()
+        let p = self.store.as_mut()?;
+        let job = p.job.take()?;
+        p.running = true;
+        Some(job)
+    }
+
+    /// Whether a write the loop took is not done yet (see [`Step::Save`]).
+    fn saving(&self) -> bool {
+        self.store.as_ref().is_some_and(|p| p.running)
     }
 
     /// The outcome of the [`SaveJob`] from [`Driver::take_save`]: `None` when it did not
@@ -446,6 +478,7 @@ impl Driver {
         let Some(p) = &mut self.store else {
             return;
         };
+        p.running = false;
         let result = match saved {
             Some(saved) => {
                 p.buf = saved.bytes;
@@ -687,6 +720,10 @@ impl Driver {
             self.finish(Ok(()));
         }
         if self.is_finished() && tx.is_empty() {
+            if self.saving() {
+                // Its outcome decides what the callers of the publishes in it learn.
+                return Step::Save;
+            }
             Step::Stop
         } else {
             Step::Wait
@@ -1403,15 +1440,23 @@ mod save {
             "nothing to save"
         );
 
-        // A publish the session took: appended before its PUBLISH may go out.
-        let message = |payload: &'static str| {
+        // A QoS 2 publish the session took: appended before its PUBLISH may go out (sent
+        // again after a crash that lost its packet identifier, it would be a new message).
+        let message = |payload: &'static str, qos| {
             let topic = TopicName::new("saver/t").unwrap();
-            OutboundMessage::new(topic, payload, QoS::AtLeastOnce)
+            OutboundMessage::new(topic, payload, qos)
         };
-        take_publish(&client, &mut driver, &rx, now, message("one"));
+        take_publish(
+            &client,
+            &mut driver,
+            &rx,
+            now,
+            message("one", QoS::ExactlyOnce),
+        );
         assert_eq!(driver.step(now, true, &mut tx), Step::Save);
         assert!(!tx.is_empty(), "the PUBLISH waits for the save");
         let job = driver.take_save().unwrap();
+        assert!(job.holds_output());
         let appended = job.len();
         driver.saved(job.run());
         assert_eq!(
@@ -1422,10 +1467,52 @@ mod save {
         assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
         tx.clear();
 
+        // A QoS 1 publish goes out while the write that holds it runs (a crash may send it
+        // twice, which QoS 1 allows); an output that depends on a change made meanwhile (a
+        // QoS 2 publish) waits for that write and the next.
+        take_publish(
+            &client,
+            &mut driver,
+            &rx,
+            now,
+            message("fast", QoS::AtLeastOnce),
+        );
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+        let running = driver.take_save().unwrap();
+        assert!(!running.holds_output());
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        assert!(!tx.is_empty(), "the QoS 1 PUBLISH goes out");
+        tx.clear();
+        take_publish(
+            &client,
+            &mut driver,
+            &rx,
+            now,
+            message("slow", QoS::ExactlyOnce),
+        );
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+        assert!(driver.take_save().is_none(), "one write at a time");
+        let held = store.held();
+        driver.saved(running.run());
+        assert!(store.held() > held);
+        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
+        let job = driver.take_save().unwrap();
+        assert!(job.holds_output(), "the QoS 2 PUBLISH waits for this one");
+        driver.saved(job.run());
+        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
+        assert!(!tx.is_empty());
+        tx.clear();
+
         // A write that fails: nothing of this turn is written, the connection closes.
         for mode in [FAILS, PANICS] {
             store.set(mode);
-            take_publish(&client, &mut driver, &rx, now, message("two"));
+            take_publish(
+                &client,
+                &mut driver,
+                &rx,
+                now,
+                message("two", QoS::ExactlyOnce),
+            );
             assert_eq!(driver.step(now, true, &mut tx), Step::Save);
             let saved = driver.take_save().unwrap().run();
             assert_eq!(saved.is_none(), mode == PANICS);

@@ -32,8 +32,15 @@ impl Wake {
     }
 
     /// Wakes the connection task, unless a wake-up is already on its way.
+    ///
+    /// A reader changes a count, then calls this; the task calls [`Wake::clear`], then reads
+    /// the counts. Sequentially consistent on both sides (the two flags of this file are
+    /// Dekker's pattern): either the reader sees the task's clear and wakes it, or the task
+    /// sees the reader's count. With weaker orderings the task's clear may wait in the
+    /// processor's store buffer while it reads an old count, the reader sees the flag still
+    /// set, and the wake-up is lost: acknowledgements that never go out.
     pub(crate) fn wake(&self) {
-        if !self.pending.swap(true, Ordering::AcqRel) {
+        if !self.pending.swap(true, Ordering::SeqCst) {
             // Refused only when the task is gone.
             let _ = self.tx.send_over_capacity(());
         }
@@ -41,7 +48,7 @@ impl Wake {
 
     /// The task is looking now: takes made from here on wake it again.
     pub(crate) fn clear(&self) {
-        self.pending.store(false, Ordering::Release);
+        self.pending.swap(false, Ordering::SeqCst);
     }
 }
 
@@ -109,20 +116,21 @@ impl Taken {
 
     /// The reader took a message; `owes_ack`: an automatic acknowledgement waits for it.
     pub(crate) fn take(&self, wake: &Wake, owes_ack: bool) {
-        self.count.fetch_add(1, Ordering::AcqRel);
-        if owes_ack || self.wake_on_take.load(Ordering::Acquire) {
+        // Sequentially consistent: see `Wake::wake`.
+        self.count.fetch_add(1, Ordering::SeqCst);
+        if owes_ack || self.wake_on_take.load(Ordering::SeqCst) {
             wake.wake();
         }
     }
 
     /// How many messages the reader has taken so far.
     pub(crate) fn count(&self) -> u64 {
-        self.count.load(Ordering::Acquire)
+        self.count.load(Ordering::SeqCst)
     }
 
     /// Whether every take should wake the task.
     pub(crate) fn set_wake_on_take(&self, on: bool) {
-        self.wake_on_take.store(on, Ordering::Release);
+        self.wake_on_take.swap(on, Ordering::SeqCst);
     }
 }
 

@@ -3,30 +3,37 @@
 //! With a [`Store`] in [`Options::store`](crate::Options::store), the connection task loads
 //! the session from it when it starts and saves the session's persistent part (a
 //! [`Snapshot`]: publishes not yet completed, the QoS 2 identifiers whose PUBREC went out,
-//! subscriptions, the identifier counters) whenever it changed, **before** anything that
-//! depends on the change goes to the server. So:
+//! subscriptions, the identifier counters) whenever it changed. What is on disk when:
 //!
-//! * a publish the session took is in the store before its PUBLISH leaves; after a crash the
-//!   next process sends it again (with DUP, in order) or, if the server lost the session,
-//!   starts it over;
-//! * a QoS 2 message's PUBREC leaves only once its identifier is stored, so a server that
-//!   sends the PUBLISH again after a crash gets its PUBREC back and the message is not
-//!   delivered twice; a message whose PUBREC had not gone out yet is delivered again, as the
-//!   server sends it again;
-//! * the state is saved once per turn of the loop (all the commands and packets one wake-up
-//!   brought), not once per message: with [`FileStore`], one `fsync` per turn;
+//! * **a publish is accepted once it is stored**: `publish_message` returns, and
+//!   `PublishCompletion::accepted` resolves, only once the write that holds the message is
+//!   done (QoS 1 and 2; QoS 0 is never stored). After a crash the next process sends every
+//!   accepted message again (with DUP, in order) or, if the server lost the session, starts
+//!   it over. What was not accepted yet may be lost: publish it again;
+//! * **what the QoS 2 flows depend on is stored before the packet that follows from it**: a
+//!   QoS 2 PUBLISH leaves only once its packet identifier is stored, its PUBREL once its
+//!   release is, and a received QoS 2 message's PUBREC and PUBCOMP once the identifiers
+//!   received are. So no crash makes a QoS 2 message arrive twice at the server, nor a
+//!   message from the server be taken for one it already sent [MQTT-4.3.3];
+//! * **the rest may follow the packets**: a QoS 1 PUBLISH may leave while the write that
+//!   holds it runs, and a completed publish is removed from the store by a later write. A
+//!   crash in between sends a QoS 1 message again (QoS 1 allows duplicates) or a PUBREL
+//!   again (which the server answers whatever it holds);
+//! * writes are shared: one write, and with [`FileStore`] one `fsync`, holds everything that
+//!   changed since the last one began (group commit), one write at a time;
 //! * what is saved is a [`Journal`]: the first save after the start writes the state whole,
-//!   the next ones append only what the turn changed (a publish taken or moved on, the id of
-//!   one completed), until the changes add up to the state's size and it is written whole
+//!   the next ones append only what changed (a publish taken or moved on, the id of one
+//!   completed), until the changes add up to the state's size and it is written whole
 //!   again. So a client draining a backlog of messages writes each about twice, not the
 //!   whole backlog on every turn; and finding what a turn changed looks only at the publishes
-//!   the session noted as changed ([`Journal::write_session`]), not at the whole backlog.
+//!   the session noted as changed ([`Journal::write_session`], [`Journal::urgent`]), not at
+//!   the whole backlog.
 //!
 //! The store is written on a thread of a blocking pool (tokio's `spawn_blocking`, the
 //! `blocking` crate's on smol and async-std; see [`Step::Save`](crate::Step)): the connection
-//! waits for it, once per turn (with [`FileStore`], for the disk), the program's other tasks do
-//! not. Loading, once when the client starts, happens where the client is created. A store
-//! that panics is taken as one that failed.
+//! waits for a write only when what it is about to send depends on it, the program's other
+//! tasks never. Loading, once when the client starts, happens where the client is created. A
+//! store that panics is taken as one that failed.
 //!
 //! If a save fails, nothing that depends on it is sent: the connection that brought the input
 //! is closed [MQTT-4.8.0-2], and the next connection (after the usual backoff) tries the store
@@ -89,10 +96,12 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileStore {
     path: PathBuf,
     temporary: PathBuf,
+    /// The file, open for appending since the last save (which replaced it).
+    appending: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 impl FileStore {
@@ -105,12 +114,26 @@ impl FileStore {
         FileStore {
             path,
             temporary: temporary.into(),
+            appending: std::sync::Mutex::new(None),
         }
     }
 
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn appending(&self) -> std::sync::MutexGuard<'_, Option<std::fs::File>> {
+        self.appending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Clone for FileStore {
+    /// The same file, opened anew for its appends.
+    fn clone(&self) -> Self {
+        FileStore::new(self.path.clone())
     }
 }
 
@@ -124,6 +147,8 @@ impl Store for FileStore {
     }
 
     fn save(&self, bytes: &[u8]) -> io::Result<()> {
+        // The file open for appending is the one this replaces.
+        *self.appending() = None;
         let mut file = std::fs::File::create(&self.temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
@@ -133,9 +158,17 @@ impl Store for FileStore {
     }
 
     fn append(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut file = std::fs::OpenOptions::new().append(true).open(&self.path)?;
-        file.write_all(bytes)?;
-        file.sync_data()
+        let mut appending = self.appending();
+        let file = match &mut *appending {
+            Some(file) => file,
+            None => appending.insert(std::fs::OpenOptions::new().append(true).open(&self.path)?),
+        };
+        let result = file.write_all(bytes).and_then(|()| file.sync_data());
+        if result.is_err() {
+            // Opened again next time (the client's next write after a failure is a save).
+            *appending = None;
+        }
+        result
     }
 }
 

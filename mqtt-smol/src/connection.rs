@@ -98,6 +98,8 @@ impl Connection {
         let mut commands_open = true;
         let mut timer = Timer::never();
         let mut slot = TimerSlot::default();
+        // A store write that the outputs need not wait for, running on `blocking`'s pool.
+        let mut saving: Option<blocking::Task<Option<mqtt_client::Saved>>> = None;
         // One clock reading per wake-up, taken when the wait ends (and after a connection
         // attempt), not one per call.
         let mut now = Instant::now();
@@ -146,8 +148,15 @@ impl Connection {
                     // this connection, which must not write before it, but not the executor's
                     // other tasks.
                     if let Some(job) = self.driver.take_save() {
-                        let saved = blocking::unblock(move || job.run()).await;
-                        self.driver.saved(saved);
+                        let holds_output = job.holds_output();
+                        let write = blocking::unblock(move || job.run());
+                        if holds_output {
+                            self.driver.saved(write.await);
+                        } else {
+                            saving = Some(write);
+                        }
+                    } else if let Some(write) = saving.take() {
+                        self.driver.saved(write.await);
                     }
                     now = Instant::now();
                     continue;
@@ -171,6 +180,7 @@ impl Connection {
                 Command(Result<mqtt_client::Command, mqtt_client::queue::RecvError>),
                 Read(std::io::Result<usize>),
                 Signal,
+                Saved(Option<mqtt_client::Saved>),
                 Timer,
             }
             let write = async {
@@ -204,6 +214,12 @@ impl Connection {
                     _ => std::future::pending().await,
                 }
             };
+            let saved = async {
+                match saving.as_mut() {
+                    Some(write) => write.await,
+                    None => std::future::pending().await,
+                }
+            };
             let timer = async {
                 match deadline {
                     Some(_) => (&mut timer).await,
@@ -213,6 +229,7 @@ impl Connection {
             let woke = select_biased! {
                 w = write.fuse() => Woke::Wrote(w),
                 c = command.fuse() => Woke::Command(c),
+                s = saved.fuse() => Woke::Saved(s),
                 () = self.signals.recv().fuse() => Woke::Signal,
                 r = read.fuse() => Woke::Read(r),
                 _ = timer.fuse() => Woke::Timer,
@@ -260,6 +277,10 @@ impl Connection {
                     now = Instant::now();
                 }
                 Woke::Signal => self.driver.signalled(now),
+                Woke::Saved(saved) => {
+                    saving = None;
+                    self.driver.saved(saved);
+                }
                 Woke::Timer => {
                     slot.fired();
                     self.driver.timer_fired(&self.commands);

@@ -45,34 +45,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// CPU time of one thread so far, nanoseconds (Linux `schedstat`).
-fn schedstat_ns(path: impl AsRef<std::path::Path>) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
-/// CPU time so far, nanoseconds: of this thread, and of all this process's threads.
-fn cpu_ns() -> (u64, u64) {
-    let main = schedstat_ns("/proc/thread-self/schedstat");
-    let all = std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|t| Some(schedstat_ns(t.ok()?.path().join("schedstat"))))
-                .sum()
-        })
-        .unwrap_or(main);
-    (main, all)
-}
-
-/// The CPU time of all this process's threads since `before` (from [`cpu_ns`]), and the part
-/// of it spent off this thread, nanoseconds.
-fn cpu_since(before: (u64, u64)) -> (u64, u64) {
-    let (main, all) = cpu_ns();
-    let all = all.saturating_sub(before.1);
-    (all, all.saturating_sub(main - before.0))
-}
+use mqtt_test_support::cpu::{cpu_ns, cpu_since};
 
 // Counts heap bytes only inside `net_bytes`, so the timed runs go at full speed.
 #[global_allocator]

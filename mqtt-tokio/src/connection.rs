@@ -84,6 +84,8 @@ impl Connection {
         let sleep = tokio::time::sleep_until(tokio::time::Instant::now());
         tokio::pin!(sleep);
         let mut timer = TimerSlot::default();
+        // A store write that the outputs need not wait for, running on the blocking pool.
+        let mut saving: Option<tokio::task::JoinHandle<Option<mqtt_client::Saved>>> = None;
         // One clock reading per wake-up, taken when the wait ends (and after a connection
         // attempt): reading it for every call cost 3% of a busy connection's CPU.
         let mut now = Instant::now();
@@ -126,8 +128,15 @@ impl Connection {
                     // connection, which must not write before it, but not the runtime's other
                     // tasks (on a current-thread runtime, all of them).
                     if let Some(job) = self.driver.take_save() {
-                        let saved = tokio::task::spawn_blocking(move || job.run()).await;
-                        self.driver.saved(saved.ok().flatten());
+                        let holds_output = job.holds_output();
+                        let write = tokio::task::spawn_blocking(move || job.run());
+                        if holds_output {
+                            self.driver.saved(write.await.ok().flatten());
+                        } else {
+                            saving = Some(write);
+                        }
+                    } else if let Some(write) = saving.take() {
+                        self.driver.saved(write.await.ok().flatten());
                     }
                     now = Instant::now();
                     continue;
@@ -167,6 +176,15 @@ impl Connection {
                         transport = None;
                         self.driver.closed(Instant::now());
                     }
+                },
+                saved = async {
+                    match saving.as_mut() {
+                        Some(write) => write.await,
+                        None => std::future::pending().await,
+                    }
+                }, if saving.is_some() => {
+                    saving = None;
+                    self.driver.saved(saved.ok().flatten());
                 },
                 command = self.commands.recv(), if commands_open && self.driver.accepts_commands() => match command {
                     Ok(c) => commands_open = self.driver.commands(Instant::now(), c, &self.commands),

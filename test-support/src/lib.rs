@@ -9,6 +9,7 @@
 
 pub mod alloc;
 mod background;
+pub mod cpu;
 pub mod dynsec;
 pub mod embedded;
 pub mod fault;

@@ -392,7 +392,6 @@ impl Journal {
         };
         let (_, outbound, inbound, subs, _) = session.parts();
         outbound.urgent_changes()
-            || matches!(self.pending, Some(Pending::Replace(_)))
             || saved.client_id != *session.client_id()
             || !saved
                 .inbound_qos2
