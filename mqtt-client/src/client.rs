@@ -58,6 +58,16 @@ pub enum Command {
     /// Connect again (after [`ConnectionEvent::ReconnectStopped`]), or now instead of after
     /// the backoff delay.
     Reconnect,
+    /// Wait for a response (see [`Client::request`]): `ready` gets the Response Topic and
+    /// Correlation Data to publish the request with, `answer` the response.
+    Request {
+        /// How long the request may wait for its response, from now.
+        timeout: std::time::Duration,
+        /// Where the request's Response Topic and Correlation Data go.
+        ready: crate::request::Ready,
+        /// Where the response goes.
+        answer: crate::request::Answer,
+    },
 }
 
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
@@ -124,6 +134,42 @@ impl Client {
             packet_id,
             done,
         })
+    }
+
+    /// Sends a request and waits for its response (MQTT v5 request/response, section 4.10):
+    /// publishes `message` with a Response Topic and Correlation Data of the client's own,
+    /// and resolves with the message a responder publishes there with the same Correlation
+    /// Data (see [`Message::response`]). Every request of a client shares one response
+    /// subscription, made with the first: the server's Response Information followed by
+    /// `rr` when [`Options::request_response_information`](crate::Options) asked for it,
+    /// `rr/<client id>` otherwise.
+    ///
+    /// Fails with [`ClientError::Timeout`] when no response came within `timeout` (counted
+    /// from the call), and with [`ClientError::Unsupported`] on MQTT 3.1.1. Dropping the
+    /// future cancels the wait (a late response is dropped), not the published request.
+    pub async fn request(
+        &self,
+        mut message: OutboundMessage,
+        timeout: std::time::Duration,
+    ) -> Result<Message, ClientError> {
+        let (ready, topic) = oneshot::channel();
+        let (answer, response) = oneshot::channel();
+        self.commands
+            .send(Command::Request {
+                timeout,
+                ready,
+                answer,
+            })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        let (topic, correlation) = topic.await.map_err(|_| ClientError::Closed)??;
+        let properties = &mut message.properties;
+        properties
+            .set_response_topic(Some(topic))
+            .and_then(|()| properties.set_correlation_data(Some(correlation)))
+            .map_err(mqtt_session::Error::from)?;
+        self.publish_message(message).await?;
+        response.await.map_err(|_| ClientError::Closed)?
     }
 
     /// Queues a message and returns as soon as the connection task's command queue took it

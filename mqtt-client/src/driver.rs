@@ -5,7 +5,10 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
-use mqtt_proto::{DisconnectProperties, PacketId, QoS, ReasonCode, TopicFilter};
+use mqtt_proto::{
+    DisconnectProperties, PacketId, ProtocolVersion, QoS, ReasonCode, SubscribeFilter,
+    SubscribeProperties, TopicFilter,
+};
 use mqtt_session::{
     AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, RequestId,
     Session, State,
@@ -17,6 +20,7 @@ use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
 use crate::report::{ClientError, ConnectionEvent, PublishDone};
+use crate::request::Requests;
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
 use crate::store::{StartError, Store};
@@ -322,6 +326,8 @@ pub struct Driver {
     store: Option<Box<Persistence>>,
     /// Inbound messages: streams, routes and their memory.
     routing: Routing,
+    /// Requests waiting for their responses (see [`Client::request`]).
+    requests: Requests,
     /// How readers wake the loop (shared with every subscription).
     wake: Arc<Wake>,
     /// The session ended the connection and the transport is to close by then, written or
@@ -376,6 +382,7 @@ impl Driver {
                 })
             }),
             routing,
+            requests: Requests::default(),
             wake,
             close_by: None,
             abandon_writes: false,
@@ -623,6 +630,7 @@ impl Driver {
         if !self.reading_paused() {
             self.session.handle_timeout(now);
         }
+        self.requests.expire(now);
         self.maybe_disconnect(now);
     }
 
@@ -648,10 +656,15 @@ impl Driver {
         } else {
             self.session.poll_timeout()
         };
-        [session, disconnect, self.close_by]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            session,
+            disconnect,
+            self.close_by,
+            self.requests.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether the transport should be closed: the session ended the connection.
@@ -944,6 +957,28 @@ impl Driver {
             Command::Reject(token, reason, reply) => {
                 let _ = reply.send(self.answer(now, token, Some(reason)));
             }
+            Command::Request {
+                timeout,
+                ready,
+                answer,
+            } => {
+                if self.session.protocol_version() != ProtocolVersion::V5 {
+                    let _ = ready.send(Err(ClientError::Unsupported(
+                        "request/response needs MQTT 5",
+                    )));
+                    return;
+                }
+                if !self.options.session.request_response_information {
+                    // Known now, unless the server is to assign it.
+                    let client_id = self.session.client_id();
+                    if !client_id.is_empty() {
+                        self.requests.set_topic(client_id, None);
+                    }
+                }
+                if let Some(filter) = self.requests.register(now, timeout, ready, answer) {
+                    self.ask_for_responses(now, filter);
+                }
+            }
             Command::Reconnect => {
                 if !self.disconnecting && self.disconnect.is_none() {
                     self.session.reconnect(now);
@@ -957,6 +992,17 @@ impl Driver {
                 self.disconnect = Some((reply, now + self.options.disconnect_timeout));
                 self.maybe_disconnect(now);
             }
+        }
+    }
+
+    /// Subscribes to the response topic of [`Client::request`].
+    fn ask_for_responses(&mut self, now: Instant, filter: SubscribeFilter) {
+        match self
+            .session
+            .subscribe(now, vec![filter], SubscribeProperties::default())
+        {
+            Ok((id, _)) => self.requests.asked(id),
+            Err(e) => self.requests.ask_failed(&e.into()),
         }
     }
 
@@ -1040,11 +1086,24 @@ impl Driver {
                         "connected"
                     );
                     self.ever_connected = true;
+                    self.requests.set_topic(
+                        c.client_id.as_str(),
+                        c.properties.response_information.as_deref(),
+                    );
+                    if let Some(filter) = self.requests.filter() {
+                        self.ask_for_responses(now, filter);
+                    }
                     let _ = self.events.force_send(ConnectionEvent::Connected {
                         server: self.server_index(),
                         session_present: c.session_present,
                         limits: Box::new(c.limits),
                     });
+                }
+                Event::Message(m) if self.requests.is_response(&m) => {
+                    if let Some(token) = m.ack_token {
+                        let _ = self.session.ack(now, token);
+                    }
+                    self.requests.answer(m);
                 }
                 Event::Message(m) => {
                     self.routing.deliver(&self.session, m);
@@ -1080,6 +1139,15 @@ impl Driver {
                         let _ = self
                             .events
                             .force_send(ConnectionEvent::Resubscribed(results));
+                        continue;
+                    }
+                    let granted = results.iter().all(|r| r.is_ok());
+                    let refused = || {
+                        ClientError::SubscribeFailed(
+                            results.iter().filter_map(|r| r.err()).collect(),
+                        )
+                    };
+                    if self.requests.subscribed(id, granted, &refused()) {
                         continue;
                     }
                     let Some((reply, mut subscription, stream)) = self.subscribes.remove(&id)

@@ -30,6 +30,7 @@ mod options;
 pub mod queue;
 mod quickack;
 mod report;
+mod request;
 mod routing;
 mod signal;
 pub mod store;

@@ -310,6 +310,14 @@ impl Options {
         Ok(self)
     }
 
+    /// Asks the server for Response Information in CONNECT (v5): when it sends some, the
+    /// response topic of [`Client::request`](crate::Client::request) starts with it (a
+    /// server may only let clients subscribe below the topics it hands out).
+    pub fn request_response_information(mut self, ask: bool) -> Self {
+        self.session.request_response_information = ask;
+        self
+    }
+
     /// Acknowledge inbound QoS 1/2 messages only when the application calls `Client::ack`.
     pub fn manual_acks(mut self, manual: bool) -> Self {
         self.session.manual_acks = manual;

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode, TopicName};
 use mqtt_session::{
-    AckToken, DisconnectReason, PublishFailure, PublishId, ReconnectStop, ServerLimits,
+    AckToken, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ReconnectStop,
+    ServerLimits,
 };
 use std::time::Duration;
 
@@ -25,6 +26,12 @@ pub enum ClientError {
     /// The connection task has ended (after `disconnect`, or when it was dropped).
     #[error("the connection task has ended")]
     Closed,
+    /// No response came in time ([`Client::request`](crate::Client::request)).
+    #[error("no response in time")]
+    Timeout,
+    /// The command needs what this connection does not have (request/response needs MQTT 5).
+    #[error("not available on this connection: {0}")]
+    Unsupported(&'static str),
 }
 
 /// A message delivered to a subscription.
@@ -50,6 +57,18 @@ impl Message {
     /// The QoS it was delivered with.
     pub fn qos(&self) -> QoS {
         self.publish.qos()
+    }
+
+    /// The response to this message, if it is a request (MQTT v5: it carries a Response
+    /// Topic): `payload` to the Response Topic, at `qos`, with the request's Correlation Data
+    /// [MQTT-4.10.0]. Publish it to answer; `None` when the message asks for no response.
+    pub fn response(&self, payload: impl Into<Bytes>, qos: QoS) -> Option<OutboundMessage> {
+        let topic = self.publish.properties.response_topic()?;
+        let mut response = OutboundMessage::new(topic, payload, qos);
+        let correlation = self.publish.properties.correlation_data();
+        // Taken from a property that was valid when it arrived: it fits again.
+        response.properties.set_correlation_data(correlation).ok()?;
+        Some(response)
     }
 }
 

@@ -35,6 +35,7 @@ mod flow;
 mod net;
 mod policy;
 mod reliability;
+mod request;
 mod restart;
 mod store;
 mod tls;
@@ -64,6 +65,7 @@ pub use reliability::{
     a_restarted_subscriber_gets_its_backlog, clients_draw_different_reconnect_delays,
     unread_messages_survive_a_crash,
 };
+pub use request::v5_requests_get_their_responses;
 pub use restart::{
     broker_killed_with_persistence_loses_nothing_acknowledged,
     broker_restart_with_persistence_loses_nothing_acknowledged,
@@ -404,6 +406,7 @@ macro_rules! scenarios {
                 v5_shared_subscriptions => v5_shared_subscriptions(),
                 v5_request_response_and_user_properties =>
                     v5_request_response_and_user_properties(),
+                v5_requests_get_their_responses => v5_requests_get_their_responses(),
                 slow_subscriber_does_not_stall_the_connection =>
                     slow_subscriber_does_not_stall_the_connection(),
                 manual_acks_v311 => manual_acks($crate::ProtocolVersion::V311),
