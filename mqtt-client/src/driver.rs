@@ -795,6 +795,8 @@ impl Driver {
     /// The last `Client` is gone: disconnect gracefully and stop.
     pub fn clients_gone(&mut self, now: Instant) {
         if self.disconnect.is_none() && !self.disconnecting {
+            // As for `disconnect`: what readers took is acknowledged first.
+            self.settle(now);
             let (reply, _) = oneshot::channel();
             self.disconnect = Some((reply, now + self.options.disconnect_timeout));
             self.maybe_disconnect(now);
@@ -989,6 +991,10 @@ impl Driver {
                     let _ = reply.send(Ok(()));
                     return;
                 }
+                // What readers took before the application disconnected is acknowledged
+                // before the DISCONNECT: their wake-up may still be on its way, behind this
+                // command.
+                self.settle(now);
                 self.disconnect = Some((reply, now + self.options.disconnect_timeout));
                 self.maybe_disconnect(now);
             }

@@ -62,8 +62,8 @@ pub use policy::{
 };
 pub use reliability::{
     a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
-    a_restarted_subscriber_gets_its_backlog, clients_draw_different_reconnect_delays,
-    unread_messages_survive_a_crash,
+    a_restarted_subscriber_gets_its_backlog, a_restarted_subscriber_gets_its_backlog_from_rumqttd,
+    clients_draw_different_reconnect_delays, unread_messages_survive_a_crash,
 };
 pub use request::v5_requests_get_their_responses;
 pub use restart::{
@@ -433,6 +433,15 @@ macro_rules! scenarios {
                         $crate::ProtocolVersion::V311, true),
                 a_restarted_subscriber_gets_its_backlog_manual_acks_v5 =>
                     a_restarted_subscriber_gets_its_backlog($crate::ProtocolVersion::V5, true),
+                rumqttd_restarted_subscriber_gets_its_backlog_v311 =>
+                    a_restarted_subscriber_gets_its_backlog_from_rumqttd(
+                        $crate::ProtocolVersion::V311, false),
+                rumqttd_restarted_subscriber_gets_its_backlog_v5 =>
+                    a_restarted_subscriber_gets_its_backlog_from_rumqttd(
+                        $crate::ProtocolVersion::V5, false),
+                rumqttd_restarted_subscriber_gets_its_backlog_manual_acks_v5 =>
+                    a_restarted_subscriber_gets_its_backlog_from_rumqttd(
+                        $crate::ProtocolVersion::V5, true),
                 unread_messages_survive_a_crash_v311 =>
                     unread_messages_survive_a_crash($crate::ProtocolVersion::V311),
                 unread_messages_survive_a_crash_v5 =>

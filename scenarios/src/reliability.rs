@@ -47,9 +47,35 @@ pub async fn a_restarted_subscriber_gets_its_backlog<R: Runtime>(
     manual: bool,
 ) {
     let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
-    let url = url(broker.port());
+    backlog_after_a_restart(rt, &url(broker.port()), "mosquitto", version, manual).await;
+}
+
+/// [`a_restarted_subscriber_gets_its_backlog`] through a broker nobody here wrote besides
+/// mosquitto: rumqttd, embedded in this process (listening for `version` only).
+pub async fn a_restarted_subscriber_gets_its_backlog_from_rumqttd<R: Runtime>(
+    rt: &R,
+    version: ProtocolVersion,
+    manual: bool,
+) {
+    let kind = if version == ProtocolVersion::V5 {
+        "v5"
+    } else {
+        "v4"
+    };
+    let addr = mqtt_test_support::embedded::rumqttd(kind).unwrap_or_else(|e| panic!("{e}"));
+    backlog_after_a_restart(rt, &format!("mqtt://{addr}"), "rumqttd", version, manual).await;
+}
+
+async fn backlog_after_a_restart<R: Runtime>(
+    rt: &R,
+    url: &str,
+    broker: &str,
+    version: ProtocolVersion,
+    manual: bool,
+) {
+    let url = url.to_string();
     let mode = if manual { "manual" } else { "auto" };
-    let id = format!("backlog-{}-{version}-{mode}", R::NAME);
+    let id = format!("backlog-{broker}-{}-{version}-{mode}", R::NAME);
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
     let store = FileStore::new(dir.path().join("session"));
     let subscriber = |store: &FileStore| {
@@ -76,7 +102,7 @@ pub async fn a_restarted_subscriber_gets_its_backlog<R: Runtime>(
     assert!(wait_connected(&second).await, "the broker kept the session");
     let mut sub = subscribe(&second, "backlog/#", QoS::ExactlyOnce).await;
     let got = read(&second, &mut sub, expected.len(), manual).await;
-    assert_eq!(got, expected, "{version} {mode}");
+    assert_eq!(got, expected, "{broker} {version} {mode}");
     publish(&publisher, "backlog/x", "live", QoS::ExactlyOnce).await;
     assert_eq!(read(&second, &mut sub, 1, manual).await, ["live"]);
     disconnect(&second).await;
