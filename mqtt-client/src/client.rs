@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use crate::completion::{Completer, Completions};
 use crate::report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 use crate::signal::{Taken, Wake};
+use crate::subscribing::{Filters, UnsubscribeResult};
 
 /// A command from a `Client` to the connection task.
 #[derive(Debug)]
@@ -43,6 +44,16 @@ pub enum Command {
         stream: u64,
         /// Where the result goes, if anyone waits.
         reply: Option<oneshot::Sender<Result<Vec<ReasonCode>, ClientError>>>,
+    },
+    /// Unsubscribe from some filters of a subscription
+    /// ([`Subscription::unsubscribe_filters`]).
+    UnsubscribeFilters {
+        /// Which subscription stream.
+        stream: u64,
+        /// The filters, each one the stream holds.
+        filters: Vec<TopicFilter>,
+        /// Where the results go, one per filter.
+        reply: oneshot::Sender<Result<Vec<UnsubscribeResult>, ClientError>>,
     },
     /// Acknowledge a message in manual-ack mode. No reply: the command queue keeps the order
     /// of a client's commands, so whatever the client sends after it is handled after it.
@@ -154,7 +165,8 @@ impl Client {
         Ok(done)
     }
 
-    /// Subscribes to one filter; resolves when the server granted it.
+    /// Subscribes to one filter; resolves when the server answered. Fails with
+    /// [`ClientError::SubscribeFailed`] when it refused the filter.
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::new(filter.to_string())
             .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
@@ -162,8 +174,17 @@ impl Client {
             .await
     }
 
-    /// Subscribes to several filters in one SUBSCRIBE; the stream carries the messages of all
-    /// of them. Fails if the server refused any filter.
+    /// Subscribes to several filters in one SUBSCRIBE; resolves when the server answered
+    /// (SUBACK), with one outcome per filter.
+    ///
+    /// * When the server granted at least one filter, the [`Subscription`] carries the
+    ///   messages of the granted filters; [`Subscription::results`] gives every filter's
+    ///   outcome in filter order (the granted QoS, or the reason code of the refusal).
+    /// * When it refused every filter, the call fails with [`ClientError::SubscribeFailed`],
+    ///   which holds the reason code of each filter, in filter order.
+    ///
+    /// A refused filter was never subscribed: neither this call nor dropping or
+    /// unsubscribing the subscription later sends an UNSUBSCRIBE for it [MQTT-3.9.3-1].
     pub async fn subscribe_many(
         &self,
         filters: Vec<SubscribeFilter>,
@@ -369,17 +390,17 @@ pub struct Subscription {
     taken: Arc<Taken>,
     wake: Arc<Wake>,
     commands: crate::queue::Sender<Command>,
-    granted: Vec<QoS>,
+    filters: Filters,
     unsubscribed: bool,
 }
 
 impl Subscription {
-    /// A subscription stream, its sink and its count of taken messages, for the connection
-    /// task (which `wake` wakes).
+    /// A subscription stream for the SUBSCRIBE of `filters`, its sink and its count of taken
+    /// messages, for the connection task (which `wake` wakes).
     pub(crate) fn channel(
         capacity: usize,
         commands: crate::queue::Sender<Command>,
-        granted: Vec<QoS>,
+        filters: Vec<TopicFilter>,
         wake: Arc<Wake>,
         ahead_of_store: u64,
     ) -> (Subscription, SubscriptionSink, Arc<Taken>) {
@@ -396,7 +417,7 @@ impl Subscription {
                 taken: taken.clone(),
                 wake,
                 commands,
-                granted,
+                filters: Filters::asked(filters),
                 unsubscribed: false,
             },
             SubscriptionSink {
@@ -413,13 +434,33 @@ impl Subscription {
         self.stream
     }
 
-    /// The QoS the server granted per filter.
+    /// The QoS the server granted, per granted filter in filter order (the refused filters
+    /// left out: see [`Subscription::results`]).
     pub fn granted(&self) -> &[QoS] {
-        &self.granted
+        self.filters.granted()
     }
 
-    pub(crate) fn set_granted(&mut self, granted: Vec<QoS>) {
-        self.granted = granted;
+    /// The server's answer to every filter of the SUBSCRIBE, in filter order: the QoS it
+    /// granted, or the reason code of its refusal (v3.1.1: 0x80 Failure; v5: 0x80 and above,
+    /// e.g. 0x87 Not authorized).
+    pub fn results(&self) -> &[Result<QoS, ReasonCode>] {
+        self.filters.results()
+    }
+
+    /// The filters this subscription holds now: those the server granted, less those
+    /// unsubscribed since ([`Subscription::unsubscribe_filters`]).
+    pub fn filters(&self) -> &[TopicFilter] {
+        self.filters.live()
+    }
+
+    /// The SUBACK's results, one per filter in order.
+    pub(crate) fn answered(&mut self, results: Vec<Result<QoS, ReasonCode>>) {
+        self.filters.answered(results);
+    }
+
+    /// The server refused every filter: dropping the stream unsubscribes nothing.
+    pub(crate) fn forget(&mut self) {
+        self.unsubscribed = true;
     }
 
     /// The next delivery, or `None` once the connection task has ended.
@@ -454,7 +495,41 @@ impl Subscription {
         }
     }
 
-    /// Unsubscribes and waits for the server's answer (one reason code per filter).
+    /// Unsubscribes from some of this subscription's filters (each one of
+    /// [`Subscription::filters`]) and waits for the server's answer: one
+    /// [`UnsubscribeResult`] per filter, in the order given (the UNSUBACK's reason code on
+    /// v5; on v3.1.1, whose UNSUBACK has none, [`UnsubscribeResult::Acknowledged`]). The
+    /// stream stops carrying their messages at once and keeps those of its other filters.
+    ///
+    /// Fails with [`ClientError::NotSubscribed`], changing nothing, when a filter is not one
+    /// this subscription holds (refused, unsubscribed before, or named twice).
+    pub async fn unsubscribe_filters(
+        &mut self,
+        filters: &[&str],
+    ) -> Result<Vec<UnsubscribeResult>, ClientError> {
+        let filters = filters
+            .iter()
+            .map(|f| TopicFilter::new(f.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
+        let live = self.filters.without(&filters)?;
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::UnsubscribeFilters {
+                stream: self.stream,
+                filters,
+                reply,
+            })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        // Only once the command is sent: a call dropped while it waited for room changed
+        // nothing.
+        self.filters.set_live(live);
+        rx.await.map_err(|_| ClientError::Closed)?
+    }
+
+    /// Unsubscribes and waits for the server's answer (one reason code per filter
+    /// unsubscribed; v3.1.1: Success for each).
     pub async fn unsubscribe(mut self) -> Result<Vec<ReasonCode>, ClientError> {
         self.unsubscribed = true;
         let (reply, rx) = oneshot::channel();
@@ -525,7 +600,7 @@ mod tests {
         let (client, commands) = Client::new(1, events_rx);
         let (wake, _signals) = Wake::new();
         let (subscription, _sink, _taken) =
-            Subscription::channel(4, client.command_sender(), vec![], wake, 0);
+            Subscription::channel(4, client.command_sender(), Vec::new(), wake, 0);
         let stream = subscription.stream_id();
         let (reply, _) = oneshot::channel();
         client

@@ -7,8 +7,7 @@ use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
 use mqtt_proto::{DisconnectProperties, PacketId, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
-    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, RequestId,
-    Session, State,
+    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, Session, State,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +19,7 @@ use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
 use crate::store::{StartError, Store};
+use crate::subscribing::{Requests, UnsubscribeResult};
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -287,8 +287,8 @@ pub struct Driver {
     /// running save writes. Their callers learn they were accepted once the save is done.
     unsaved: Vec<(PublishId, Option<PacketId>)>,
     saving: Vec<(PublishId, Option<PacketId>)>,
-    subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription, u64)>,
-    unsubscribes: SeqMap<RequestId, Reply<Vec<ReasonCode>>>,
+    /// Subscribe and unsubscribe requests waiting for their answers.
+    requests: Requests,
     disconnect: Option<(Reply<()>, Instant)>,
     disconnecting: bool,
     finished: bool,
@@ -339,8 +339,7 @@ impl Driver {
             publishes: SeqMap::default(),
             unsaved: Vec::new(),
             saving: Vec::new(),
-            subscribes: SeqMap::default(),
-            unsubscribes: SeqMap::default(),
+            requests: Requests::default(),
             disconnect: None,
             disconnecting: false,
             finished: false,
@@ -881,15 +880,14 @@ impl Driver {
                         let (subscription, sink, taken) = Subscription::channel(
                             self.options.subscription_capacity,
                             commands,
-                            Vec::new(),
+                            filter_names.clone(),
                             self.wake.clone(),
                             ahead,
                         );
                         let stream = subscription.stream_id();
                         self.routing
                             .add_stream(stream, keys, filter_names, sink, taken);
-                        self.subscribes
-                            .insert(request, (reply, subscription, stream));
+                        self.requests.subscribing(request, reply, subscription);
                         // Messages that arrived for no stream and match this one are its.
                         self.routing.reroute(&self.session);
                         self.settle(now);
@@ -900,6 +898,11 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { stream, reply } => self.unsubscribe(now, stream, reply),
+            Command::UnsubscribeFilters {
+                stream,
+                filters,
+                reply,
+            } => self.unsubscribe_filters(now, stream, filters, reply),
             Command::Ack(token) => {
                 // An ack can only fail on its token, which `answer` reports as a warning.
                 let _ = self.answer(now, token, None);
@@ -973,7 +976,7 @@ impl Driver {
         match self.session.unsubscribe(now, filters, Default::default()) {
             Ok(request) => {
                 if let Some(reply) = reply {
-                    self.unsubscribes.insert(request, reply);
+                    self.requests.unsubscribing(request, reply);
                 }
             }
             Err(e) => {
@@ -982,6 +985,38 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Stops feeding a stream some of its filters, and unsubscribes from those no other
+    /// stream uses.
+    fn unsubscribe_filters(
+        &mut self,
+        now: Instant,
+        stream: u64,
+        filters: Vec<TopicFilter>,
+        reply: Reply<Vec<UnsubscribeResult>>,
+    ) {
+        let still_used = self.routing.remove_filters(stream, &filters);
+        self.settle(now);
+        let send: Vec<TopicFilter> = filters
+            .into_iter()
+            .zip(&still_used)
+            .filter(|(_, &used)| !used)
+            .map(|(f, _)| f)
+            .collect();
+        let request = if send.is_empty() || self.finished {
+            None
+        } else {
+            match self.session.unsubscribe(now, send, Default::default()) {
+                Ok(request) => Some(request),
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                    return;
+                }
+            }
+        };
+        self.requests
+            .unsubscribing_filters(request, reply, &still_used);
     }
 
     /// Turns the session's events into deliveries, completions and connection events; returns
@@ -1045,29 +1080,12 @@ impl Driver {
                             .force_send(ConnectionEvent::Resubscribed(results));
                         continue;
                     }
-                    let Some((reply, mut subscription, stream)) = self.subscribes.remove(&id)
-                    else {
-                        continue;
-                    };
-                    let refused: Vec<ReasonCode> = results.iter().filter_map(|r| r.err()).collect();
-                    if refused.is_empty() {
-                        subscription.set_granted(results.iter().filter_map(|r| r.ok()).collect());
-                        if let Err(Ok(subscription)) = reply.send(Ok(subscription)) {
-                            // Nobody waits any more: the dropped stream unsubscribes.
-                            drop(subscription);
-                        }
-                    } else {
-                        self.routing.remove_keys(&keys);
-                        let _ = reply.send(Err(ClientError::SubscribeFailed(refused)));
-                        // Unsubscribe whatever was granted; the stream goes with the command.
-                        drop(subscription);
-                        let _ = stream;
-                    }
+                    self.requests
+                        .subscribed(&mut self.routing, id, &keys, results);
                 }
                 Event::Unsubscribed { id, results } => {
-                    if let Some(reply) = self.unsubscribes.remove(&id) {
-                        let _ = reply.send(Ok(results));
-                    }
+                    let version = self.session.protocol_version();
+                    self.requests.unsubscribed(id, version, results);
                 }
                 Event::Disconnected(reason) => {
                     tracing::info!(?reason, "disconnected");

@@ -33,6 +33,7 @@ mod report;
 mod routing;
 mod signal;
 pub mod store;
+mod subscribing;
 #[cfg(test)]
 mod test_waker;
 mod tls;
@@ -49,4 +50,5 @@ pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use store::{FileStore, StartError, Store};
+pub use subscribing::UnsubscribeResult;
 pub use tls::{TlsError, TlsOptions};

@@ -19,9 +19,15 @@ pub enum ClientError {
     /// The publish ended without delivery.
     #[error("publish failed: {0:?}")]
     PublishFailed(PublishFailure),
-    /// The server refused a subscription: the reason code per filter that failed.
+    /// The server refused every filter of a SUBSCRIBE: the reason code of each, in filter
+    /// order. (When it grants some, the subscribe succeeds with the granted ones and
+    /// [`Subscription::results`](crate::Subscription::results) says which were refused.)
     #[error("subscription refused: {0:?}")]
     SubscribeFailed(Vec<ReasonCode>),
+    /// [`Subscription::unsubscribe_filters`](crate::Subscription::unsubscribe_filters) named
+    /// a filter the subscription does not hold.
+    #[error("the subscription does not hold the filter {0:?}")]
+    NotSubscribed(String),
     /// The connection task has ended (after `disconnect`, or when it was dropped).
     #[error("the connection task has ended")]
     Closed,

@@ -111,7 +111,7 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
 }
 
 /// Sends one command to mosquitto's dynamic-security plugin and expects it to succeed.
-async fn dynsec_command(admin: &Client, responses: &mut Subscription, command: &str) {
+pub(crate) async fn dynsec_command(admin: &Client, responses: &mut Subscription, command: &str) {
     publish(
         admin,
         COMMAND_TOPIC,

@@ -37,6 +37,7 @@ mod policy;
 mod reliability;
 mod restart;
 mod store;
+mod subscribing;
 mod tls;
 mod v5;
 mod websocket;
@@ -72,6 +73,10 @@ pub use restart::{
 pub use store::{
     a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection, gated_store,
     GatedStore, StoreGate,
+};
+pub use subscribing::{
+    a_partly_refused_subscribe_keeps_what_was_granted,
+    some_filters_of_a_subscription_are_unsubscribed,
 };
 pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
@@ -399,6 +404,18 @@ macro_rules! scenarios {
                 server_disconnect_reason_v5 =>
                     server_disconnect_reason($crate::ProtocolVersion::V5),
                 v5_subscription_identifiers => v5_subscription_identifiers(),
+                a_partly_refused_subscribe_keeps_what_was_granted_v311 =>
+                    a_partly_refused_subscribe_keeps_what_was_granted(
+                        $crate::ProtocolVersion::V311),
+                a_partly_refused_subscribe_keeps_what_was_granted_v5 =>
+                    a_partly_refused_subscribe_keeps_what_was_granted(
+                        $crate::ProtocolVersion::V5),
+                some_filters_of_a_subscription_are_unsubscribed_v311 =>
+                    some_filters_of_a_subscription_are_unsubscribed(
+                        $crate::ProtocolVersion::V311),
+                some_filters_of_a_subscription_are_unsubscribed_v5 =>
+                    some_filters_of_a_subscription_are_unsubscribed(
+                        $crate::ProtocolVersion::V5),
                 v5_topic_aliases => v5_topic_aliases(),
                 v5_message_expiry => v5_message_expiry(),
                 v5_shared_subscriptions => v5_shared_subscriptions(),
