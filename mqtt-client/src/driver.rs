@@ -15,6 +15,7 @@ use std::time::Instant;
 use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::redirect::{Redirect, Redirects};
 use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
@@ -293,7 +294,8 @@ pub struct Driver {
     disconnecting: bool,
     finished: bool,
     server: usize,
-    redirect: Option<Server>,
+    /// Where a v5 redirect sends the next connection (see [`crate::redirect`]).
+    redirects: Redirects,
     ever_connected: bool,
     /// The completion slots of the client's publishes (shrunk when the connection is quiet).
     completions: Arc<Completions>,
@@ -344,7 +346,7 @@ impl Driver {
             disconnecting: false,
             finished: false,
             server: 0,
-            redirect: None,
+            redirects: Redirects::default(),
             ever_connected: false,
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
@@ -530,7 +532,7 @@ impl Driver {
         if self.disconnecting || !self.session.should_connect(now) {
             return None;
         }
-        if let Some(server) = &self.redirect {
+        if let Some(server) = self.redirects.target() {
             return Some((self.server_index(), server.clone()));
         }
         let index = self.server_index();
@@ -559,7 +561,7 @@ impl Driver {
             server: self.server_index(),
             error,
         });
-        self.redirect = None;
+        self.redirects.connect_failed();
         self.server = self.server.wrapping_add(1);
         self.session.handle_closed(now);
     }
@@ -570,7 +572,9 @@ impl Driver {
         self.abandon_writes = false;
         let was_connected = self.session.is_connected();
         self.session.handle_closed(now);
-        if !was_connected && !self.ever_connected {
+        // A redirect chose the next server already (and names the one it came from).
+        let chosen = self.redirects.chose_next();
+        if !was_connected && !self.ever_connected && !chosen {
             self.server = self.server.wrapping_add(1);
         }
     }
@@ -1149,38 +1153,36 @@ impl Driver {
         self.routing.is_full()
     }
 
-    /// v5 Server Reference on "use another server" / "server moved": connect there next.
+    /// v5 Server Reference on "use another server" / "server moved", in a CONNACK or a
+    /// DISCONNECT: connect there next, unless following is off or it would loop (see
+    /// [`crate::redirect`]). Reported either way.
     fn follow_redirect(&mut self, reason: &DisconnectReason) {
-        if !self.options.follow_server_reference {
-            return;
-        }
-        let DisconnectReason::Server(code, props) = reason else {
+        let Some(configured) = self.options.servers.get(self.server_index()) else {
             return;
         };
-        if !matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved) {
-            return;
-        }
-        let Some(reference) = props.server_reference.as_ref() else {
-            return;
+        let follow = self.options.follow_server_reference;
+        let (reference, followed) = match self.redirects.ended(reason, configured, follow) {
+            Redirect::None => return,
+            Redirect::Follow(reference) => {
+                tracing::info!(%reference, "following the server's redirect");
+                (reference, true)
+            }
+            Redirect::Ignore {
+                reference,
+                why,
+                next_server,
+            } => {
+                tracing::warn!(%reference, why, "not following the server's redirect");
+                if next_server {
+                    self.server = self.server.wrapping_add(1);
+                }
+                (reference, false)
+            }
         };
-        let current = self.options.servers.get(self.server_index()).cloned();
-        let Some(mut server) = current else { return };
-        // "host[:port]" (the first of a space-separated list).
-        let first = reference.split_whitespace().next().unwrap_or_default();
-        let (host, port) = match first.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(server.port)),
-            None => (first.to_string(), server.port),
-        };
-        if host.is_empty() {
-            return;
-        }
-        tracing::info!(%host, port, "following the server's redirect");
-        server.host = host;
-        server.port = port;
-        let _ = self
-            .events
-            .force_send(ConnectionEvent::Redirected(first.to_string()));
-        self.redirect = Some(server);
+        let _ = self.events.force_send(ConnectionEvent::Redirected {
+            reference,
+            followed,
+        });
     }
 
     /// The granted QoS of the session's subscriptions (for tests and diagnostics).

@@ -29,6 +29,7 @@ mod driver;
 mod options;
 pub mod queue;
 mod quickack;
+mod redirect;
 mod report;
 mod routing;
 mod signal;

@@ -198,7 +198,11 @@ pub struct Options {
     /// small QoS 0 publishes took about 25% more CPU per message in `cargo bench -p mqtt-tokio
     /// --bench clients` (the connection task wakes, and writes, four times as often).
     pub command_capacity: usize,
-    /// Follow a v5 Server Reference (DISCONNECT or CONNACK "use another server") to its server.
+    /// Follow a v5 Server Reference (a CONNACK or DISCONNECT with 0x9C Use another server or
+    /// 0x9D Server moved) to its server (on by default). A reference to the server it came
+    /// from is not followed, nor one that would make more than four redirects in a row; the
+    /// client then goes on with the next configured server. Followed or not, the reference is
+    /// reported ([`ConnectionEvent::Redirected`](crate::ConnectionEvent::Redirected)).
     pub follow_server_reference: bool,
     /// How long `disconnect` waits, in all, for publishes in flight to complete before
     /// DISCONNECT and then for the server to close the connection.

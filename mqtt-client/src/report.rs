@@ -100,8 +100,21 @@ pub enum ConnectionEvent {
         /// What went wrong.
         error: String,
     },
-    /// The server redirected us (v5 Server Reference) and the redirect is followed.
-    Redirected(String),
+    /// The server redirected us (v5: a CONNACK or DISCONNECT with 0x9C Use another server or
+    /// 0x9D Server moved and a Server Reference, reported just before the
+    /// [`ConnectionEvent::Disconnected`] that carries it). `followed`: the next connection
+    /// goes to the reference; it does not when [`Options::follow_server_reference`] is off,
+    /// when the reference names the server it came from, or after
+    /// four redirects in a row (servers sending the client to each other), and the client goes
+    /// on with the next configured server instead.
+    ///
+    /// [`Options::follow_server_reference`]: crate::Options::follow_server_reference
+    Redirected {
+        /// The Server Reference (its first entry, "host[:port]").
+        reference: String,
+        /// Whether the next connection goes there.
+        followed: bool,
+    },
     /// Subscriptions made again after the server lost the session, with their results.
     Resubscribed(Vec<Result<QoS, ReasonCode>>),
     /// Saving the session to the store failed: the connection is closed and the next one

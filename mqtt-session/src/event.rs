@@ -132,13 +132,15 @@ pub enum DisconnectReason {
     /// The application asked for it.
     #[error("the application disconnected")]
     Local,
-    /// The server refused the connection in its CONNACK. Whether retrying can help:
-    /// [`DisconnectReason::is_permanent`].
+    /// The server refused the connection in its CONNACK, with its reason and the CONNACK's
+    /// properties (v5: Reason String, Server Reference for a redirect, User Properties; none
+    /// on v3.1.1). Whether retrying can help: [`DisconnectReason::is_permanent`].
     #[error(
-        "the server refused the connection{how}: {0}",
-        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" }
+        "the server refused the connection{how}: {0}{why}",
+        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" },
+        why = reason_string(.1.reason_string.as_ref())
     )]
-    Refused(ReasonCode),
+    Refused(ReasonCode, Box<ConnAckProperties>),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
     #[error("the server disconnected: {0}{why}", why = reason_string(.1.reason_string.as_ref()))]
@@ -166,7 +168,21 @@ impl DisconnectReason {
     /// pass (0x88 Server unavailable or v3.1.1 code 3, 0x89 Server busy, 0x97 Quota exceeded,
     /// 0x9F Connection rate exceeded, ...) are not permanent.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, DisconnectReason::Refused(code) if crate::reconnect::is_permanent_refusal(*code))
+        matches!(self, DisconnectReason::Refused(code, _) if crate::reconnect::is_permanent_refusal(*code))
+    }
+
+    /// The server's redirect (v5 section 4.11): the Server Reference of a CONNACK or a
+    /// DISCONNECT whose reason is 0x9C Use another server or 0x9D Server moved. Reported
+    /// whether or not the client follows it.
+    pub fn server_reference(&self) -> Option<&MqttString> {
+        let (code, reference) = match self {
+            DisconnectReason::Refused(code, p) => (*code, p.server_reference.as_ref()),
+            DisconnectReason::Server(code, p) => (*code, p.server_reference.as_ref()),
+            _ => return None,
+        };
+        matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved)
+            .then_some(reference)
+            .flatten()
     }
 }
 

@@ -989,7 +989,8 @@ impl<I: Instant> Session<I> {
         self.timers.stop(Timer::ConnAck);
         // [MQTT-4.13.2-1]: a refusing CONNACK ends the connection.
         if ack.reason_code.is_error() {
-            self.end_connection(now, DisconnectReason::Refused(ack.reason_code));
+            let reason = DisconnectReason::Refused(ack.reason_code, Box::new(ack.properties));
+            self.end_connection(now, reason);
             self.state = State::Idle;
             return;
         }
@@ -1498,7 +1499,7 @@ impl<I: Instant> Session<I> {
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
         let ended = match (self.connected_at, &reason) {
             (Some(at), _) => Ended::Accepted(now.saturating_duration_since(at)),
-            (None, DisconnectReason::Refused(code)) => Ended::Refused(*code),
+            (None, DisconnectReason::Refused(code, _)) => Ended::Refused(*code),
             (None, _) => Ended::Failed,
         };
         self.closed_by_session = true;

@@ -50,11 +50,13 @@ pub use basic::{
 };
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
-    refused_messages_are_not_sent_again, v5_server_reference_is_followed,
+    refused_messages_are_not_sent_again, v5_redirect_loops_are_left,
+    v5_server_reference_is_followed,
 };
 pub use faults::cuts_lose_nothing;
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
+pub use net::RedirectBy;
 pub use policy::{
     a_message_the_broker_refuses_does_not_block_the_rest,
     connection_events_name_the_configured_server, reconnect_off_means_off,
@@ -270,7 +272,7 @@ pub async fn wait_connected(client: &Client) -> bool {
             session_present, ..
         } => Some(*session_present),
         ConnectionEvent::ConnectFailed { error, .. } => panic!("connecting failed: {error}"),
-        ConnectionEvent::Disconnected(DisconnectReason::Refused(code)) => {
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(code, _)) => {
             panic!("the server refused the connection: {code:?}")
         }
         _ => None,
@@ -475,7 +477,11 @@ macro_rules! scenarios {
                     connection_events_name_the_configured_server(),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
-                v5_server_reference_is_followed => v5_server_reference_is_followed(),
+                v5_server_reference_is_followed =>
+                    v5_server_reference_is_followed($crate::RedirectBy::Disconnect),
+                v5_connack_server_reference_is_followed =>
+                    v5_server_reference_is_followed($crate::RedirectBy::ConnAck),
+                v5_redirect_loops_are_left => v5_redirect_loops_are_left(),
                 tls_server_verified_against_our_ca => tls_server_verified_against_our_ca(),
                 tls_wrong_ca_is_refused => tls_wrong_ca_is_refused(),
                 tls_no_roots_is_a_clear_error => tls_no_roots_is_a_clear_error(),
