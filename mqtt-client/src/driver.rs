@@ -5,7 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 use futures_channel::oneshot;
-use mqtt_proto::{DisconnectProperties, PacketId, QoS, ReasonCode, TopicFilter};
+use mqtt_proto::{DisconnectProperties, PacketId, ProtocolVersion, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{
     AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, Session, State,
 };
@@ -371,7 +371,7 @@ impl Driver {
     /// rewritten in this one).
     fn load(
         store: Option<&dyn Store>,
-        config: Config,
+        mut config: Config,
         now: Instant,
     ) -> Result<Session<Instant>, StartError> {
         let Some(bytes) = store
@@ -383,6 +383,11 @@ impl Driver {
             return Ok(Session::new(config)?);
         };
         let snapshot = Journal::read(Bytes::from(bytes))?;
+        // A v5 session that fell back to 3.1.1 was saved as 3.1.1.
+        let fell_back = config.v311_fallback && snapshot.protocol_version == ProtocolVersion::V311;
+        if fell_back {
+            config.protocol_version = ProtocolVersion::V311;
+        }
         if snapshot.protocol_version != config.protocol_version {
             return Err(StartError::StoreVersion {
                 stored: snapshot.protocol_version,

@@ -265,6 +265,18 @@ impl Options {
         self
     }
 
+    /// For a v5 client: when the server speaks only MQTT 3.1.1 (it answers the v5 CONNECT
+    /// with a v3.1.1 CONNACK "unacceptable protocol version", or closes the connection before
+    /// any answer), connect with 3.1.1 from the next attempt on, for the client's life, as
+    /// paho's clients do. Off by default: such a server is then reported as
+    /// [`DisconnectReason::V5NotSupported`](mqtt_session::DisconnectReason::V5NotSupported)
+    /// and not retried (see [`Config::v311_fallback`](mqtt_session::Config::v311_fallback)).
+    /// With a store, a session saved after the fallback loads again as 3.1.1.
+    pub fn fallback_to_v311(mut self, fallback: bool) -> Self {
+        self.session.v311_fallback = fallback;
+        self
+    }
+
     /// Sets the keep-alive.
     pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
         self.session.keep_alive = keep_alive;

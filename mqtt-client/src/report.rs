@@ -110,7 +110,7 @@ pub enum ConnectionEvent {
     ///
     /// [`Options::follow_server_reference`]: crate::Options::follow_server_reference
     Redirected {
-        /// The Server Reference (its first entry, "host[:port]").
+        /// The Server Reference (its first entry, `host[:port]`).
         reference: String,
         /// Whether the next connection goes there.
         followed: bool,

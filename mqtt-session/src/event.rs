@@ -149,6 +149,19 @@ pub enum DisconnectReason {
     /// DISCONNECT the session sent (v5) before it closed the connection.
     #[error("protocol error by the server ({0}): {1}")]
     ProtocolError(ReasonCode, ProtocolViolation),
+    /// The server does not support MQTT 5: it answered the v5 CONNECT with a v3.1.1 CONNACK
+    /// refusing the protocol version (return code 0x01), as a server that knows only 3.1.1
+    /// does. `fallback`: the next connection speaks MQTT 3.1.1
+    /// ([`Config::v311_fallback`](crate::Config::v311_fallback)); without it this is a
+    /// refusal for good ([`DisconnectReason::is_permanent`]).
+    #[error(
+        "the server does not support MQTT 5 (it answered with a v3.1.1 CONNACK: unacceptable protocol version){next}",
+        next = if *fallback { "; the next connection speaks MQTT 3.1.1" } else { "" }
+    )]
+    V5NotSupported {
+        /// Whether the session falls back to MQTT 3.1.1.
+        fallback: bool,
+    },
     /// No CONNACK arrived in time.
     #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
@@ -163,12 +176,16 @@ impl DisconnectReason {
     /// Unsupported protocol version, 0x85 Client identifier not valid, 0x86 Bad user name or
     /// password, 0x87 Not authorized, 0x8A Banned, 0x8C Bad authentication method, and 0x81,
     /// 0x82, 0x90, 0x95, 0x99, 0x9A, 0x9B about the CONNECT itself; v3.1.1 return codes 1, 2,
-    /// 4, 5). The session does not retry these unless
+    /// 4, 5; and a v5 CONNECT a 3.1.1-only server refused, without the fallback to 3.1.1). The session does not retry these unless
     /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) says so. Refusals that may
     /// pass (0x88 Server unavailable or v3.1.1 code 3, 0x89 Server busy, 0x97 Quota exceeded,
     /// 0x9F Connection rate exceeded, ...) are not permanent.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, DisconnectReason::Refused(code, _) if crate::reconnect::is_permanent_refusal(*code))
+        match self {
+            DisconnectReason::Refused(code, _) => crate::reconnect::is_permanent_refusal(*code),
+            DisconnectReason::V5NotSupported { fallback } => !fallback,
+            _ => false,
+        }
     }
 
     /// The server's redirect (v5 section 4.11): the Server Reference of a CONNACK or a

@@ -40,6 +40,7 @@ mod store;
 mod subscribing;
 mod tls;
 mod v5;
+mod version;
 mod websocket;
 
 pub use auth::{server_disconnect_reason, username_and_password};
@@ -87,6 +88,9 @@ pub use tls::{
 pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
     v5_subscription_identifiers, v5_topic_aliases,
+};
+pub use version::{
+    a_silent_close_of_a_v5_connect_falls_back, a_v5_client_meets_a_v311_only_broker,
 };
 pub use websocket::{secure_websocket_publish_and_subscribe, websocket_publish_and_subscribe};
 
@@ -482,6 +486,9 @@ macro_rules! scenarios {
                 v5_connack_server_reference_is_followed =>
                     v5_server_reference_is_followed($crate::RedirectBy::ConnAck),
                 v5_redirect_loops_are_left => v5_redirect_loops_are_left(),
+                a_v5_client_meets_a_v311_only_broker => a_v5_client_meets_a_v311_only_broker(),
+                a_silent_close_of_a_v5_connect_falls_back =>
+                    a_silent_close_of_a_v5_connect_falls_back(),
                 tls_server_verified_against_our_ca => tls_server_verified_against_our_ca(),
                 tls_wrong_ca_is_refused => tls_wrong_ca_is_refused(),
                 tls_no_roots_is_a_clear_error => tls_no_roots_is_a_clear_error(),

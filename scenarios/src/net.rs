@@ -207,3 +207,40 @@ fn redirect_one(mut socket: TcpStream, reference: &str, by: RedirectBy) {
     let _ = socket.write_all(&out);
     let _ = socket.shutdown(Shutdown::Both);
 }
+
+/// A scripted front to the broker at `upstream` on a free loopback port that speaks MQTT 3.1.1
+/// only, and says so as some such servers do: it closes a connection whose CONNECT asks for
+/// v5 without a word, and relays any other (up to 20) to the broker.
+pub fn v311_only_front(upstream: u16) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for _ in 0..20 {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            // The Protocol Level is the 9th byte of a CONNECT with a 1-byte Remaining Length
+            // (after the fixed header and the protocol name "MQTT").
+            let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut head = [0u8; 9];
+            if client.read_exact(&mut head).is_err() || head[8] == 5 {
+                let _ = client.shutdown(Shutdown::Both);
+                continue;
+            }
+            let _ = client.set_read_timeout(None);
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            if server.write_all(&head).is_err() {
+                continue;
+            }
+            let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            let nobody = Mutex::new(Vec::new());
+            std::thread::spawn(move || pump(client, server, &Mutex::new(Vec::new()), || {}));
+            std::thread::spawn(move || pump(server2, client2, &nobody, || {}));
+        }
+    });
+    Ok(port)
+}
