@@ -11,7 +11,7 @@ use futures_channel::oneshot;
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, TopicFilter};
 use mqtt_session::{RequestId, SubscribeResult, SubscriptionKey};
 
-use crate::client::Subscription;
+use crate::client::{Command, Subscription};
 use crate::report::ClientError;
 use crate::routing::{Routing, SeqMap};
 
@@ -96,6 +96,71 @@ impl Filters {
 
     pub(crate) fn set_live(&mut self, live: Vec<TopicFilter>) {
         self.live = live;
+    }
+}
+
+/// The per-filter side of a [`Subscription`].
+impl Subscription {
+    /// The QoS the server granted, per granted filter in filter order (the refused filters
+    /// left out: see [`Subscription::results`]).
+    pub fn granted(&self) -> &[QoS] {
+        self.filters.granted()
+    }
+
+    /// The server's answer to every filter of the SUBSCRIBE, in filter order: the QoS it
+    /// granted, or the reason code of its refusal (v3.1.1: 0x80 Failure; v5: 0x80 and above,
+    /// e.g. 0x87 Not authorized).
+    pub fn results(&self) -> &[Result<QoS, ReasonCode>] {
+        self.filters.results()
+    }
+
+    /// The filters this subscription holds now: those the server granted, less those
+    /// unsubscribed since ([`Subscription::unsubscribe_filters`]).
+    pub fn filters(&self) -> &[TopicFilter] {
+        self.filters.live()
+    }
+
+    /// The SUBACK's results, one per filter in order.
+    pub(crate) fn answered(&mut self, results: Vec<Result<QoS, ReasonCode>>) {
+        self.filters.answered(results);
+    }
+
+    /// The server refused every filter: dropping the stream unsubscribes nothing.
+    pub(crate) fn forget(&mut self) {
+        self.unsubscribed = true;
+    }
+
+    /// Unsubscribes from some of this subscription's filters (each one of
+    /// [`Subscription::filters`]) and waits for the server's answer: one
+    /// [`UnsubscribeResult`] per filter, in the order given (the UNSUBACK's reason code on
+    /// v5; on v3.1.1, whose UNSUBACK has none, [`UnsubscribeResult::Acknowledged`]). The
+    /// stream stops carrying their messages at once and keeps those of its other filters.
+    ///
+    /// Fails with [`ClientError::NotSubscribed`], changing nothing, when a filter is not one
+    /// this subscription holds (refused, unsubscribed before, or named twice).
+    pub async fn unsubscribe_filters(
+        &mut self,
+        filters: &[&str],
+    ) -> Result<Vec<UnsubscribeResult>, ClientError> {
+        let filters = filters
+            .iter()
+            .map(|f| TopicFilter::new(f.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
+        let live = self.filters.without(&filters)?;
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::UnsubscribeFilters {
+                stream: self.stream,
+                filters,
+                reply,
+            })
+            .await
+            .map_err(|_| ClientError::Closed)?;
+        // Only once the command is sent: a call dropped while it waited for room changed
+        // nothing.
+        self.filters.set_live(live);
+        rx.await.map_err(|_| ClientError::Closed)?
     }
 }
 
