@@ -24,4 +24,20 @@ if ! { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } \
         exit 1
     fi
 fi
+# Node.js and aedes, a broker that speaks MQTT 3.1.1 only (a v5 client meeting one), pinned by
+# test-support/aedes/package-lock.json.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing nodejs and npm (the tests start aedes, an MQTT 3.1.1-only broker)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    else
+        echo "error: Node.js is missing; install it with: sudo apt-get install -y nodejs npm" >&2
+        exit 1
+    fi
+fi
+if [ ! -f test-support/aedes/node_modules/aedes/package.json ]; then
+    echo "installing aedes (npm ci in test-support/aedes)" >&2
+    npm ci --prefix test-support/aedes --no-audit --no-fund >/dev/null
+fi
 cargo test --workspace

@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use crate::completion::{Completer, Completions};
 use crate::report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 use crate::signal::{Taken, Wake};
+use crate::subscribing::{Filters, UnsubscribeResult};
 
 /// A command from a `Client` to the connection task.
 #[derive(Debug)]
@@ -43,6 +44,16 @@ pub enum Command {
         stream: u64,
         /// Where the result goes, if anyone waits.
         reply: Option<oneshot::Sender<Result<Vec<ReasonCode>, ClientError>>>,
+    },
+    /// Unsubscribe from some filters of a subscription
+    /// ([`Subscription::unsubscribe_filters`]).
+    UnsubscribeFilters {
+        /// Which subscription stream.
+        stream: u64,
+        /// The filters, each one the stream holds.
+        filters: Vec<TopicFilter>,
+        /// Where the results go, one per filter.
+        reply: oneshot::Sender<Result<Vec<UnsubscribeResult>, ClientError>>,
     },
     /// Acknowledge a message in manual-ack mode. No reply: the command queue keeps the order
     /// of a client's commands, so whatever the client sends after it is handled after it.
@@ -200,7 +211,8 @@ impl Client {
         Ok(done)
     }
 
-    /// Subscribes to one filter; resolves when the server granted it.
+    /// Subscribes to one filter; resolves when the server answered. Fails with
+    /// [`ClientError::SubscribeFailed`] when it refused the filter.
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, ClientError> {
         let filter = TopicFilter::new(filter.to_string())
             .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
@@ -208,8 +220,17 @@ impl Client {
             .await
     }
 
-    /// Subscribes to several filters in one SUBSCRIBE; the stream carries the messages of all
-    /// of them. Fails if the server refused any filter.
+    /// Subscribes to several filters in one SUBSCRIBE; resolves when the server answered
+    /// (SUBACK), with one outcome per filter.
+    ///
+    /// * When the server granted at least one filter, the [`Subscription`] carries the
+    ///   messages of the granted filters; [`Subscription::results`] gives every filter's
+    ///   outcome in filter order (the granted QoS, or the reason code of the refusal).
+    /// * When it refused every filter, the call fails with [`ClientError::SubscribeFailed`],
+    ///   which holds the reason code of each filter, in filter order.
+    ///
+    /// A refused filter was never subscribed: neither this call nor dropping or
+    /// unsubscribing the subscription later sends an UNSUBSCRIBE for it [MQTT-3.9.3-1].
     pub async fn subscribe_many(
         &self,
         filters: Vec<SubscribeFilter>,
@@ -407,25 +428,27 @@ impl SubscriptionSink {
 /// A subscription: a stream of only the messages routed to it. Dropping it unsubscribes.
 #[derive(Debug)]
 pub struct Subscription {
-    stream: u64,
+    pub(crate) stream: u64,
     rx: crate::queue::Receiver<Item>,
     /// Messages dropped because the buffer was full, not yet reported.
     lagged: Arc<AtomicU64>,
     /// What this reader took, and how it tells the connection task.
     taken: Arc<Taken>,
     wake: Arc<Wake>,
-    commands: crate::queue::Sender<Command>,
-    granted: Vec<QoS>,
-    unsubscribed: bool,
+    pub(crate) commands: crate::queue::Sender<Command>,
+    /// Its filters and the server's answer to each (see [`crate::subscribing`]).
+    pub(crate) filters: Filters,
+    /// No UNSUBSCRIBE is to be sent when it is dropped.
+    pub(crate) unsubscribed: bool,
 }
 
 impl Subscription {
-    /// A subscription stream, its sink and its count of taken messages, for the connection
-    /// task (which `wake` wakes).
+    /// A subscription stream for the SUBSCRIBE of `filters`, its sink and its count of taken
+    /// messages, for the connection task (which `wake` wakes).
     pub(crate) fn channel(
         capacity: usize,
         commands: crate::queue::Sender<Command>,
-        granted: Vec<QoS>,
+        filters: Vec<TopicFilter>,
         wake: Arc<Wake>,
         ahead_of_store: u64,
     ) -> (Subscription, SubscriptionSink, Arc<Taken>) {
@@ -442,7 +465,7 @@ impl Subscription {
                 taken: taken.clone(),
                 wake,
                 commands,
-                granted,
+                filters: Filters::asked(filters),
                 unsubscribed: false,
             },
             SubscriptionSink {
@@ -457,15 +480,6 @@ impl Subscription {
     /// The number the connection task knows this stream by.
     pub fn stream_id(&self) -> u64 {
         self.stream
-    }
-
-    /// The QoS the server granted per filter.
-    pub fn granted(&self) -> &[QoS] {
-        &self.granted
-    }
-
-    pub(crate) fn set_granted(&mut self, granted: Vec<QoS>) {
-        self.granted = granted;
     }
 
     /// The next delivery, or `None` once the connection task has ended.
@@ -500,7 +514,8 @@ impl Subscription {
         }
     }
 
-    /// Unsubscribes and waits for the server's answer (one reason code per filter).
+    /// Unsubscribes and waits for the server's answer (one reason code per filter
+    /// unsubscribed; v3.1.1: Success for each).
     pub async fn unsubscribe(mut self) -> Result<Vec<ReasonCode>, ClientError> {
         self.unsubscribed = true;
         let (reply, rx) = oneshot::channel();
@@ -571,7 +586,7 @@ mod tests {
         let (client, commands) = Client::new(1, events_rx);
         let (wake, _signals) = Wake::new();
         let (subscription, _sink, _taken) =
-            Subscription::channel(4, client.command_sender(), vec![], wake, 0);
+            Subscription::channel(4, client.command_sender(), Vec::new(), wake, 0);
         let stream = subscription.stream_id();
         let (reply, _) = oneshot::channel();
         client

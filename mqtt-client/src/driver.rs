@@ -10,8 +10,7 @@ use mqtt_proto::{
     SubscribeProperties, TopicFilter,
 };
 use mqtt_session::{
-    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, RequestId,
-    Session, State,
+    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, Session, State,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,11 +18,13 @@ use std::time::Instant;
 use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::redirect::{Redirect, Redirects};
 use crate::report::{ClientError, ConnectionEvent, PublishDone};
-use crate::request::Requests;
+use crate::request::Responses;
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
 use crate::store::{StartError, Store};
+use crate::subscribing::{Requests, UnsubscribeResult};
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
@@ -307,13 +308,14 @@ pub struct Driver {
     /// running save writes. Their callers learn they were accepted once the save is done.
     unsaved: Vec<(PublishId, Option<PacketId>)>,
     saving: Vec<(PublishId, Option<PacketId>)>,
-    subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription, u64)>,
-    unsubscribes: SeqMap<RequestId, Reply<Vec<ReasonCode>>>,
+    /// Subscribe and unsubscribe requests waiting for their answers.
+    requests: Requests,
     disconnect: Option<(Reply<()>, Instant)>,
     disconnecting: bool,
     finished: bool,
     server: usize,
-    redirect: Option<Server>,
+    /// Where a v5 redirect sends the next connection (see [`crate::redirect`]).
+    redirects: Redirects,
     ever_connected: bool,
     /// The completion slots of the client's publishes (shrunk when the connection is quiet).
     completions: Arc<Completions>,
@@ -327,7 +329,7 @@ pub struct Driver {
     /// Inbound messages: streams, routes and their memory.
     routing: Routing,
     /// Requests waiting for their responses (see [`Client::request`]).
-    requests: Requests,
+    responses: Responses,
     /// How readers wake the loop (shared with every subscription).
     wake: Arc<Wake>,
     /// The session ended the connection and the transport is to close by then, written or
@@ -361,13 +363,12 @@ impl Driver {
             publishes: SeqMap::default(),
             unsaved: Vec::new(),
             saving: Vec::new(),
-            subscribes: SeqMap::default(),
-            unsubscribes: SeqMap::default(),
+            requests: Requests::default(),
             disconnect: None,
             disconnecting: false,
             finished: false,
             server: 0,
-            redirect: None,
+            redirects: Redirects::default(),
             ever_connected: false,
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
@@ -382,7 +383,7 @@ impl Driver {
                 })
             }),
             routing,
-            requests: Requests::default(),
+            responses: Responses::default(),
             wake,
             close_by: None,
             abandon_writes: false,
@@ -394,7 +395,7 @@ impl Driver {
     /// rewritten in this one).
     fn load(
         store: Option<&dyn Store>,
-        config: Config,
+        mut config: Config,
         now: Instant,
     ) -> Result<Session<Instant>, StartError> {
         let Some(bytes) = store
@@ -406,6 +407,11 @@ impl Driver {
             return Ok(Session::new(config)?);
         };
         let snapshot = Journal::read(Bytes::from(bytes))?;
+        // A v5 session that fell back to 3.1.1 was saved as 3.1.1.
+        let fell_back = config.v311_fallback && snapshot.protocol_version == ProtocolVersion::V311;
+        if fell_back {
+            config.protocol_version = ProtocolVersion::V311;
+        }
         if snapshot.protocol_version != config.protocol_version {
             return Err(StartError::StoreVersion {
                 stored: snapshot.protocol_version,
@@ -571,7 +577,7 @@ impl Driver {
         if self.disconnecting || !self.session.should_connect(now) {
             return None;
         }
-        if let Some(server) = &self.redirect {
+        if let Some(server) = self.redirects.target() {
             return Some((self.server_index(), server.clone()));
         }
         let index = self.server_index();
@@ -600,7 +606,7 @@ impl Driver {
             server: self.server_index(),
             error,
         });
-        self.redirect = None;
+        self.redirects.connect_failed();
         self.server = self.server.wrapping_add(1);
         self.session.handle_closed(now);
     }
@@ -611,7 +617,9 @@ impl Driver {
         self.abandon_writes = false;
         let was_connected = self.session.is_connected();
         self.session.handle_closed(now);
-        if !was_connected && !self.ever_connected {
+        // A redirect chose the next server already (and names the one it came from).
+        let chosen = self.redirects.chose_next();
+        if !was_connected && !self.ever_connected && !chosen {
             self.server = self.server.wrapping_add(1);
         }
     }
@@ -630,7 +638,7 @@ impl Driver {
         if !self.reading_paused() {
             self.session.handle_timeout(now);
         }
-        self.requests.expire(now);
+        self.responses.expire(now);
         self.maybe_disconnect(now);
     }
 
@@ -660,7 +668,7 @@ impl Driver {
             session,
             disconnect,
             self.close_by,
-            self.requests.next_deadline(),
+            self.responses.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -933,15 +941,14 @@ impl Driver {
                         let (subscription, sink, taken) = Subscription::channel(
                             self.options.subscription_capacity,
                             commands,
-                            Vec::new(),
+                            filter_names.clone(),
                             self.wake.clone(),
                             ahead,
                         );
                         let stream = subscription.stream_id();
                         self.routing
                             .add_stream(stream, keys, filter_names, sink, taken);
-                        self.subscribes
-                            .insert(request, (reply, subscription, stream));
+                        self.requests.subscribing(request, reply, subscription);
                         // Messages that arrived for no stream and match this one are its.
                         self.routing.reroute(&self.session);
                         self.settle(now);
@@ -952,6 +959,11 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { stream, reply } => self.unsubscribe(now, stream, reply),
+            Command::UnsubscribeFilters {
+                stream,
+                filters,
+                reply,
+            } => self.unsubscribe_filters(now, stream, filters, reply),
             Command::Ack(token) => {
                 // An ack can only fail on its token, which `answer` reports as a warning.
                 let _ = self.answer(now, token, None);
@@ -974,10 +986,10 @@ impl Driver {
                     // Known now, unless the server is to assign it.
                     let client_id = self.session.client_id();
                     if !client_id.is_empty() {
-                        self.requests.set_topic(client_id, None);
+                        self.responses.set_topic(client_id, None);
                     }
                 }
-                if let Some(filter) = self.requests.register(now, timeout, ready, answer) {
+                if let Some(filter) = self.responses.register(now, timeout, ready, answer) {
                     self.ask_for_responses(now, filter);
                 }
             }
@@ -1007,8 +1019,8 @@ impl Driver {
             .session
             .subscribe(now, vec![filter], SubscribeProperties::default())
         {
-            Ok((id, _)) => self.requests.asked(id),
-            Err(e) => self.requests.ask_failed(&e.into()),
+            Ok((id, _)) => self.responses.asked(id),
+            Err(e) => self.responses.ask_failed(&e.into()),
         }
     }
 
@@ -1062,7 +1074,7 @@ impl Driver {
         match self.session.unsubscribe(now, filters, Default::default()) {
             Ok(request) => {
                 if let Some(reply) = reply {
-                    self.unsubscribes.insert(request, reply);
+                    self.requests.unsubscribing(request, reply);
                 }
             }
             Err(e) => {
@@ -1071,6 +1083,38 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Stops feeding a stream some of its filters, and unsubscribes from those no other
+    /// stream uses.
+    fn unsubscribe_filters(
+        &mut self,
+        now: Instant,
+        stream: u64,
+        filters: Vec<TopicFilter>,
+        reply: Reply<Vec<UnsubscribeResult>>,
+    ) {
+        let still_used = self.routing.remove_filters(stream, &filters);
+        self.settle(now);
+        let send: Vec<TopicFilter> = filters
+            .into_iter()
+            .zip(&still_used)
+            .filter(|(_, &used)| !used)
+            .map(|(f, _)| f)
+            .collect();
+        let request = if send.is_empty() || self.finished {
+            None
+        } else {
+            match self.session.unsubscribe(now, send, Default::default()) {
+                Ok(request) => Some(request),
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                    return;
+                }
+            }
+        };
+        self.requests
+            .unsubscribing_filters(request, reply, &still_used);
     }
 
     /// Turns the session's events into deliveries, completions and connection events; returns
@@ -1092,11 +1136,11 @@ impl Driver {
                         "connected"
                     );
                     self.ever_connected = true;
-                    self.requests.set_topic(
+                    self.responses.set_topic(
                         c.client_id.as_str(),
                         c.properties.response_information.as_deref(),
                     );
-                    if let Some(filter) = self.requests.filter() {
+                    if let Some(filter) = self.responses.filter() {
                         self.ask_for_responses(now, filter);
                     }
                     let _ = self.events.force_send(ConnectionEvent::Connected {
@@ -1105,11 +1149,11 @@ impl Driver {
                         limits: Box::new(c.limits),
                     });
                 }
-                Event::Message(m) if self.requests.is_response(&m) => {
+                Event::Message(m) if self.responses.is_response(&m) => {
                     if let Some(token) = m.ack_token {
                         let _ = self.session.ack(now, token);
                     }
-                    self.requests.answer(m);
+                    self.responses.answer(m);
                 }
                 Event::Message(m) => {
                     self.routing.deliver(&self.session, m);
@@ -1153,32 +1197,15 @@ impl Driver {
                             results.iter().filter_map(|r| r.err()).collect(),
                         )
                     };
-                    if self.requests.subscribed(id, granted, &refused()) {
+                    if self.responses.subscribed(id, granted, &refused()) {
                         continue;
                     }
-                    let Some((reply, mut subscription, stream)) = self.subscribes.remove(&id)
-                    else {
-                        continue;
-                    };
-                    let refused: Vec<ReasonCode> = results.iter().filter_map(|r| r.err()).collect();
-                    if refused.is_empty() {
-                        subscription.set_granted(results.iter().filter_map(|r| r.ok()).collect());
-                        if let Err(Ok(subscription)) = reply.send(Ok(subscription)) {
-                            // Nobody waits any more: the dropped stream unsubscribes.
-                            drop(subscription);
-                        }
-                    } else {
-                        self.routing.remove_keys(&keys);
-                        let _ = reply.send(Err(ClientError::SubscribeFailed(refused)));
-                        // Unsubscribe whatever was granted; the stream goes with the command.
-                        drop(subscription);
-                        let _ = stream;
-                    }
+                    self.requests
+                        .subscribed(&mut self.routing, id, &keys, results);
                 }
                 Event::Unsubscribed { id, results } => {
-                    if let Some(reply) = self.unsubscribes.remove(&id) {
-                        let _ = reply.send(Ok(results));
-                    }
+                    let version = self.session.protocol_version();
+                    self.requests.unsubscribed(id, version, results);
                 }
                 Event::Disconnected(reason) => {
                     tracing::info!(?reason, "disconnected");
@@ -1242,38 +1269,36 @@ impl Driver {
         self.routing.is_full()
     }
 
-    /// v5 Server Reference on "use another server" / "server moved": connect there next.
+    /// v5 Server Reference on "use another server" / "server moved", in a CONNACK or a
+    /// DISCONNECT: connect there next, unless following is off or it would loop (see
+    /// [`crate::redirect`]). Reported either way.
     fn follow_redirect(&mut self, reason: &DisconnectReason) {
-        if !self.options.follow_server_reference {
-            return;
-        }
-        let DisconnectReason::Server(code, props) = reason else {
+        let Some(configured) = self.options.servers.get(self.server_index()) else {
             return;
         };
-        if !matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved) {
-            return;
-        }
-        let Some(reference) = props.server_reference.as_ref() else {
-            return;
+        let follow = self.options.follow_server_reference;
+        let (reference, followed) = match self.redirects.ended(reason, configured, follow) {
+            Redirect::None => return,
+            Redirect::Follow(reference) => {
+                tracing::info!(%reference, "following the server's redirect");
+                (reference, true)
+            }
+            Redirect::Ignore {
+                reference,
+                why,
+                next_server,
+            } => {
+                tracing::warn!(%reference, why, "not following the server's redirect");
+                if next_server {
+                    self.server = self.server.wrapping_add(1);
+                }
+                (reference, false)
+            }
         };
-        let current = self.options.servers.get(self.server_index()).cloned();
-        let Some(mut server) = current else { return };
-        // "host[:port]" (the first of a space-separated list).
-        let first = reference.split_whitespace().next().unwrap_or_default();
-        let (host, port) = match first.rsplit_once(':') {
-            Some((h, p)) => (h.to_string(), p.parse().unwrap_or(server.port)),
-            None => (first.to_string(), server.port),
-        };
-        if host.is_empty() {
-            return;
-        }
-        tracing::info!(%host, port, "following the server's redirect");
-        server.host = host;
-        server.port = port;
-        let _ = self
-            .events
-            .force_send(ConnectionEvent::Redirected(first.to_string()));
-        self.redirect = Some(server);
+        let _ = self.events.force_send(ConnectionEvent::Redirected {
+            reference,
+            followed,
+        });
     }
 
     /// The granted QoS of the session's subscriptions (for tests and diagnostics).

@@ -198,7 +198,11 @@ pub struct Options {
     /// small QoS 0 publishes took about 25% more CPU per message in `cargo bench -p mqtt-tokio
     /// --bench clients` (the connection task wakes, and writes, four times as often).
     pub command_capacity: usize,
-    /// Follow a v5 Server Reference (DISCONNECT or CONNACK "use another server") to its server.
+    /// Follow a v5 Server Reference (a CONNACK or DISCONNECT with 0x9C Use another server or
+    /// 0x9D Server moved) to its server (on by default). A reference to the server it came
+    /// from is not followed, nor one that would make more than four redirects in a row; the
+    /// client then goes on with the next configured server. Followed or not, the reference is
+    /// reported ([`ConnectionEvent::Redirected`](crate::ConnectionEvent::Redirected)).
     pub follow_server_reference: bool,
     /// How long `disconnect` waits, in all, for publishes in flight to complete before
     /// DISCONNECT and then for the server to close the connection.
@@ -258,6 +262,18 @@ impl Options {
     /// Sets the protocol version.
     pub fn protocol_version(mut self, version: ProtocolVersion) -> Self {
         self.session.protocol_version = version;
+        self
+    }
+
+    /// For a v5 client: when the server speaks only MQTT 3.1.1 (it answers the v5 CONNECT
+    /// with a v3.1.1 CONNACK "unacceptable protocol version", or closes the connection before
+    /// any answer), connect with 3.1.1 from the next attempt on, for the client's life, as
+    /// paho's clients do. Off by default: such a server is then reported as
+    /// [`DisconnectReason::V5NotSupported`](mqtt_session::DisconnectReason::V5NotSupported)
+    /// and not retried (see [`Config::v311_fallback`](mqtt_session::Config::v311_fallback)).
+    /// With a store, a session saved after the fallback loads again as 3.1.1.
+    pub fn fallback_to_v311(mut self, fallback: bool) -> Self {
+        self.session.v311_fallback = fallback;
         self
     }
 

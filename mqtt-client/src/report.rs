@@ -20,9 +20,15 @@ pub enum ClientError {
     /// The publish ended without delivery.
     #[error("publish failed: {0:?}")]
     PublishFailed(PublishFailure),
-    /// The server refused a subscription: the reason code per filter that failed.
+    /// The server refused every filter of a SUBSCRIBE: the reason code of each, in filter
+    /// order. (When it grants some, the subscribe succeeds with the granted ones and
+    /// [`Subscription::results`](crate::Subscription::results) says which were refused.)
     #[error("subscription refused: {0:?}")]
     SubscribeFailed(Vec<ReasonCode>),
+    /// [`Subscription::unsubscribe_filters`](crate::Subscription::unsubscribe_filters) named
+    /// a filter the subscription does not hold.
+    #[error("the subscription does not hold the filter {0:?}")]
+    NotSubscribed(String),
     /// The connection task has ended (after `disconnect`, or when it was dropped).
     #[error("the connection task has ended")]
     Closed,
@@ -113,8 +119,21 @@ pub enum ConnectionEvent {
         /// What went wrong.
         error: String,
     },
-    /// The server redirected us (v5 Server Reference) and the redirect is followed.
-    Redirected(String),
+    /// The server redirected us (v5: a CONNACK or DISCONNECT with 0x9C Use another server or
+    /// 0x9D Server moved and a Server Reference, reported just before the
+    /// [`ConnectionEvent::Disconnected`] that carries it). `followed`: the next connection
+    /// goes to the reference; it does not when [`Options::follow_server_reference`] is off,
+    /// when the reference names the server it came from, or after
+    /// four redirects in a row (servers sending the client to each other), and the client goes
+    /// on with the next configured server instead.
+    ///
+    /// [`Options::follow_server_reference`]: crate::Options::follow_server_reference
+    Redirected {
+        /// The Server Reference (its first entry, `host[:port]`).
+        reference: String,
+        /// Whether the next connection goes there.
+        followed: bool,
+    },
     /// Subscriptions made again after the server lost the session, with their results.
     Resubscribed(Vec<Result<QoS, ReasonCode>>),
     /// Saving the session to the store failed: the connection is closed and the next one

@@ -58,7 +58,7 @@ enum Stage {
 
 /// The requests of one connection task.
 #[derive(Debug, Default)]
-pub(crate) struct Requests {
+pub(crate) struct Responses {
     /// The response topic, once the client identifier (or the server's Response Information)
     /// is known.
     topic: Option<TopicName>,
@@ -69,7 +69,7 @@ pub(crate) struct Requests {
     last: u64,
 }
 
-impl Requests {
+impl Responses {
     /// The response topic of a client whose identifier is `client_id`, given the server's
     /// `response_information` (if it sent one).
     pub(crate) fn set_topic(&mut self, client_id: &str, response_information: Option<&str>) {
@@ -169,7 +169,7 @@ impl Requests {
         }
     }
 
-    /// Whether `message` arrived on the response topic (then it is for [`Requests::answer`]).
+    /// Whether `message` arrived on the response topic (then it is for [`Responses::answer`]).
     pub(crate) fn is_response(&self, message: &mqtt_session::Message) -> bool {
         self.topic
             .as_ref()
@@ -250,15 +250,15 @@ mod tests {
     /// named after the client; set once.
     #[test]
     fn the_response_topic() {
-        let mut r = Requests::default();
+        let mut r = Responses::default();
         r.set_topic("c1", Some("answers/c1/"));
         assert_eq!(r.topic.as_ref().unwrap().as_str(), "answers/c1/rr");
         r.set_topic("c1", None);
         assert_eq!(r.topic.as_ref().unwrap().as_str(), "answers/c1/rr", "kept");
-        let mut r = Requests::default();
+        let mut r = Responses::default();
         r.set_topic("c2", Some("answers"));
         assert_eq!(r.topic.as_ref().unwrap().as_str(), "answers/rr");
-        let mut r = Requests::default();
+        let mut r = Responses::default();
         r.set_topic("c3", None);
         assert_eq!(r.topic.as_ref().unwrap().as_str(), "rr/c3");
     }
@@ -281,7 +281,7 @@ mod tests {
             session.subscribe(now, vec![filter], properties).unwrap().0
         };
         let (other, ours) = (id(), id());
-        let mut r = Requests::default();
+        let mut r = Responses::default();
         r.set_topic("c", None);
         let (ready1, mut got1) = oneshot::channel();
         let (answer1, mut response1) = oneshot::channel();

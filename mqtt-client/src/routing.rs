@@ -169,11 +169,47 @@ impl Routing {
         }
     }
 
-    /// Stops routing to `keys` (their SUBSCRIBE was refused); the stream stays.
-    pub(crate) fn remove_keys(&mut self, keys: &[SubscriptionKey]) {
+    /// The server refused the subscriptions `keys` of `stream`: they leave it, routes and
+    /// filters, so that unsubscribing the stream later never names them [MQTT-3.9.3-1]. The
+    /// stream stays.
+    pub(crate) fn refuse_keys(&mut self, stream: u64, keys: &[SubscriptionKey]) {
         for key in keys {
             self.routes.remove(key);
         }
+        if let Some(s) = self.streams.get_mut(&stream) {
+            let mut at = 0;
+            while at < s.keys.len() {
+                if keys.contains(&s.keys[at]) {
+                    s.keys.remove(at);
+                    if at < s.filters.len() {
+                        s.filters.remove(at);
+                    }
+                } else {
+                    at += 1;
+                }
+            }
+        }
+    }
+
+    /// Some filters of `stream` are unsubscribed: their subscriptions leave it (it keeps its
+    /// other filters, and what it already holds). Returns, per filter, whether another stream
+    /// still uses it (and the server must not be told).
+    pub(crate) fn remove_filters(&mut self, stream: u64, filters: &[TopicFilter]) -> Vec<bool> {
+        if let Some(s) = self.streams.get_mut(&stream) {
+            for filter in filters {
+                if let Some(at) = s.filters.iter().position(|f| f == filter) {
+                    s.filters.remove(at);
+                    if at < s.keys.len() {
+                        let key = s.keys.remove(at);
+                        self.routes.remove(&key);
+                    }
+                }
+            }
+        }
+        filters
+            .iter()
+            .map(|f| self.streams.values().any(|s| s.filters.contains(f)))
+            .collect()
     }
 
     /// Removes a stream: what it held counts as taken. Returns its filters that no other

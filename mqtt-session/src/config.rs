@@ -180,6 +180,14 @@ pub struct Config {
     /// for a v3.1.1 broker whose limits are not known; where they are, set
     /// [`Config::max_outgoing_packet_size`] instead, which refuses such a message at once.
     pub poison_limit: u16,
+    /// For a v5 session: when the server turns out to speak only MQTT 3.1.1 (it answers the
+    /// v5 CONNECT with a v3.1.1 CONNACK "unacceptable protocol version", or closes the
+    /// connection before any answer), speak 3.1.1 from the next connection on, for the rest of
+    /// the session's life ([`Session::protocol_version`](crate::Session::protocol_version)
+    /// says which is in use). Default false: the refusal is reported as
+    /// [`DisconnectReason::V5NotSupported`](crate::DisconnectReason::V5NotSupported) and not
+    /// retried, and a silent close is an ordinary failed attempt.
+    pub v311_fallback: bool,
     /// The reconnect policy.
     pub backoff: Backoff,
     /// Seed of the generator that draws the backoff jitter; the session draws no other
@@ -220,6 +228,7 @@ impl Config {
             queue_full: QueueFullPolicy::RejectNew,
             transmit_buffer_limit: 64 * 1024,
             poison_limit: 0,
+            v311_fallback: false,
             backoff: Backoff::default(),
             random_seed: 0x5EED,
         }

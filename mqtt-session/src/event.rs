@@ -132,13 +132,15 @@ pub enum DisconnectReason {
     /// The application asked for it.
     #[error("the application disconnected")]
     Local,
-    /// The server refused the connection in its CONNACK. Whether retrying can help:
-    /// [`DisconnectReason::is_permanent`].
+    /// The server refused the connection in its CONNACK, with its reason and the CONNACK's
+    /// properties (v5: Reason String, Server Reference for a redirect, User Properties; none
+    /// on v3.1.1). Whether retrying can help: [`DisconnectReason::is_permanent`].
     #[error(
-        "the server refused the connection{how}: {0}",
-        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" }
+        "the server refused the connection{how}: {0}{why}",
+        how = if crate::reconnect::is_permanent_refusal(*.0) { " for good" } else { "" },
+        why = reason_string(.1.reason_string.as_ref())
     )]
-    Refused(ReasonCode),
+    Refused(ReasonCode, Box<ConnAckProperties>),
     /// The server sent DISCONNECT (v5), with its reason and properties (Reason String, Server
     /// Reference for a redirect).
     #[error("the server disconnected: {0}{why}", why = reason_string(.1.reason_string.as_ref()))]
@@ -147,6 +149,19 @@ pub enum DisconnectReason {
     /// DISCONNECT the session sent (v5) before it closed the connection.
     #[error("protocol error by the server ({0}): {1}")]
     ProtocolError(ReasonCode, ProtocolViolation),
+    /// The server does not support MQTT 5: it answered the v5 CONNECT with a v3.1.1 CONNACK
+    /// refusing the protocol version (return code 0x01), as a server that knows only 3.1.1
+    /// does. `fallback`: the next connection speaks MQTT 3.1.1
+    /// ([`Config::v311_fallback`](crate::Config::v311_fallback)); without it this is a
+    /// refusal for good ([`DisconnectReason::is_permanent`]).
+    #[error(
+        "the server does not support MQTT 5 (it answered with a v3.1.1 CONNACK: unacceptable protocol version){next}",
+        next = if *fallback { "; the next connection speaks MQTT 3.1.1" } else { "" }
+    )]
+    V5NotSupported {
+        /// Whether the session falls back to MQTT 3.1.1.
+        fallback: bool,
+    },
     /// No CONNACK arrived in time.
     #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
@@ -161,12 +176,30 @@ impl DisconnectReason {
     /// Unsupported protocol version, 0x85 Client identifier not valid, 0x86 Bad user name or
     /// password, 0x87 Not authorized, 0x8A Banned, 0x8C Bad authentication method, and 0x81,
     /// 0x82, 0x90, 0x95, 0x99, 0x9A, 0x9B about the CONNECT itself; v3.1.1 return codes 1, 2,
-    /// 4, 5). The session does not retry these unless
+    /// 4, 5; and a v5 CONNECT a 3.1.1-only server refused, without the fallback to 3.1.1). The session does not retry these unless
     /// [`Backoff::retry_refused`](crate::Backoff::retry_refused) says so. Refusals that may
     /// pass (0x88 Server unavailable or v3.1.1 code 3, 0x89 Server busy, 0x97 Quota exceeded,
     /// 0x9F Connection rate exceeded, ...) are not permanent.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, DisconnectReason::Refused(code) if crate::reconnect::is_permanent_refusal(*code))
+        match self {
+            DisconnectReason::Refused(code, _) => crate::reconnect::is_permanent_refusal(*code),
+            DisconnectReason::V5NotSupported { fallback } => !fallback,
+            _ => false,
+        }
+    }
+
+    /// The server's redirect (v5 section 4.11): the Server Reference of a CONNACK or a
+    /// DISCONNECT whose reason is 0x9C Use another server or 0x9D Server moved. Reported
+    /// whether or not the client follows it.
+    pub fn server_reference(&self) -> Option<&MqttString> {
+        let (code, reference) = match self {
+            DisconnectReason::Refused(code, p) => (*code, p.server_reference.as_ref()),
+            DisconnectReason::Server(code, p) => (*code, p.server_reference.as_ref()),
+            _ => return None,
+        };
+        matches!(code, ReasonCode::UseAnotherServer | ReasonCode::ServerMoved)
+            .then_some(reference)
+            .flatten()
     }
 }
 

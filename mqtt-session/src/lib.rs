@@ -82,6 +82,7 @@ mod reconnect;
 mod session;
 mod subscriptions;
 mod time;
+mod version;
 mod violation;
 
 #[cfg(feature = "testing")]

@@ -27,6 +27,7 @@ use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
 use crate::reconnect::{Ended, Next, Reconnect};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
 use crate::time::{after, Instant, Timer, Timers};
+use crate::version::Negotiation;
 use crate::violation::ProtocolViolation;
 
 /// Where the connection stands.
@@ -121,6 +122,8 @@ pub struct Session<I> {
     reconnect: Reconnect,
     publish_seq: u64,
     request_seq: u64,
+    /// What the server's first answer says of the protocol versions it speaks.
+    negotiation: Negotiation,
 }
 
 impl<I: Instant> Session<I> {
@@ -164,6 +167,7 @@ impl<I: Instant> Session<I> {
             reconnect: Reconnect::new(config.random_seed),
             publish_seq: 0,
             request_seq: 0,
+            negotiation: Negotiation::default(),
             config,
         })
     }
@@ -277,6 +281,7 @@ impl<I: Instant> Session<I> {
         });
         self.decoder = Decoder::new(self.config.protocol_version, Role::Server)
             .with_max_packet_size(self.config.maximum_packet_size);
+        self.negotiation.connecting();
         self.in_aliases.reset(self.config.topic_alias_maximum);
         // Our aliases stay within the server's Topic Alias Maximum, none when it has none
         // [MQTT-3.2.2-17], [MQTT-3.2.2-18], [MQTT-3.3.2-9].
@@ -293,6 +298,13 @@ impl<I: Instant> Session<I> {
     /// packet stays for the next call. After a protocol error the rest of the connection's
     /// input is ignored.
     pub fn handle_read(&mut self, now: I, buf: &mut BytesMut) {
+        if self.state == State::Connecting
+            && self
+                .negotiation
+                .refuses_v5(self.config.protocol_version, buf)
+        {
+            self.v5_not_supported(now);
+        }
         while matches!(self.state, State::Connecting | State::Connected) {
             match self.decoder.decode(buf) {
                 Ok(Decoded::Packet(packet)) => self.on_packet(now, packet),
@@ -311,6 +323,13 @@ impl<I: Instant> Session<I> {
     pub fn handle_closed(&mut self, now: I) {
         match self.state {
             State::Connecting | State::Connected => {
+                if self.state == State::Connecting
+                    && self.config.v311_fallback
+                    && self.negotiation.silent_close(self.config.protocol_version)
+                {
+                    // A 3.1.1-only server may close on a v5 CONNECT without a word.
+                    self.config.protocol_version = ProtocolVersion::V311;
+                }
                 self.end_connection(now, DisconnectReason::TransportClosed);
                 self.closed_by_session = false;
                 self.state = State::Idle;
@@ -989,7 +1008,8 @@ impl<I: Instant> Session<I> {
         self.timers.stop(Timer::ConnAck);
         // [MQTT-4.13.2-1]: a refusing CONNACK ends the connection.
         if ack.reason_code.is_error() {
-            self.end_connection(now, DisconnectReason::Refused(ack.reason_code));
+            let reason = DisconnectReason::Refused(ack.reason_code, Box::new(ack.properties));
+            self.end_connection(now, reason);
             self.state = State::Idle;
             return;
         }
@@ -1426,6 +1446,18 @@ impl<I: Instant> Session<I> {
         });
     }
 
+    /// The server answered a v5 CONNECT as a 3.1.1-only server does: the connection ends
+    /// (nothing is sent: it speaks no v5), and with the fallback the next one speaks 3.1.1.
+    fn v5_not_supported(&mut self, now: I) {
+        self.timers.stop(Timer::ConnAck);
+        let fallback = self.config.v311_fallback;
+        self.end_connection(now, DisconnectReason::V5NotSupported { fallback });
+        self.state = State::Idle;
+        if fallback {
+            self.config.protocol_version = ProtocolVersion::V311;
+        }
+    }
+
     /// The server's DISCONNECT closes the connection, whatever its reason: among others the
     /// end of a re-authentication the server found failed [MQTT-4.12.1-2].
     fn on_server_disconnect(&mut self, now: I, d: Disconnect) {
@@ -1498,7 +1530,10 @@ impl<I: Instant> Session<I> {
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
         let ended = match (self.connected_at, &reason) {
             (Some(at), _) => Ended::Accepted(now.saturating_duration_since(at)),
-            (None, DisconnectReason::Refused(code)) => Ended::Refused(*code),
+            (None, DisconnectReason::Refused(code, _)) => Ended::Refused(*code),
+            (None, DisconnectReason::V5NotSupported { fallback: false }) => {
+                Ended::Refused(ReasonCode::UnsupportedProtocolVersion)
+            }
             (None, _) => Ended::Failed,
         };
         self.closed_by_session = true;

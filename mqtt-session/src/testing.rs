@@ -35,7 +35,6 @@ pub struct Pair {
     pub now: VirtualInstant,
     /// Whether the transport is open.
     pub open: bool,
-    version: ProtocolVersion,
     client_bytes: BytesMut,
     events: Vec<Event>,
 }
@@ -43,20 +42,19 @@ pub struct Pair {
 impl Pair {
     /// A pair with a session made from `config`, not connected yet.
     pub fn new(config: Config) -> Self {
-        let version = config.protocol_version;
         Pair {
             session: Session::new(config).expect("valid config"),
             now: VirtualInstant::default(),
             open: false,
-            version,
             client_bytes: BytesMut::new(),
             events: Vec::new(),
         }
     }
 
-    /// The protocol version.
+    /// The protocol version the session speaks now (it may fall back from v5 to 3.1.1:
+    /// `Config::v311_fallback`).
     pub fn version(&self) -> ProtocolVersion {
-        self.version
+        self.session.protocol_version()
     }
 
     /// Drains the session's outputs: returns the packets it wrote (decoded as a server would)
@@ -70,7 +68,7 @@ impl Pair {
             if self.open {
                 self.client_bytes.extend_from_slice(&buf);
             }
-            let decoder = Decoder::new(self.version, Role::Client);
+            let decoder = Decoder::new(self.version(), Role::Client);
             while let Decoded::Packet(p) = decoder
                 .decode(&mut self.client_bytes)
                 .expect("the session writes valid packets")
@@ -132,7 +130,7 @@ impl Pair {
         let packet = packet.into();
         let mut buf = BytesMut::new();
         packet
-            .encode(self.version, &mut buf)
+            .encode(self.version(), &mut buf)
             .expect("the script sends valid packets");
         self.send_bytes(&buf)
     }
@@ -140,7 +138,7 @@ impl Pair {
     /// Sends an acknowledgement packet (`kind` one of PUBACK, PUBREC, PUBREL, PUBCOMP).
     pub fn send_ack(&mut self, kind: mqtt_proto::PacketType, ack: PubResponse) -> Vec<Packet> {
         let mut buf = BytesMut::new();
-        ack.encode(kind, self.version, &mut buf)
+        ack.encode(kind, self.version(), &mut buf)
             .expect("valid acknowledgement");
         self.send_bytes(&buf)
     }

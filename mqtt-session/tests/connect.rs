@@ -71,7 +71,7 @@ fn assert_refused_for_good(pair: &mut Pair, events: &[Event], code: ReasonCode) 
     assert_eq!(
         events,
         [
-            Event::Disconnected(DisconnectReason::Refused(code)),
+            Event::Disconnected(DisconnectReason::Refused(code, Default::default())),
             Event::ReconnectStopped(ReconnectStop::Refused(code)),
         ]
     );
@@ -288,8 +288,12 @@ fn v311_refused_connack_return_codes() {
         let events = pair.events();
         if code == 3 {
             // Server unavailable: it may come back, so the session tries again.
-            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
-            assert!(!DisconnectReason::Refused(reason).is_permanent());
+            assert_disconnected_and_rescheduled(
+                &pair,
+                &events,
+                DisconnectReason::Refused(reason, Default::default()),
+            );
+            assert!(!DisconnectReason::Refused(reason, Default::default()).is_permanent());
         } else {
             // Retrying the same CONNECT cannot change these: no reconnect loop.
             assert_refused_for_good(&mut pair, &events, reason);
@@ -322,13 +326,55 @@ fn v5_refused_connack() {
         if permanent {
             assert_refused_for_good(&mut pair, &events, reason);
         } else {
-            assert_disconnected_and_rescheduled(&pair, &events, DisconnectReason::Refused(reason));
+            assert_disconnected_and_rescheduled(
+                &pair,
+                &events,
+                DisconnectReason::Refused(reason, Default::default()),
+            );
             assert_eq!(
-                DisconnectReason::Refused(reason).to_string(),
+                DisconnectReason::Refused(reason, Default::default()).to_string(),
                 format!("the server refused the connection: {reason}")
             );
         }
     }
+}
+
+// A CONNACK that redirects (v5 0x9C Use another server, 0x9D Server moved; section 4.11)
+// carries its Server Reference and Reason String in the refusal, for the client layer to follow
+// and the application to see; a redirect may pass, so it is retried.
+#[test]
+fn a_redirecting_connack_carries_its_server_reference() {
+    for reason in [ReasonCode::UseAnotherServer, ReasonCode::ServerMoved] {
+        let mut pair = Pair::new(config(ProtocolVersion::V5));
+        pair.open();
+        let properties = ConnAckProperties {
+            server_reference: Some(s("other.example:1884")),
+            reason_string: Some(s("maintenance")),
+            ..ConnAckProperties::default()
+        };
+        pair.send(ConnAck {
+            reason_code: reason,
+            properties: properties.clone(),
+            ..ConnAck::default()
+        });
+        let events = pair.events();
+        let refused = DisconnectReason::Refused(reason, Box::new(properties));
+        assert_disconnected_and_rescheduled(&pair, &events, refused.clone());
+        assert_eq!(refused.server_reference(), Some(&s("other.example:1884")));
+        assert_eq!(
+            refused.to_string(),
+            format!("the server refused the connection: {reason} (maintenance)")
+        );
+    }
+    // Another refusal's properties name no server, even with a Server Reference.
+    let other = DisconnectReason::Refused(
+        ReasonCode::ServerBusy,
+        Box::new(ConnAckProperties {
+            server_reference: Some(s("other.example")),
+            ..ConnAckProperties::default()
+        }),
+    );
+    assert_eq!(other.server_reference(), None);
 }
 
 // After a refusal for good, the application decides: `Session::reconnect` allows the next
@@ -362,7 +408,7 @@ fn a_refusal_for_good_is_retried_only_when_asked() {
         let mut pair = Pair::new(config);
         for attempt in 1..=3 {
             let events = refuse(&mut pair);
-            let [Event::Disconnected(DisconnectReason::Refused(ReasonCode::NotAuthorized)), Event::ReconnectScheduled { attempt: a, .. }] =
+            let [Event::Disconnected(DisconnectReason::Refused(ReasonCode::NotAuthorized, _)), Event::ReconnectScheduled { attempt: a, .. }] =
                 &events[..]
             else {
                 panic!("{events:?}");

@@ -395,7 +395,10 @@ fn policy_run(version: ProtocolVersion, seed: u64) -> Vec<Duration> {
     let events = pair.events();
     assert_eq!(
         events[0],
-        Event::Disconnected(DisconnectReason::Refused(ReasonCode::ServerUnavailable))
+        Event::Disconnected(DisconnectReason::Refused(
+            ReasonCode::ServerUnavailable,
+            Default::default()
+        ))
     );
     delays.push(delay_of(&events, 3));
     wait_out(&mut pair, delays[2]);

@@ -26,7 +26,7 @@ pub use connection::{new, spawn, Connection};
 pub use mqtt_client::{
     Client, ClientError, ConnectionEvent, Delivery, FileStore, Message, Options, OptionsError,
     PublishCompletion, PublishDone, PublishHandle, Scheme, Server, StartError, Store, Subscription,
-    TlsError, TlsOptions,
+    TlsError, TlsOptions, UnsubscribeResult,
 };
 pub use mqtt_proto::{
     ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,

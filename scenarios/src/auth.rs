@@ -14,7 +14,7 @@ use crate::{
 /// The reason of the next refusal (CONNACK with an error code).
 async fn refusal(client: &Client) -> ReasonCode {
     next_event(client, "the refusal", |e| match e {
-        ConnectionEvent::Disconnected(DisconnectReason::Refused(code)) => Some(*code),
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(code, _)) => Some(*code),
         ConnectionEvent::Connected { .. } => panic!("connected with wrong credentials"),
         _ => None,
     })
@@ -90,7 +90,7 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
     // By default a refusal that retrying cannot change is reported, and not retried.
     let stopped = next_event(&client, "the stop", |e| match e {
         ConnectionEvent::ReconnectStopped(ReconnectStop::Refused(stopped)) => Some(*stopped),
-        ConnectionEvent::Disconnected(DisconnectReason::Refused(_)) => {
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(_, _)) => {
             panic!("refused credentials were tried again")
         }
         _ => None,
@@ -111,7 +111,7 @@ pub async fn username_and_password<R: Runtime>(rt: &R, version: ProtocolVersion)
 }
 
 /// Sends one command to mosquitto's dynamic-security plugin and expects it to succeed.
-async fn dynsec_command(admin: &Client, responses: &mut Subscription, command: &str) {
+pub(crate) async fn dynsec_command(admin: &Client, responses: &mut Subscription, command: &str) {
     publish(
         admin,
         COMMAND_TOPIC,
@@ -190,7 +190,7 @@ pub async fn server_disconnect_reason<R: Runtime>(rt: &R, version: ProtocolVersi
     }
     // Disabled: coming back is refused.
     let refused = next_event(&bob, "the refusal of the disabled client", |e| match e {
-        ConnectionEvent::Disconnected(DisconnectReason::Refused(code)) => Some(*code),
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(code, _)) => Some(*code),
         ConnectionEvent::Connected { .. } => panic!("a disabled client connected again"),
         _ => None,
     })

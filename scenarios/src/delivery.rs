@@ -5,7 +5,7 @@ use mqtt_proto::{Packet, ProtocolVersion, QoS, ReasonCode, Role};
 use mqtt_session::DisconnectReason;
 use mqtt_test_support::{free_port, Mosquitto};
 
-use crate::net::{packets, RecordingProxy};
+use crate::net::{packets, RecordingProxy, RedirectBy};
 use crate::{
     connected, disconnect, durable, next_event, next_message, options, publish, spawn, subscribe,
     text, url, within, Runtime,
@@ -173,45 +173,127 @@ pub async fn fail_over_to_the_next_server<R: Runtime>(rt: &R) {
 }
 
 /// A v5 server says "use another server" with a Server Reference (a scripted first hop:
-/// mosquitto never sends one): the client reports why, follows the reference to mosquitto,
-/// and works there.
-pub async fn v5_server_reference_is_followed<R: Runtime>(rt: &R) {
+/// mosquitto never sends one), in its DISCONNECT or in its CONNACK: the client reports why,
+/// follows the reference to mosquitto, and works there.
+pub async fn v5_server_reference_is_followed<R: Runtime>(rt: &R, by: RedirectBy) {
     let broker = broker();
-    let port = crate::net::redirecting_server(format!("127.0.0.1:{}", broker.port()))
+    let reference = format!("127.0.0.1:{}", broker.port());
+    let port = crate::net::redirecting_server(reference.clone(), by)
         .unwrap_or_else(|e| panic!("starting the scripted server: {e}"));
     let client = spawn(
         rt,
         options(
             &url(port),
-            &format!("redirect-{}", R::NAME),
+            &format!("redirect-{by:?}-{}", R::NAME),
             ProtocolVersion::V5,
         ),
     );
     let mut saw = Vec::new();
-    next_event(&client, "the second CONNACK", |event| {
+    let wanted = if by == RedirectBy::ConnAck { 1 } else { 2 };
+    next_event(&client, "the CONNACK of mosquitto", |event| {
         saw.push(event.clone());
         let connected = saw
             .iter()
             .filter(|e| matches!(e, ConnectionEvent::Connected { .. }))
             .count();
-        (connected == 2).then_some(())
+        (connected == wanted).then_some(())
     })
     .await;
-    assert!(
-        saw.iter().any(|e| matches!(e,
-            ConnectionEvent::Disconnected(DisconnectReason::Server(ReasonCode::UseAnotherServer, p))
-                if p.server_reference.is_some())),
-        "{saw:?}"
+    let ended = saw.iter().find_map(|e| match e {
+        ConnectionEvent::Disconnected(reason) => Some(reason.clone()),
+        _ => None,
+    });
+    let ended = ended.unwrap_or_else(|| panic!("{saw:?}"));
+    match by {
+        RedirectBy::ConnAck => assert!(
+            matches!(
+                ended,
+                DisconnectReason::Refused(ReasonCode::UseAnotherServer, _)
+            ),
+            "{ended:?}"
+        ),
+        RedirectBy::Disconnect => assert!(
+            matches!(
+                ended,
+                DisconnectReason::Server(ReasonCode::UseAnotherServer, _)
+            ),
+            "{ended:?}"
+        ),
+    }
+    assert_eq!(
+        ended.server_reference().map(|r| r.to_string()),
+        Some(reference.clone())
     );
     assert!(
-        saw.iter()
-            .any(|e| matches!(e, ConnectionEvent::Redirected(_))),
+        saw.contains(&ConnectionEvent::Redirected {
+            reference: reference.clone(),
+            followed: true
+        }),
         "{saw:?}"
     );
     // Connected to mosquitto now: it works.
     let mut sub = subscribe(&client, "rd/#", QoS::AtLeastOnce).await;
     publish(&client, "rd/t", "x", QoS::AtLeastOnce).await;
     assert_eq!(text(&next_message(&mut sub, "the message").await), "x");
+    disconnect(&client).await;
+
+    // With following off, the reference is reported and not followed.
+    let mut off = options(
+        &url(port),
+        &format!("redirect-off-{by:?}-{}", R::NAME),
+        ProtocolVersion::V5,
+    );
+    off.follow_server_reference = false;
+    let client = spawn(rt, off);
+    let reported = next_event(&client, "the redirect", |e| match e {
+        ConnectionEvent::Redirected {
+            reference,
+            followed,
+        } => Some((reference.clone(), *followed)),
+        ConnectionEvent::Connected { server, .. } if by == RedirectBy::ConnAck => {
+            panic!("connected to {server}")
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reported, (reference, false));
+    disconnect(&client).await;
+}
+
+/// Two scripted v5 servers whose CONNACKs send the client to each other: the client follows
+/// four redirects in a row, then no more, and goes on with the next configured server
+/// (mosquitto), where it connects.
+pub async fn v5_redirect_loops_are_left<R: Runtime>(rt: &R) {
+    let broker = broker();
+    let bind = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("a scripted server: {e}"))
+    };
+    let (a, b) = (bind(), bind());
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port();
+    let (a_port, b_port) = (port(&a), port(&b));
+    crate::net::redirect_on(a, format!("127.0.0.1:{b_port}"), RedirectBy::ConnAck);
+    crate::net::redirect_on(b, format!("127.0.0.1:{a_port}"), RedirectBy::ConnAck);
+    let options = options(
+        &url(a_port),
+        &format!("redirect-loop-{}", R::NAME),
+        ProtocolVersion::V5,
+    )
+    .server(&url(broker.port()))
+    .unwrap();
+    let client = spawn(rt, options);
+    let mut redirects = Vec::new();
+    let server = next_event(&client, "the CONNACK of mosquitto", |e| match e {
+        ConnectionEvent::Redirected { followed, .. } => {
+            redirects.push(*followed);
+            None
+        }
+        ConnectionEvent::Connected { server, .. } => Some(*server),
+        _ => None,
+    })
+    .await;
+    assert_eq!(server, 1, "mosquitto");
+    assert_eq!(redirects, [true, true, true, true, false]);
     disconnect(&client).await;
 }
 

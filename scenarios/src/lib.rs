@@ -38,8 +38,10 @@ mod reliability;
 mod request;
 mod restart;
 mod store;
+mod subscribing;
 mod tls;
 mod v5;
+mod version;
 mod websocket;
 
 pub use auth::{server_disconnect_reason, username_and_password};
@@ -50,11 +52,13 @@ pub use basic::{
 };
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
-    refused_messages_are_not_sent_again, v5_server_reference_is_followed,
+    refused_messages_are_not_sent_again, v5_redirect_loops_are_left,
+    v5_server_reference_is_followed,
 };
 pub use faults::cuts_lose_nothing;
 pub use flow::slow_subscriber_does_not_stall_the_connection;
 pub use mqtt_proto::{ProtocolVersion, QoS};
+pub use net::RedirectBy;
 pub use policy::{
     a_message_the_broker_refuses_does_not_block_the_rest,
     connection_events_name_the_configured_server, reconnect_off_means_off,
@@ -75,6 +79,10 @@ pub use store::{
     a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection, gated_store,
     GatedStore, StoreGate,
 };
+pub use subscribing::{
+    a_partly_refused_subscribe_keeps_what_was_granted,
+    some_filters_of_a_subscription_are_unsubscribed,
+};
 pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
     tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,
@@ -82,6 +90,9 @@ pub use tls::{
 pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
     v5_subscription_identifiers, v5_topic_aliases,
+};
+pub use version::{
+    a_silent_close_of_a_v5_connect_falls_back, a_v5_client_meets_a_v311_only_broker,
 };
 pub use websocket::{secure_websocket_publish_and_subscribe, websocket_publish_and_subscribe};
 
@@ -267,7 +278,7 @@ pub async fn wait_connected(client: &Client) -> bool {
             session_present, ..
         } => Some(*session_present),
         ConnectionEvent::ConnectFailed { error, .. } => panic!("connecting failed: {error}"),
-        ConnectionEvent::Disconnected(DisconnectReason::Refused(code)) => {
+        ConnectionEvent::Disconnected(DisconnectReason::Refused(code, _)) => {
             panic!("the server refused the connection: {code:?}")
         }
         _ => None,
@@ -401,6 +412,18 @@ macro_rules! scenarios {
                 server_disconnect_reason_v5 =>
                     server_disconnect_reason($crate::ProtocolVersion::V5),
                 v5_subscription_identifiers => v5_subscription_identifiers(),
+                a_partly_refused_subscribe_keeps_what_was_granted_v311 =>
+                    a_partly_refused_subscribe_keeps_what_was_granted(
+                        $crate::ProtocolVersion::V311),
+                a_partly_refused_subscribe_keeps_what_was_granted_v5 =>
+                    a_partly_refused_subscribe_keeps_what_was_granted(
+                        $crate::ProtocolVersion::V5),
+                some_filters_of_a_subscription_are_unsubscribed_v311 =>
+                    some_filters_of_a_subscription_are_unsubscribed(
+                        $crate::ProtocolVersion::V311),
+                some_filters_of_a_subscription_are_unsubscribed_v5 =>
+                    some_filters_of_a_subscription_are_unsubscribed(
+                        $crate::ProtocolVersion::V5),
                 v5_topic_aliases => v5_topic_aliases(),
                 v5_message_expiry => v5_message_expiry(),
                 v5_shared_subscriptions => v5_shared_subscriptions(),
@@ -470,7 +493,14 @@ macro_rules! scenarios {
                     connection_events_name_the_configured_server(),
                 callbacks_receive_every_message => callbacks_receive_every_message(),
                 fail_over_to_the_next_server => fail_over_to_the_next_server(),
-                v5_server_reference_is_followed => v5_server_reference_is_followed(),
+                v5_server_reference_is_followed =>
+                    v5_server_reference_is_followed($crate::RedirectBy::Disconnect),
+                v5_connack_server_reference_is_followed =>
+                    v5_server_reference_is_followed($crate::RedirectBy::ConnAck),
+                v5_redirect_loops_are_left => v5_redirect_loops_are_left(),
+                a_v5_client_meets_a_v311_only_broker => a_v5_client_meets_a_v311_only_broker(),
+                a_silent_close_of_a_v5_connect_falls_back =>
+                    a_silent_close_of_a_v5_connect_falls_back(),
                 tls_server_verified_against_our_ca => tls_server_verified_against_our_ca(),
                 tls_wrong_ca_is_refused => tls_wrong_ca_is_refused(),
                 tls_no_roots_is_a_clear_error => tls_no_roots_is_a_clear_error(),

@@ -131,49 +131,116 @@ pub fn packets(bytes: &[u8], version: ProtocolVersion, from: Role) -> Vec<Packet
     packets
 }
 
-/// A scripted v5 server on a free loopback port for one connection: it answers CONNECT with
-/// CONNACK, then sends DISCONNECT 0x9C "use another server" with `reference` as Server
-/// Reference, and closes. (mosquitto never sends a Server Reference.)
-pub fn redirecting_server(reference: String) -> std::io::Result<u16> {
+/// How a scripted server redirects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectBy {
+    /// CONNACK refusing with 0x9C "use another server" and the Server Reference.
+    ConnAck,
+    /// CONNACK accepting, then DISCONNECT 0x9C with the Server Reference.
+    Disconnect,
+}
+
+/// A scripted v5 server on a free loopback port that redirects every connection (up to 20)
+/// to `reference`, as `by` says, and closes it. (mosquitto never sends a Server Reference.)
+pub fn redirecting_server(reference: String, by: RedirectBy) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    redirect_on(listener, reference, by);
+    Ok(port)
+}
+
+/// [`redirecting_server`] on `listener`.
+pub fn redirect_on(listener: TcpListener, reference: String, by: RedirectBy) {
+    std::thread::spawn(move || {
+        for _ in 0..20 {
+            let Ok((socket, _)) = listener.accept() else {
+                return;
+            };
+            redirect_one(socket, &reference, by);
+        }
+    });
+}
+
+fn redirect_one(mut socket: TcpStream, reference: &str, by: RedirectBy) {
+    // Never outlives a failed test by long.
+    let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+    let decoder = Decoder::new(ProtocolVersion::V5, Role::Client);
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        match decoder.decode(&mut buf) {
+            Ok(Decoded::Packet(Packet::Connect(_))) => break,
+            Ok(Decoded::Incomplete { .. }) => match socket.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            },
+            _ => return,
+        }
+    }
+    let mut out = Vec::new();
+    let Ok(reference) = MqttString::new(reference.to_string()) else {
+        return;
+    };
+    let encoded = match by {
+        RedirectBy::ConnAck => {
+            let mut connack = ConnAck {
+                reason_code: ReasonCode::UseAnotherServer,
+                ..ConnAck::default()
+            };
+            connack.properties.server_reference = Some(reference);
+            connack.encode(ProtocolVersion::V5, &mut out)
+        }
+        RedirectBy::Disconnect => {
+            let mut disconnect = Disconnect::new(ReasonCode::UseAnotherServer);
+            disconnect.properties = DisconnectProperties {
+                server_reference: Some(reference),
+                ..DisconnectProperties::default()
+            };
+            ConnAck::default()
+                .encode(ProtocolVersion::V5, &mut out)
+                .and_then(|_| disconnect.encode(ProtocolVersion::V5, &mut out))
+        }
+    };
+    if encoded.is_err() {
+        return;
+    }
+    let _ = socket.write_all(&out);
+    let _ = socket.shutdown(Shutdown::Both);
+}
+
+/// A scripted front to the broker at `upstream` on a free loopback port that speaks MQTT 3.1.1
+/// only, and says so as some such servers do: it closes a connection whose CONNECT asks for
+/// v5 without a word, and relays any other (up to 20) to the broker.
+pub fn v311_only_front(upstream: u16) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     std::thread::spawn(move || {
-        let Ok((mut socket, _)) = listener.accept() else {
-            return;
-        };
-        // Never outlives a failed test by long.
-        let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
-        let decoder = Decoder::new(ProtocolVersion::V5, Role::Client);
-        let mut buf = BytesMut::new();
-        let mut chunk = [0u8; 1024];
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Decoded::Packet(Packet::Connect(_))) => break,
-                Ok(Decoded::Incomplete { .. }) => match socket.read(&mut chunk) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                },
-                _ => return,
+        for _ in 0..20 {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            // The Protocol Level is the 9th byte of a CONNECT with a 1-byte Remaining Length
+            // (after the fixed header and the protocol name "MQTT").
+            let _ = client.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut head = [0u8; 9];
+            if client.read_exact(&mut head).is_err() || head[8] == 5 {
+                let _ = client.shutdown(Shutdown::Both);
+                continue;
             }
+            let _ = client.set_read_timeout(None);
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            if server.write_all(&head).is_err() {
+                continue;
+            }
+            let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            let nobody = Mutex::new(Vec::new());
+            std::thread::spawn(move || pump(client, server, &Mutex::new(Vec::new()), || {}));
+            std::thread::spawn(move || pump(server2, client2, &nobody, || {}));
         }
-        let mut out = Vec::new();
-        let Ok(reference) = MqttString::new(reference) else {
-            return;
-        };
-        let mut disconnect = Disconnect::new(ReasonCode::UseAnotherServer);
-        disconnect.properties = DisconnectProperties {
-            server_reference: Some(reference),
-            ..DisconnectProperties::default()
-        };
-        if ConnAck::default()
-            .encode(ProtocolVersion::V5, &mut out)
-            .and_then(|_| disconnect.encode(ProtocolVersion::V5, &mut out))
-            .is_err()
-        {
-            return;
-        }
-        let _ = socket.write_all(&out);
-        let _ = socket.shutdown(Shutdown::Both);
     });
     Ok(port)
 }

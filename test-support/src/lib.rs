@@ -2,11 +2,12 @@
 //! one with TLS listeners and certificates made for it, [`dynsec`] one with its
 //! dynamic-security plugin, [`embedded`] a broker in the test process for what mosquitto here
 //! cannot do, [`relay`] TLS in front of a plain listener (`wss://` to the embedded broker), [`temp`]
-//! directories removed after the test;
+//! directories removed after the test; [`aedes`] a broker that speaks MQTT 3.1.1 only;
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
 #![deny(unsafe_code)]
 
+pub mod aedes;
 pub mod alloc;
 mod background;
 pub mod cpu;
