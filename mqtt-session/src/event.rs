@@ -147,6 +147,12 @@ pub enum DisconnectReason {
     /// DISCONNECT the session sent (v5) before it closed the connection.
     #[error("protocol error by the server ({0}): {1}")]
     ProtocolError(ReasonCode, ProtocolViolation),
+    /// The client ended the connection because the server's side of enhanced authentication
+    /// failed its check (v5; see
+    /// [`Session::fail_authentication`](crate::Session::fail_authentication)), with a
+    /// DISCONNECT of this reason code.
+    #[error("the server failed enhanced authentication: {0}")]
+    AuthenticationFailed(ReasonCode),
     /// No CONNACK arrived in time.
     #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
