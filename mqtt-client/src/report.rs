@@ -25,6 +25,15 @@ pub enum ClientError {
     /// The connection task has ended (after `disconnect`, or when it was dropped).
     #[error("the connection task has ended")]
     Closed,
+    /// Enhanced authentication failed on the client's side (the server's data did not pass
+    /// the authenticator's check): the connection was closed with 0x87 Not authorized.
+    #[error("enhanced authentication failed: {0}")]
+    Auth(#[from] crate::AuthError),
+    /// The connection ended before the command was done, for this reason (a
+    /// re-authentication the server refused ends with its DISCONNECT, e.g. 0x87 Not
+    /// authorized).
+    #[error("the connection ended: {0}")]
+    Disconnected(DisconnectReason),
 }
 
 /// A message delivered to a subscription.
@@ -94,6 +103,11 @@ pub enum ConnectionEvent {
         /// What went wrong.
         error: String,
     },
+    /// Enhanced authentication failed on the client's side: the server's data did not pass
+    /// the authenticator's check (a wrong SCRAM server signature, a bad nonce, malformed
+    /// data) or could not be answered. The connection is closed with DISCONNECT 0x87 Not
+    /// authorized; `Disconnected(DisconnectReason::AuthenticationFailed)` follows.
+    AuthenticationFailed(crate::AuthError),
     /// The server redirected us (v5 Server Reference) and the redirect is followed.
     Redirected(String),
     /// Subscriptions made again after the server lost the session, with their results.
