@@ -40,7 +40,7 @@ pub trait Authenticator: std::fmt::Debug + Send + Sync {
 /// [`AuthExchange::challenge`] for each server AUTH 0x18, then [`AuthExchange::finish`] when
 /// the server accepts. An error from any of them ends the connection with DISCONNECT 0x87 Not
 /// authorized.
-pub trait AuthExchange: std::fmt::Debug + Send {
+pub trait AuthExchange: std::fmt::Debug + Send + Sync {
     /// The Authentication Data of the CONNECT (or of the AUTH 0x19 Re-authenticate that
     /// starts a re-authentication).
     fn initial_data(&mut self) -> Result<Option<Bytes>, AuthError>;

@@ -128,7 +128,9 @@ enum Step {
     /// client-first sent: its bare part and our nonce.
     First { bare: String, nonce: String },
     /// client-final sent: the server signature that server-final must carry.
-    Final { server_signature: Zeroizing<[u8; 32]> },
+    Final {
+        server_signature: Zeroizing<[u8; 32]>,
+    },
     /// Done, or failed.
     Done,
 }
@@ -157,8 +159,14 @@ impl std::fmt::Debug for ScramExchange {
 impl AuthExchange for ScramExchange {
     fn initial_data(&mut self) -> Result<Option<Bytes>, AuthError> {
         let nonce = (self.scram.nonce)()?;
-        if nonce.is_empty() || nonce.bytes().any(|b| !(0x21..=0x7E).contains(&b) || b == b',') {
-            return Err(AuthError::Other("a client nonce must be printable, without ','".into()));
+        if nonce.is_empty()
+            || nonce
+                .bytes()
+                .any(|b| !(0x21..=0x7E).contains(&b) || b == b',')
+        {
+            return Err(AuthError::Other(
+                "a client nonce must be printable, without ','".into(),
+            ));
         }
         let bare = format!("n={},r={nonce}", sasl_name(&self.scram.username));
         let first = format!("{GS2_HEADER}{bare}");
@@ -192,7 +200,7 @@ impl AuthExchange for ScramExchange {
         let proof = keys.client_proof(auth_message.as_bytes());
         let server_signature = keys.server_signature(auth_message.as_bytes());
         self.step = Step::Final { server_signature };
-        let client_final = format!("{without_proof},p={}", BASE64.encode(&*proof));
+        let client_final = format!("{without_proof},p={}", BASE64.encode(&proof[..]));
         Ok(Some(Bytes::from(client_final)))
     }
 
@@ -253,20 +261,25 @@ impl<'a> ServerFirst<'a> {
         };
         if message.starts_with("m=") {
             // A mandatory extension: this client knows none.
-            return Err(AuthError::Malformed("server-first has a mandatory extension (m=)"));
+            return Err(AuthError::Malformed(
+                "server-first has a mandatory extension (m=)",
+            ));
         }
         let nonce = next("r=").ok_or(AuthError::Malformed("server-first has no nonce (r=)"))?;
         let salt = next("s=").ok_or(AuthError::Malformed("server-first has no salt (s=)"))?;
         let salt = BASE64
             .decode(salt)
             .map_err(|_| AuthError::Malformed("server-first's salt is not base64"))?;
-        let iterations = next("i=")
-            .and_then(|i| i.parse::<u32>().ok())
-            .ok_or(AuthError::Malformed(
-                "server-first has no iteration count (i=)",
-            ))?;
+        let iterations =
+            next("i=")
+                .and_then(|i| i.parse::<u32>().ok())
+                .ok_or(AuthError::Malformed(
+                    "server-first has no iteration count (i=)",
+                ))?;
         if nonce.bytes().any(|b| !(0x21..=0x7E).contains(&b)) {
-            return Err(AuthError::Malformed("server-first's nonce is not printable"));
+            return Err(AuthError::Malformed(
+                "server-first's nonce is not printable",
+            ));
         }
         Ok(ServerFirst {
             nonce,

@@ -107,6 +107,9 @@ pub struct Session<I> {
     /// The client sent AUTH 0x19 Re-authenticate on this connection and the server has not
     /// ended the exchange yet: only then may an AUTH from the server come after CONNACK.
     reauthenticating: bool,
+    /// The client started a re-authentication on this connection: the exchange of its
+    /// CONNECT is over.
+    reauthenticated: bool,
     timers: Timers<I>,
     decoder: Decoder,
     limits: ServerLimits,
@@ -149,6 +152,7 @@ impl<I: Instant> Session<I> {
             user_closed: false,
             closed_by_session: false,
             reauthenticating: false,
+            reauthenticated: false,
             timers: Timers::new(),
             decoder,
             limits: ServerLimits::v311(config.keep_alive),
@@ -273,6 +277,7 @@ impl<I: Instant> Session<I> {
         self.user_closed = false;
         self.closed_by_session = false;
         self.reauthenticating = false;
+        self.reauthenticated = false;
         self.reconnect.allow();
         self.control.clear();
         self.timers.stop(Timer::Reconnect);
@@ -713,6 +718,7 @@ impl<I: Instant> Session<I> {
         packet.encoded_len(ProtocolVersion::V5)?;
         if reason_code == ReasonCode::ReAuthenticate {
             self.reauthenticating = true;
+            self.reauthenticated = true;
         }
         self.control.push_back(Control::Auth(Box::new(packet)));
         Ok(())
@@ -741,11 +747,12 @@ impl<I: Instant> Session<I> {
     /// the method cannot answer. Sends DISCONNECT with `reason_code` (0x87 Not authorized, or
     /// another DISCONNECT reason code) and reports
     /// [`DisconnectReason::AuthenticationFailed`]: during a re-authentication
-    /// [MQTT-4.12.1-2], and before CONNACK too (section 4.12: the client may close the
-    /// connection at any point of the exchange, with a DISCONNECT first). Before CONNACK the
-    /// reconnect policy takes it as a CONNACK refusal with `reason_code` (0x87 stops
-    /// reconnecting unless [`Backoff::retry_refused`](crate::Backoff::retry_refused)); after
-    /// it, as any connection that ended.
+    /// [MQTT-4.12.1-2], and in the exchange of the CONNECT too (section 4.12: the client may
+    /// close the connection at any point of it, with a DISCONNECT first), the check of the
+    /// CONNACK's data included. The reconnect policy takes a failed exchange of the CONNECT
+    /// as a CONNACK refusal with `reason_code` (0x87 stops reconnecting unless
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused)), and a failed
+    /// re-authentication as any connection that ended.
     pub fn fail_authentication(&mut self, now: I, reason_code: ReasonCode) -> Result<(), Error> {
         if self.config.protocol_version != ProtocolVersion::V5 {
             return Err(Error::NotAvailable("enhanced authentication needs MQTT v5"));
@@ -755,8 +762,15 @@ impl<I: Instant> Session<I> {
         }
         let packet = Disconnect::new(reason_code);
         packet.encoded_len(ProtocolVersion::V5)?;
+        if !self.reauthenticated {
+            // The exchange of the CONNECT failed, its CONNACK's data included: the server
+            // never proved itself, so the connection counts as refused, not as one that was
+            // up.
+            self.connected_at = None;
+        }
         self.end_connection(now, DisconnectReason::AuthenticationFailed(reason_code));
-        self.control.push_back(Control::Disconnect(Box::new(packet)));
+        self.control
+            .push_back(Control::Disconnect(Box::new(packet)));
         self.state = State::Closing;
         Ok(())
     }

@@ -568,7 +568,9 @@ fn the_client_ends_a_failed_authentication_with_its_reason() {
     pair.events();
     let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
     r.unwrap();
-    let not_authorized = vec![Packet::Disconnect(Disconnect::new(ReasonCode::NotAuthorized))];
+    let not_authorized = vec![Packet::Disconnect(Disconnect::new(
+        ReasonCode::NotAuthorized,
+    ))];
     assert_eq!(sent, not_authorized);
     assert_eq!(
         pair.events(),
@@ -582,6 +584,18 @@ fn the_client_ends_a_failed_authentication_with_its_reason() {
         ]
     );
     assert!(!pair.open);
+
+    // The CONNACK's final data fails the check: the same.
+    let mut pair = authenticated_pair();
+    let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
+    r.unwrap();
+    assert_eq!(sent, not_authorized);
+    assert_eq!(
+        pair.events()[1],
+        Event::ReconnectStopped(mqtt_session::ReconnectStop::Refused(
+            ReasonCode::NotAuthorized
+        ))
+    );
 
     let mut pair = re_authenticating_with_a_publish_in_flight();
     let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
@@ -627,7 +641,10 @@ fn each_connect_carries_the_authentication_data_set_for_it() {
         Some(&b"second nonce"[..])
     );
     let too_long = Bytes::from(vec![0u8; 70_000]);
-    assert!(pair.session.set_authentication_data(Some(too_long)).is_err());
+    assert!(pair
+        .session
+        .set_authentication_data(Some(too_long))
+        .is_err());
     assert_eq!(
         pair.session.config().authentication_data.as_deref(),
         Some(&b"second nonce"[..]),

@@ -1,7 +1,8 @@
 //! Test support shared by the workspace's tests: [`mosquitto`] starts real brokers, [`tls`]
 //! one with TLS listeners and certificates made for it, [`dynsec`] one with its
 //! dynamic-security plugin, [`embedded`] a broker in the test process for what mosquitto here
-//! cannot do, [`relay`] TLS in front of a plain listener (`wss://` to the embedded broker), [`temp`]
+//! cannot do, [`scram_broker`] a scripted MQTT v5 server with SCRAM-SHA-256 enhanced
+//! authentication (which mosquitto here lacks), [`relay`] TLS in front of a plain listener (`wss://` to the embedded broker), [`temp`]
 //! directories removed after the test;
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
@@ -16,6 +17,7 @@ pub mod gated_alloc;
 pub mod mosquitto;
 pub mod program;
 pub mod relay;
+pub mod scram_broker;
 pub mod temp;
 pub mod tls;
 
