@@ -85,8 +85,9 @@ pub enum AuthError {
     /// was done (without proving itself), or challenged again after the last step.
     #[error("unexpected authentication step: {0}")]
     UnexpectedStep(&'static str),
-    /// The server challenged, but no authenticator is set to answer.
-    #[error("the server sent an authentication challenge and no authenticator is set")]
+    /// No authenticator is set ([`Options::authenticator`](crate::Options::authenticator)):
+    /// a server's challenge cannot be answered, a re-authentication cannot start.
+    #[error("no authenticator is set for enhanced authentication")]
     NoAuthenticator,
     /// The operating system gave no randomness for a nonce.
     #[error("no randomness for a nonce: {0}")]
@@ -305,5 +306,224 @@ impl Auth {
         let _ = self
             .events
             .force_send(ConnectionEvent::AuthenticationFailed(error));
+    }
+}
+
+/// The driver's turns of an exchange at simulated speed, byte for byte; the same behaviour
+/// through the public `Client` on every runtime is in `mqtt-scenarios` (`scram.rs`).
+#[cfg(test)]
+mod tests {
+    use super::AuthError;
+    use crate::client::Command;
+    use crate::queue::Receiver;
+    use crate::{Client, ClientError, ConnectionEvent, Driver, Options, ScramSha256, StartError};
+    use bytes::{Bytes, BytesMut};
+    use mqtt_proto::{
+        Auth, AuthProperties, ConnAck, Decoded, Decoder, MqttString, Packet, ProtocolVersion, QoS,
+        ReasonCode, Role, TopicName,
+    };
+    use mqtt_session::OutboundMessage;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    const V5: ProtocolVersion = ProtocolVersion::V5;
+    // RFC 7677 section 3.
+    const NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
+    const SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+                                s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
+                                p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+    const SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+
+    fn method() -> Option<MqttString> {
+        Some(MqttString::new(ScramSha256::METHOD).unwrap())
+    }
+
+    fn scram_options() -> Options {
+        let scram = ScramSha256::new("user", "pencil").nonce_source(|| Ok(NONCE.to_string()));
+        Options::new("mqtt://127.0.0.1:1883", "scram")
+            .unwrap()
+            .authenticator(scram)
+            .unwrap()
+    }
+
+    fn start(options: Options) -> (Client, Driver, Receiver<Command>) {
+        let pair = Driver::client_pair(options, 16, Instant::now()).unwrap();
+        (pair.client, pair.driver, pair.commands)
+    }
+
+    /// The packets a turn wrote.
+    fn written(driver: &mut Driver, now: Instant) -> Vec<Packet> {
+        let mut tx = BytesMut::new();
+        let _ = driver.step(now, true, &mut tx);
+        let decoder = Decoder::new(V5, Role::Client);
+        let mut packets = Vec::new();
+        while let Ok(Decoded::Packet(p)) = decoder.decode(&mut tx) {
+            packets.push(p);
+        }
+        packets
+    }
+
+    /// The server sends `packet`.
+    fn server(driver: &mut Driver, now: Instant, packet: Packet) {
+        let mut rx = BytesMut::new();
+        packet.encode(V5, &mut rx).unwrap();
+        driver.read(now, &mut rx);
+    }
+
+    fn server_auth(data: &str) -> Packet {
+        Packet::Auth(Auth {
+            reason_code: ReasonCode::ContinueAuthentication,
+            properties: AuthProperties {
+                authentication_method: method(),
+                authentication_data: Some(Bytes::copy_from_slice(data.as_bytes())),
+                ..AuthProperties::default()
+            },
+        })
+    }
+
+    fn connack(data: &str) -> Packet {
+        let mut ack = ConnAck::default();
+        ack.properties.authentication_method = method();
+        ack.properties.authentication_data = Some(Bytes::copy_from_slice(data.as_bytes()));
+        Packet::ConnAck(Box::new(ack))
+    }
+
+    fn events(client: &Client) -> Vec<ConnectionEvent> {
+        std::iter::from_fn(|| client.events().try_recv().ok()).collect()
+    }
+
+    /// The CONNECT carries client-first, the server's challenge is answered with
+    /// client-final [MQTT-4.12.0-3], and the CONNACK's server-final is checked before anything
+    /// else of the connection is written: with a wrong signature, a publish queued before
+    /// never goes out, only DISCONNECT 0x87 does; with the right one, the publish follows.
+    #[test]
+    fn nothing_is_written_before_the_connack_passes_the_check() {
+        for (server_final, accepted) in [
+            ("v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", false),
+            (SERVER_FINAL, true),
+        ] {
+            let (client, mut driver, rx) = start(scram_options());
+            let now = Instant::now();
+            let message = OutboundMessage::new(TopicName::new("t").unwrap(), "x", QoS::AtLeastOnce);
+            let mut queued = pin!(client.publish_queued(message));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+            driver.commands(now, rx.try_recv().unwrap(), &rx);
+
+            driver.connected(now);
+            let sent = written(&mut driver, now);
+            let [Packet::Connect(connect)] = &sent[..] else {
+                panic!("{sent:?}")
+            };
+            assert_eq!(connect.properties.authentication_method, method());
+            assert_eq!(
+                connect.properties.authentication_data.as_deref(),
+                Some(&b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"[..])
+            );
+            server(&mut driver, now, server_auth(SERVER_FIRST));
+            let sent = written(&mut driver, now);
+            let [Packet::Auth(answer)] = &sent[..] else {
+                panic!("{sent:?}")
+            };
+            assert_eq!(answer.reason_code, ReasonCode::ContinueAuthentication);
+            assert_eq!(answer.properties.authentication_method, method());
+            assert_eq!(
+                answer.properties.authentication_data.as_deref(),
+                Some(CLIENT_FINAL.as_bytes())
+            );
+
+            server(&mut driver, now, connack(server_final));
+            let sent = written(&mut driver, now);
+            let events = events(&client);
+            if accepted {
+                assert!(matches!(&sent[..], [Packet::Publish(_)]), "{sent:?}");
+                assert!(matches!(&events[..], [ConnectionEvent::Connected { .. }]));
+            } else {
+                assert!(
+                    matches!(&sent[..], [Packet::Disconnect(d)]
+                        if d.reason_code == ReasonCode::NotAuthorized),
+                    "{sent:?}"
+                );
+                assert_eq!(
+                    events[0],
+                    ConnectionEvent::AuthenticationFailed(AuthError::ServerNotVerified)
+                );
+                assert!(
+                    !events
+                        .iter()
+                        .any(|e| matches!(e, ConnectionEvent::Connected { .. })),
+                    "{events:?}"
+                );
+            }
+        }
+    }
+
+    /// The bug this module fixed: a CONNECT with an Authentication Method (set in the session
+    /// configuration, no authenticator to answer) met with AUTH 0x18 waited for the CONNACK
+    /// deadline. Now the client closes at once with DISCONNECT 0x87 and says why.
+    #[test]
+    fn a_challenge_nobody_can_answer_closes_at_once() {
+        let mut options = Options::new("mqtt://127.0.0.1:1883", "no-authenticator").unwrap();
+        options.session.authentication_method = method();
+        let (client, mut driver, _rx) = start(options);
+        let now = Instant::now();
+        driver.connected(now);
+        assert!(matches!(
+            &written(&mut driver, now)[..],
+            [Packet::Connect(_)]
+        ));
+        server(&mut driver, now, server_auth(SERVER_FIRST));
+        let sent = written(&mut driver, now);
+        assert!(
+            matches!(&sent[..], [Packet::Disconnect(d)] if d.reason_code == ReasonCode::NotAuthorized),
+            "{sent:?}"
+        );
+        assert_eq!(
+            events(&client)[0],
+            ConnectionEvent::AuthenticationFailed(AuthError::NoAuthenticator)
+        );
+    }
+
+    /// An authenticator needs v5; re-authenticating needs an authenticator and a connection:
+    /// without an Authentication Method in CONNECT no AUTH is sent [MQTT-4.12.0-7].
+    #[test]
+    fn what_an_authenticator_and_a_re_authentication_need() {
+        let v311 = scram_options().protocol_version(ProtocolVersion::V311);
+        assert!(matches!(
+            Driver::client_pair(v311, 4, Instant::now()),
+            Err(StartError::AuthenticatorNeedsV5)
+        ));
+        let without = Options::new("mqtt://127.0.0.1:1883", "plain").unwrap();
+        for (options, expected) in [
+            (without, "Auth(NoAuthenticator)"),
+            (scram_options(), "Session(NotAvailable("),
+        ] {
+            let (client, mut driver, rx) = start(options);
+            let now = Instant::now();
+            let plain = expected.starts_with("Auth");
+            if plain {
+                driver.connected(now);
+                let _ = written(&mut driver, now);
+                server(&mut driver, now, Packet::ConnAck(Box::default()));
+                let _ = written(&mut driver, now);
+                assert!(driver.session().is_connected());
+            }
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut outcome = pin!(client.reauthenticate());
+            assert!(outcome.as_mut().poll(&mut cx).is_pending());
+            driver.commands(now, rx.try_recv().unwrap(), &rx);
+            let Poll::Ready(Err(error)) = outcome.as_mut().poll(&mut cx) else {
+                panic!("no answer")
+            };
+            assert!(matches!(
+                error,
+                ClientError::Auth(_) | ClientError::Session(_)
+            ));
+            assert!(format!("{error:?}").starts_with(expected), "{error:?}");
+            assert_eq!(written(&mut driver, now), vec![], "no AUTH");
+        }
     }
 }

@@ -182,6 +182,10 @@ fn handle(state: &State, exchange: &mut Exchange, packet: Packet) -> (Vec<Packet
             }
             start(state, exchange, p.authentication_data.as_deref(), false)
         }
+        // Every AUTH repeats the method of the CONNECT [MQTT-4.12.0-5], [MQTT-4.12.1-1].
+        Packet::Auth(auth) if auth.properties.authentication_method.as_deref() != Some(METHOD) => {
+            refusal(true, ReasonCode::ProtocolError)
+        }
         Packet::Auth(auth) => match auth.reason_code {
             ReasonCode::ReAuthenticate => {
                 lock(state).seen.reauthentications += 1;
