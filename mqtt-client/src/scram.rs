@@ -41,6 +41,14 @@ type NonceSource = Arc<dyn Fn() -> Result<String, AuthError> + Send + Sync>;
 /// 4096, RFC 7677's least, to 600,000): a lower count would let a server that is not the
 /// real one test guesses of the password cheaply, and a higher one would hold the
 /// connection's task for long (the key is derived on it).
+///
+/// ```no_run
+/// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use mqtt_client::{Options, ScramSha256};
+/// let options = Options::new("mqtts://broker.example:8883", "sensor-1")?
+///     .authenticator(ScramSha256::new("sensor-1", "correct horse"))?;
+/// # let _ = options; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct ScramSha256 {
     username: String,
