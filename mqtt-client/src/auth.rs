@@ -158,12 +158,9 @@ impl Auth {
         if self.authenticator.is_none() && session.config().authentication_method.is_none() {
             return;
         }
-        let start = self.held.len();
+        // Events a failure adds come after those of the same read: what the server sent
+        // before the connection ended.
         while let Some(event) = session.poll_event() {
-            self.held.push_back(event);
-        }
-        let taken: Vec<Event> = self.held.drain(start..).collect();
-        for event in taken {
             match event {
                 Event::AuthChallenge {
                     reason_code,
@@ -193,10 +190,6 @@ impl Auth {
                     }
                 }
                 other => self.held.push_back(other),
-            }
-            // What a failure made the session report comes after what came before it.
-            while let Some(event) = session.poll_event() {
-                self.held.push_back(event);
             }
         }
     }
