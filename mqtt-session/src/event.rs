@@ -311,10 +311,13 @@ pub enum Event {
     /// [`Session::should_connect`]: crate::Session::should_connect
     /// [`Session::reconnect`]: crate::Session::reconnect
     ReconnectStopped(ReconnectStop),
-    /// The server sent AUTH (v5 enhanced authentication); answer with
-    /// [`Session::auth`](crate::Session::auth).
+    /// The server sent AUTH (v5 enhanced authentication): a challenge to answer with
+    /// [`Session::auth`](crate::Session::auth), or the end of a re-authentication the client
+    /// started. Its data may fail the client's check: then
+    /// [`Session::fail_authentication`](crate::Session::fail_authentication).
     AuthChallenge {
-        /// Continue authentication (0x18) or Re-authenticate (0x19).
+        /// Continue authentication (0x18), or Success (0x00) at the end of a
+        /// re-authentication.
         reason_code: ReasonCode,
         /// Authentication Method, Data and the rest.
         properties: AuthProperties,

@@ -668,8 +668,8 @@ impl<I: Instant> Session<I> {
     /// Sends AUTH (v5 enhanced authentication): the answer to an
     /// [`Event::AuthChallenge`] (Continue authentication) or a re-authentication
     /// (Re-authenticate) while connected. An application that finds the server's answer
-    /// fails the re-authentication ends the connection with [`Session::disconnect`] and a
-    /// reason such as 0x87 Not authorized [MQTT-4.12.1-2].
+    /// wanting ends the connection with [`Session::fail_authentication`] and a reason such as
+    /// 0x87 Not authorized [MQTT-4.12.1-2].
     pub fn auth(
         &mut self,
         _now: I,
