@@ -71,6 +71,7 @@ pub use restart::{
     broker_restart_without_persistence_resubscribes,
 };
 pub use scram::{
+    scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error,
     scram_sha_256_authenticates_and_reauthenticates, scram_sha_256_connect_failures,
     scram_sha_256_reauthentication_failures, scram_sha_256_wrong_password_is_refused,
 };
@@ -479,6 +480,8 @@ macro_rules! scenarios {
                     scram_sha_256_wrong_password_is_refused(),
                 scram_sha_256_reauthentication_failures =>
                     scram_sha_256_reauthentication_failures(),
+                scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error =>
+                    scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error(),
             );
         }
     };

@@ -5,7 +5,7 @@
 
 use mqtt_client::{AuthError, ClientError, ConnectionEvent, Options, ScramSha256};
 use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, TopicName};
-use mqtt_session::{DisconnectReason, OutboundMessage, ReconnectStop};
+use mqtt_session::{DisconnectReason, OutboundMessage, ProtocolViolation, ReconnectStop};
 use mqtt_test_support::scram_broker::{ScramBroker, Script};
 
 use crate::{
@@ -30,11 +30,15 @@ fn scram_options<R: Runtime>(broker: &ScramBroker, id: &str, password: &str) -> 
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Waits until the server has read DISCONNECT packets with these reason codes (it records
-/// them on its own thread).
+/// Waits until the first DISCONNECT packets the server read have these reason codes (it
+/// records them on its own thread; a reconnect may add more after them).
 async fn disconnects(broker: &ScramBroker, expected: &[ReasonCode]) {
     until("the DISCONNECT at the server", || {
-        (broker.seen().disconnects == expected).then_some(())
+        broker
+            .seen()
+            .disconnects
+            .starts_with(expected)
+            .then_some(())
     })
     .await;
 }
@@ -194,5 +198,36 @@ pub async fn scram_sha_256_reauthentication_failures<R: Runtime>(rt: &R) {
         Err(ClientError::Disconnected(DisconnectReason::Server(ReasonCode::NotAuthorized, _))) => {}
         other => panic!("{other:?}"),
     }
+    disconnect(&client).await;
+}
+
+/// Once connected, a server never starts an exchange (section 4.12.1; [MQTT-4.12.0-2] for
+/// its reason code): an AUTH the client did not ask for is a protocol error, DISCONNECT 0x82,
+/// reported with the rule broken; the client reconnects as after any protocol error.
+pub async fn scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error<R: Runtime>(rt: &R) {
+    let broker = broker();
+    broker.set_script(Script::ChallengeAfterConnack);
+    let client = spawn(rt, scram_options::<R>(&broker, "scram-unasked", PASSWORD));
+    wait_connected(&client).await;
+    next_event(&client, "the protocol error", |e| match e {
+        ConnectionEvent::Disconnected(reason) => {
+            assert_eq!(
+                reason,
+                &DisconnectReason::ProtocolError(
+                    ReasonCode::ProtocolError,
+                    ProtocolViolation::AuthReason(ReasonCode::ContinueAuthentication)
+                )
+            );
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    disconnects(&broker, &[ReasonCode::ProtocolError]).await;
+    broker.set_script(Script::Honest);
+    next_event(&client, "the next connection", |e| {
+        matches!(e, ConnectionEvent::Connected { .. }).then_some(())
+    })
+    .await;
     disconnect(&client).await;
 }

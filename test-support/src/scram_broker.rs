@@ -43,6 +43,9 @@ pub enum Script {
     BadNonce,
     /// Its server-first is not a SCRAM message.
     MalformedServerFirst,
+    /// Honest, then right after the CONNACK an AUTH 0x18 the client never asked for: a server
+    /// never starts an exchange once connected (section 4.12.1).
+    ChallengeAfterConnack,
 }
 
 /// What the server saw.
@@ -304,13 +307,13 @@ fn finish(state: &State, exchange: &mut Exchange, data: Option<&[u8]>) -> (Vec<P
     shared.seen.accepted += 1;
     let server_final = Bytes::from(format!("v={}", BASE64.encode(server_signature)));
     if reauth {
-        (vec![auth(ReasonCode::Success, server_final)], false)
-    } else {
-        (
-            vec![connack(ReasonCode::Success, Some(server_final))],
-            false,
-        )
+        return (vec![auth(ReasonCode::Success, server_final)], false);
     }
+    let mut answer = vec![connack(ReasonCode::Success, Some(server_final))];
+    if shared.script == Script::ChallengeAfterConnack {
+        answer.push(auth(ReasonCode::ContinueAuthentication, "r=unasked".into()));
+    }
+    (answer, false)
 }
 
 fn salted_password(password: &[u8]) -> [u8; 32] {
