@@ -79,6 +79,8 @@ pub enum Command {
         /// Where the response goes.
         answer: crate::request::Answer,
     },
+    /// Re-authenticate (v5 enhanced authentication), with where the outcome goes.
+    Reauthenticate(oneshot::Sender<Result<(), ClientError>>),
 }
 
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
@@ -302,6 +304,21 @@ impl Client {
     /// has the request.
     pub async fn reconnect(&self) -> Result<(), ClientError> {
         self.send(Command::Reconnect).await
+    }
+
+    /// Re-authenticates on the open connection (v5 enhanced authentication, section
+    /// 4.12.1): AUTH 0x19 Re-authenticate with a new exchange of the
+    /// [`Options::authenticator`](crate::Options::authenticator), the server's challenges
+    /// answered, and its final data (AUTH 0x00 Success) checked. Other traffic goes on
+    /// meanwhile. Returns `Ok` once the server accepted and its data passed the check;
+    /// [`ClientError::Auth`] when the check failed (the connection is then closed with 0x87
+    /// Not authorized), [`ClientError::Disconnected`] when the connection ended first (a
+    /// server that refuses sends DISCONNECT), and [`ClientError::Session`] when there is no
+    /// connection or an exchange is under way.
+    pub async fn reauthenticate(&self) -> Result<(), ClientError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Command::Reauthenticate(reply)).await?;
+        rx.await.map_err(|_| ClientError::Closed)?
     }
 
     /// The next connection event. Events are kept in a bounded buffer; when nobody reads them

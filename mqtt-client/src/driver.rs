@@ -15,6 +15,7 @@ use mqtt_session::{
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::auth::Auth;
 use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
@@ -337,6 +338,9 @@ pub struct Driver {
     close_by: Option<Instant>,
     /// The connection ended on a missed deadline: what is unwritten is dropped.
     abandon_writes: bool,
+    /// v5 enhanced authentication: the exchange under way, and session events held while a
+    /// CONNACK is checked (see [`crate::auth`]).
+    auth: Auth,
 }
 
 impl Driver {
@@ -349,6 +353,11 @@ impl Driver {
         wake: Arc<Wake>,
         now: Instant,
     ) -> Result<Driver, StartError> {
+        if options.authenticator.is_some()
+            && options.session.protocol_version != mqtt_proto::ProtocolVersion::V5
+        {
+            return Err(StartError::AuthenticatorNeedsV5);
+        }
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
@@ -357,6 +366,7 @@ impl Driver {
         let routing = Routing::new(options.inbound_budget, options.session.manual_acks);
         Ok(Driver {
             session,
+            auth: Auth::new(options.authenticator.clone(), events.clone()),
             options,
             commands: client.command_sender().downgrade(),
             events,
@@ -596,7 +606,7 @@ impl Driver {
             server = self.server_index(),
             "transport up, sending CONNECT"
         );
-        self.session.handle_connected(now);
+        self.auth.connecting(now, &mut self.session);
     }
 
     /// A connection attempt failed before MQTT began: try the next server after the backoff.
@@ -627,6 +637,7 @@ impl Driver {
     /// Bytes arrived.
     pub fn read(&mut self, now: Instant, buf: &mut BytesMut) {
         self.session.handle_read(now, buf);
+        self.auth.after_read(now, &mut self.session);
     }
 
     /// Time passed: the session's deadlines, and the graceful-disconnect deadline.
@@ -993,6 +1004,9 @@ impl Driver {
                     self.ask_for_responses(now, filter);
                 }
             }
+            Command::Reauthenticate(reply) => {
+                self.auth.reauthenticate(now, &mut self.session, reply);
+            }
             Command::Reconnect => {
                 if !self.disconnecting && self.disconnect.is_none() {
                     self.session.reconnect(now);
@@ -1125,7 +1139,7 @@ impl Driver {
             self.publish_held(now);
         }
         let mut any = false;
-        while let Some(event) = self.session.poll_event() {
+        while let Some(event) = self.auth.next_event(&mut self.session) {
             any = true;
             match event {
                 Event::Connected(c) => {

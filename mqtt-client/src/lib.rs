@@ -13,6 +13,8 @@
 //!   QoS 1/2 messages of other subscriptions: that is MQTT's flow control.
 //! * [`Options`]: servers from URLs (`mqtt://`, `mqtts://`, `ws://`, `wss://`, credentials in
 //!   the URL), fail-over, and the session configuration.
+//! * [`Authenticator`]: v5 enhanced authentication for each connection and on demand
+//!   ([`Client::reauthenticate`]); [`ScramSha256`] ships.
 //! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
@@ -23,6 +25,7 @@
 //! access, persistence) [MQTT-7.0.0-2].
 #![forbid(unsafe_code)]
 
+mod auth;
 mod client;
 mod completion;
 mod driver;
@@ -33,6 +36,7 @@ mod redirect;
 mod report;
 mod request;
 mod routing;
+mod scram;
 mod signal;
 pub mod store;
 mod subscribing;
@@ -40,6 +44,7 @@ mod subscribing;
 mod test_waker;
 mod tls;
 
+pub use auth::{AuthError, AuthExchange, Authenticator};
 pub use client::{
     Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
 };
@@ -51,6 +56,7 @@ pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
+pub use scram::ScramSha256;
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
 pub use tls::{TlsError, TlsOptions};

@@ -223,6 +223,10 @@ pub struct Options {
     /// holds the rest back: a slow reader costs memory up to this bound, plus one read buffer
     /// (at most the Maximum Packet Size), not more. Default 4 MiB.
     pub inbound_budget: usize,
+    /// v5 enhanced authentication (section 4.12): the method that runs each connection's
+    /// exchange and [`Client::reauthenticate`](crate::Client::reauthenticate); set with
+    /// [`Options::authenticator`].
+    pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
 }
 
 impl Options {
@@ -250,6 +254,7 @@ impl Options {
             tls: None,
             store: None,
             inbound_budget: 4 * 1024 * 1024,
+            authenticator: None,
         })
     }
 
@@ -306,6 +311,24 @@ impl Options {
     pub fn will(mut self, will: mqtt_proto::Will) -> Self {
         self.session.will = Some(will);
         self
+    }
+
+    /// Authenticates with `authenticator` (v5 enhanced authentication, section 4.12, e.g.
+    /// [`ScramSha256`](crate::ScramSha256)): its method goes in every CONNECT with a new
+    /// exchange's initial data, the server's challenges are answered, and the server's final
+    /// data is checked before the connection is used; a failed check closes the connection
+    /// with DISCONNECT 0x87 Not authorized
+    /// ([`ConnectionEvent::AuthenticationFailed`](crate::ConnectionEvent::AuthenticationFailed)).
+    /// Needs MQTT v5 (the client does not start otherwise).
+    pub fn authenticator(
+        mut self,
+        authenticator: impl crate::Authenticator + 'static,
+    ) -> Result<Self, OptionsError> {
+        self.session.authentication_method =
+            Some(MqttString::new(authenticator.method().to_string())?);
+        self.session.authentication_data = None;
+        self.authenticator = Some(std::sync::Arc::new(authenticator));
+        Ok(self)
     }
 
     /// The rustls configuration for `mqtts://` and `wss://`: the one set with

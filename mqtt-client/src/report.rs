@@ -38,6 +38,15 @@ pub enum ClientError {
     /// The command needs what this connection does not have (request/response needs MQTT 5).
     #[error("not available on this connection: {0}")]
     Unsupported(&'static str),
+    /// Enhanced authentication failed on the client's side (the server's data did not pass
+    /// the authenticator's check): the connection was closed with 0x87 Not authorized.
+    #[error("enhanced authentication failed: {0}")]
+    Auth(#[from] crate::AuthError),
+    /// The connection ended before the command was done, for this reason (a
+    /// re-authentication the server refused ends with its DISCONNECT, e.g. 0x87 Not
+    /// authorized).
+    #[error("the connection ended: {0}")]
+    Disconnected(DisconnectReason),
 }
 
 /// A message delivered to a subscription.
@@ -119,6 +128,11 @@ pub enum ConnectionEvent {
         /// What went wrong.
         error: String,
     },
+    /// Enhanced authentication failed on the client's side: the server's data did not pass
+    /// the authenticator's check (a wrong SCRAM server signature, a bad nonce, malformed
+    /// data) or could not be answered. The connection is closed with DISCONNECT 0x87 Not
+    /// authorized; `Disconnected(DisconnectReason::AuthenticationFailed)` follows.
+    AuthenticationFailed(crate::AuthError),
     /// The server redirected us (v5: a CONNACK or DISCONNECT with 0x9C Use another server or
     /// 0x9D Server moved and a Server Reference, reported just before the
     /// [`ConnectionEvent::Disconnected`] that carries it). `followed`: the next connection

@@ -209,6 +209,9 @@ pub enum StartError {
         /// The version in the options.
         configured: mqtt_proto::ProtocolVersion,
     },
+    /// An authenticator is set, and enhanced authentication needs MQTT v5.
+    #[error("an authenticator needs MQTT v5")]
+    AuthenticatorNeedsV5,
 }
 
 #[cfg(test)]

@@ -162,6 +162,12 @@ pub enum DisconnectReason {
         /// Whether the session falls back to MQTT 3.1.1.
         fallback: bool,
     },
+    /// The client ended the connection because the server's side of enhanced authentication
+    /// failed its check (v5; see
+    /// [`Session::fail_authentication`](crate::Session::fail_authentication)), with a
+    /// DISCONNECT of this reason code.
+    #[error("the server failed enhanced authentication: {0}")]
+    AuthenticationFailed(ReasonCode),
     /// No CONNACK arrived in time.
     #[error("no CONNACK within the connack timeout")]
     ConnAckTimeout,
@@ -338,10 +344,13 @@ pub enum Event {
     /// [`Session::should_connect`]: crate::Session::should_connect
     /// [`Session::reconnect`]: crate::Session::reconnect
     ReconnectStopped(ReconnectStop),
-    /// The server sent AUTH (v5 enhanced authentication); answer with
-    /// [`Session::auth`](crate::Session::auth).
+    /// The server sent AUTH (v5 enhanced authentication): a challenge to answer with
+    /// [`Session::auth`](crate::Session::auth), or the end of a re-authentication the client
+    /// started. Its data may fail the client's check: then
+    /// [`Session::fail_authentication`](crate::Session::fail_authentication).
     AuthChallenge {
-        /// Continue authentication (0x18) or Re-authenticate (0x19).
+        /// Continue authentication (0x18), or Success (0x00) at the end of a
+        /// re-authentication.
         reason_code: ReasonCode,
         /// Authentication Method, Data and the rest.
         properties: AuthProperties,

@@ -15,7 +15,10 @@
 //! 3. **Commands**, answered at once: [`Session::publish`] (returns the publish's id and
 //!    Packet Identifier), [`Session::subscribe`], [`Session::unsubscribe`], [`Session::ack`]
 //!    (manual-ack mode), [`Session::disconnect`], [`Session::reconnect`] (connect again after
-//!    [`Event::ReconnectStopped`] or `disconnect`), [`Session::auth`].
+//!    [`Event::ReconnectStopped`] or `disconnect`), [`Session::auth`] (v5 enhanced
+//!    authentication: answer an [`Event::AuthChallenge`], or re-authenticate),
+//!    [`Session::fail_authentication`] (the server's side of it failed the client's check),
+//!    [`Session::set_authentication_data`] (the next CONNECT's initial data).
 //! 4. **Outputs**, drained after *every* input and command: [`Session::poll_transmit`] (bytes
 //!    to write, encoded into the caller's buffer), [`Session::poll_timeout`] (when to call
 //!    `handle_timeout`), [`Session::poll_event`] (what happened).

@@ -105,6 +105,12 @@ pub struct Session<I> {
     /// The session ended the last connection itself (its transport may still be open): the
     /// close that follows is not a failed attempt.
     closed_by_session: bool,
+    /// The client sent AUTH 0x19 Re-authenticate on this connection and the server has not
+    /// ended the exchange yet: only then may an AUTH from the server come after CONNACK.
+    reauthenticating: bool,
+    /// The client started a re-authentication on this connection: the exchange of its
+    /// CONNECT is over.
+    reauthenticated: bool,
     timers: Timers<I>,
     decoder: Decoder,
     limits: ServerLimits,
@@ -148,6 +154,8 @@ impl<I: Instant> Session<I> {
             clean_sent: config.clean_start,
             user_closed: false,
             closed_by_session: false,
+            reauthenticating: false,
+            reauthenticated: false,
             timers: Timers::new(),
             decoder,
             limits: ServerLimits::v311(config.keep_alive),
@@ -272,6 +280,8 @@ impl<I: Instant> Session<I> {
         self.state = State::Connecting;
         self.user_closed = false;
         self.closed_by_session = false;
+        self.reauthenticating = false;
+        self.reauthenticated = false;
         self.reconnect.allow();
         self.control.clear();
         self.timers.stop(Timer::Reconnect);
@@ -677,8 +687,8 @@ impl<I: Instant> Session<I> {
     /// Sends AUTH (v5 enhanced authentication): the answer to an
     /// [`Event::AuthChallenge`] (Continue authentication) or a re-authentication
     /// (Re-authenticate) while connected. An application that finds the server's answer
-    /// fails the re-authentication ends the connection with [`Session::disconnect`] and a
-    /// reason such as 0x87 Not authorized [MQTT-4.12.1-2].
+    /// wanting ends the connection with [`Session::fail_authentication`] and a reason such as
+    /// 0x87 Not authorized [MQTT-4.12.1-2].
     pub fn auth(
         &mut self,
         _now: I,
@@ -725,7 +735,62 @@ impl<I: Instant> Session<I> {
             properties,
         };
         packet.encoded_len(ProtocolVersion::V5)?;
+        if reason_code == ReasonCode::ReAuthenticate {
+            self.reauthenticating = true;
+            self.reauthenticated = true;
+        }
         self.control.push_back(Control::Auth(Box::new(packet)));
+        Ok(())
+    }
+
+    /// Sets the Authentication Data of the CONNECT of the next connection (v5 enhanced
+    /// authentication): an authenticator's initial data, new for each connection (a SCRAM
+    /// client-first message carries a fresh nonce). Call it before
+    /// [`Session::handle_connected`]. Refused, changing nothing, when the CONNECT would not
+    /// encode with it.
+    pub fn set_authentication_data(&mut self, data: Option<Bytes>) -> Result<(), Error> {
+        let old = core::mem::replace(&mut self.config.authentication_data, data);
+        let check = self
+            .config
+            .connect(&self.client_id, self.clean_sent)
+            .encoded_len(self.config.protocol_version);
+        if let Err(e) = check {
+            self.config.authentication_data = old;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Ends the connection because the client found the server's side of enhanced
+    /// authentication wanting (v5): final data that fails the method's check, or a challenge
+    /// the method cannot answer. Sends DISCONNECT with `reason_code` (0x87 Not authorized, or
+    /// another DISCONNECT reason code) and reports
+    /// [`DisconnectReason::AuthenticationFailed`]: during a re-authentication
+    /// [MQTT-4.12.1-2], and in the exchange of the CONNECT too (section 4.12: the client may
+    /// close the connection at any point of it, with a DISCONNECT first), the check of the
+    /// CONNACK's data included. The reconnect policy takes a failed exchange of the CONNECT
+    /// as a CONNACK refusal with `reason_code` (0x87 stops reconnecting unless
+    /// [`Backoff::retry_refused`](crate::Backoff::retry_refused)), and a failed
+    /// re-authentication as any connection that ended.
+    pub fn fail_authentication(&mut self, now: I, reason_code: ReasonCode) -> Result<(), Error> {
+        if self.config.protocol_version != ProtocolVersion::V5 {
+            return Err(Error::NotAvailable("enhanced authentication needs MQTT v5"));
+        }
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return Err(Error::NotAvailable("no connection to end"));
+        }
+        let packet = Disconnect::new(reason_code);
+        packet.encoded_len(ProtocolVersion::V5)?;
+        if !self.reauthenticated {
+            // The exchange of the CONNECT failed, its CONNACK's data included: the server
+            // never proved itself, so the connection counts as refused, not as one that was
+            // up.
+            self.connected_at = None;
+        }
+        self.end_connection(now, DisconnectReason::AuthenticationFailed(reason_code));
+        self.control
+            .push_back(Control::Disconnect(Box::new(packet)));
+        self.state = State::Closing;
         Ok(())
     }
 
@@ -1473,9 +1538,12 @@ impl<I: Instant> Session<I> {
         // [MQTT-4.12.0-5]).
         // Re-authenticate (0x19) is the client's to send; Success ends an exchange only after
         // CONNACK ([MQTT-4.12.0-2]: before it the server sends 0x18).
+        // Once connected, the server never starts an exchange: it answers the client's
+        // Re-authenticate (section 4.12.1), with 0x18 or, at the end, 0x00.
+        let connected = self.state == State::Connected;
         let reason_ok = match auth.reason_code {
-            ReasonCode::ContinueAuthentication => true,
-            ReasonCode::Success => self.state == State::Connected,
+            ReasonCode::ContinueAuthentication => !connected || self.reauthenticating,
+            ReasonCode::Success => connected && self.reauthenticating,
             _ => false,
         };
         let violation = match &self.config.authentication_method {
@@ -1493,6 +1561,9 @@ impl<I: Instant> Session<I> {
         };
         if let Some(violation) = violation {
             return self.protocol_error(now, ReasonCode::ProtocolError, violation);
+        }
+        if auth.reason_code == ReasonCode::Success {
+            self.reauthenticating = false;
         }
         self.events.push_back(Event::AuthChallenge {
             reason_code: auth.reason_code,
@@ -1530,13 +1601,15 @@ impl<I: Instant> Session<I> {
     fn end_connection(&mut self, now: I, reason: DisconnectReason) {
         let ended = match (self.connected_at, &reason) {
             (Some(at), _) => Ended::Accepted(now.saturating_duration_since(at)),
-            (None, DisconnectReason::Refused(code, _)) => Ended::Refused(*code),
+            (None, DisconnectReason::Refused(code, _))
+            | (None, DisconnectReason::AuthenticationFailed(code)) => Ended::Refused(*code),
             (None, DisconnectReason::V5NotSupported { fallback: false }) => {
                 Ended::Refused(ReasonCode::UnsupportedProtocolVersion)
             }
             (None, _) => Ended::Failed,
         };
         self.closed_by_session = true;
+        self.reauthenticating = false;
         self.timers.stop_connection_timers();
         self.control.clear();
         self.give_back_burst_memory();

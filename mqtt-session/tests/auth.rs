@@ -526,3 +526,128 @@ fn a_failed_re_authentication_ends_the_connection() {
         "the publish stays in the session"
     );
 }
+
+// Section 4.12.1: once connected, the server's AUTH only answers the client's Re-authenticate;
+// 0x18 or 0x00 without one is a protocol error (DISCONNECT 0x82), and so is a second 0x00.
+#[test]
+fn a_server_auth_after_connack_without_a_re_authentication_is_a_protocol_error() {
+    for code in [ReasonCode::ContinueAuthentication, ReasonCode::Success] {
+        let mut pair = authenticated_pair();
+        assert_eq!(
+            pair.send(auth(code, b"?")),
+            vec![Packet::Disconnect(Disconnect::new(
+                ReasonCode::ProtocolError
+            ))],
+            "{code:?}"
+        );
+        assert_eq!(
+            pair.events(),
+            protocol_error(ProtocolViolation::AuthReason(code))
+        );
+    }
+    let mut pair = authenticated_pair();
+    re_authenticate(&mut pair);
+    assert_eq!(pair.send(auth(ReasonCode::Success, b"done")), vec![]);
+    assert_eq!(pair.events(), vec![challenge(ReasonCode::Success, b"done")]);
+    assert_eq!(
+        pair.send(auth(ReasonCode::Success, b"again")),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+}
+
+// [MQTT-4.12.1-2] and section 4.12: the client that finds the server's side of the exchange
+// wanting sends DISCONNECT with its reason and closes, before CONNACK (taken as a refusal
+// with that code: 0x87 stops reconnecting) and during a re-authentication (reconnects).
+#[test]
+fn the_client_ends_a_failed_authentication_with_its_reason() {
+    let mut pair = Pair::new(config(true));
+    pair.open();
+    pair.send(auth(ReasonCode::ContinueAuthentication, b"server-first"));
+    pair.events();
+    let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
+    r.unwrap();
+    let not_authorized = vec![Packet::Disconnect(Disconnect::new(
+        ReasonCode::NotAuthorized,
+    ))];
+    assert_eq!(sent, not_authorized);
+    assert_eq!(
+        pair.events(),
+        vec![
+            Event::Disconnected(DisconnectReason::AuthenticationFailed(
+                ReasonCode::NotAuthorized
+            )),
+            Event::ReconnectStopped(mqtt_session::ReconnectStop::Refused(
+                ReasonCode::NotAuthorized
+            )),
+        ]
+    );
+    assert!(!pair.open);
+
+    // The CONNACK's final data fails the check: the same.
+    let mut pair = authenticated_pair();
+    let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
+    r.unwrap();
+    assert_eq!(sent, not_authorized);
+    assert_eq!(
+        pair.events()[1],
+        Event::ReconnectStopped(mqtt_session::ReconnectStop::Refused(
+            ReasonCode::NotAuthorized
+        ))
+    );
+
+    let mut pair = re_authenticating_with_a_publish_in_flight();
+    let (r, sent) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
+    r.unwrap();
+    assert_eq!(sent, not_authorized);
+    let events = pair.events();
+    assert!(
+        matches!(
+            &events[..],
+            [
+                Event::Disconnected(DisconnectReason::AuthenticationFailed(
+                    ReasonCode::NotAuthorized
+                )),
+                Event::ReconnectScheduled { .. },
+            ]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(pair.session.inflight(), 1, "the publish stays");
+    let (r, _) = pair.command(|s, now| s.fail_authentication(now, ReasonCode::NotAuthorized));
+    assert!(matches!(r, Err(SessionError::NotAvailable(_))), "{r:?}");
+}
+
+// 3.1.2.11.10: each connection's CONNECT carries the Authentication Data set for it.
+#[test]
+fn each_connect_carries_the_authentication_data_set_for_it() {
+    let mut pair = Pair::new(config(true));
+    pair.session
+        .set_authentication_data(Some(Bytes::from_static(b"first nonce")))
+        .unwrap();
+    let connect = pair.open();
+    assert_eq!(
+        connect.properties.authentication_data.as_deref(),
+        Some(&b"first nonce"[..])
+    );
+    pair.drop_connection();
+    pair.session
+        .set_authentication_data(Some(Bytes::from_static(b"second nonce")))
+        .unwrap();
+    let connect = pair.open();
+    assert_eq!(
+        connect.properties.authentication_data.as_deref(),
+        Some(&b"second nonce"[..])
+    );
+    let too_long = Bytes::from(vec![0u8; 70_000]);
+    assert!(pair
+        .session
+        .set_authentication_data(Some(too_long))
+        .is_err());
+    assert_eq!(
+        pair.session.config().authentication_data.as_deref(),
+        Some(&b"second nonce"[..]),
+        "unchanged"
+    );
+}

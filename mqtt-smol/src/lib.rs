@@ -28,9 +28,10 @@ mod websocket;
 pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection, SpawnError};
 pub use mqtt_client::{
-    Client, ClientError, ConnectionEvent, Delivery, FileStore, Message, Options, OptionsError,
-    PublishCompletion, PublishDone, PublishHandle, Scheme, Server, StartError, Store, Subscription,
-    TlsError, TlsOptions, UnsubscribeResult,
+    AuthError, AuthExchange, Authenticator, Client, ClientError, ConnectionEvent, Delivery,
+    FileStore, Message, Options, OptionsError, PublishCompletion, PublishDone, PublishHandle,
+    Scheme, ScramSha256, Server, StartError, Store, Subscription, TlsError, TlsOptions,
+    UnsubscribeResult,
 };
 pub use mqtt_proto::{
     ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,

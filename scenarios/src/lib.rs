@@ -37,6 +37,7 @@ mod policy;
 mod reliability;
 mod request;
 mod restart;
+mod scram;
 mod store;
 mod subscribing;
 mod tls;
@@ -74,6 +75,11 @@ pub use restart::{
     broker_killed_with_persistence_loses_nothing_acknowledged,
     broker_restart_with_persistence_loses_nothing_acknowledged,
     broker_restart_without_persistence_resubscribes,
+};
+pub use scram::{
+    scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error,
+    scram_sha_256_authenticates_and_reauthenticates, scram_sha_256_connect_failures,
+    scram_sha_256_reauthentication_failures, scram_sha_256_wrong_password_is_refused,
 };
 pub use store::{
     a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection, gated_store,
@@ -509,6 +515,15 @@ macro_rules! scenarios {
                 websocket_publish_and_subscribe => websocket_publish_and_subscribe(),
                 secure_websocket_publish_and_subscribe =>
                     secure_websocket_publish_and_subscribe(),
+                scram_sha_256_authenticates_and_reauthenticates =>
+                    scram_sha_256_authenticates_and_reauthenticates(),
+                scram_sha_256_connect_failures => scram_sha_256_connect_failures(),
+                scram_sha_256_wrong_password_is_refused =>
+                    scram_sha_256_wrong_password_is_refused(),
+                scram_sha_256_reauthentication_failures =>
+                    scram_sha_256_reauthentication_failures(),
+                scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error =>
+                    scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error(),
             );
         }
     };

@@ -1,8 +1,10 @@
 //! Test support shared by the workspace's tests: [`mosquitto`] starts real brokers, [`tls`]
 //! one with TLS listeners and certificates made for it, [`dynsec`] one with its
 //! dynamic-security plugin, [`embedded`] a broker in the test process for what mosquitto here
-//! cannot do, [`relay`] TLS in front of a plain listener (`wss://` to the embedded broker), [`temp`]
-//! directories removed after the test; [`aedes`] a broker that speaks MQTT 3.1.1 only;
+//! cannot do, [`scram_broker`] a scripted MQTT v5 server with SCRAM-SHA-256 enhanced
+//! authentication (which mosquitto here lacks), [`relay`] TLS in front of a plain listener
+//! (`wss://` to the embedded broker), [`temp`] directories removed after the test; [`aedes`] a
+//! broker that speaks MQTT 3.1.1 only;
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
 #![deny(unsafe_code)]
@@ -18,6 +20,7 @@ pub mod gated_alloc;
 pub mod mosquitto;
 pub mod program;
 pub mod relay;
+pub mod scram_broker;
 pub mod temp;
 pub mod tls;
 
