@@ -253,7 +253,7 @@ pub async fn will_on_a_cut_connection<R: Runtime>(rt: &R, version: ProtocolVersi
     );
     wait_connected(&client).await;
     // Cut: the task (and its socket) goes away without DISCONNECT.
-    cut.abort();
+    cut.kill().await;
     let m = next_message(&mut sub, "the will").await;
     assert_eq!(m.topic().as_str(), format!("will/{version}"));
     assert_eq!(m.payload(), &Bytes::from_static(b"gone"));

@@ -250,17 +250,40 @@ pub fn options(url: &str, id: &str, version: ProtocolVersion) -> Options {
     o
 }
 
-/// Starts a client whose connection task can be killed as a crash would: dropped at its next
-/// poll, with no DISCONNECT and nothing more written to its store, by the returned handle.
-pub fn crashable<R: Runtime>(rt: &R, options: Options) -> (Client, futures::future::AbortHandle) {
+/// Starts a client whose connection task can be killed as a crash would (see [`Crash`]).
+pub fn crashable<R: Runtime>(rt: &R, options: Options) -> (Client, Crash) {
     let (client, task) = rt
         .connection(options)
         .unwrap_or_else(|e| panic!("{}: starting a client: {e}", R::NAME));
-    let (task, crash) = futures::future::abortable(task);
+    let (task, abort) = futures::future::abortable(task);
+    let (ended, stopped) = async_channel::bounded::<()>(1);
     rt.spawn_task(Box::pin(async move {
         let _ = task.await;
+        drop(ended);
     }));
-    (client, crash)
+    (client, Crash { abort, stopped })
+}
+
+/// Kills a connection task as a crash would: no DISCONNECT, nothing more written to its
+/// store, nothing more done for its handles.
+#[derive(Debug)]
+pub struct Crash {
+    abort: futures::future::AbortHandle,
+    /// Ends when the task has stopped.
+    stopped: async_channel::Receiver<()>,
+}
+
+impl Crash {
+    /// Kills the task and waits until it has stopped. A task that is running on another
+    /// thread when it is told finishes that turn first: the handles the scenario drops after
+    /// this (their unsubscribes, ...) must find it gone, as they would after a real crash.
+    pub async fn kill(self) {
+        self.abort.abort();
+        within("the connection task to stop", async {
+            let _ = self.stopped.recv().await;
+        })
+        .await;
+    }
 }
 
 /// Starts a client with the runtime's driver.

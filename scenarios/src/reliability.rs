@@ -145,7 +145,7 @@ pub async fn unread_messages_survive_a_crash<R: Runtime>(rt: &R, version: Protoc
     publish(&publisher, "unread/b", "b", QoS::AtLeastOnce).await;
     // The broker sends in order: once "b" is read, the five are in the other buffer.
     assert_eq!(text(&next_message(&mut read, "'b'").await), "b");
-    crash.abort();
+    crash.kill().await;
     drop((client, unread, read));
 
     let back = spawn(rt, durable(options(&url, &id, version)).store(store));

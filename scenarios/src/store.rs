@@ -73,7 +73,7 @@ pub async fn a_crashed_client_finishes_from_its_store<R: Runtime>(
     })
     .await;
     // The process dies: no DISCONNECT, and nothing more reaches the store.
-    crash.abort();
+    crash.kill().await;
     drop(client);
     broker.resume();
 
