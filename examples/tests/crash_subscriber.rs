@@ -5,6 +5,10 @@
 //! among the last messages the application took before a kill (taken, its acknowledgement not
 //! yet on disk: the one window no client can close without the application's help); the test
 //! measures how far back that reaches. `CRASH_MESSAGES` and `CRASH_SEED` change the run.
+//!
+//! The same through rumqttd (embedded in this test process, so it outlives the kills) on
+//! three of the configurations: a broker that, resuming the session, sends the messages of
+//! the subscription before its SUBACK, and holds the SUBACK behind its in-flight window.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
@@ -43,20 +47,49 @@ fn run(args: &[String], mut stop: impl FnMut(&[u64]) -> bool, ready: impl FnOnce
     got
 }
 
+/// The broker the messages go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broker {
+    Mosquitto,
+    /// rumqttd, embedded in this test process (it outlives the subscriber's kills).
+    Rumqttd,
+}
+
 fn crash_loop(runtime: &str, version: &str, qos: u8) {
+    crash_loop_through(Broker::Mosquitto, runtime, version, qos);
+}
+
+fn crash_loop_through(broker: Broker, runtime: &str, version: &str, qos: u8) {
     let total = env_or("CRASH_MESSAGES", 10_000) as usize;
     let mut seed = env_or("CRASH_SEED", 7) ^ (u64::from(qos) << 4) ^ (runtime.len() as u64);
-    // mosquitto keeps at most 1,000 messages queued per client by default, and drops the rest.
-    let broker = Mosquitto::start(BrokerOptions {
-        extra_config: vec!["max_queued_messages 1000000".into()],
-        ..BrokerOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
-    let id = format!("crash-sub-{runtime}-{version}-q{qos}");
+    let (_mosquitto, port) = match broker {
+        Broker::Mosquitto => {
+            // mosquitto keeps at most 1,000 messages queued per client by default, and drops
+            // the rest.
+            let mosquitto = Mosquitto::start(BrokerOptions {
+                extra_config: vec!["max_queued_messages 1000000".into()],
+                ..BrokerOptions::default()
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+            let port = mosquitto.port();
+            (Some(mosquitto), port)
+        }
+        Broker::Rumqttd => {
+            let kind = if version == "v5" { "v5" } else { "v4" };
+            let addr = mqtt_test_support::embedded::rumqttd(kind).unwrap_or_else(|e| panic!("{e}"));
+            (None, addr.port())
+        }
+    };
+    let id = format!("crash-sub-{broker:?}-{runtime}-{version}-q{qos}");
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
     let store = dir.path().join("session");
-    let args = program_args(runtime, broker.port(), &id, &store, version, qos);
-    let port = broker.port().to_string();
+    let args = program_args(runtime, port, &id, &store, version, qos);
+    let protocol = if version == "v5" {
+        "mqttv5"
+    } else {
+        "mqttv311"
+    };
+    let port = port.to_string();
     let publisher = std::cell::RefCell::new(None);
     let start_publisher = || {
         let mut child = Command::new("mosquitto_pub")
@@ -70,7 +103,7 @@ fn crash_loop(runtime: &str, version: &str, qos: u8) {
                 "-q",
                 &qos.to_string(),
             ])
-            .args(["-l", "-i", &format!("{id}-pub")])
+            .args(["-l", "-i", &format!("{id}-pub"), "-V", protocol])
             .stdin(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| {
@@ -140,7 +173,7 @@ fn crash_loop(runtime: &str, version: &str, qos: u8) {
         .filter(|n| depth.get(n).is_none_or(|&d| d >= IN_HAND))
         .collect();
     println!(
-        "{runtime} {version} QoS {qos}: {total} messages, taken per run before each kill {kills:?}: 0 lost, {} taken twice, the deepest {deepest:?} messages before a kill",
+        "{broker:?} {runtime} {version} QoS {qos}: {total} messages, taken per run before each kill {kills:?}: 0 lost, {} taken twice, the deepest {deepest:?} messages before a kill",
         twice.len(),
     );
     if qos == 2 {
@@ -177,4 +210,19 @@ fn async_std_v5_qos2() {
 #[test]
 fn async_std_v311_qos1() {
     crash_loop("async-std", "v311", 1);
+}
+
+#[test]
+fn rumqttd_tokio_v5_qos2() {
+    crash_loop_through(Broker::Rumqttd, "tokio", "v5", 2);
+}
+
+#[test]
+fn rumqttd_smol_v5_qos1() {
+    crash_loop_through(Broker::Rumqttd, "smol", "v5", 1);
+}
+
+#[test]
+fn rumqttd_async_std_v311_qos2() {
+    crash_loop_through(Broker::Rumqttd, "async-std", "v311", 2);
 }

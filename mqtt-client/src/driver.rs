@@ -936,6 +936,10 @@ impl Driver {
             } => {
                 let filter_names: Vec<TopicFilter> =
                     filters.iter().map(|f| f.filter.clone()).collect();
+                let held = filters
+                    .iter()
+                    .all(|f| self.session.subscriptions().any(|(_, s)| s == f))
+                    .then(|| filters.iter().map(|f| Ok(f.options.qos)).collect());
                 let Some(commands) = self.commands.upgrade() else {
                     let _ = reply.send(Err(ClientError::Closed));
                     return;
@@ -959,7 +963,8 @@ impl Driver {
                         let stream = subscription.stream_id();
                         self.routing
                             .add_stream(stream, keys, filter_names, sink, taken);
-                        self.requests.subscribing(request, reply, subscription);
+                        self.requests
+                            .subscribing(request, reply, subscription, held);
                         // Messages that arrived for no stream and match this one are its.
                         self.routing.reroute(&self.session);
                         self.settle(now);

@@ -181,18 +181,41 @@ enum UnsubscribeReply {
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
     subscribes: SeqMap<RequestId, (Reply<Subscription>, Subscription)>,
+    /// SUBSCRIBEs answered before their SUBACK (see [`Requests::subscribing`]), with the
+    /// stream they made.
+    answered_early: SeqMap<RequestId, u64>,
     unsubscribes: SeqMap<RequestId, UnsubscribeReply>,
 }
 
 impl Requests {
     /// A SUBSCRIBE the session took: `subscription` goes to `reply` when it is answered.
+    ///
+    /// When the session already holds every filter, with the same options (`held`: granted
+    /// in this connection, or in the session a resumed connection or the store brought back),
+    /// it goes at once, with the QoS each filter asked for; the SUBSCRIBE still goes out.
+    /// Waiting for its SUBACK could wait for good: a server resuming a session may send the
+    /// messages of those filters first and hold the SUBACK behind its in-flight window
+    /// (rumqttd does), while the messages wait for a reader that the SUBACK would create.
     pub(crate) fn subscribing(
         &mut self,
         request: RequestId,
         reply: Reply<Subscription>,
-        subscription: Subscription,
+        mut subscription: Subscription,
+        held: Option<Vec<SubscribeResult>>,
     ) {
-        self.subscribes.insert(request, (reply, subscription));
+        match held {
+            Some(results) => {
+                self.answered_early
+                    .insert(request, subscription.stream_id());
+                subscription.answered(results);
+                if let Err(Ok(subscription)) = reply.send(Ok(subscription)) {
+                    drop(subscription);
+                }
+            }
+            None => {
+                self.subscribes.insert(request, (reply, subscription));
+            }
+        }
     }
 
     /// A SUBACK: the granted filters make the subscription; the refused ones leave its
@@ -206,6 +229,22 @@ impl Requests {
         keys: &[SubscriptionKey],
         results: Vec<SubscribeResult>,
     ) {
+        if let Some(stream) = self.answered_early.remove(&request) {
+            // The server took the filters away since it granted them (it refuses them now):
+            // their messages no longer come; nothing else can be done for a subscription the
+            // application already has.
+            let refused: Vec<SubscriptionKey> = keys
+                .iter()
+                .zip(&results)
+                .filter(|(_, r)| r.is_err())
+                .map(|(k, _)| *k)
+                .collect();
+            if !refused.is_empty() {
+                tracing::warn!(?results, "a subscription held before is refused now");
+                routing.refuse_keys(stream, &refused);
+            }
+            return;
+        }
         let Some((reply, mut subscription)) = self.subscribes.remove(&request) else {
             return;
         };
