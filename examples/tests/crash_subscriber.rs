@@ -59,10 +59,11 @@ enum Broker {
 }
 
 fn crash_loop(runtime: &str, version: &str, qos: u8) {
-    crash_loop_through(Broker::Mosquitto, runtime, version, qos);
+    crash_loop_through(Broker::Mosquitto, runtime, version, qos, IN_HAND);
 }
 
-fn crash_loop_through(broker: Broker, runtime: &str, version: &str, qos: u8) {
+/// `in_hand`: the subscriber's `takes_ahead_of_store`, and how deep a QoS 2 repeat may be.
+fn crash_loop_through(broker: Broker, runtime: &str, version: &str, qos: u8, in_hand: usize) {
     let total = env_or("CRASH_MESSAGES", 10_000) as usize;
     let mut seed = env_or("CRASH_SEED", 7) ^ (u64::from(qos) << 4) ^ (runtime.len() as u64);
     let (_mosquitto, port) = match broker {
@@ -83,10 +84,11 @@ fn crash_loop_through(broker: Broker, runtime: &str, version: &str, qos: u8) {
             (None, addr.port())
         }
     };
-    let id = format!("crash-sub-{broker:?}-{runtime}-{version}-q{qos}");
+    let id = format!("crash-sub-{broker:?}-{runtime}-{version}-q{qos}-{in_hand}");
     let dir = TempDir::new(&id).unwrap_or_else(|e| panic!("{e}"));
     let store = dir.path().join("session");
-    let args = program_args(runtime, port, &id, &store, version, qos);
+    let mut args = program_args(runtime, port, &id, &store, version, qos);
+    args.push(in_hand.to_string());
     let protocol = if version == "v5" {
         "mqttv5"
     } else {
@@ -173,10 +175,10 @@ fn crash_loop_through(broker: Broker, runtime: &str, version: &str, qos: u8) {
     let outside: Vec<u64> = twice
         .iter()
         .copied()
-        .filter(|n| depth.get(n).is_none_or(|&d| d >= IN_HAND))
+        .filter(|n| depth.get(n).is_none_or(|&d| d >= in_hand))
         .collect();
     println!(
-        "{broker:?} {runtime} {version} QoS {qos}: {total} messages, taken per run before each kill {kills:?}: 0 lost, {} taken twice, the deepest {deepest:?} messages before a kill",
+        "{broker:?} {runtime} {version} QoS {qos}, {in_hand} ahead: {total} messages, taken per run before each kill {kills:?}: 0 lost, {} taken twice, the deepest {deepest:?} messages before a kill",
         twice.len(),
     );
     // rumqttd, resuming a session, sends PUBREL and then PUBLISH again for the same packet
@@ -221,15 +223,27 @@ fn async_std_v311_qos1() {
 
 #[test]
 fn rumqttd_tokio_v5_qos2() {
-    crash_loop_through(Broker::Rumqttd, "tokio", "v5", 2);
+    crash_loop_through(Broker::Rumqttd, "tokio", "v5", 2, IN_HAND);
 }
 
 #[test]
 fn rumqttd_smol_v5_qos1() {
-    crash_loop_through(Broker::Rumqttd, "smol", "v5", 1);
+    crash_loop_through(Broker::Rumqttd, "smol", "v5", 1, IN_HAND);
 }
 
 #[test]
 fn rumqttd_async_std_v311_qos2() {
-    crash_loop_through(Broker::Rumqttd, "async-std", "v311", 2);
+    crash_loop_through(Broker::Rumqttd, "async-std", "v311", 2, IN_HAND);
+}
+
+/// With `takes_ahead_of_store` 1, what a kill can deliver twice at QoS 2 is only the message
+/// the application had in hand: the one taken last.
+#[test]
+fn tokio_v5_qos2_one_in_hand() {
+    crash_loop_through(Broker::Mosquitto, "tokio", "v5", 2, 1);
+}
+
+#[test]
+fn smol_v311_qos2_one_in_hand() {
+    crash_loop_through(Broker::Mosquitto, "smol", "v311", 2, 1);
 }

@@ -29,12 +29,6 @@ use crate::subscribing::{Requests, UnsubscribeResult};
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
 
-/// With a session store and automatic acknowledgements, the most messages a subscription's
-/// reader takes before the acknowledgements of those it took are on disk. A process that dies
-/// can be handed again what it took in that window (a QoS 2 message too), so it bounds what a
-/// crash delivers twice; the reader waits for the store's write when it is reached.
-const TAKEN_AHEAD_OF_STORE: u64 = 64;
-
 /// The most commands a loop takes in one wake-up (see [`Driver::commands`]): enough to fill
 /// a write, few enough that reads and timers are never kept waiting long.
 pub const COMMAND_BATCH: usize = 64;
@@ -949,7 +943,7 @@ impl Driver {
                         // With a store, automatic acknowledgements are saved before they go
                         // out: a reader runs at most this many takes ahead of the disk.
                         let ahead = if self.store.is_some() && !self.options.session.manual_acks {
-                            TAKEN_AHEAD_OF_STORE
+                            u64::from(self.options.takes_ahead_of_store.max(1))
                         } else {
                             0
                         };

@@ -4,7 +4,7 @@
 //! again and goes on: what it had not taken when it died comes again.
 //!
 //! ```text
-//! crash-subscriber <tokio|smol|async-std> <url> <client id> <store file> <v311|v5> <1|2>
+//! crash-subscriber <tokio|smol|async-std> <url> <client id> <store file> <v311|v5> <1|2> [takes ahead of the store]
 //! ```
 
 use mqtt_tokio::{Client, FileStore, Options, ProtocolVersion, QoS};
@@ -29,8 +29,10 @@ async fn receive(client: Client, qos: QoS) -> Result<(), String> {
 fn main() -> ExitCode {
     let run = || -> Result<(), String> {
         let a: Vec<String> = std::env::args().skip(1).collect();
-        let [runtime, url, id, store, version, qos] = a.as_slice() else {
-            return Err("usage: crash-subscriber <tokio|smol|async-std> <url> <client id> <store file> <v311|v5> <1|2>".into());
+        let (runtime, url, id, store, version, qos, ahead) = match a.as_slice() {
+            [r, u, i, s, v, q] => (r, u, i, s, v, q, None),
+            [r, u, i, s, v, q, n] => (r, u, i, s, v, q, Some(n)),
+            _ => return Err("usage: crash-subscriber <tokio|smol|async-std> <url> <client id> <store file> <v311|v5> <1|2> [takes ahead of the store]".into()),
         };
         let version = match version.as_str() {
             "v311" => ProtocolVersion::V311,
@@ -42,12 +44,15 @@ fn main() -> ExitCode {
             "2" => QoS::ExactlyOnce,
             other => return Err(format!("QoS {other}: 1 or 2")),
         };
-        let options = Options::new(url, id)
+        let mut options = Options::new(url, id)
             .map_err(|e| e.to_string())?
             .protocol_version(version)
             .clean_start(false)
             .session_expiry(3600)
             .store(FileStore::new(store));
+        if let Some(n) = ahead {
+            options.takes_ahead_of_store = n.parse().map_err(|e| format!("{n}: {e}"))?;
+        }
         match runtime.as_str() {
             "tokio" => {
                 let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
