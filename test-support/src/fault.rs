@@ -39,6 +39,19 @@ struct Shared {
     made: AtomicU64,
     /// A schedule is running.
     scheduled: AtomicBool,
+    /// What passed, per connection and direction, once [`FaultRelay::record`] was called.
+    record: std::sync::Mutex<Option<Vec<Passed>>>,
+}
+
+/// Bytes that passed the relay on one connection, one way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Passed {
+    /// The connection's number (from 1, in the order they were accepted).
+    pub connection: u64,
+    /// What the client sent that reached the server.
+    pub from_client: Vec<u8>,
+    /// What the server sent that reached the client.
+    pub from_server: Vec<u8>,
 }
 
 /// A fault-injecting TCP relay on a free loopback port (see the module docs). It stops when
@@ -59,6 +72,7 @@ impl FaultRelay {
             accepted: AtomicU64::new(0),
             made: AtomicU64::new(0),
             scheduled: AtomicBool::new(false),
+            record: std::sync::Mutex::new(None),
         });
         let serving = shared.clone();
         let server = Background::start("fault relay", move |listener| {
@@ -84,6 +98,22 @@ impl FaultRelay {
     /// Faults made so far (by the calls below or by the schedule).
     pub fn faults(&self) -> u64 {
         self.shared.made.load(Ordering::SeqCst)
+    }
+
+    /// Records what passes from now on, per connection and direction (what was written to
+    /// the other side: what a cut dropped is not in it).
+    pub fn record(&self) {
+        let mut record = self.shared.record.lock().unwrap_or_else(|e| e.into_inner());
+        record.get_or_insert_with(Vec::new);
+    }
+
+    /// What passed since [`FaultRelay::record`], per connection in the order they were
+    /// accepted (empty if it was not called).
+    pub fn recorded(&self) -> Vec<Passed> {
+        let record = self.shared.record.lock().unwrap_or_else(|e| e.into_inner());
+        let mut passed = record.clone().unwrap_or_default();
+        passed.sort_by_key(|p| p.connection);
+        passed
     }
 
     /// Closes every connection open now, both sides.
@@ -150,6 +180,31 @@ impl FaultRelay {
 }
 
 impl Shared {
+    /// Notes that `bytes` passed on `connection`, if recording.
+    fn passed(&self, connection: u64, from_client: bool, bytes: &[u8]) {
+        let mut record = self.record.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(record) = record.as_mut() else {
+            return;
+        };
+        let at = match record.iter().position(|p| p.connection == connection) {
+            Some(at) => at,
+            None => {
+                record.push(Passed {
+                    connection,
+                    ..Passed::default()
+                });
+                record.len() - 1
+            }
+        };
+        let side = &mut record[at];
+        let into = if from_client {
+            &mut side.from_client
+        } else {
+            &mut side.from_server
+        };
+        into.extend_from_slice(bytes);
+    }
+
     fn fault(&self, apply: impl FnOnce(&mut Faults, u64)) {
         let last = self.accepted.load(Ordering::SeqCst);
         self.faults.send_modify(|f| apply(f, last));
@@ -200,6 +255,7 @@ async fn serve(listener: TcpListener, target: SocketAddr, shared: Arc<Shared>) {
         };
         let id = shared.accepted.fetch_add(1, Ordering::SeqCst) + 1;
         let faults = shared.faults.subscribe();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let Ok(Ok(server)) =
                 tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(target)).await
@@ -211,8 +267,8 @@ async fn serve(listener: TcpListener, target: SocketAddr, shared: Arc<Shared>) {
             let (cr, cw) = client.into_split();
             let (sr, sw) = server.into_split();
             tokio::join!(
-                pump(id, cr, sw, faults.clone(), true),
-                pump(id, sr, cw, faults, false)
+                pump(id, cr, sw, faults.clone(), true, &shared),
+                pump(id, sr, cw, faults, false, &shared)
             );
         });
     }
@@ -225,6 +281,7 @@ async fn pump(
     mut to: OwnedWriteHalf,
     mut faults: watch::Receiver<Faults>,
     from_client: bool,
+    shared: &Shared,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -260,6 +317,7 @@ async fn pump(
                     if written.is_err() {
                         return;
                     }
+                    shared.passed(id, from_client, &buf[..n]);
                     break;
                 }
                 changed = faults.changed() => {
