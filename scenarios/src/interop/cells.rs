@@ -405,12 +405,35 @@ async fn subscription_ids<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String
     drop(narrow);
     let mut renewed = sub(&s, "sid/+/x", QoS::AtLeastOnce).await?;
     publish(&p, "sid/3/x", "again", QoS::AtLeastOnce).await?;
-    let got = next(&mut renewed, "message on the renewed filter").await;
+    match next(&mut renewed, "message on the renewed filter").await {
+        Ok(m) if text(&m) == "again" => {}
+        Ok(m) => {
+            leave(&[&s.client, &p.client]).await;
+            return Ok(format!("renewed filter got {:?}", text(&m)));
+        }
+        Err(_) => {
+            leave(&[&s.client, &p.client]).await;
+            return Ok("a renewed subscription gets nothing".into());
+        }
+    }
+    // Subscribed again without unsubscribing: the broker replaces the subscription and its
+    // identifier [MQTT-3.8.4-3], so the newest stream gets the next message.
+    let mut replaced = sub(&s, "sid/+/x", QoS::AtLeastOnce).await?;
+    publish(&p, "sid/4/x", "replaced", QoS::AtLeastOnce).await?;
+    let old = std::pin::pin!(renewed.next_message());
+    let new = std::pin::pin!(replaced.next_message());
+    let newest = first_within(super::WAIT, async {
+        matches!(
+            futures::future::select(old, new).await,
+            futures::future::Either::Right(_)
+        )
+    })
+    .await;
     leave(&[&s.client, &p.client]).await;
-    Ok(match got {
-        Ok(m) if text(&m) == "again" => OK.into(),
-        Ok(m) => format!("renewed filter got {:?}", text(&m)),
-        Err(_) => "a renewed subscription gets nothing".into(),
+    Ok(match newest {
+        Some(true) => OK.into(),
+        Some(false) => "keeps the old identifier on a re-subscribe (broker)".into(),
+        None => "a replaced subscription gets nothing".into(),
     })
 }
 
