@@ -24,7 +24,8 @@ pub enum Cell {
     Qos1,
     /// The same at QoS 2 (PUBREC, PUBREL, PUBCOMP both ways).
     Qos2,
-    /// Delivery at the lower of the publish's and the subscription's QoS [MQTT-3.8.4-8].
+    /// Delivery at the lower of the publish's and the subscription's QoS (3.1.1
+    /// [MQTT-3.8.4-6], 5 [MQTT-3.8.4-8]).
     Downgrade,
     /// A retained message reaches a later subscriber, flagged retained.
     Retained,
