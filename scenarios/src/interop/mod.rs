@@ -1,6 +1,6 @@
 //! The interop matrix: one common set of cells run against brokers of other ecosystems on
 //! each protocol version they speak. A cell records what the broker did ("ok", or what it did
-//! instead), and the test asserts the row recorded in [`expected`], so a change in our client
+//! instead), and the test asserts the row recorded in `expected.rs`, so a change in our client
 //! or in a broker shows as a failing test whose message is the new row. `docs/interop.md`
 //! holds the table, as measured.
 //!
@@ -182,7 +182,7 @@ async fn leave(clients: &[&Client]) {
 }
 
 /// Runs every cell for `version` against `broker`, prints the row, and asserts the row
-/// recorded in [`expected`].
+/// recorded in `expected.rs`.
 pub async fn interop_matrix<R: Runtime>(rt: &R, broker: Broker, version: ProtocolVersion) {
     let running = broker.start(version).unwrap_or_else(|e| panic!("{e}"));
     let mut row = Vec::new();
