@@ -11,8 +11,11 @@ cd "$(dirname "$0")/.."
 dir="${MQTT_INTEROP_DIR:-$PWD/target/interop}"
 mkdir -p "$dir"
 AMQTT_VERSION=0.12.1
-if [ ! -x "$dir/amqtt/bin/amqtt" ] \
-    || ! "$dir/amqtt/bin/pip" show amqtt 2>/dev/null | grep -qx "Version: $AMQTT_VERSION"; then
+installed=""
+if [ -x "$dir/amqtt/bin/pip" ]; then
+    installed="$("$dir/amqtt/bin/pip" show amqtt 2>/dev/null || true)"
+fi
+if [ ! -x "$dir/amqtt/bin/amqtt" ] || ! grep -qx "Version: $AMQTT_VERSION" <<<"$installed"; then
     if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
             echo "installing python3-venv (amqtt is installed into a virtual environment)" >&2
