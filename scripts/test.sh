@@ -40,4 +40,7 @@ if [ ! -f test-support/aedes/node_modules/aedes/package.json ]; then
     echo "installing aedes (npm ci in test-support/aedes)" >&2
     npm ci --prefix test-support/aedes --no-audit --no-fund >/dev/null
 fi
+# The other brokers of the interop matrix (docs/interop.md): amqtt (PyPI), the mqtt5 crate's
+# broker and rmqtt (crates.io), under target/interop; cached there for the next run.
+bash scripts/interop-brokers.sh
 cargo test --workspace

@@ -11,3 +11,5 @@ use common::{AsyncStd, OnAsyncIo, Smol};
 
 mqtt_scenarios::scenarios!(on_smol, OnAsyncIo(Smol));
 mqtt_scenarios::scenarios!(on_async_std, OnAsyncIo(AsyncStd));
+mqtt_scenarios::interop_matrix!(interop_on_smol, OnAsyncIo(Smol));
+mqtt_scenarios::interop_matrix!(interop_on_async_std, OnAsyncIo(AsyncStd));

@@ -29,3 +29,4 @@ impl Runtime for Tokio {
 }
 
 mqtt_scenarios::scenarios!(on_tokio, Tokio);
+mqtt_scenarios::interop_matrix!(interop_on_tokio, Tokio);

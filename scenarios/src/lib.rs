@@ -32,6 +32,7 @@ mod basic;
 mod delivery;
 mod faults;
 mod flow;
+pub mod interop;
 mod net;
 mod policy;
 mod reliability;
@@ -58,6 +59,7 @@ pub use delivery::{
 };
 pub use faults::cuts_lose_nothing;
 pub use flow::slow_subscriber_does_not_stall_the_connection;
+pub use interop::{interop_matrix, Broker};
 pub use mqtt_proto::{ProtocolVersion, QoS};
 pub use net::RedirectBy;
 pub use policy::{
