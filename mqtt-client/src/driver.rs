@@ -932,7 +932,7 @@ impl Driver {
                     filters.iter().map(|f| f.filter.clone()).collect();
                 let held = filters
                     .iter()
-                    .all(|f| self.session.subscriptions().any(|(_, s)| s == f))
+                    .all(|f| self.session.holds_subscription(f))
                     .then(|| filters.iter().map(|f| Ok(f.options.qos)).collect());
                 let Some(commands) = self.commands.upgrade() else {
                     let _ = reply.send(Err(ClientError::Closed));

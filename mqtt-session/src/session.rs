@@ -257,6 +257,14 @@ impl<I: Instant> Session<I> {
         self.subs.get(key).map(|s| &s.filter)
     }
 
+    /// Whether the server holds a subscription to `filter` with the same options: one
+    /// granted in this connection, or in a session resumed from the server or restored from
+    /// a store, with no UNSUBSCRIBE of it on its way. (A session the server turns out to have
+    /// lost subscribes again to what it holds.)
+    pub fn holds_subscription(&self, filter: &SubscribeFilter) -> bool {
+        self.subs.holds(filter)
+    }
+
     /// The granted subscriptions.
     pub fn subscriptions(&self) -> impl Iterator<Item = (SubscriptionKey, &SubscribeFilter)> {
         self.subs.granted().map(|s| (s.key, &s.filter))

@@ -160,6 +160,16 @@ impl Subscriptions {
         self.list.iter().filter(|s| s.active)
     }
 
+    /// Whether the server holds `filter` with the same options: granted (in this connection,
+    /// or in a session resumed or restored), and no UNSUBSCRIBE of it is on its way.
+    pub(crate) fn holds(&self, filter: &SubscribeFilter) -> bool {
+        self.granted().any(|s| s.filter == *filter)
+            && !self
+                .unsubscribes
+                .iter()
+                .any(|u| u.filters.contains(&filter.filter))
+    }
+
     pub(crate) fn get_mut(&mut self, key: SubscriptionKey) -> Option<&mut Subscription> {
         self.list.iter_mut().find(|s| s.key == key)
     }

@@ -1,47 +1,18 @@
 //! SCRAM-SHA-256 against a broker of another project that speaks it: the `mqtt5` crate's
-//! broker, run as `mqttv5 broker` from `mqttv5-cli` (crates.io). mosquitto 2.0.11, the broker
-//! of the other tests, has no SCRAM; the scenarios test every failure against a scripted
-//! server, and this test checks that the client and an independent implementation agree.
-//!
-//! It is not part of the default run (`mqttv5-cli` is a large build of its own):
-//!
-//! ```text
-//! cargo install mqttv5-cli --root /tmp/mqttv5        # or anywhere; then:
-//! MQTTV5=/tmp/mqttv5/bin/mqttv5 cargo test -p mqtt-tokio --test scram_interop -- --ignored
-//! ```
-//!
-//! Without the binary it fails with that command, never passes silently.
+//! broker (`test-support/mqtt5-broker`, built by `scripts/interop-brokers.sh`, which
+//! scripts/test.sh runs). mosquitto 2.0.11, the broker of the other tests, has no SCRAM; the
+//! scenarios test every failure against a scripted server, and this test checks that the
+//! client and an independent implementation agree. Without the broker it fails with the
+//! command that builds it.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use mqtt_tokio::{
     ClientError, ConnectionEvent, DisconnectReason, Options, ProtocolVersion, QoS, ReasonCode,
     ScramSha256,
 };
-use std::process::{Child, Command};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The broker process, killed when dropped.
-struct Broker(Child);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mqttv5() -> String {
-    let bin = std::env::var("MQTTV5").unwrap_or_else(|_| "mqttv5".into());
-    match Command::new(&bin).arg("--version").output() {
-        Ok(out) if out.status.success() => bin,
-        other => panic!(
-            "no `mqttv5` at {bin:?} ({other:?}): cargo install mqttv5-cli --root /tmp/mqttv5 \
-             and set MQTTV5=/tmp/mqttv5/bin/mqttv5"
-        ),
-    }
-}
 
 async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(WAIT, future)
@@ -60,30 +31,10 @@ fn options(port: u16, id: &str, password: &str) -> Options {
 }
 
 #[test]
-#[ignore = "needs `mqttv5` (cargo install mqttv5-cli); see the file's docs"]
 fn scram_sha_256_against_the_mqtt5_broker() {
-    let bin = mqttv5();
-    let dir = mqtt_test_support::TempDir::new("scram-interop").unwrap();
-    let credentials = dir.path().join("scram");
-    // Its least accepted count is 10,000.
-    let status = Command::new(&bin)
-        .args(["scram", "-c", "-b", "pencil", "-i", "10000", "scramuser"])
-        .arg(&credentials)
-        .status()
-        .unwrap();
-    assert!(status.success(), "mqttv5 scram: {status}");
-    let port = mqtt_test_support::free_port();
-    let _broker = Broker(
-        Command::new(&bin)
-            .args(["broker", "-H", &format!("127.0.0.1:{port}")])
-            .args(["--auth-method", "scram", "--scram-file"])
-            .arg(&credentials)
-            .args(["--allow-anonymous", "false", "--storage-backend", "memory"])
-            .arg("--storage-dir")
-            .arg(dir.path())
-            .spawn()
-            .unwrap(),
-    );
+    let broker = mqtt_test_support::interop::mqtt5_scram("scramuser", "pencil")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let port = broker.port();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -113,6 +113,19 @@ pub fn mqtt5() -> Result<BrokerProcess, StartError> {
     announced(command, dir, "the mqtt5 broker")
 }
 
+/// The `mqtt5` crate's broker with SCRAM-SHA-256 enhanced authentication (MQTT v5) for one
+/// user: anonymous clients and wrong passwords are refused.
+pub fn mqtt5_scram(user: &str, password: &str) -> Result<BrokerProcess, StartError> {
+    let bin = installed("cargo/debug/mqtt5-test-broker", "the mqtt5 broker")?;
+    let dir = TempDir::new("mqtt5-scram").map_err(|e| StartError(e.to_string()))?;
+    let mut command = Command::new(bin);
+    command
+        .arg(dir.path().join("storage"))
+        .args(["--scram", user, password])
+        .current_dir(dir.path());
+    announced(command, dir, "the mqtt5 broker")
+}
+
 /// rmqtt (`test-support/rmqtt-broker`: binds port 0 and prints it).
 pub fn rmqtt() -> Result<BrokerProcess, StartError> {
     let bin = installed("cargo/debug/rmqtt-test-broker", "rmqtt")?;

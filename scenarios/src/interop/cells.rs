@@ -250,7 +250,7 @@ async fn will<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String> {
     let (client, cut) = crate::crashable(ctx.rt, ctx.options("c").will(will));
     connack(&client).await?;
     // The task (and its socket) goes away without DISCONNECT.
-    cut.abort();
+    cut.kill().await;
     let got = next(&mut watch, "will").await;
     leave(&[&w.client]).await;
     Ok(match got {
