@@ -6,12 +6,13 @@
 //! yet on disk: the one window no client can close without the application's help); the test
 //! measures how far back that reaches. `CRASH_MESSAGES` and `CRASH_SEED` change the run.
 //!
-//! The same through rumqttd (embedded in this test process, so it outlives the kills) on
-//! three of the configurations: a broker that, resuming the session, sends the messages of
-//! the subscription before its SUBACK, and holds the SUBACK behind its in-flight window.
-//! Through it nothing is lost and nothing stalls; at QoS 2 it sends released messages again
-//! (see the end of `crash_loop_through`), so what comes twice there is not counted against
-//! the client.
+//! The same through rumqttd (embedded in this test process, so it outlives the kills), at
+//! QoS 1: a broker that, resuming the session, sends the messages of the subscription before
+//! its SUBACK, and holds the SUBACK behind its in-flight window. At QoS 2 rumqttd 0.20 does
+//! not resume a session that was cut with many messages in flight: on the wire it sends
+//! PUBREL and then PUBLISH again for the same packet identifiers, and in some runs thousands
+//! of PUBRELs cycling over identifiers 1-100 (each answered with PUBCOMP) and then nothing, no
+//! SUBACK and no PUBLISH, for minutes; those configurations are not run.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
@@ -222,18 +223,8 @@ fn async_std_v311_qos1() {
 }
 
 #[test]
-fn rumqttd_tokio_v5_qos2() {
-    crash_loop_through(Broker::Rumqttd, "tokio", "v5", 2, IN_HAND);
-}
-
-#[test]
 fn rumqttd_smol_v5_qos1() {
     crash_loop_through(Broker::Rumqttd, "smol", "v5", 1, IN_HAND);
-}
-
-#[test]
-fn rumqttd_async_std_v311_qos2() {
-    crash_loop_through(Broker::Rumqttd, "async-std", "v311", 2, IN_HAND);
 }
 
 /// With `takes_ahead_of_store` 1, what a kill can deliver twice at QoS 2 is only the message
@@ -246,4 +237,14 @@ fn tokio_v5_qos2_one_in_hand() {
 #[test]
 fn smol_v311_qos2_one_in_hand() {
     crash_loop_through(Broker::Mosquitto, "smol", "v311", 2, 1);
+}
+
+#[test]
+fn rumqttd_tokio_v311_qos1() {
+    crash_loop_through(Broker::Rumqttd, "tokio", "v311", 1, IN_HAND);
+}
+
+#[test]
+fn rumqttd_async_std_v5_qos1() {
+    crash_loop_through(Broker::Rumqttd, "async-std", "v5", 1, IN_HAND);
 }
