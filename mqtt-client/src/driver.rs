@@ -299,7 +299,7 @@ impl Signals {
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
-    session: Session<Instant>,
+    pub(crate) session: Session<Instant>,
     options: Options,
     // Weak: the task must notice when every client and subscription is gone.
     commands: crate::queue::WeakSender<Command>,
@@ -340,7 +340,7 @@ pub struct Driver {
     abandon_writes: bool,
     /// v5 enhanced authentication: the exchange under way, and session events held while a
     /// CONNACK is checked (see [`crate::auth`]).
-    auth: Auth,
+    pub(crate) auth: Auth,
 }
 
 impl Driver {

@@ -15,6 +15,10 @@
 //!   the URL), fail-over, and the session configuration.
 //! * [`Authenticator`]: v5 enhanced authentication for each connection and on demand
 //!   ([`Client::reauthenticate`]); [`ScramSha256`] ships.
+//! * [`CredentialsProvider`]: credentials asked for before every connection (tokens that
+//!   expire), also handed to the authenticator.
+//! * [`Proxies`]: HTTP CONNECT and SOCKS5 proxies, from the options or the environment;
+//!   [`ProxyHandshake`] is their handshake, sans-IO, for every runtime's transport.
 //! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
@@ -28,8 +32,10 @@
 mod auth;
 mod client;
 mod completion;
+mod credentials;
 mod driver;
 mod options;
+mod proxy;
 pub mod queue;
 mod quickack;
 mod redirect;
@@ -49,10 +55,15 @@ pub use client::{
     Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
+pub use credentials::{
+    Attempt, ConnectCredentials, CredentialsError, CredentialsFuture, CredentialsProvider,
+    Prepared, SharedCredentialsProvider,
+};
 pub use driver::{
     ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
 };
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
 pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;

@@ -173,6 +173,9 @@ pub enum OptionsError {
     /// No server was given.
     #[error("no server given")]
     NoServer,
+    /// A proxy setting (an environment variable's URL) is invalid.
+    #[error(transparent)]
+    Proxy(#[from] crate::ProxyError),
 }
 
 /// Everything a driver needs to run a connection: the servers, the session configuration, and
@@ -183,7 +186,8 @@ pub struct Options {
     pub servers: Vec<Server>,
     /// The session configuration (protocol version, client id, keep-alive, credentials, ...).
     pub session: Config,
-    /// How long a TCP (and TLS / WebSocket) connect may take.
+    /// How long a connection attempt may take: the credentials provider, TCP (and a proxy,
+    /// TLS, WebSocket).
     pub connect_timeout: Duration,
     /// Messages a subscription buffers for its reader. A reader that falls this far behind
     /// never stalls the connection: further QoS 0 messages are dropped for it and counted
@@ -227,6 +231,12 @@ pub struct Options {
     /// exchange and [`Client::reauthenticate`](crate::Client::reauthenticate); set with
     /// [`Options::authenticator`].
     pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
+    /// Asked for the credentials of every connection attempt; set with
+    /// [`Options::credentials_provider`].
+    pub credentials_provider: Option<crate::SharedCredentialsProvider>,
+    /// The proxies servers are reached through (none by default); set with
+    /// [`Options::proxy`], [`Options::proxies`] or [`Options::proxy_from_env`].
+    pub proxies: crate::Proxies,
 }
 
 impl Options {
@@ -255,6 +265,8 @@ impl Options {
             store: None,
             inbound_budget: 4 * 1024 * 1024,
             authenticator: None,
+            credentials_provider: None,
+            proxies: crate::Proxies::none(),
         })
     }
 
@@ -304,6 +316,46 @@ impl Options {
     pub fn credentials(mut self, user: &str, password: &[u8]) -> Result<Self, OptionsError> {
         self.session.username = Some(MqttString::new(user.to_string())?);
         self.session.password = Some(Bytes::copy_from_slice(password));
+        Ok(self)
+    }
+
+    /// Asks `provider` for the user name, password and authentication data before every
+    /// connection attempt, the first and each reconnect (see [`CredentialsProvider`](crate::CredentialsProvider)):
+    /// a token that expires is fetched fresh for each CONNECT. What it leaves out comes from
+    /// these options; with an [`authenticator`](Options::authenticator), its exchange gets
+    /// them too. The provider's wait counts in [`Options::connect_timeout`]; a provider that
+    /// fails fails that attempt
+    /// ([`ConnectionEvent::ConnectFailed`](crate::ConnectionEvent::ConnectFailed)), and the
+    /// next one asks again.
+    pub fn credentials_provider(
+        mut self,
+        provider: impl crate::CredentialsProvider + 'static,
+    ) -> Self {
+        self.credentials_provider = Some(crate::SharedCredentialsProvider(std::sync::Arc::new(
+            provider,
+        )));
+        self
+    }
+
+    /// Reaches every server through `proxy` (HTTP CONNECT or SOCKS5): TLS and WebSocket run
+    /// through its tunnel, end to end with the server.
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxies = crate::Proxies::all(proxy);
+        self
+    }
+
+    /// Reaches servers through `proxies` (one per kind of server, with exceptions).
+    pub fn proxies(mut self, proxies: crate::Proxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Reaches servers through the proxies the environment names, read now (`http_proxy`,
+    /// `https_proxy`, `all_proxy`, `no_proxy`, lower or upper case; see
+    /// [`Proxies::from_env`](crate::Proxies::from_env)). Off unless asked for: an MQTT
+    /// connection is not HTTP, and a proxy meant for browsers may not carry it.
+    pub fn proxy_from_env(mut self) -> Result<Self, OptionsError> {
+        self.proxies = crate::Proxies::from_env()?;
         Ok(self)
     }
 

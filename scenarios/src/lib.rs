@@ -29,11 +29,13 @@ use std::time::Duration;
 
 mod auth;
 mod basic;
+mod credentials;
 mod delivery;
 mod faults;
 mod flow;
 mod net;
 mod policy;
+mod proxy;
 mod reliability;
 mod request;
 mod restart;
@@ -51,6 +53,10 @@ pub use basic::{
     persistent_session_receives_what_was_published_while_away, qos_round_trips,
     queued_publishes_complete_in_order, retained_messages, will_on_a_cut_connection,
 };
+pub use credentials::{
+    credentials_are_asked_for_before_every_connect,
+    the_authenticator_takes_the_providers_credentials,
+};
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
     refused_messages_are_not_sent_again, v5_redirect_loops_are_left,
@@ -64,6 +70,9 @@ pub use policy::{
     a_message_the_broker_refuses_does_not_block_the_rest,
     connection_events_name_the_configured_server, reconnect_off_means_off,
     the_connack_deadline_is_its_own,
+};
+pub use proxy::{
+    proxies_from_the_environment, through_a_socks5_proxy, through_an_http_connect_proxy,
 };
 pub use reliability::{
     a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
@@ -524,6 +533,20 @@ macro_rules! scenarios {
                     scram_sha_256_reauthentication_failures(),
                 scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error =>
                     scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error(),
+                credentials_are_asked_for_before_every_connect_v311 =>
+                    credentials_are_asked_for_before_every_connect(
+                        $crate::ProtocolVersion::V311),
+                credentials_are_asked_for_before_every_connect_v5 =>
+                    credentials_are_asked_for_before_every_connect($crate::ProtocolVersion::V5),
+                the_authenticator_takes_the_providers_credentials =>
+                    the_authenticator_takes_the_providers_credentials(),
+                through_an_http_connect_proxy_v311 =>
+                    through_an_http_connect_proxy($crate::ProtocolVersion::V311),
+                through_an_http_connect_proxy_v5 =>
+                    through_an_http_connect_proxy($crate::ProtocolVersion::V5),
+                through_a_socks5_proxy => through_a_socks5_proxy(false),
+                through_a_socks5_proxy_with_user_and_password => through_a_socks5_proxy(true),
+                proxies_from_the_environment => proxies_from_the_environment(),
             );
         }
     };

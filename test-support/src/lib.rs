@@ -4,7 +4,8 @@
 //! cannot do, [`scram_broker`] a scripted MQTT v5 server with SCRAM-SHA-256 enhanced
 //! authentication (which mosquitto here lacks), [`relay`] TLS in front of a plain listener
 //! (`wss://` to the embedded broker), [`temp`] directories removed after the test; [`aedes`] a
-//! broker that speaks MQTT 3.1.1 only;
+//! broker that speaks MQTT 3.1.1 only; [`proxy`] real HTTP CONNECT and SOCKS5 proxies (tinyproxy,
+//! microsocks);
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
 #![deny(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod fault;
 pub mod gated_alloc;
 pub mod mosquitto;
 pub mod program;
+pub mod proxy;
 pub mod relay;
 pub mod scram_broker;
 pub mod temp;
