@@ -244,6 +244,9 @@ mod tests {
             ConnectCredentials::user_password("alice", "hunter2").authentication_data("jwt-xyz");
         let shown = format!("{credentials:?}");
         assert!(shown.contains("alice"), "{shown}");
-        assert!(!shown.contains("hunter2") && !shown.contains("jwt-xyz"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("jwt-xyz"),
+            "{shown}"
+        );
     }
 }

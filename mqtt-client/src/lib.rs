@@ -19,6 +19,8 @@
 //!   expire), also handed to the authenticator.
 //! * [`Proxies`]: HTTP CONNECT and SOCKS5 proxies, from the options or the environment;
 //!   [`ProxyHandshake`] is their handshake, sans-IO, for every runtime's transport.
+//! * [`WebSocketOptions`]: the WebSocket handshake's path and headers, and a hook that signs
+//!   the request before it is sent.
 //! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
@@ -49,6 +51,7 @@ mod subscribing;
 #[cfg(test)]
 mod test_waker;
 mod tls;
+mod websocket;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};
 pub use client::{
@@ -71,3 +74,4 @@ pub use scram::ScramSha256;
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
 pub use tls::{TlsError, TlsOptions};
+pub use websocket::{WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner};

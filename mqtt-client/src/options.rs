@@ -237,6 +237,9 @@ pub struct Options {
     /// The proxies servers are reached through (none by default); set with
     /// [`Options::proxy`], [`Options::proxies`] or [`Options::proxy_from_env`].
     pub proxies: crate::Proxies,
+    /// How the WebSocket handshake of `ws://` and `wss://` servers is made (path, headers,
+    /// signer); set with [`Options::websocket`].
+    pub websocket: crate::WebSocketOptions,
 }
 
 impl Options {
@@ -267,6 +270,7 @@ impl Options {
             authenticator: None,
             credentials_provider: None,
             proxies: crate::Proxies::none(),
+            websocket: crate::WebSocketOptions::new(),
         })
     }
 
@@ -357,6 +361,13 @@ impl Options {
     pub fn proxy_from_env(mut self) -> Result<Self, OptionsError> {
         self.proxies = crate::Proxies::from_env()?;
         Ok(self)
+    }
+
+    /// Makes the WebSocket handshake of `ws://` and `wss://` servers so: a path of its own,
+    /// headers, a signing hook (see [`WebSocketOptions`](crate::WebSocketOptions)).
+    pub fn websocket(mut self, websocket: crate::WebSocketOptions) -> Self {
+        self.websocket = websocket;
+        self
     }
 
     /// Sets the will.

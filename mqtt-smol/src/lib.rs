@@ -33,7 +33,7 @@ pub use mqtt_client::{
     Message, Options, OptionsError, Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind,
     PublishCompletion, PublishDone, PublishHandle, Scheme, ScramSha256, Server,
     SharedCredentialsProvider, StartError, Store, Subscription, TlsError, TlsOptions,
-    UnsubscribeResult,
+    UnsubscribeResult, WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner,
 };
 pub use mqtt_proto::{
     ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,

@@ -52,7 +52,7 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            crate::websocket::connect(&server.websocket_url(), stream).await
+            crate::websocket::connect(options.websocket.request(server)?, stream).await
         })
     }
 }

@@ -46,6 +46,7 @@ mod tls;
 mod v5;
 mod version;
 mod websocket;
+mod ws_handshake;
 
 pub use auth::{server_disconnect_reason, username_and_password};
 pub use basic::{
@@ -110,6 +111,7 @@ pub use version::{
     a_silent_close_of_a_v5_connect_falls_back, a_v5_client_meets_a_v311_only_broker,
 };
 pub use websocket::{secure_websocket_publish_and_subscribe, websocket_publish_and_subscribe};
+pub use ws_handshake::websocket_requests_carry_headers_path_and_signature;
 
 /// A connection task not yet running, as the driver's `Connection::run()` future.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -547,6 +549,8 @@ macro_rules! scenarios {
                 through_a_socks5_proxy => through_a_socks5_proxy(false),
                 through_a_socks5_proxy_with_user_and_password => through_a_socks5_proxy(true),
                 proxies_from_the_environment => proxies_from_the_environment(),
+                websocket_requests_carry_headers_path_and_signature =>
+                    websocket_requests_carry_headers_path_and_signature(),
             );
         }
     };

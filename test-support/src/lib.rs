@@ -5,7 +5,7 @@
 //! authentication (which mosquitto here lacks), [`relay`] TLS in front of a plain listener
 //! (`wss://` to the embedded broker), [`temp`] directories removed after the test; [`aedes`] a
 //! broker that speaks MQTT 3.1.1 only; [`proxy`] real HTTP CONNECT and SOCKS5 proxies (tinyproxy,
-//! microsocks);
+//! microsocks); [`recorder`] a relay that records the HTTP request a connection starts with;
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
 #![deny(unsafe_code)]
@@ -21,6 +21,7 @@ pub mod gated_alloc;
 pub mod mosquitto;
 pub mod program;
 pub mod proxy;
+pub mod recorder;
 pub mod relay;
 pub mod scram_broker;
 pub mod temp;
