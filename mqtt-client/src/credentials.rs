@@ -11,13 +11,9 @@
 //! attempt asks again after the backoff.
 
 use bytes::Bytes;
-use mqtt_proto::MqttString;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
-
-use crate::driver::Driver;
 
 /// What a [`CredentialsProvider`] gives for one connection. A field left `None` keeps what
 /// the options say (the user name and password of the URL or of
@@ -130,99 +126,6 @@ pub struct SharedCredentialsProvider(pub Arc<dyn CredentialsProvider>);
 impl std::fmt::Debug for SharedCredentialsProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CredentialsProvider")
-    }
-}
-
-/// The part of a connection attempt before its transport: the credentials (see the module
-/// docs). Made by [`Driver::attempt`].
-#[derive(Debug)]
-pub struct Attempt {
-    provider: Option<SharedCredentialsProvider>,
-}
-
-/// A transport that is up, with the credentials asked for it.
-#[derive(Debug)]
-pub struct Prepared<T> {
-    transport: T,
-    credentials: Option<ConnectCredentials>,
-}
-
-impl Attempt {
-    /// Asks the provider (if any), then runs `connect`, the transport's opening. A failed
-    /// provider fails the attempt before any connection is made.
-    pub async fn run<T>(
-        self,
-        connect: impl Future<Output = std::io::Result<T>>,
-    ) -> std::io::Result<Prepared<T>> {
-        let credentials = match &self.provider {
-            Some(provider) => Some(
-                provider
-                    .0
-                    .credentials()
-                    .await
-                    .map_err(std::io::Error::other)?,
-            ),
-            None => None,
-        };
-        Ok(Prepared {
-            transport: connect.await?,
-            credentials,
-        })
-    }
-}
-
-impl Driver {
-    /// A connection attempt to the server of [`Driver::server_to_connect`]: run it around the
-    /// transport's opening, within [`Options::connect_timeout`](crate::Options), and hand
-    /// its outcome to [`Driver::attempt_outcome`].
-    pub fn attempt(&self) -> Attempt {
-        Attempt {
-            provider: self.options().credentials_provider.clone(),
-        }
-    }
-
-    /// An attempt's outcome: `None` when it timed out, else what [`Attempt::run`] returned.
-    /// Hands back the transport when it is up and its credentials fit in a CONNECT.
-    pub fn attempt_outcome<T>(
-        &mut self,
-        now: Instant,
-        outcome: Option<std::io::Result<Prepared<T>>>,
-    ) -> Option<T> {
-        let outcome = outcome.map(|result| {
-            result.and_then(|prepared| {
-                if let Some(credentials) = prepared.credentials {
-                    self.use_credentials(credentials)?;
-                }
-                Ok(prepared.transport)
-            })
-        });
-        self.connect_outcome(now, outcome)
-    }
-
-    /// Puts the provider's credentials in the next CONNECT (falling back to the options'
-    /// for what it left out), or hands them to the authenticator's next exchange.
-    fn use_credentials(&mut self, credentials: ConnectCredentials) -> std::io::Result<()> {
-        let configured = &self.options().session;
-        let username = match &credentials.username {
-            Some(name) => Some(MqttString::new(name.clone()).map_err(invalid)?),
-            None => configured.username.clone(),
-        };
-        let password = (credentials.password.clone()).or_else(|| configured.password.clone());
-        let data = (credentials.authentication_data.clone())
-            .or_else(|| configured.authentication_data.clone());
-        let has_authenticator = self.options().authenticator.is_some();
-        self.session
-            .set_credentials(username, password)
-            .map_err(invalid)?;
-        if has_authenticator {
-            // Its exchange makes the Authentication Data (see `Auth::connecting`).
-            self.auth.next_credentials(credentials);
-        } else {
-            self.session
-                .set_authentication_data(data)
-                .map_err(invalid)?;
-        }
-        Ok(())
     }
 }
 

@@ -34,6 +34,7 @@
 mod auth;
 mod client;
 mod completion;
+mod connecting;
 mod credentials;
 mod driver;
 mod options;
@@ -58,9 +59,10 @@ pub use client::{
     Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
+pub use connecting::{Attempt, Prepared};
 pub use credentials::{
-    Attempt, ConnectCredentials, CredentialsError, CredentialsFuture, CredentialsProvider,
-    Prepared, SharedCredentialsProvider,
+    ConnectCredentials, CredentialsError, CredentialsFuture, CredentialsProvider,
+    SharedCredentialsProvider,
 };
 pub use driver::{
     ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
@@ -73,5 +75,5 @@ pub use rustls;
 pub use scram::ScramSha256;
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
-pub use tls::{TlsError, TlsOptions};
+pub use tls::{handshake_error as tls_handshake_error, TlsError, TlsOptions};
 pub use websocket::{WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner};

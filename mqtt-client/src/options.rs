@@ -217,6 +217,9 @@ pub struct Options {
     /// TLS settings for `mqtts://` and `wss://`; `None` means [`TlsOptions::new`](crate::TlsOptions::new)
     /// (verification on, bundled roots with the `webpki-roots` feature).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The TLS server name of [`TlsOptions::server_name`](crate::TlsOptions::server_name),
+    /// if one was set (see [`Options::tls_name`]).
+    pub tls_server_name: Option<String>,
     /// Where the session is kept across process restarts and crashes (see
     /// [`store`](crate::store)); `None` (the default) keeps it in memory only.
     pub store: Option<std::sync::Arc<dyn crate::Store>>,
@@ -265,6 +268,7 @@ impl Options {
             disconnect_timeout: Duration::from_secs(5),
             nodelay: true,
             tls: None,
+            tls_server_name: None,
             store: None,
             inbound_budget: 4 * 1024 * 1024,
             authenticator: None,
@@ -408,8 +412,26 @@ impl Options {
 
     /// Uses these TLS settings for `mqtts://` and `wss://` servers.
     pub fn tls(mut self, tls: crate::TlsOptions) -> Result<Self, crate::TlsError> {
+        if let Some(name) = &tls.server_name {
+            rustls::pki_types::ServerName::try_from(name.as_str())
+                .map_err(|_| crate::TlsError::ServerName(name.clone()))?;
+        }
+        self.tls_server_name = tls.server_name.clone();
         self.tls = Some(tls.build()?);
         Ok(self)
+    }
+
+    /// The name TLS sends as SNI and verifies `server`'s certificate against: the one set
+    /// with [`TlsOptions::server_name`](crate::TlsOptions::server_name), else the URL's host.
+    pub fn tls_name(
+        &self,
+        server: &Server,
+    ) -> std::io::Result<rustls::pki_types::ServerName<'static>> {
+        match &self.tls_server_name {
+            Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+            None => server.tls_name(),
+        }
     }
 
     /// Asks the server for Response Information in CONNECT (v5): when it sends some, the

@@ -24,6 +24,51 @@ pub enum TlsError {
     /// Verification is on but there is no root to verify against.
     #[error("no root certificates: add a CA with `ca_pem`, or enable the `webpki-roots` feature")]
     NoRoots,
+    /// The server did not answer the TLS handshake in TLS: it closed the connection or sent
+    /// plain bytes, as a plain MQTT listener does.
+    #[error(
+        "{server} did not answer in TLS ({cause}): is it a plain MQTT port? mqtts:// and wss:// \
+         need a TLS listener; use mqtt:// or ws:// for a plain one"
+    )]
+    NotTls {
+        /// `host:port`.
+        server: String,
+        /// What the handshake met.
+        cause: String,
+    },
+    /// The server name given for SNI and verification is not a DNS name or an IP address.
+    #[error("invalid TLS server name {0:?}")]
+    ServerName(String),
+}
+
+/// A TLS handshake's failure, said plainly when the server did not speak TLS at all (see
+/// [`TlsError::NotTls`]); other failures (a refused certificate, ...) as they are.
+pub fn handshake_error(server: &crate::Server, error: std::io::Error) -> std::io::Error {
+    use std::io::ErrorKind;
+    let not_tls = match error.kind() {
+        ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+            true
+        }
+        // rustls: what came back is not a TLS record.
+        ErrorKind::InvalidData => error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .is_some_and(|e| matches!(e, rustls::Error::InvalidMessage(_))),
+        _ => false,
+    };
+    if !not_tls {
+        return error;
+    }
+    let host = if server.host.contains(':') {
+        format!("[{}]", server.host)
+    } else {
+        server.host.clone()
+    };
+    let tls = TlsError::NotTls {
+        server: format!("{host}:{}", server.port),
+        cause: error.to_string(),
+    };
+    std::io::Error::new(error.kind(), tls)
 }
 
 /// TLS settings for `mqtts://` and `wss://` servers.
@@ -32,6 +77,9 @@ pub struct TlsOptions {
     roots: RootCertStore,
     client: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
     verify: bool,
+    alpn: Vec<Vec<u8>>,
+    sni: bool,
+    pub(crate) server_name: Option<String>,
 }
 
 impl Default for TlsOptions {
@@ -52,6 +100,9 @@ impl TlsOptions {
             roots,
             client: None,
             verify: true,
+            alpn: Vec::new(),
+            sni: true,
+            server_name: None,
         }
     }
 
@@ -71,7 +122,9 @@ impl TlsOptions {
         Ok(self)
     }
 
-    /// Presents this client certificate chain and key (PEM) to servers that ask for one.
+    /// Presents this client certificate chain and key (PEM) to servers that ask for one. The
+    /// key may be PKCS#8 (`BEGIN PRIVATE KEY`), PKCS#1 (`BEGIN RSA PRIVATE KEY`) or SEC1
+    /// (`BEGIN EC PRIVATE KEY`).
     pub fn client_certificate_pem(mut self, chain: &[u8], key: &[u8]) -> Result<Self, TlsError> {
         let chain = CertificateDer::pem_slice_iter(chain)
             .collect::<Result<Vec<_>, _>>()
@@ -83,6 +136,28 @@ impl TlsOptions {
             PrivateKeyDer::from_pem_slice(key).map_err(|e| TlsError::PrivateKey(e.to_string()))?;
         self.client = Some((chain, Arc::new(key)));
         Ok(self)
+    }
+
+    /// Offers these application protocols in ALPN, in order of preference: `mqtt`, or AWS
+    /// IoT's `x-amzn-mqtt-ca` for MQTT on port 443.
+    pub fn alpn(mut self, protocols: &[&str]) -> Self {
+        self.alpn = protocols.iter().map(|p| p.as_bytes().to_vec()).collect();
+        self
+    }
+
+    /// Sends `name` as SNI and verifies the server's certificate against it, instead of the
+    /// URL's host: for a server reached by an address (or through a tunnel) whose
+    /// certificate names it otherwise.
+    pub fn server_name(mut self, name: &str) -> Self {
+        self.server_name = Some(name.to_string());
+        self
+    }
+
+    /// Whether to send SNI (on by default; rustls never sends it for an IP address). The
+    /// certificate is verified against the name all the same.
+    pub fn sni(mut self, send: bool) -> Self {
+        self.sni = send;
+        self
     }
 
     /// Accepts any server certificate: no protection against a man in the middle. For tests
@@ -108,12 +183,14 @@ impl TlsOptions {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
         };
-        let config = match self.client {
+        let mut config = match self.client {
             Some((chain, key)) => builder
                 .with_client_auth_cert(chain, key.clone_key())
                 .map_err(|e| TlsError::Config(e.to_string()))?,
             None => builder.with_no_client_auth(),
         };
+        config.alpn_protocols = self.alpn;
+        config.enable_sni = self.sni;
         Ok(Arc::new(config))
     }
 }

@@ -71,11 +71,13 @@ async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, server: &Server) -> io::Resu
     }
 }
 
-/// TLS over an established TCP stream; SNI and verification use the host of the URL.
+/// TLS over an established TCP stream; SNI and verification use the host of the URL, or the
+/// options' server name. A server that does not speak TLS is said to be one.
 async fn tls(server: &Server, options: &Options, tcp: QuickAck) -> io::Result<Box<dyn Transport>> {
     let stream = TlsConnector::from(options.tls_config()?)
-        .connect(server.tls_name()?, tcp)
-        .await?;
+        .connect(options.tls_name(server)?, tcp)
+        .await
+        .map_err(|e| mqtt_client::tls_handshake_error(server, e))?;
     Ok(Box::new(stream))
 }
 

@@ -43,6 +43,7 @@ mod scram;
 mod store;
 mod subscribing;
 mod tls;
+mod tls_options;
 mod v5;
 mod version;
 mod websocket;
@@ -102,6 +103,10 @@ pub use subscribing::{
 pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
     tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,
+};
+pub use tls_options::{
+    tls_alpn_and_server_name, tls_and_plain_ports_mixed_up_are_named,
+    tls_client_keys_in_every_pem_form,
 };
 pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
@@ -551,6 +556,9 @@ macro_rules! scenarios {
                 proxies_from_the_environment => proxies_from_the_environment(),
                 websocket_requests_carry_headers_path_and_signature =>
                     websocket_requests_carry_headers_path_and_signature(),
+                tls_alpn_and_server_name => tls_alpn_and_server_name(),
+                tls_client_keys_in_every_pem_form => tls_client_keys_in_every_pem_form(),
+                tls_and_plain_ports_mixed_up_are_named => tls_and_plain_ports_mixed_up_are_named(),
             );
         }
     };
