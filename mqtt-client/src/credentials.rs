@@ -3,7 +3,8 @@
 //! Azure SAS, a cloud provider's signed password) is fresh for each CONNECT without tearing
 //! the client down.
 //!
-//! A loop asks with [`Driver::attempt`] and hands the outcome to [`Driver::attempt_outcome`]:
+//! A loop asks with [`Driver::attempt`](crate::Driver::attempt) and hands the outcome to
+//! [`Driver::attempt_outcome`](crate::Driver::attempt_outcome):
 //! the provider runs first (inside [`Options::connect_timeout`](crate::Options)), then the
 //! transport is opened. A provider that fails, or gives credentials the CONNECT cannot carry,
 //! fails that attempt like a refused TCP connection

@@ -52,6 +52,7 @@ mod subscribing;
 #[cfg(test)]
 mod test_waker;
 mod tls;
+pub mod tls_provider;
 mod websocket;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};

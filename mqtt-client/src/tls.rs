@@ -36,6 +36,16 @@ pub enum TlsError {
         /// What the handshake met.
         cause: String,
     },
+    /// No crypto provider: neither the `ring` nor the `aws-lc-rs` feature is on, none was
+    /// given with [`TlsOptions::crypto_provider`], and the process has no default.
+    #[error(
+        "no rustls crypto provider: enable the `ring` or `aws-lc-rs` feature, pass one to \
+         `TlsOptions::crypto_provider`, or install a process default"
+    )]
+    NoCryptoProvider,
+    /// The operating system's root certificates could not be loaded (`native-roots`).
+    #[error("the system's root certificates: {0}")]
+    NativeRoots(String),
     /// The server name given for SNI and verification is not a DNS name or an IP address.
     #[error("invalid TLS server name {0:?}")]
     ServerName(String),
@@ -75,11 +85,16 @@ pub fn handshake_error(server: &crate::Server, error: std::io::Error) -> std::io
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     roots: RootCertStore,
-    client: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
+    client: Option<ClientCertificate>,
     verify: bool,
     alpn: Vec<Vec<u8>>,
     sni: bool,
     pub(crate) server_name: Option<String>,
+    /// The CAs given with `ca_pem`, as certificates (the platform verifier takes them so).
+    cas: Vec<CertificateDer<'static>>,
+    provider: Option<Arc<rustls::crypto::CryptoProvider>>,
+    #[cfg(feature = "platform-verifier")]
+    platform_verifier: bool,
 }
 
 impl Default for TlsOptions {
@@ -103,6 +118,10 @@ impl TlsOptions {
             alpn: Vec::new(),
             sni: true,
             server_name: None,
+            cas: Vec::new(),
+            provider: None,
+            #[cfg(feature = "platform-verifier")]
+            platform_verifier: false,
         }
     }
 
@@ -112,8 +131,9 @@ impl TlsOptions {
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| TlsError::Certificate(e.to_string()))?;
             self.roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| TlsError::Certificate(e.to_string()))?;
+            self.cas.push(cert);
             added += 1;
         }
         if added == 0 {
@@ -136,6 +156,30 @@ impl TlsOptions {
             PrivateKeyDer::from_pem_slice(key).map_err(|e| TlsError::PrivateKey(e.to_string()))?;
         self.client = Some((chain, Arc::new(key)));
         Ok(self)
+    }
+
+    /// Trusts the operating system's root certificates too (feature `native-roots`; on
+    /// Linux the distribution's bundle, `SSL_CERT_FILE` / `SSL_CERT_DIR` honoured).
+    #[cfg(feature = "native-roots")]
+    pub fn native_roots(mut self) -> Result<Self, TlsError> {
+        crate::tls_provider::native_roots(&mut self.roots)?;
+        Ok(self)
+    }
+
+    /// Verifies servers with the operating system's verifier (feature `platform-verifier`:
+    /// its own on macOS, Windows and Android, with revocation where the OS checks it; its
+    /// root store with webpki elsewhere), trusting the CAs given with
+    /// [`TlsOptions::ca_pem`] too.
+    #[cfg(feature = "platform-verifier")]
+    pub fn platform_verifier(mut self) -> Self {
+        self.platform_verifier = true;
+        self
+    }
+
+    /// Uses this rustls crypto provider (see [`crate::tls_provider`] for the default).
+    pub fn crypto_provider(mut self, provider: Arc<rustls::crypto::CryptoProvider>) -> Self {
+        self.provider = Some(provider);
+        self
     }
 
     /// Offers these application protocols in ALPN, in order of preference: `mqtt`, or AWS
@@ -169,10 +213,20 @@ impl TlsOptions {
 
     /// The rustls configuration.
     pub fn build(self) -> Result<Arc<ClientConfig>, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::tls_provider::provider(self.provider.as_ref())?;
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Config(e.to_string()))?;
+        #[cfg(feature = "platform-verifier")]
+        let builder = if self.verify && self.platform_verifier {
+            let verifier = crate::tls_provider::platform_verifier(self.cas, provider.clone())?;
+            let builder = builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier);
+            return finish(self.client, self.alpn, self.sni, builder);
+        } else {
+            builder
+        };
         let builder = if self.verify {
             if self.roots.is_empty() {
                 return Err(TlsError::NoRoots);
@@ -183,16 +237,29 @@ impl TlsOptions {
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAny(provider)))
         };
-        let mut config = match self.client {
-            Some((chain, key)) => builder
-                .with_client_auth_cert(chain, key.clone_key())
-                .map_err(|e| TlsError::Config(e.to_string()))?,
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = self.alpn;
-        config.enable_sni = self.sni;
-        Ok(Arc::new(config))
+        finish(self.client, self.alpn, self.sni, builder)
     }
+}
+
+/// A client certificate chain and its key.
+type ClientCertificate = (Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>);
+
+/// The client certificate, ALPN and SNI, on a configuration whose verification is set.
+fn finish(
+    client: Option<ClientCertificate>,
+    alpn: Vec<Vec<u8>>,
+    sni: bool,
+    builder: rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let mut config = match client {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain, key.clone_key())
+            .map_err(|e| TlsError::Config(e.to_string()))?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn;
+    config.enable_sni = sni;
+    Ok(Arc::new(config))
 }
 
 /// The verifier of [`TlsOptions::dangerous_accept_any_server_certificate`]: signatures are

@@ -106,7 +106,7 @@ pub use tls::{
 };
 pub use tls_options::{
     tls_alpn_and_server_name, tls_and_plain_ports_mixed_up_are_named,
-    tls_client_keys_in_every_pem_form,
+    tls_client_keys_in_every_pem_form, tls_platform_trust_and_provider_choice,
 };
 pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
@@ -559,6 +559,8 @@ macro_rules! scenarios {
                 tls_alpn_and_server_name => tls_alpn_and_server_name(),
                 tls_client_keys_in_every_pem_form => tls_client_keys_in_every_pem_form(),
                 tls_and_plain_ports_mixed_up_are_named => tls_and_plain_ports_mixed_up_are_named(),
+                tls_platform_trust_and_provider_choice =>
+                    tls_platform_trust_and_provider_choice(),
             );
         }
     };

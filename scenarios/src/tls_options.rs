@@ -147,3 +147,66 @@ pub async fn tls_and_plain_ports_mixed_up_are_named<R: Runtime>(rt: &R) {
     assert!(error.contains("this is a TLS port"), "{error}");
     disconnect(&client).await;
 }
+
+/// The platform's trust and the crypto provider: the platform verifier and the system's root
+/// store do not trust the test's CA (verification stays on: refused), and do with it added;
+/// a crypto provider given explicitly is the one used (ring's with one cipher suite
+/// connects; one with none cannot make a configuration).
+pub async fn tls_platform_trust_and_provider_choice<R: Runtime>(rt: &R) {
+    use mqtt_client::rustls::crypto::{ring, CryptoProvider};
+    use std::sync::Arc;
+    let broker = mqtt_test_support::tls::tls_broker(&format!("{}-platform", R::NAME))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ca = broker.pki.ca_pem.as_bytes();
+    let native = || {
+        TlsOptions::new()
+            .native_roots()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let cases = [
+        ("platform", TlsOptions::new().platform_verifier(), false),
+        (
+            "platform-ca",
+            TlsOptions::new().ca_pem(ca).unwrap().platform_verifier(),
+            true,
+        ),
+        ("native", native(), false),
+        ("native-ca", native().ca_pem(ca).unwrap(), true),
+    ];
+    for (id, tls, trusted) in cases {
+        let client = spawn(rt, client_options::<R>(broker.tls_port, id, tls));
+        match outcome(&client).await {
+            Ok(()) => assert!(trusted, "{id}: connected to a server it should not trust"),
+            Err(error) => {
+                assert!(!trusted, "{id}: {error}");
+                assert!(error.contains("UnknownIssuer"), "{id}: {error}");
+            }
+        }
+        disconnect(&client).await;
+    }
+
+    let chacha = CryptoProvider {
+        cipher_suites: vec![ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256],
+        ..ring::default_provider()
+    };
+    let tls = TlsOptions::new()
+        .ca_pem(ca)
+        .unwrap()
+        .crypto_provider(Arc::new(chacha));
+    let client = spawn(rt, client_options::<R>(broker.tls_port, "chacha", tls));
+    assert_eq!(outcome(&client).await, Ok(()));
+    round_trip(&client, "tls/provider").await;
+    disconnect(&client).await;
+    let empty = CryptoProvider {
+        cipher_suites: Vec::new(),
+        ..ring::default_provider()
+    };
+    let tls = TlsOptions::new()
+        .ca_pem(ca)
+        .unwrap()
+        .crypto_provider(Arc::new(empty));
+    assert!(Options::new("mqtts://127.0.0.1:1", "x")
+        .unwrap()
+        .tls(tls)
+        .is_err());
+}
