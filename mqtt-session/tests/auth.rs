@@ -684,3 +684,22 @@ fn each_connect_carries_the_credentials_set_for_it() {
     assert!(refused.is_err());
     assert_eq!(pair.session.config().password, None, "unchanged");
 }
+
+// Secrets stay out of logs: the configuration's Debug output shows neither the password nor
+// the authentication data.
+#[test]
+fn debug_output_leaves_secrets_out() {
+    let mut c = config(true);
+    c.username = Some(MqttString::try_from("alice").unwrap());
+    c.password = Some(Bytes::from_static(b"hunter2"));
+    let shown = format!("{c:?}");
+    assert!(shown.contains("alice"), "{shown}");
+    assert!(
+        !shown.contains("104, 117, 110") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("client-first") && !shown.contains("99, 108, 105"),
+        "{shown}"
+    );
+}
