@@ -24,6 +24,31 @@ if ! { command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ]; } \
         exit 1
     fi
 fi
+# The proxies the proxy tests start (test-support/src/proxy.rs): tinyproxy (HTTP CONNECT with
+# Basic authentication) and microsocks (SOCKS5, with and without a user name and password).
+if ! command -v tinyproxy >/dev/null 2>&1 || ! command -v microsocks >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing tinyproxy and microsocks (the proxy tests start their own proxies)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy microsocks >/dev/null
+        # The package's own service is not wanted: the tests start proxies on free ports.
+        systemctl disable --now tinyproxy >/dev/null 2>&1 || service tinyproxy stop >/dev/null 2>&1 || true
+    else
+        echo "error: tinyproxy or microsocks is missing; install them with: sudo apt-get install -y tinyproxy microsocks" >&2
+        exit 1
+    fi
+fi
+# openssl: the TLS tests make client certificates with RSA keys (PKCS#8 and PKCS#1) with it.
+if ! command -v openssl >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing openssl (the TLS tests make RSA client certificates with it)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+    else
+        echo "error: openssl is missing; install it with: sudo apt-get install -y openssl" >&2
+        exit 1
+    fi
+fi
 # Node.js and aedes, a broker that speaks MQTT 3.1.1 only (a v5 client meeting one), pinned by
 # test-support/aedes/package-lock.json.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

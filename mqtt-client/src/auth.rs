@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::credentials::ConnectCredentials;
 use crate::report::{ClientError, ConnectionEvent};
 
 /// A v5 enhanced authentication method (section 4.12), set with
@@ -33,6 +34,15 @@ pub trait Authenticator: std::fmt::Debug + Send + Sync {
 
     /// Begins one exchange.
     fn start(&self) -> Box<dyn AuthExchange>;
+
+    /// Begins the exchange of a connection whose
+    /// [`CredentialsProvider`](crate::CredentialsProvider) gave `credentials` (fresh for this
+    /// connection). By default they are not used ([`Authenticator::start`]);
+    /// [`ScramSha256`](crate::ScramSha256) takes its user name and password from them.
+    fn start_with(&self, credentials: &ConnectCredentials) -> Box<dyn AuthExchange> {
+        let _ = credentials;
+        self.start()
+    }
 }
 
 /// One run of an [`Authenticator`]'s method, for one connection or one re-authentication.
@@ -112,6 +122,8 @@ pub(crate) struct Auth {
     /// Session events taken out of the session by [`Auth::after_read`], handed on in order
     /// by [`Auth::next_event`].
     held: VecDeque<Event>,
+    /// What the credentials provider gave for the next connection's exchange.
+    credentials: Option<ConnectCredentials>,
 }
 
 impl Auth {
@@ -125,6 +137,21 @@ impl Auth {
             exchange: None,
             reauth: None,
             held: VecDeque::new(),
+            credentials: None,
+        }
+    }
+
+    /// The credentials provider's answer for the next connection's exchange.
+    pub(crate) fn next_credentials(&mut self, credentials: ConnectCredentials) {
+        self.credentials = Some(credentials);
+    }
+
+    /// A new exchange, with the credentials the provider gave last (a re-authentication uses
+    /// those of its connection).
+    fn start(&self, authenticator: &Arc<dyn Authenticator>) -> Box<dyn AuthExchange> {
+        match &self.credentials {
+            Some(credentials) => authenticator.start_with(credentials),
+            None => authenticator.start(),
         }
     }
 
@@ -137,7 +164,7 @@ impl Auth {
             session.handle_connected(now);
             return;
         };
-        let mut exchange = authenticator.start();
+        let mut exchange = self.start(authenticator);
         let result = exchange.initial_data().and_then(|data| {
             session
                 .set_authentication_data(data)
@@ -229,7 +256,7 @@ impl Auth {
             let _ = reply.send(Err(mqtt_session::Error::NotAvailable(why).into()));
             return;
         }
-        let mut exchange = authenticator.start();
+        let mut exchange = self.start(authenticator);
         let data = match exchange.initial_data() {
             Ok(data) => data,
             Err(error) => {

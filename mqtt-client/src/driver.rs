@@ -293,11 +293,11 @@ impl Signals {
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
-    session: Session<Instant>,
+    pub(crate) session: Session<Instant>,
     options: Options,
     // Weak: the task must notice when every client and subscription is gone.
     commands: crate::queue::WeakSender<Command>,
-    events: async_channel::Sender<ConnectionEvent>,
+    pub(crate) events: async_channel::Sender<ConnectionEvent>,
     publishes: SeqMap<PublishId, Completer>,
     /// With a store: publishes the session took that are not yet on disk, and those the
     /// running save writes. Their callers learn they were accepted once the save is done.
@@ -308,9 +308,9 @@ pub struct Driver {
     disconnect: Option<(Reply<()>, Instant)>,
     disconnecting: bool,
     finished: bool,
-    server: usize,
+    pub(crate) server: usize,
     /// Where a v5 redirect sends the next connection (see [`crate::redirect`]).
-    redirects: Redirects,
+    pub(crate) redirects: Redirects,
     ever_connected: bool,
     /// The completion slots of the client's publishes (shrunk when the connection is quiet).
     completions: Arc<Completions>,
@@ -334,7 +334,7 @@ pub struct Driver {
     abandon_writes: bool,
     /// v5 enhanced authentication: the exchange under way, and session events held while a
     /// CONNACK is checked (see [`crate::auth`]).
-    auth: Auth,
+    pub(crate) auth: Auth,
 }
 
 impl Driver {
@@ -590,29 +590,8 @@ impl Driver {
 
     /// The index into [`Options::servers`] of the server connected to, or tried, now (a
     /// redirect's target counts as the server that redirected).
-    fn server_index(&self) -> usize {
+    pub(crate) fn server_index(&self) -> usize {
         self.server % self.options.servers.len().max(1)
-    }
-
-    /// The transport to the server is up.
-    pub fn connected(&mut self, now: Instant) {
-        tracing::debug!(
-            server = self.server_index(),
-            "transport up, sending CONNECT"
-        );
-        self.auth.connecting(now, &mut self.session);
-    }
-
-    /// A connection attempt failed before MQTT began: try the next server after the backoff.
-    pub fn connect_failed(&mut self, now: Instant, error: String) {
-        tracing::warn!(server = self.server_index(), %error, "connecting failed");
-        let _ = self.events.force_send(ConnectionEvent::ConnectFailed {
-            server: self.server_index(),
-            error,
-        });
-        self.redirects.connect_failed();
-        self.server = self.server.wrapping_add(1);
-        self.session.handle_closed(now);
     }
 
     /// The transport closed or failed.
@@ -630,6 +609,9 @@ impl Driver {
 
     /// Bytes arrived.
     pub fn read(&mut self, now: Instant, buf: &mut BytesMut) {
+        if self.answered_in_tls(now, buf) {
+            return;
+        }
         self.session.handle_read(now, buf);
         self.auth.after_read(now, &mut self.session);
     }
@@ -773,24 +755,6 @@ impl Driver {
         self.close_by = None;
         self.abandon_writes = false;
         self.dispatch(now);
-    }
-
-    /// A connection attempt's outcome: `None` when it timed out, else what the connector
-    /// returned. Hands back the transport when it is up.
-    pub fn connect_outcome<T>(
-        &mut self,
-        now: Instant,
-        attempt: Option<std::io::Result<T>>,
-    ) -> Option<T> {
-        match attempt {
-            Some(Ok(transport)) => {
-                self.connected(now);
-                return Some(transport);
-            }
-            Some(Err(error)) => self.connect_failed(now, error.to_string()),
-            None => self.connect_failed(now, "connect timed out".into()),
-        }
-        None
     }
 
     /// Every output, until there is none: bytes (appended to `tx` for the writer), then events

@@ -15,6 +15,12 @@
 //!   the URL), fail-over, and the session configuration.
 //! * [`Authenticator`]: v5 enhanced authentication for each connection and on demand
 //!   ([`Client::reauthenticate`]); [`ScramSha256`] ships.
+//! * [`CredentialsProvider`]: credentials asked for before every connection (tokens that
+//!   expire), also handed to the authenticator.
+//! * [`Proxies`]: HTTP CONNECT and SOCKS5 proxies, from the options or the environment;
+//!   [`ProxyHandshake`] is their handshake, sans-IO, for every runtime's transport.
+//! * [`WebSocketOptions`]: the WebSocket handshake's path and headers, and a hook that signs
+//!   the request before it is sent.
 //! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
@@ -28,8 +34,11 @@
 mod auth;
 mod client;
 mod completion;
+mod connecting;
+mod credentials;
 mod driver;
 mod options;
+mod proxy;
 pub mod queue;
 mod quickack;
 mod redirect;
@@ -43,20 +52,29 @@ mod subscribing;
 #[cfg(test)]
 mod test_waker;
 mod tls;
+pub mod tls_provider;
+mod websocket;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};
 pub use client::{
     Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
 };
 pub use completion::Completer;
+pub use connecting::{Attempt, Prepared};
+pub use credentials::{
+    ConnectCredentials, CredentialsError, CredentialsFuture, CredentialsProvider,
+    SharedCredentialsProvider,
+};
 pub use driver::{
     ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
 };
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
 pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use scram::ScramSha256;
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
-pub use tls::{TlsError, TlsOptions};
+pub use tls::{handshake_error as tls_handshake_error, TlsError, TlsOptions};
+pub use websocket::{WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner};

@@ -173,6 +173,9 @@ pub enum OptionsError {
     /// No server was given.
     #[error("no server given")]
     NoServer,
+    /// A proxy setting (an environment variable's URL) is invalid.
+    #[error(transparent)]
+    Proxy(#[from] crate::ProxyError),
 }
 
 /// Everything a driver needs to run a connection: the servers, the session configuration, and
@@ -183,7 +186,8 @@ pub struct Options {
     pub servers: Vec<Server>,
     /// The session configuration (protocol version, client id, keep-alive, credentials, ...).
     pub session: Config,
-    /// How long a TCP (and TLS / WebSocket) connect may take.
+    /// How long a connection attempt may take: the credentials provider, TCP (and a proxy,
+    /// TLS, WebSocket).
     pub connect_timeout: Duration,
     /// Messages a subscription buffers for its reader. A reader that falls this far behind
     /// never stalls the connection: further QoS 0 messages are dropped for it and counted
@@ -220,6 +224,9 @@ pub struct Options {
     /// TLS settings for `mqtts://` and `wss://`; `None` means [`TlsOptions::new`](crate::TlsOptions::new)
     /// (verification on, bundled roots with the `webpki-roots` feature).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The TLS server name of [`TlsOptions::server_name`](crate::TlsOptions::server_name),
+    /// if one was set (see [`Options::tls_name`]).
+    pub tls_server_name: Option<String>,
     /// Where the session is kept across process restarts and crashes (see
     /// [`store`](crate::store)); `None` (the default) keeps it in memory only.
     pub store: Option<std::sync::Arc<dyn crate::Store>>,
@@ -234,6 +241,15 @@ pub struct Options {
     /// exchange and [`Client::reauthenticate`](crate::Client::reauthenticate); set with
     /// [`Options::authenticator`].
     pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
+    /// Asked for the credentials of every connection attempt; set with
+    /// [`Options::credentials_provider`].
+    pub credentials_provider: Option<crate::SharedCredentialsProvider>,
+    /// The proxies servers are reached through (none by default); set with
+    /// [`Options::proxy`], [`Options::proxies`] or [`Options::proxy_from_env`].
+    pub proxies: crate::Proxies,
+    /// How the WebSocket handshake of `ws://` and `wss://` servers is made (path, headers,
+    /// signer); set with [`Options::websocket`].
+    pub websocket: crate::WebSocketOptions,
 }
 
 impl Options {
@@ -260,9 +276,13 @@ impl Options {
             disconnect_timeout: Duration::from_secs(5),
             nodelay: true,
             tls: None,
+            tls_server_name: None,
             store: None,
             inbound_budget: 4 * 1024 * 1024,
             authenticator: None,
+            credentials_provider: None,
+            proxies: crate::Proxies::none(),
+            websocket: crate::WebSocketOptions::new(),
         })
     }
 
@@ -315,6 +335,53 @@ impl Options {
         Ok(self)
     }
 
+    /// Asks `provider` for the user name, password and authentication data before every
+    /// connection attempt, the first and each reconnect (see [`CredentialsProvider`](crate::CredentialsProvider)):
+    /// a token that expires is fetched fresh for each CONNECT. What it leaves out comes from
+    /// these options; with an [`authenticator`](Options::authenticator), its exchange gets
+    /// them too. The provider's wait counts in [`Options::connect_timeout`]; a provider that
+    /// fails fails that attempt
+    /// ([`ConnectionEvent::ConnectFailed`](crate::ConnectionEvent::ConnectFailed)), and the
+    /// next one asks again.
+    pub fn credentials_provider(
+        mut self,
+        provider: impl crate::CredentialsProvider + 'static,
+    ) -> Self {
+        self.credentials_provider = Some(crate::SharedCredentialsProvider(std::sync::Arc::new(
+            provider,
+        )));
+        self
+    }
+
+    /// Reaches every server through `proxy` (HTTP CONNECT or SOCKS5): TLS and WebSocket run
+    /// through its tunnel, end to end with the server.
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxies = crate::Proxies::all(proxy);
+        self
+    }
+
+    /// Reaches servers through `proxies` (one per kind of server, with exceptions).
+    pub fn proxies(mut self, proxies: crate::Proxies) -> Self {
+        self.proxies = proxies;
+        self
+    }
+
+    /// Reaches servers through the proxies the environment names, read now (`http_proxy`,
+    /// `https_proxy`, `all_proxy`, `no_proxy`, lower or upper case; see
+    /// [`Proxies::from_env`](crate::Proxies::from_env)). Off unless asked for: an MQTT
+    /// connection is not HTTP, and a proxy meant for browsers may not carry it.
+    pub fn proxy_from_env(mut self) -> Result<Self, OptionsError> {
+        self.proxies = crate::Proxies::from_env()?;
+        Ok(self)
+    }
+
+    /// Makes the WebSocket handshake of `ws://` and `wss://` servers so: a path of its own,
+    /// headers, a signing hook (see [`WebSocketOptions`](crate::WebSocketOptions)).
+    pub fn websocket(mut self, websocket: crate::WebSocketOptions) -> Self {
+        self.websocket = websocket;
+        self
+    }
+
     /// Sets the will.
     pub fn will(mut self, will: mqtt_proto::Will) -> Self {
         self.session.will = Some(will);
@@ -353,8 +420,26 @@ impl Options {
 
     /// Uses these TLS settings for `mqtts://` and `wss://` servers.
     pub fn tls(mut self, tls: crate::TlsOptions) -> Result<Self, crate::TlsError> {
+        if let Some(name) = &tls.server_name {
+            rustls::pki_types::ServerName::try_from(name.as_str())
+                .map_err(|_| crate::TlsError::ServerName(name.clone()))?;
+        }
+        self.tls_server_name = tls.server_name.clone();
         self.tls = Some(tls.build()?);
         Ok(self)
+    }
+
+    /// The name TLS sends as SNI and verifies `server`'s certificate against: the one set
+    /// with [`TlsOptions::server_name`](crate::TlsOptions::server_name), else the URL's host.
+    pub fn tls_name(
+        &self,
+        server: &Server,
+    ) -> std::io::Result<rustls::pki_types::ServerName<'static>> {
+        match &self.tls_server_name {
+            Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
+            None => server.tls_name(),
+        }
     }
 
     /// Asks the server for Response Information in CONNECT (v5): when it sends some, the

@@ -115,6 +115,22 @@ impl Authenticator for ScramSha256 {
             step: Step::Start,
         })
     }
+
+    /// The provider's user name and password, where it gave them, instead of those given to
+    /// [`ScramSha256::new`].
+    fn start_with(&self, credentials: &crate::ConnectCredentials) -> Box<dyn AuthExchange> {
+        let mut scram = self.clone();
+        if let Some(username) = &credentials.username {
+            scram.username = username.clone();
+        }
+        if let Some(password) = &credentials.password {
+            scram.password = Arc::new(Zeroizing::new(password.to_vec()));
+        }
+        Box::new(ScramExchange {
+            scram,
+            step: Step::Start,
+        })
+    }
 }
 
 /// 24 bytes of the operating system's randomness, in base64 (printable, no `,`).

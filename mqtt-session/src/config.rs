@@ -81,8 +81,9 @@ pub enum QueueFullPolicy {
 
 /// The configuration of a [`Session`](crate::Session).
 ///
-/// Every field has a default ([`Config::new`]); v5-only fields are ignored for v3.1.1.
-#[derive(Debug, Clone)]
+/// Every field has a default ([`Config::new`]); v5-only fields are ignored for v3.1.1. Its
+/// `Debug` output leaves the password and the authentication data out.
+#[derive(Clone)]
 pub struct Config {
     /// The protocol version to speak.
     pub protocol_version: ProtocolVersion,
@@ -193,6 +194,50 @@ pub struct Config {
     /// Seed of the generator that draws the backoff jitter; the session draws no other
     /// randomness. Give each client a different seed.
     pub random_seed: u64,
+}
+
+impl core::fmt::Debug for Config {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Config")
+            .field("protocol_version", &self.protocol_version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("response_timeout", &self.response_timeout)
+            .field("connack_timeout", &self.connack_timeout)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("will", &self.will)
+            .field("session_expiry_interval", &self.session_expiry_interval)
+            .field("receive_maximum", &self.receive_maximum)
+            .field("maximum_packet_size", &self.maximum_packet_size)
+            .field("max_outgoing_packet_size", &self.max_outgoing_packet_size)
+            .field("topic_alias_maximum", &self.topic_alias_maximum)
+            .field("outbound_topic_aliases", &self.outbound_topic_aliases)
+            .field(
+                "request_response_information",
+                &self.request_response_information,
+            )
+            .field(
+                "request_problem_information",
+                &self.request_problem_information,
+            )
+            .field("user_properties", &self.user_properties)
+            .field("authentication_method", &self.authentication_method)
+            .field(
+                "authentication_data",
+                &self.authentication_data.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_inflight", &self.max_inflight)
+            .field("manual_acks", &self.manual_acks)
+            .field("max_queued", &self.max_queued)
+            .field("queue_full", &self.queue_full)
+            .field("transmit_buffer_limit", &self.transmit_buffer_limit)
+            .field("poison_limit", &self.poison_limit)
+            .field("backoff", &self.backoff)
+            .field("random_seed", &self.random_seed)
+            .finish()
+    }
 }
 
 impl Config {

@@ -769,6 +769,29 @@ impl<I: Instant> Session<I> {
         Ok(())
     }
 
+    /// Sets the User Name and Password of the CONNECT of the next connection: credentials
+    /// that change between connections (a token refreshed before each connect). Call it
+    /// before [`Session::handle_connected`]. Refused, changing nothing, when the CONNECT would
+    /// not encode with them (a v3.1.1 password without a user name [MQTT-3.1.2-22]).
+    pub fn set_credentials(
+        &mut self,
+        username: Option<MqttString>,
+        password: Option<Bytes>,
+    ) -> Result<(), Error> {
+        let old_username = core::mem::replace(&mut self.config.username, username);
+        let old_password = core::mem::replace(&mut self.config.password, password);
+        let check = self
+            .config
+            .connect(&self.client_id, self.clean_sent)
+            .encoded_len(self.config.protocol_version);
+        if let Err(e) = check {
+            self.config.username = old_username;
+            self.config.password = old_password;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Ends the connection because the client found the server's side of enhanced
     /// authentication wanting (v5): final data that fails the method's check, or a challenge
     /// the method cannot answer. Sends DISCONNECT with `reason_code` (0x87 Not authorized, or

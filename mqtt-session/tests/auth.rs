@@ -651,3 +651,55 @@ fn each_connect_carries_the_authentication_data_set_for_it() {
         "unchanged"
     );
 }
+
+// 3.1.3.5, 3.1.3.6: each connection's CONNECT carries the User Name and Password set for it
+// (a token refreshed before each connect); a v3.1.1 password without a user name is refused
+// and changes nothing [MQTT-3.1.2-22].
+#[test]
+fn each_connect_carries_the_credentials_set_for_it() {
+    let mut pair = Pair::new(config(false));
+    pair.session
+        .set_credentials(
+            Some(MqttString::new("alice".to_string()).unwrap()),
+            Some(Bytes::from_static(b"token-1")),
+        )
+        .unwrap();
+    let connect = pair.open();
+    assert_eq!(connect.username.as_deref(), Some("alice"));
+    assert_eq!(connect.password.as_deref(), Some(&b"token-1"[..]));
+    pair.drop_connection();
+    pair.session
+        .set_credentials(None, Some(Bytes::from_static(b"token-2")))
+        .unwrap();
+    let connect = pair.open();
+    assert_eq!(connect.username, None, "v5 allows a password alone");
+    assert_eq!(connect.password.as_deref(), Some(&b"token-2"[..]));
+
+    let mut v311 = config(false);
+    v311.protocol_version = ProtocolVersion::V311;
+    let mut pair = Pair::new(v311);
+    let refused = pair
+        .session
+        .set_credentials(None, Some(Bytes::from_static(b"token")));
+    assert!(refused.is_err());
+    assert_eq!(pair.session.config().password, None, "unchanged");
+}
+
+// Secrets stay out of logs: the configuration's Debug output shows neither the password nor
+// the authentication data.
+#[test]
+fn debug_output_leaves_secrets_out() {
+    let mut c = config(true);
+    c.username = Some(MqttString::try_from("alice").unwrap());
+    c.password = Some(Bytes::from_static(b"hunter2"));
+    let shown = format!("{c:?}");
+    assert!(shown.contains("alice"), "{shown}");
+    assert!(
+        !shown.contains("104, 117, 110") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("client-first") && !shown.contains("99, 108, 105"),
+        "{shown}"
+    );
+}

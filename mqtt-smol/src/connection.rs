@@ -107,10 +107,10 @@ impl Connection {
             if transport.is_none() {
                 if let Some((_, server)) = self.driver.server_to_connect(now) {
                     let timeout = self.driver.options().connect_timeout;
+                    let attempt = self.driver.attempt();
+                    let connect = self.connector.connect(&server, self.driver.options());
                     let attempt = futures_lite::future::or(
-                        async {
-                            Some(self.connector.connect(&server, self.driver.options()).await)
-                        },
+                        async { Some(attempt.run(connect).await) },
                         async {
                             Timer::after(timeout).await;
                             None
@@ -118,7 +118,7 @@ impl Connection {
                     )
                     .await;
                     now = Instant::now();
-                    if let Some(t) = self.driver.connect_outcome(now, attempt) {
+                    if let Some(t) = self.driver.attempt_outcome(now, attempt) {
                         transport = Some(futures_lite::io::split(t));
                         rx.clear();
                         tx.clear();

@@ -1,9 +1,10 @@
-//! Transports on async-io: TCP and TLS (futures-rustls); bring your own with a [`Connector`].
+//! Transports on async-io: TCP (through a proxy when asked), TLS (futures-rustls) and
+//! WebSocket; bring your own with a [`Connector`].
 
 use async_net::TcpStream;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_rustls::TlsConnector;
-use mqtt_client::{Options, Server};
+use mqtt_client::{Options, Proxy, ProxyHandshake, Server};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -24,15 +25,22 @@ pub trait Connector: Send + 'static {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a>;
 }
 
-/// The built-in connector: TCP (TCP_NODELAY as the options say), TLS over it with rustls, and
-/// WebSocket over either.
+/// The built-in connector: TCP (TCP_NODELAY as the options say), through a proxy when the
+/// options name one, TLS over it with rustls, and WebSocket over either.
 #[derive(Debug, Default, Clone)]
 pub struct TcpConnector;
 
 impl Connector for TcpConnector {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a> {
         Box::pin(async move {
-            let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
+            let tcp = match options.proxies.for_server(server) {
+                Some(proxy) => {
+                    let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port)).await?;
+                    tunnel(&mut tcp, proxy, server).await?;
+                    tcp
+                }
+                None => TcpStream::connect((server.host.as_str(), server.port)).await?,
+            };
             tcp.set_nodelay(options.nodelay)?;
             let tcp = QuickAck(tcp);
             let stream: Box<dyn Transport> = if server.scheme.is_tls() {
@@ -43,16 +51,33 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            crate::websocket::connect(&server.websocket_url(), stream).await
+            crate::websocket::connect(options.websocket.request(server)?, stream).await
         })
     }
 }
 
-/// TLS over an established TCP stream; SNI and verification use the host of the URL.
+/// Runs a proxy's handshake (see [`ProxyHandshake`]) for a tunnel to `server`.
+async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, server: &Server) -> io::Result<()> {
+    let mut handshake = ProxyHandshake::new(proxy, &server.host, server.port)?;
+    let mut buf = [0u8; 512];
+    loop {
+        futures_lite::AsyncWriteExt::write_all(tcp, &handshake.take_output()).await?;
+        let want = handshake.wants().min(buf.len());
+        if want == 0 {
+            return Ok(());
+        }
+        let n = futures_lite::AsyncReadExt::read(tcp, &mut buf[..want]).await?;
+        handshake.read(&buf[..n])?;
+    }
+}
+
+/// TLS over an established TCP stream; SNI and verification use the host of the URL, or the
+/// options' server name. A server that does not speak TLS is said to be one.
 async fn tls(server: &Server, options: &Options, tcp: QuickAck) -> io::Result<Box<dyn Transport>> {
     let stream = TlsConnector::from(options.tls_config()?)
-        .connect(server.tls_name()?, tcp)
-        .await?;
+        .connect(options.tls_name(server)?, tcp)
+        .await
+        .map_err(|e| mqtt_client::tls_handshake_error(server, e))?;
     Ok(Box::new(stream))
 }
 

@@ -93,13 +93,11 @@ impl Connection {
             if transport.is_none() {
                 if let Some((_, server)) = self.driver.server_to_connect(now) {
                     let timeout = self.driver.options().connect_timeout;
-                    let attempt = tokio::time::timeout(
-                        timeout,
-                        self.connector.connect(&server, self.driver.options()),
-                    )
-                    .await;
+                    let attempt = self.driver.attempt();
+                    let connect = self.connector.connect(&server, self.driver.options());
+                    let attempt = tokio::time::timeout(timeout, attempt.run(connect)).await;
                     now = Instant::now();
-                    if let Some(t) = self.driver.connect_outcome(now, attempt.ok()) {
+                    if let Some(t) = self.driver.attempt_outcome(now, attempt.ok()) {
                         transport = Some(tokio::io::split(t));
                         rx.clear();
                         tx.clear();

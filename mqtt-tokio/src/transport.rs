@@ -1,11 +1,11 @@
 //! Transports: anything that reads and writes bytes in order. TCP is built in; bring your own
 //! (a Unix socket, an in-memory pipe, ...) with a [`Connector`].
 
-use mqtt_client::{Options, Server};
+use mqtt_client::{Options, Proxy, ProxyHandshake, Server};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -26,15 +26,22 @@ pub trait Connector: Send + 'static {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a>;
 }
 
-/// The built-in connector: TCP (TCP_NODELAY as the options say), TLS over it with rustls, and
-/// WebSocket over either.
+/// The built-in connector: TCP (TCP_NODELAY as the options say), through a proxy when the
+/// options name one, TLS over it with rustls, and WebSocket over either.
 #[derive(Debug, Default, Clone)]
 pub struct TcpConnector;
 
 impl Connector for TcpConnector {
     fn connect<'a>(&'a mut self, server: &'a Server, options: &'a Options) -> ConnectFuture<'a> {
         Box::pin(async move {
-            let tcp = TcpStream::connect((server.host.as_str(), server.port)).await?;
+            let tcp = match options.proxies.for_server(server) {
+                Some(proxy) => {
+                    let mut tcp = TcpStream::connect((proxy.host.as_str(), proxy.port)).await?;
+                    tunnel(&mut tcp, proxy, server).await?;
+                    tcp
+                }
+                None => TcpStream::connect((server.host.as_str(), server.port)).await?,
+            };
             tcp.set_nodelay(options.nodelay)?;
             let tcp = QuickAck(tcp);
             let stream: Box<dyn Transport> = if server.scheme.is_tls() {
@@ -45,16 +52,33 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            crate::websocket::connect(&server.websocket_url(), stream).await
+            crate::websocket::connect(options.websocket.request(server)?, stream).await
         })
     }
 }
 
-/// TLS over an established TCP stream; SNI and verification use the host of the URL.
+/// Runs a proxy's handshake (see [`ProxyHandshake`]) for a tunnel to `server`.
+async fn tunnel(tcp: &mut TcpStream, proxy: &Proxy, server: &Server) -> io::Result<()> {
+    let mut handshake = ProxyHandshake::new(proxy, &server.host, server.port)?;
+    let mut buf = [0u8; 512];
+    loop {
+        tcp.write_all(&handshake.take_output()).await?;
+        let want = handshake.wants().min(buf.len());
+        if want == 0 {
+            return Ok(());
+        }
+        let n = tcp.read(&mut buf[..want]).await?;
+        handshake.read(&buf[..n])?;
+    }
+}
+
+/// TLS over an established TCP stream; SNI and verification use the host of the URL, or the
+/// options' server name. A server that does not speak TLS is said to be one.
 async fn tls(server: &Server, options: &Options, tcp: QuickAck) -> io::Result<Box<dyn Transport>> {
     let stream = TlsConnector::from(options.tls_config()?)
-        .connect(server.tls_name()?, tcp)
-        .await?;
+        .connect(options.tls_name(server)?, tcp)
+        .await
+        .map_err(|e| mqtt_client::tls_handshake_error(server, e))?;
     Ok(Box::new(stream))
 }
 

@@ -9,11 +9,12 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::transport::Transport;
+use mqtt_client::{WebSocketError, WebSocketRequest};
 
 /// A WebSocket connection seen as a byte stream.
 pub(crate) struct WsTransport {
@@ -21,16 +22,23 @@ pub(crate) struct WsTransport {
     pending: Bytes,
 }
 
-/// Opens the WebSocket over an established TCP or TLS stream.
+/// Opens the WebSocket over an established TCP or TLS stream, with `request`'s path and
+/// headers (see [`mqtt_client::WebSocketOptions`]).
 pub(crate) async fn connect(
-    url: &str,
+    request: WebSocketRequest,
     stream: Box<dyn Transport>,
 ) -> io::Result<Box<dyn Transport>> {
-    let mut request = url.into_client_request().map_err(other)?;
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
-    let (ws, _response) = tokio_tungstenite::client_async(request, stream)
+    let mut http = request.url().into_client_request().map_err(other)?;
+    let invalid = |name: &str| io::Error::from(WebSocketError::Header(name.to_string()));
+    for (name, _) in &request.headers {
+        http.headers_mut().remove(name.as_str());
+    }
+    for (name, value) in &request.headers {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid(name))?;
+        let value = HeaderValue::from_str(value).map_err(|_| invalid(name))?;
+        http.headers_mut().append(header, value);
+    }
+    let (ws, _response) = tokio_tungstenite::client_async(http, stream)
         .await
         .map_err(other)?;
     Ok(Box::new(WsTransport {

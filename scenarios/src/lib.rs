@@ -29,12 +29,14 @@ use std::time::Duration;
 
 mod auth;
 mod basic;
+mod credentials;
 mod delivery;
 mod faults;
 mod flow;
 pub mod interop;
 mod net;
 mod policy;
+mod proxy;
 mod reliability;
 mod request;
 mod restart;
@@ -42,15 +44,21 @@ mod scram;
 mod store;
 mod subscribing;
 mod tls;
+mod tls_options;
 mod v5;
 mod version;
 mod websocket;
+mod ws_handshake;
 
 pub use auth::{server_disconnect_reason, username_and_password};
 pub use basic::{
     commands_after_disconnect_report_closed, dropped_futures_leave_the_session_intact,
     persistent_session_receives_what_was_published_while_away, qos_round_trips,
     queued_publishes_complete_in_order, retained_messages, will_on_a_cut_connection,
+};
+pub use credentials::{
+    credentials_are_asked_for_before_every_connect,
+    the_authenticator_takes_the_providers_credentials,
 };
 pub use delivery::{
     callbacks_receive_every_message, fail_over_to_the_next_server, manual_acks,
@@ -66,6 +74,9 @@ pub use policy::{
     a_message_the_broker_refuses_does_not_block_the_rest,
     connection_events_name_the_configured_server, reconnect_off_means_off,
     the_connack_deadline_is_its_own,
+};
+pub use proxy::{
+    proxies_from_the_environment, through_a_socks5_proxy, through_an_http_connect_proxy,
 };
 pub use reliability::{
     a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
@@ -95,6 +106,10 @@ pub use tls::{
     tls_client_certificates, tls_insecure_mode_skips_verification, tls_no_roots_is_a_clear_error,
     tls_server_verified_against_our_ca, tls_wrong_ca_is_refused,
 };
+pub use tls_options::{
+    tls_alpn_and_server_name, tls_and_plain_ports_mixed_up_are_named,
+    tls_client_keys_in_every_pem_form, tls_platform_trust_and_provider_choice,
+};
 pub use v5::{
     v5_message_expiry, v5_request_response_and_user_properties, v5_shared_subscriptions,
     v5_subscription_identifiers, v5_topic_aliases,
@@ -103,6 +118,7 @@ pub use version::{
     a_silent_close_of_a_v5_connect_falls_back, a_v5_client_meets_a_v311_only_broker,
 };
 pub use websocket::{secure_websocket_publish_and_subscribe, websocket_publish_and_subscribe};
+pub use ws_handshake::websocket_requests_carry_headers_path_and_signature;
 
 /// A connection task not yet running, as the driver's `Connection::run()` future.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
@@ -549,6 +565,27 @@ macro_rules! scenarios {
                     scram_sha_256_reauthentication_failures(),
                 scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error =>
                     scram_sha_256_an_auth_nobody_asked_for_is_a_protocol_error(),
+                credentials_are_asked_for_before_every_connect_v311 =>
+                    credentials_are_asked_for_before_every_connect(
+                        $crate::ProtocolVersion::V311),
+                credentials_are_asked_for_before_every_connect_v5 =>
+                    credentials_are_asked_for_before_every_connect($crate::ProtocolVersion::V5),
+                the_authenticator_takes_the_providers_credentials =>
+                    the_authenticator_takes_the_providers_credentials(),
+                through_an_http_connect_proxy_v311 =>
+                    through_an_http_connect_proxy($crate::ProtocolVersion::V311),
+                through_an_http_connect_proxy_v5 =>
+                    through_an_http_connect_proxy($crate::ProtocolVersion::V5),
+                through_a_socks5_proxy => through_a_socks5_proxy(false),
+                through_a_socks5_proxy_with_user_and_password => through_a_socks5_proxy(true),
+                proxies_from_the_environment => proxies_from_the_environment(),
+                websocket_requests_carry_headers_path_and_signature =>
+                    websocket_requests_carry_headers_path_and_signature(),
+                tls_alpn_and_server_name => tls_alpn_and_server_name(),
+                tls_client_keys_in_every_pem_form => tls_client_keys_in_every_pem_form(),
+                tls_and_plain_ports_mixed_up_are_named => tls_and_plain_ports_mixed_up_are_named(),
+                tls_platform_trust_and_provider_choice =>
+                    tls_platform_trust_and_provider_choice(),
             );
         }
     };

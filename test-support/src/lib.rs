@@ -5,7 +5,9 @@
 //! authentication (which mosquitto here lacks), [`relay`] TLS in front of a plain listener
 //! (`wss://` to the embedded broker), [`temp`] directories removed after the test; [`aedes`] a
 //! broker that speaks MQTT 3.1.1 only; [`interop`] the brokers of other ecosystems in the
-//! interop matrix (amqtt, the `mqtt5` crate's broker, rmqtt);
+//! interop matrix (amqtt, the `mqtt5` crate's broker, rmqtt); [`proxy`] real HTTP CONNECT and
+//! SOCKS5 proxies (tinyproxy, microsocks); [`recorder`] a relay that records the HTTP request a
+//! connection starts with;
 //! [`alloc`] counts heap allocations, [`gated_alloc`] counts them only when asked (for
 //! benchmarks).
 #![deny(unsafe_code)]
@@ -21,6 +23,8 @@ pub mod gated_alloc;
 pub mod interop;
 pub mod mosquitto;
 pub mod program;
+pub mod proxy;
+pub mod recorder;
 pub mod relay;
 pub mod scram_broker;
 pub mod temp;

@@ -6,7 +6,7 @@
 //! tests on any executor (tokio, smol, async-std) and never depends on theirs.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -29,17 +29,53 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct TlsRelay {
     server: Background,
+    handshakes: Handshakes,
 }
+
+/// What a client's TLS handshake with the relay carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handshake {
+    /// The SNI it sent.
+    pub server_name: Option<String>,
+    /// The application protocol agreed in ALPN.
+    pub alpn: Option<String>,
+}
+
+type Handshakes = Arc<Mutex<Vec<Handshake>>>;
 
 impl TlsRelay {
     /// Starts a relay that presents `pki`'s server certificate (for 127.0.0.1 / localhost)
     /// and forwards to `target`. It listens before this returns.
     pub fn start(target: SocketAddr, pki: &Pki) -> Result<TlsRelay, StartError> {
-        let acceptor = TlsAcceptor::from(Arc::new(server_config(pki)?));
+        Self::start_with_alpn(target, pki, &[])
+    }
+
+    /// As [`TlsRelay::start`], and when `alpn` is not empty, a client must agree one of
+    /// these application protocols in ALPN (one that offers none is closed after the
+    /// handshake; one that offers others fails it, as RFC 7301 says).
+    pub fn start_with_alpn(
+        target: SocketAddr,
+        pki: &Pki,
+        alpn: &[&str],
+    ) -> Result<TlsRelay, StartError> {
+        let mut config = server_config(pki)?;
+        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let required = !alpn.is_empty();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let handshakes = Handshakes::default();
+        let recorded = handshakes.clone();
         let server = Background::start("TLS relay", move |listener| {
-            serve(listener, acceptor, target)
+            serve(listener, acceptor, target, required, recorded)
         })?;
-        Ok(TlsRelay { server })
+        Ok(TlsRelay { server, handshakes })
+    }
+
+    /// The handshakes completed so far, in order.
+    pub fn handshakes(&self) -> Vec<Handshake> {
+        self.handshakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The address the relay listens on (`127.0.0.1`).
@@ -68,24 +104,58 @@ fn server_config(pki: &Pki) -> Result<ServerConfig, StartError> {
 }
 
 /// Accepts until the listener fails (or the relay is stopped), one task per connection.
-async fn serve(listener: TcpListener, acceptor: TlsAcceptor, target: SocketAddr) {
+async fn serve(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    target: SocketAddr,
+    alpn_required: bool,
+    handshakes: Handshakes,
+) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             // Out of file descriptors, say: wait rather than spin.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        tokio::spawn(relay(client, acceptor.clone(), target));
+        let handshakes = handshakes.clone();
+        tokio::spawn(relay(
+            client,
+            acceptor.clone(),
+            target,
+            alpn_required,
+            handshakes,
+        ));
     }
 }
 
 /// One connection: the TLS handshake, plain TCP to the target, then bytes both ways. A failed
 /// handshake (a client that refuses our certificate) just closes the connection.
-async fn relay(client: TcpStream, acceptor: TlsAcceptor, target: SocketAddr) {
+async fn relay(
+    client: TcpStream,
+    acceptor: TlsAcceptor,
+    target: SocketAddr,
+    alpn_required: bool,
+    handshakes: Handshakes,
+) {
     let _ = client.set_nodelay(true);
     let Ok(Ok(mut tls)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(client)).await else {
         return;
     };
+    let session = tls.get_ref().1;
+    let handshake = Handshake {
+        server_name: session.server_name().map(str::to_string),
+        alpn: session
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+    };
+    let agreed = handshake.alpn.is_some();
+    handshakes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(handshake);
+    if alpn_required && !agreed {
+        return;
+    }
     let Ok(Ok(mut upstream)) = tokio::time::timeout(HANDSHAKE, TcpStream::connect(target)).await
     else {
         return;

@@ -15,6 +15,8 @@ use crate::mosquitto::{free_ports, Mosquitto, Options as BrokerOptions, StartErr
 pub struct Pki {
     /// The CA certificate.
     pub ca_pem: String,
+    /// The CA's key (PKCS#8), for certificates signed by other tools.
+    pub ca_key: String,
     /// The server certificate, for `127.0.0.1` and `localhost`.
     pub server_pem: String,
     /// The server key.
@@ -57,6 +59,7 @@ fn generate() -> Result<Pki, rcgen::Error> {
     let client = client_params.signed_by(&client_key, &ca)?;
     Ok(Pki {
         ca_pem: ca.pem(),
+        ca_key: ca.key().serialize_pem(),
         server_pem: server.pem(),
         server_key: server_key.serialize_pem(),
         client_pem: client.pem(),
@@ -110,4 +113,108 @@ pub fn tls_broker(name: &str) -> Result<TlsBroker, StartError> {
         pki,
         _dir: temp,
     })
+}
+
+/// The form of a client key made by [`openssl_client_certificate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// RSA in PKCS#8 (`BEGIN PRIVATE KEY`).
+    RsaPkcs8,
+    /// RSA in PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+    RsaPkcs1,
+    /// EC P-256 in SEC1 (`BEGIN EC PRIVATE KEY`).
+    EcSec1,
+}
+
+/// A client certificate signed by `pki`'s CA, with a key in `form`, made by the `openssl`
+/// command (rcgen here cannot make RSA keys): the certificate and the key, PEM.
+pub fn openssl_client_certificate(
+    pki: &Pki,
+    form: KeyForm,
+) -> Result<(String, String), StartError> {
+    let temp = crate::TempDir::new("client-cert").map_err(|e| StartError(e.to_string()))?;
+    let dir = temp.path();
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(dir.join("ca.pem"), &pki.ca_pem).map_err(|e| StartError(e.to_string()))?;
+    std::fs::write(dir.join("ca.key"), &pki.ca_key).map_err(|e| StartError(e.to_string()))?;
+    let openssl = |args: &[&str]| -> Result<(), StartError> {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| {
+                StartError(format!(
+                    "openssl is not installed ({e}): run `apt-get install -y openssl`"
+                ))
+            })?;
+        if !status.success() {
+            return Err(StartError(format!("openssl {args:?} failed: {status}")));
+        }
+        Ok(())
+    };
+    let key = path("key.pem");
+    match form {
+        KeyForm::RsaPkcs8 | KeyForm::RsaPkcs1 => openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &key,
+        ])?,
+        KeyForm::EcSec1 => openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key,
+        ])?,
+    }
+    let (csr, cert, ext) = (path("client.csr"), path("client.pem"), path("client.ext"));
+    // Extensions make an X.509 v3 certificate (webpki takes no other).
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .map_err(|e| StartError(e.to_string()))?;
+    openssl(&[
+        "req",
+        "-new",
+        "-key",
+        &key,
+        "-subj",
+        "/CN=mqtt-test-client",
+        "-out",
+        &csr,
+    ])?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        &ext,
+        "-days",
+        "1",
+        "-out",
+        &cert,
+    ])?;
+    let key = if form == KeyForm::RsaPkcs1 {
+        let pkcs1 = path("key-pkcs1.pem");
+        openssl(&["rsa", "-in", &key, "-traditional", "-out", &pkcs1])?;
+        pkcs1
+    } else {
+        key
+    };
+    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| StartError(e.to_string()));
+    Ok((read(&cert)?, read(&key)?))
 }
