@@ -894,9 +894,15 @@ impl Driver {
             } => {
                 let filter_names: Vec<TopicFilter> =
                     filters.iter().map(|f| f.filter.clone()).collect();
+                // Held by the server for no stream of this process (restored, or resumed from
+                // an earlier process): see `Requests::subscribing`. A filter a stream of this
+                // process has is subscribed again to replace it [MQTT-3.8.4-3]: that waits
+                // for the SUBACK, after which the server tags its messages for the new one.
                 let held = filters
                     .iter()
-                    .all(|f| self.session.holds_subscription(f))
+                    .all(|f| {
+                        self.session.holds_subscription(f) && !self.routing.has_filter(&f.filter)
+                    })
                     .then(|| filters.iter().map(|f| Ok(f.options.qos)).collect());
                 let Some(commands) = self.commands.upgrade() else {
                     let _ = reply.send(Err(ClientError::Closed));

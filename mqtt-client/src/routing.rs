@@ -133,6 +133,11 @@ impl Routing {
         self.acks.drain(..)
     }
 
+    /// Whether a stream of this process subscribes to `filter`.
+    pub(crate) fn has_filter(&self, filter: &TopicFilter) -> bool {
+        self.streams.values().any(|s| s.filters.contains(filter))
+    }
+
     /// A new stream for the subscriptions `keys` with these filters.
     pub(crate) fn add_stream(
         &mut self,

@@ -190,9 +190,10 @@ pub(crate) struct Requests {
 impl Requests {
     /// A SUBSCRIBE the session took: `subscription` goes to `reply` when it is answered.
     ///
-    /// When the session already holds every filter, with the same options (`held`: granted
-    /// in this connection, or in the session a resumed connection or the store brought back),
-    /// it goes at once, with the QoS each filter asked for; the SUBSCRIBE still goes out.
+    /// When the session already holds every filter, with the same options, for no stream of
+    /// this process (`held`: a subscription of the session a resumed connection or the store
+    /// brought back), it goes at once, with the QoS each filter asked for; the SUBSCRIBE still
+    /// goes out.
     /// Waiting for its SUBACK could wait for good: a server resuming a session may send the
     /// messages of those filters first and hold the SUBACK behind its in-flight window
     /// (rumqttd does), while the messages wait for a reader that the SUBACK would create.
