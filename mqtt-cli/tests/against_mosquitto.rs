@@ -112,7 +112,10 @@ fn mqtt_pub_reaches_mosquitto_sub() {
             } else {
                 format!("{topic} {qos} hello there ")
             };
-            assert_eq!(out.lines().next().map(str::trim_end), Some(expected.trim_end()));
+            assert_eq!(
+                out.lines().next().map(str::trim_end),
+                Some(expected.trim_end())
+            );
         }
     }
 }
