@@ -56,7 +56,7 @@ pub struct ConnectArgs {
     /// Protocol version: mqttv5 (default) or mqttv311.
     #[arg(short = 'V', long = "protocol-version", default_value = "mqttv5")]
     pub protocol: String,
-    /// Client id (default: mqtt-<process id>).
+    /// Client id (default: mqtt- followed by the process id).
     #[arg(short = 'i', long)]
     pub id: Option<String>,
     /// Client id prefix: the process id is appended.
@@ -244,7 +244,7 @@ pub struct BenchArgs {
     /// Connection.
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Topic prefix: publisher n sends to <prefix>/n.
+    /// Topic prefix: publisher n sends to PREFIX/n.
     #[arg(short = 't', long, default_value = "mqtt-bench")]
     pub topic: String,
     /// Messages per publisher.

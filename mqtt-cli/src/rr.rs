@@ -1,5 +1,6 @@
-//! `mqtt rr`: one request and its response through [`Client::request`] (MQTT v5, section
-//! 4.10), or, with `--serve`, a responder that answers each request on a filter.
+//! `mqtt rr`: one request and its response through
+//! [`Client::request`](mqtt_tokio::Client::request) (MQTT v5, section 4.10), or, with
+//! `--serve`, a responder that answers each request on a filter.
 
 use crate::args::RrArgs;
 use crate::connect::{self, qos};
