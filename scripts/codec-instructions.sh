@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get install -y valgrind" >&2; exit 1; }
-bin=$(cargo bench -p mqtt-proto --bench instructions --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p')
+bin=$(cargo bench -p mqtt-sansio-proto --bench instructions --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p')
 [ -x "$bin" ] || { echo "could not build the instructions bench" >&2; exit 1; }
 packets=$((400 * 256))
 count() {

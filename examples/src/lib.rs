@@ -85,3 +85,64 @@ pub fn smol_quickstart_main(
         }
     }
 }
+
+/// The broker of an example: its first argument, else the `MQTT_URL` environment variable,
+/// else `mqtt://127.0.0.1:1883`.
+pub fn broker_url() -> String {
+    std::env::args()
+        .nth(1)
+        .filter(|a| !a.starts_with("--"))
+        .or_else(|| std::env::var("MQTT_URL").ok())
+        .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_string())
+}
+
+/// An example's error (sendable, so that it can cross tasks).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// What an example's body returns.
+pub type ExampleResult = Result<(), Error>;
+
+/// The `main` of the tokio examples: runs `body` with [`broker_url`] on a tokio runtime, gives
+/// up after 30 s, prints an error under the name `program`, and turns the outcome into the
+/// exit status.
+pub fn tokio_main<F>(program: &str, body: impl FnOnce(String) -> F) -> ExitCode
+where
+    F: Future<Output = ExampleResult>,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = broker_url();
+    let outcome = runtime.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(30), body(url)).await
+    });
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("{program}: gave up after 30 s");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for a client's first connection; a failed attempt is an error.
+pub async fn connected(client: &mqtt_tokio::Client) -> ExampleResult {
+    use mqtt_tokio::ConnectionEvent;
+    loop {
+        match client.next_event().await {
+            Some(ConnectionEvent::Connected { .. }) => return Ok(()),
+            Some(ConnectionEvent::ConnectFailed { error, .. }) => return Err(error.into()),
+            Some(ConnectionEvent::Disconnected(reason)) => return Err(reason.to_string().into()),
+            Some(_) => {}
+            None => return Err("the connection task stopped".into()),
+        }
+    }
+}

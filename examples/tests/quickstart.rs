@@ -28,6 +28,15 @@ fn check(output: &str) {
         "{output}"
     );
     assert!(output.contains("disconnected"), "{output}");
+    // Each message arrives at the QoS it was published with, whatever the broker.
+    for qos in 0..3 {
+        assert!(
+            output.contains(&format!("received on quickstart/qos{qos} at QoS {qos}")),
+            "{output}"
+        );
+    }
+    assert!(output.contains("maximum QoS:"), "{output}");
+    assert!(!output.contains("ServerLimits"), "{output}");
 }
 
 #[test]

@@ -36,7 +36,7 @@
 //! always-counting allocator added ~8 ns per allocation here, ~45 ns to a v5 PUBLISH decode by
 //! rumqttc).
 //!
-//! `cargo bench -p mqtt-proto --bench codec` (add `-- --quick` for a shorter criterion run;
+//! `cargo bench -p mqtt-sansio-proto --bench codec` (add `-- --quick` for a shorter criterion run;
 //! a positional filter restricts criterion as usual and the summary to the scenarios whose
 //! `scenario/op` name contains it). Set `CODEC_SUMMARY=0` to skip the summary, or
 //! `CODEC_CRITERION=0` to skip criterion and print only the summary (quick A/B comparisons).

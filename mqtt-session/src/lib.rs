@@ -60,7 +60,7 @@
 //!   when it is off, until [`Session::reconnect`].
 //! * A publish the server answers only by dropping the connection is given up after
 //!   [`Config::poison_limit`] connections in a row, so the publishes behind it flow.
-#![doc = concat!("# The run loop of `custom-event-loop`\n\n```no_run\n", include_str!("../../examples/src/bin/custom-event-loop.rs"), "\n```\n")]
+#![doc = concat!("# The run loop of `custom-event-loop`\n\n```no_run\n", include_str!("../examples/custom-event-loop.rs"), "\n```\n")]
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

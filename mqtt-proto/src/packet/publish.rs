@@ -147,8 +147,8 @@ impl Body for Publish {
     }
 
     /// In v5, a topic of up to [`SHORT_TOPIC`] bytes goes out in one write together with the
-    /// fixed header and the Packet Identifier. Measured with `cargo bench -p mqtt-proto --bench
-    /// codec`, that takes 0.7 of the time of separate writes for a v5 PUBLISH with properties,
+    /// fixed header and the Packet Identifier. Measured with
+    /// `cargo bench -p mqtt-sansio-proto --bench codec`, that takes 0.7 of the time of separate writes for a v5 PUBLISH with properties,
     /// but 1.3 for a v3.1.1 one, which keeps the plain writes.
     fn write_whole<B: BufMut>(
         &self,
