@@ -20,7 +20,8 @@
 //!   crash in between sends a QoS 1 message again (QoS 1 allows duplicates) or a PUBREL
 //!   again (which the server answers whatever it holds);
 //! * writes are shared: one write, and with [`FileStore`] one `fsync`, holds everything that
-//!   changed since the last one began (group commit), one write at a time;
+//!   changed since the last one began (group commit), one write at a time; a write that only
+//!   new publishes wait for waits up to a millisecond for more of them;
 //! * what is saved is a [`Journal`]: the first save after the start writes the state whole,
 //!   the next ones append only what changed (a publish taken or moved on, the id of one
 //!   completed), until the changes add up to the state's size and it is written whole
