@@ -177,6 +177,15 @@ enum UnsubscribeReply {
     ),
 }
 
+/// The keys of the filters a SUBACK refused (`keys` and `results` in filter order).
+fn refused_keys(keys: &[SubscriptionKey], results: &[SubscribeResult]) -> Vec<SubscriptionKey> {
+    keys.iter()
+        .zip(results)
+        .filter(|(_, r)| r.is_err())
+        .map(|(k, _)| *k)
+        .collect()
+}
+
 /// The subscribe and unsubscribe requests the connection task waits on.
 #[derive(Debug, Default)]
 pub(crate) struct Requests {
@@ -234,12 +243,7 @@ impl Requests {
             // The server took the filters away since it granted them (it refuses them now):
             // their messages no longer come; nothing else can be done for a subscription the
             // application already has.
-            let refused: Vec<SubscriptionKey> = keys
-                .iter()
-                .zip(&results)
-                .filter(|(_, r)| r.is_err())
-                .map(|(k, _)| *k)
-                .collect();
+            let refused = refused_keys(keys, &results);
             if !refused.is_empty() {
                 tracing::warn!(?results, "a subscription held before is refused now");
                 routing.refuse_keys(stream, &refused);
@@ -250,13 +254,7 @@ impl Requests {
             return;
         };
         let stream = subscription.stream_id();
-        let refused: Vec<SubscriptionKey> = keys
-            .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_err())
-            .map(|(k, _)| *k)
-            .collect();
-        routing.refuse_keys(stream, &refused);
+        routing.refuse_keys(stream, &refused_keys(keys, &results));
         if results.iter().all(|r| r.is_err()) {
             let _ = routing.remove_stream(stream);
             subscription.forget();
