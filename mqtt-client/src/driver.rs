@@ -188,32 +188,20 @@ impl ReadSize {
     /// Makes at least `n` bytes of room in `buf`: the room left in its tail when there is
     /// that much, else a new buffer with room for a whole read (at least [`ReadSize::get`]
     /// bytes), so that the reads after this one fit too (see [`ReadSize::reserve`]). Returns
-    /// the room. For loops that copy what they read into `buf` (`n` is what was read).
+    /// the room.
     ///
     /// When `buf` holds the start of a packet larger than a read, room for all the rest of it
     /// is made at once: its messages share this buffer for as long as a reader holds them, so
     /// it must not be larger than the packet (growing it read by read doubles it, and a 1 MiB
     /// message would then pin 2 MiB). The packet's size was checked against the Maximum Packet
     /// Size by the decoder before this is called.
-    pub fn reserve_at_least(&self, buf: &mut BytesMut, n: usize) -> usize {
+    fn reserve_at_least(&self, buf: &mut BytesMut, n: usize) -> usize {
         let rest = packet_rest(buf).filter(|&rest| rest > self.0);
         let want = rest.map_or(n, |rest| rest.max(n));
         if buf.capacity() - buf.len() < want {
             buf.reserve(if rest.is_some() { want } else { self.0.max(n) });
         }
         buf.capacity() - buf.len()
-    }
-
-    /// For loops that copy what they read into `buf`: how many of the `available` bytes to
-    /// copy in before handing `buf` to the session. All of them, except when `buf` ends in a
-    /// large packet that they complete: then only its end, so that the packet is taken off
-    /// `buf` before the rest goes in (growing `buf` past the packet would double a buffer its
-    /// messages then pin).
-    pub fn chunk(&self, buf: &BytesMut, available: usize) -> usize {
-        match packet_rest(buf) {
-            Some(rest) if rest > 0 && rest < available && buf.len() > self.0 => rest,
-            _ => available,
-        }
     }
 
     /// A read returned `n` bytes into `room`; returns whether it filled the room (the socket
@@ -292,8 +280,15 @@ pub struct Signals(crate::queue::Receiver<()>);
 impl Signals {
     /// The next wake-up. Never ends while the driver lives (it holds a sender).
     pub async fn recv(&self) {
-        if self.0.recv().await.is_err() {
-            std::future::pending::<()>().await;
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`Signals::recv`], polled: ready with the next wake-up.
+    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self.0.poll_recv(cx) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
+            // Closed: no wake-up comes again.
+            _ => std::task::Poll::Pending,
         }
     }
 }

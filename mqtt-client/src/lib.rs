@@ -37,6 +37,7 @@ mod completion;
 mod connecting;
 mod credentials;
 mod driver;
+pub mod event_loop;
 mod options;
 mod proxy;
 pub mod queue;

@@ -1,12 +1,14 @@
-//! The connection task on async-io: the same loop as mqtt-tokio's (write what the session
-//! produced, deliver its events, wait for bytes, a command or the next deadline), with
-//! futures-io and async-io timers.
+//! The connection task on async-io: the loop of [`mqtt_client::event_loop`] over futures-io,
+//! async-io timers and `blocking`'s thread pool, for smol and async-std programs alike.
 
 use async_io::Timer;
-use bytes::{Buf, BytesMut};
-use futures_lite::io::{AsyncReadExt, AsyncWriteExt};
-use futures_util::{select_biased, FutureExt};
-use mqtt_client::{Client, Driver, Options, ReadSize, Signals, StartError, Step, TimerSlot};
+use bytes::BytesMut;
+use futures_lite::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
+use mqtt_client::event_loop::{self, ConnectFuture, Runtime};
+use mqtt_client::{Client, Options, SaveJob, Saved, Server, StartError};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::transport::{Connector, TcpConnector, Transport};
@@ -16,36 +18,16 @@ const EVENT_BUFFER: usize = 16;
 
 /// A connection task not yet running: run it on your executor with [`Connection::run`], or
 /// use [`spawn`].
-pub struct Connection {
-    // Boxed: the loop's future keeps more than one copy of `self` (the compiler does not
-    // overlap an async fn's argument with its locals), so `self` must be small; an idle
-    // connection's task is mostly this future.
-    driver: Box<Driver>,
-    commands: mqtt_client::queue::Receiver<mqtt_client::Command>,
-    signals: Signals,
-    connector: Box<dyn Connector>,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("driver", &self.driver)
-            .finish()
-    }
-}
+#[derive(Debug)]
+pub struct Connection(event_loop::Connection<AsyncIo>);
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
-    let pair = Driver::client_pair(options, EVENT_BUFFER, Instant::now())?;
-    Ok((
-        pair.client,
-        Connection {
-            driver: Box::new(pair.driver),
-            commands: pair.commands,
-            signals: pair.signals,
-            connector: Box::new(TcpConnector),
-        },
-    ))
+    let runtime = AsyncIo {
+        connector: Box::new(TcpConnector),
+    };
+    let (client, connection) = event_loop::Connection::new(options, EVENT_BUFFER, runtime)?;
+    Ok((client, Connection(connection)))
 }
 
 /// Why [`spawn`] failed.
@@ -72,230 +54,105 @@ pub fn spawn(options: Options) -> Result<Client, SpawnError> {
 impl Connection {
     /// Uses `connector` instead of plain TCP / TLS.
     pub fn with_connector(mut self, connector: impl Connector) -> Self {
-        self.connector = Box::new(connector);
+        self.0.runtime_mut().connector = Box::new(connector);
         self
     }
 
     /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
     /// the `tracing` span `mqtt` with the client id.
-    pub fn run(self) -> impl std::future::Future<Output = ()> + Send {
-        use tracing::Instrument;
-        let span = self.driver.span();
-        self.run_in_span().instrument(span)
-    }
-
-    async fn run_in_span(mut self) {
-        type Halves = (
-            futures_lite::io::ReadHalf<Box<dyn Transport>>,
-            futures_lite::io::WriteHalf<Box<dyn Transport>>,
-        );
-        let mut transport: Option<Halves> = None;
-        let mut rx = BytesMut::new();
-        let mut tx = BytesMut::new();
-        let mut read_size = ReadSize::new();
-        // Grown on the first read, then as reads fill it.
-        let mut scratch = Vec::new();
-        let mut commands_open = true;
-        let mut timer = Timer::never();
-        let mut slot = TimerSlot::default();
-        // A store write that the outputs need not wait for, running on `blocking`'s pool.
-        let mut saving: Option<blocking::Task<Option<mqtt_client::Saved>>> = None;
-        // One clock reading per wake-up, taken when the wait ends (and after a connection
-        // attempt), not one per call.
-        let mut now = Instant::now();
-        loop {
-            if transport.is_none() {
-                if let Some((_, server)) = self.driver.server_to_connect(now) {
-                    let timeout = self.driver.options().connect_timeout;
-                    let attempt = self.driver.attempt();
-                    let connect = self.connector.connect(&server, self.driver.options());
-                    let attempt = futures_lite::future::or(
-                        async { Some(attempt.run(connect).await) },
-                        async {
-                            Timer::after(timeout).await;
-                            None
-                        },
-                    )
-                    .await;
-                    now = Instant::now();
-                    if let Some(t) = self.driver.attempt_outcome(now, attempt) {
-                        transport = Some(futures_lite::io::split(t));
-                        rx.clear();
-                        tx.clear();
-                    }
-                }
-            }
-            match self.driver.step(now, transport.is_some(), &mut tx) {
-                Step::Close => {
-                    if let Some((mut r, mut w)) = transport.take() {
-                        let _ = w.close().await;
-                        if let Some(at) = self.driver.linger_until() {
-                            // Boxed: inline, this wait would grow every connection task's
-                            // future (an idle connection's memory) for the one time it runs.
-                            Box::pin(futures_lite::future::or(read_to_end(&mut r), async {
-                                Timer::at(at).await;
-                            }))
-                            .await;
-                        }
-                    }
-                    now = Instant::now();
-                    self.driver.closed_by_us(now);
-                    // Step again at once: a graceful disconnect ends now.
-                    continue;
-                }
-                Step::Save => {
-                    // On a thread of `blocking`'s pool: the disk's wait (an `fsync`) holds up
-                    // this connection, which must not write before it, but not the executor's
-                    // other tasks.
-                    if let Some(job) = self.driver.take_save() {
-                        let holds_output = job.holds_output();
-                        let write = blocking::unblock(move || job.run());
-                        if holds_output {
-                            self.driver.saved(write.await);
-                        } else {
-                            saving = Some(write);
-                        }
-                    } else if let Some(write) = saving.take() {
-                        self.driver.saved(write.await);
-                    }
-                    now = Instant::now();
-                    continue;
-                }
-                Step::Stop => break,
-                Step::Wait => {}
-            }
-            let deadline = self.driver.next_deadline();
-            if let Some(at) = slot.rearm(deadline) {
-                timer.set_at(at);
-            }
-            let (reader, writer) = match transport.as_mut() {
-                Some((r, w)) => (Some(r), Some(w)),
-                None => (None, None),
-            };
-            let pending_write = !tx.is_empty();
-            let accepts = commands_open && self.driver.accepts_commands();
-            let reading = !self.driver.reading_paused();
-            enum Woke {
-                Wrote(std::io::Result<usize>),
-                Command(Result<mqtt_client::Command, mqtt_client::queue::RecvError>),
-                Read(std::io::Result<usize>),
-                Signal,
-                Saved(Option<mqtt_client::Saved>),
-                Timer,
-            }
-            let write = async {
-                match writer {
-                    Some(w) if pending_write => {
-                        let n = w.write(&tx).await?;
-                        w.flush().await?;
-                        Ok(n)
-                    }
-                    _ => std::future::pending().await,
-                }
-            };
-            let command = async {
-                if accepts {
-                    self.commands.recv().await
-                } else {
-                    std::future::pending().await
-                }
-            };
-            let read = async {
-                match reader {
-                    Some(r) if reading => {
-                        // Into a scratch buffer, not the read buffer's tail: this future is
-                        // dropped whenever another branch wins, and must leave `rx` intact.
-                        let room = read_size.get();
-                        if scratch.len() < room {
-                            scratch.resize(room, 0);
-                        }
-                        r.read(&mut scratch[..room]).await
-                    }
-                    _ => std::future::pending().await,
-                }
-            };
-            let saved = async {
-                match saving.as_mut() {
-                    Some(write) => write.await,
-                    None => std::future::pending().await,
-                }
-            };
-            let timer = async {
-                match deadline {
-                    Some(_) => (&mut timer).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let woke = select_biased! {
-                w = write.fuse() => Woke::Wrote(w),
-                c = command.fuse() => Woke::Command(c),
-                s = saved.fuse() => Woke::Saved(s),
-                () = self.signals.recv().fuse() => Woke::Signal,
-                r = read.fuse() => Woke::Read(r),
-                _ = timer.fuse() => Woke::Timer,
-            };
-            now = Instant::now();
-            match woke {
-                Woke::Wrote(Ok(n)) if n > 0 => {
-                    tx.advance(n);
-                }
-                Woke::Wrote(_) => {
-                    transport = None;
-                    self.driver.closed(now);
-                }
-                Woke::Command(Ok(c)) => {
-                    commands_open = self.driver.commands(now, c, &self.commands)
-                }
-                Woke::Command(Err(_)) => {
-                    commands_open = false;
-                    self.driver.clients_gone(now);
-                }
-                Woke::Read(Ok(0)) | Woke::Read(Err(_)) => {
-                    transport = None;
-                    self.driver.closed(now);
-                }
-                Woke::Read(Ok(n)) => {
-                    // Into the tail of the read buffer while it has room (decoded messages
-                    // share the buffer; see `ReadSize::reserve`).
-                    let mut data = &scratch[..n];
-                    while !data.is_empty() {
-                        let take = read_size.chunk(&rx, data.len());
-                        read_size.reserve_at_least(&mut rx, take);
-                        rx.extend_from_slice(&data[..take]);
-                        data = &data[take..];
-                        self.driver.read(now, &mut rx);
-                    }
-                    read_size.read(n, read_size.get());
-                    self.driver.drain(now, &mut tx);
-                    // Let the subscribers run before the next read: on a busy socket this
-                    // loop could otherwise fill their buffers faster than a fast reader
-                    // empties them, and QoS 0 messages would be dropped for no reader's fault.
-                    // (Always: async-io reads the socket again before waiting for it, so a
-                    // short read is no sign that the subscribers will get their turn; and
-                    // this yield costs no system call.)
-                    futures_lite::future::yield_now().await;
-                    now = Instant::now();
-                }
-                Woke::Signal => self.driver.signalled(now),
-                Woke::Saved(saved) => {
-                    saving = None;
-                    self.driver.saved(saved);
-                }
-                Woke::Timer => {
-                    slot.fired();
-                    self.driver.timer_fired(&self.commands);
-                }
-            }
-            self.driver.timeout(now);
-        }
-        self.driver.refuse_queued(&self.commands);
+    pub fn run(self) -> impl Future<Output = ()> + Send {
+        self.0.run()
     }
 }
 
-/// Reads and discards until the peer closes its side (or the transport fails).
-async fn read_to_end(r: &mut (impl futures_lite::io::AsyncRead + Unpin)) {
-    let mut scratch = [0u8; 512];
-    while let Ok(1..) = r.read(&mut scratch).await {}
+/// async-io, as the connection loop's runtime.
+struct AsyncIo {
+    connector: Box<dyn Connector>,
+}
+
+/// A transport's reading half, with the buffer it reads into: futures-io reads into
+/// initialized bytes, so what a read brings is copied into the loop's read buffer.
+struct Reader {
+    half: ReadHalf<Box<dyn Transport>>,
+    // Grown on the first read, then as reads grow.
+    scratch: Vec<u8>,
+}
+
+impl Runtime for AsyncIo {
+    type Transport = Box<dyn Transport>;
+    type Reader = Reader;
+    type Writer = WriteHalf<Box<dyn Transport>>;
+    type Timer = Timer;
+    type Saving = blocking::Task<Option<Saved>>;
+
+    // async-io reads the socket again before waiting for it, so a short read is no sign
+    // that the subscribers will get their turn; and the yield costs no system call.
+    const YIELD_AFTER_EVERY_READ: bool = true;
+
+    fn connect<'a>(
+        &'a mut self,
+        server: &'a Server,
+        options: &'a Options,
+    ) -> ConnectFuture<'a, Box<dyn Transport>> {
+        self.connector.connect(server, options)
+    }
+
+    fn split(transport: Box<dyn Transport>) -> (Reader, Self::Writer) {
+        let (half, writer) = futures_lite::io::split(transport);
+        let reader = Reader {
+            half,
+            scratch: Vec::new(),
+        };
+        (reader, writer)
+    }
+
+    fn poll_read(
+        reader: &mut Reader,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        room: usize,
+    ) -> Poll<std::io::Result<usize>> {
+        if reader.scratch.len() < room {
+            reader.scratch.resize(room, 0);
+        }
+        let read = Pin::new(&mut reader.half).poll_read(cx, &mut reader.scratch[..room]);
+        if let Poll::Ready(Ok(n)) = read {
+            buf.extend_from_slice(&reader.scratch[..n]);
+        }
+        read
+    }
+
+    fn poll_write(
+        writer: &mut Self::Writer,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(writer).poll_write(cx, data)
+    }
+
+    fn poll_flush(writer: &mut Self::Writer, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(writer).poll_flush(cx)
+    }
+
+    fn poll_shutdown(writer: &mut Self::Writer, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(writer).poll_close(cx)
+    }
+
+    fn timer() -> Timer {
+        Timer::never()
+    }
+
+    fn set_timer(timer: &mut Timer, at: Instant) {
+        timer.set_at(at);
+    }
+
+    fn poll_timer(timer: &mut Timer, cx: &mut Context<'_>) -> Poll<()> {
+        Pin::new(timer).poll(cx).map(|_| ())
+    }
+
+    fn save(job: SaveJob) -> Self::Saving {
+        blocking::unblock(move || job.run())
+    }
 }
 
 #[cfg(test)]
