@@ -55,6 +55,7 @@ mod test_waker;
 mod tls;
 pub mod tls_provider;
 mod websocket;
+mod ws_transport;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};
 pub use client::{
@@ -79,3 +80,4 @@ pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
 pub use tls::{handshake_error as tls_handshake_error, TlsError, TlsOptions};
 pub use websocket::{WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner};
+pub use ws_transport::{websocket_connect, WebSocketTransport};

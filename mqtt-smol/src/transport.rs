@@ -51,7 +51,8 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            crate::websocket::connect(options.websocket.request(server)?, stream).await
+            let ws = mqtt_client::websocket_connect(options.websocket.request(server)?, stream);
+            Ok(Box::new(ws.await?))
         })
     }
 }

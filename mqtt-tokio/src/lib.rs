@@ -19,7 +19,6 @@
 mod callback;
 mod connection;
 mod transport;
-mod websocket;
 
 pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection};

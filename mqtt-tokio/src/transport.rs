@@ -8,6 +8,7 @@ use std::pin::Pin;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_util::compat::{FuturesAsyncReadCompatExt, TokioAsyncReadCompatExt};
 
 /// A byte stream to a server: ordered, lossless and in both directions, as MQTT needs
 /// ([MQTT-4.2.0-1]; v3.1.1 [MQTT-7.1.2-1]).
@@ -52,7 +53,10 @@ impl Connector for TcpConnector {
             if !server.scheme.is_websocket() {
                 return Ok(stream);
             }
-            crate::websocket::connect(options.websocket.request(server)?, stream).await
+            // Through futures-io: the WebSocket transport is written once, for every runtime.
+            let ws =
+                mqtt_client::websocket_connect(options.websocket.request(server)?, stream.compat());
+            Ok(Box::new(ws.await?.compat()))
         })
     }
 }
