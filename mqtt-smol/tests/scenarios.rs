@@ -11,5 +11,7 @@ use common::{AsyncStd, OnAsyncIo, Smol};
 
 mqtt_scenarios::scenarios!(on_smol, OnAsyncIo(Smol));
 mqtt_scenarios::scenarios!(on_async_std, OnAsyncIo(AsyncStd));
+mqtt_scenarios::websocket_scenarios!(websocket_on_smol, OnAsyncIo(Smol));
+mqtt_scenarios::websocket_scenarios!(websocket_on_async_std, OnAsyncIo(AsyncStd));
 mqtt_scenarios::interop_matrix!(interop_on_smol, OnAsyncIo(Smol));
 mqtt_scenarios::interop_matrix!(interop_on_async_std, OnAsyncIo(AsyncStd));

@@ -29,4 +29,5 @@ impl Runtime for Tokio {
 }
 
 mqtt_scenarios::scenarios!(on_tokio, Tokio);
+mqtt_scenarios::websocket_scenarios!(websocket_on_tokio, Tokio);
 mqtt_scenarios::interop_matrix!(interop_on_tokio, Tokio);

@@ -77,6 +77,7 @@ pub use policy::{
 };
 pub use proxy::{
     proxies_from_the_environment, through_a_socks5_proxy, through_an_http_connect_proxy,
+    websocket_through_a_proxy_from_the_environment,
 };
 pub use reliability::{
     a_hung_server_is_left, a_reader_that_does_not_read_holds_no_more_than_the_budget,
@@ -398,9 +399,31 @@ pub async fn disconnect(client: &Client) {
         .unwrap_or_else(|e| panic!("disconnecting: {e}"));
 }
 
+/// The WebSocket scenarios (`ws://`, `wss://`, the handshake's request), for the drivers
+/// that speak WebSocket: `websocket_scenarios!(module, runtime)` beside [`scenarios!`].
+#[macro_export]
+macro_rules! websocket_scenarios {
+    ($module:ident, $runtime:expr) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::scenarios!(@tests $runtime;
+                websocket_publish_and_subscribe => websocket_publish_and_subscribe(),
+                secure_websocket_publish_and_subscribe =>
+                    secure_websocket_publish_and_subscribe(),
+                websocket_requests_carry_headers_path_and_signature =>
+                    websocket_requests_carry_headers_path_and_signature(),
+                websocket_through_a_proxy_from_the_environment =>
+                    websocket_through_a_proxy_from_the_environment(),
+            );
+        }
+    };
+}
+
 /// Expands to one `#[test]` per scenario (and protocol version) in a module `$module`, each
 /// running the shared body on the runtime `$runtime` (an expression, evaluated in each test;
 /// the module sees the caller's items through `use super::*`).
+/// The WebSocket scenarios are in [`websocket_scenarios!`].
 #[macro_export]
 macro_rules! scenarios {
     ($module:ident, $runtime:expr) => {
@@ -553,9 +576,6 @@ macro_rules! scenarios {
                 tls_no_roots_is_a_clear_error => tls_no_roots_is_a_clear_error(),
                 tls_client_certificates => tls_client_certificates(),
                 tls_insecure_mode_skips_verification => tls_insecure_mode_skips_verification(),
-                websocket_publish_and_subscribe => websocket_publish_and_subscribe(),
-                secure_websocket_publish_and_subscribe =>
-                    secure_websocket_publish_and_subscribe(),
                 scram_sha_256_authenticates_and_reauthenticates =>
                     scram_sha_256_authenticates_and_reauthenticates(),
                 scram_sha_256_connect_failures => scram_sha_256_connect_failures(),
@@ -579,8 +599,6 @@ macro_rules! scenarios {
                 through_a_socks5_proxy => through_a_socks5_proxy(false),
                 through_a_socks5_proxy_with_user_and_password => through_a_socks5_proxy(true),
                 proxies_from_the_environment => proxies_from_the_environment(),
-                websocket_requests_carry_headers_path_and_signature =>
-                    websocket_requests_carry_headers_path_and_signature(),
                 tls_alpn_and_server_name => tls_alpn_and_server_name(),
                 tls_client_keys_in_every_pem_form => tls_client_keys_in_every_pem_form(),
                 tls_and_plain_ports_mixed_up_are_named => tls_and_plain_ports_mixed_up_are_named(),

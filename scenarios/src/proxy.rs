@@ -110,9 +110,9 @@ pub async fn through_a_socks5_proxy<R: Runtime>(rt: &R, authenticated: bool) {
 
 /// Proxies from the standard variables (given through `Proxies::from_lookup`, as
 /// `Options::proxy_from_env` reads them from the process): `HTTP_PROXY` for `mqtt://`,
-/// `ws://` too (WebSocket to the embedded rumqttd through the tunnel), `ALL_PROXY` (SOCKS5)
-/// for what it leaves (`mqtts://`: here TLS to mosquitto's TLS listener through microsocks),
-/// and `NO_PROXY` for a server reached directly although the proxy named is dead.
+/// `ALL_PROXY` (SOCKS5) for what it leaves (`mqtts://`: here TLS to mosquitto's TLS listener
+/// through microsocks), and `NO_PROXY` for a server reached directly although the proxy named
+/// is dead. (`ws://` through `HTTP_PROXY`: [`websocket_through_a_proxy_from_the_environment`].)
 pub async fn proxies_from_the_environment<R: Runtime>(rt: &R) {
     let broker = Mosquitto::plain().unwrap_or_else(|e| panic!("{e}"));
     let http = start(ProxyServer::Tinyproxy, Some(("alice", "s3cret")));
@@ -145,18 +145,6 @@ pub async fn proxies_from_the_environment<R: Runtime>(rt: &R) {
     );
     disconnect(&client).await;
 
-    let ws = mqtt_test_support::embedded::rumqttd("ws").unwrap_or_else(|e| panic!("{e}"));
-    let ws_url = format!("ws://127.0.0.1:{}/mqtt", ws.port());
-    // rumqttd's WebSocket listener speaks 3.1.1.
-    let v311 = ProtocolVersion::V311;
-    let client = connected(
-        rt,
-        options(&ws_url, &id("ws"), v311).proxies(proxies.clone()),
-    )
-    .await;
-    round_trip(&client, "proxy/ws").await;
-    disconnect(&client).await;
-
     let tls = mqtt_test_support::tls::tls_broker(&format!("{}-env-proxy", R::NAME))
         .unwrap_or_else(|e| panic!("{e}"));
     let tls_url = format!("mqtts://127.0.0.1:{}", tls.tls_port);
@@ -185,4 +173,28 @@ pub async fn proxies_from_the_environment<R: Runtime>(rt: &R) {
     connect_failure(&client).await;
     disconnect(&client).await;
     drop(socks);
+}
+
+/// `HTTP_PROXY` (given through `Proxies::from_lookup`) for `ws://` too: WebSocket to the
+/// embedded rumqttd through the proxy's tunnel.
+pub async fn websocket_through_a_proxy_from_the_environment<R: Runtime>(rt: &R) {
+    let http = start(ProxyServer::Tinyproxy, Some(("alice", "s3cret")));
+    let http_url = format!("http://alice:s3cret@127.0.0.1:{}", http.port());
+    let proxies =
+        Proxies::from_lookup(move |name| (name == "HTTP_PROXY").then(|| http_url.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let ws = mqtt_test_support::embedded::rumqttd("ws").unwrap_or_else(|e| panic!("{e}"));
+    let ws_url = format!("ws://127.0.0.1:{}/mqtt", ws.port());
+    // rumqttd's WebSocket listener speaks 3.1.1.
+    let id = format!("env-proxy-ws-{}", R::NAME);
+    let opts = options(&ws_url, &id, ProtocolVersion::V311).proxies(proxies);
+    let client = connected(rt, opts).await;
+    round_trip(&client, "proxy/ws").await;
+    assert!(
+        http.log()
+            .contains(&format!("CONNECT 127.0.0.1:{}", ws.port())),
+        "{}",
+        http.log()
+    );
+    disconnect(&client).await;
 }
