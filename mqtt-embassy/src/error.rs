@@ -11,9 +11,10 @@ pub enum Error {
     /// The session cannot work with this configuration.
     #[error("invalid configuration: {0}")]
     Config(#[from] ConfigError),
-    /// A topic name or topic filter is not valid MQTT (empty, a wildcard in a topic name, ...).
-    #[error("invalid topic: {0}")]
-    Topic(#[from] mqtt_proto::Error),
+    /// A topic name, topic filter or string is not valid MQTT (an empty topic, a wildcard in
+    /// a topic name, a null character, ...).
+    #[error("invalid MQTT field: {0}")]
+    Invalid(#[from] mqtt_proto::Error),
     /// The session refused the command (no free Packet Identifier, queue full, packet too
     /// large for the server, ...). Nothing was sent.
     #[error("the session refused the command: {0}")]

@@ -263,3 +263,48 @@ fn a_refusal_for_good_ends_connect_with_its_reason() {
         });
     });
 }
+
+/// The `sensor` example, which `cargo test` builds beside the test binaries.
+fn sensor_example() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("examples/sensor");
+    assert!(
+        path.is_file(),
+        "{} is missing: build it with `cargo build -p mqtt-embassy --examples`",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn the_sensor_example_publishes_its_readings_at_qos_1() {
+    support::in_namespace("the_sensor_example_publishes_its_readings_at_qos_1", || {
+        let broker = broker();
+        verifier_subscribes(&broker, "sensors/#");
+        let output = std::process::Command::new(sensor_example())
+            .args(["--count", "3", "--interval-ms", "100"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "sensor failed: {}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let seen = verifier_takes(&broker, "sensors/#", 3);
+        let readings: Vec<&str> = seen.lines().collect();
+        assert_eq!(
+            readings,
+            [
+                "sensors/sensor-1/temperature 21.50",
+                "sensors/sensor-1/temperature 21.53",
+                "sensors/sensor-1/temperature 21.56"
+            ],
+            "mosquitto_sub saw {seen:?}"
+        );
+    });
+}
