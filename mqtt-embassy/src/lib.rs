@@ -16,7 +16,7 @@
 //!   while the program has nothing else to do.
 //! * [`Client::disconnect`]: DISCONNECT, then the TCP connection is closed.
 //!
-//! A lost connection is made again with the session's [`Backoff`](mqtt_session::Backoff);
+//! A lost connection is made again with the session's [`Backoff`];
 //! unacknowledged QoS 1/2 publishes are sent again and subscriptions made again when the
 //! server lost the session.
 //!
