@@ -49,6 +49,18 @@ if ! command -v openssl >/dev/null 2>&1; then
         exit 1
     fi
 fi
+# ip (iproute2) and unshare (util-linux): the embassy driver's tests run embassy-net over a TAP
+# device in a network namespace of their own (mqtt-embassy/tests/support), which needs root.
+if ! command -v ip >/dev/null 2>&1 || ! command -v unshare >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing iproute2 and util-linux (the embassy tests make a TAP device in a namespace)" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 util-linux >/dev/null
+    else
+        echo "error: ip or unshare is missing; install them with: sudo apt-get install -y iproute2 util-linux" >&2
+        exit 1
+    fi
+fi
 # Node.js and aedes, a broker that speaks MQTT 3.1.1 only (a v5 client meeting one), pinned by
 # test-support/aedes/package-lock.json.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
