@@ -400,7 +400,6 @@ pub struct Statistics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqtt_proto::{ConnAckProperties, DisconnectProperties};
 
     #[test]
     fn counters_add_up_per_qos_and_gauges_hold_the_last_value() {
@@ -454,13 +453,13 @@ mod tests {
         c.connected();
         c.disconnected(&DisconnectReason::Server(
             ReasonCode::ServerShuttingDown,
-            Box::new(DisconnectProperties::default()),
+            Box::default(),
         ));
         c.disconnected(&DisconnectReason::TransportClosed);
         c.connected();
         c.disconnected(&DisconnectReason::Refused(
             ReasonCode::NotAuthorized,
-            Box::new(ConnAckProperties::default()),
+            Box::default(),
         ));
         c.disconnected(&DisconnectReason::TransportClosed);
         c.redirected();
