@@ -17,6 +17,7 @@ use std::task::{Context, Poll};
 use crate::completion::{Completer, Completions};
 use crate::report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 use crate::signal::{Taken, Wake};
+use crate::statistics::{Counters, Statistics};
 use crate::subscribing::{Filters, UnsubscribeResult};
 
 /// A command from a `Client` to the connection task.
@@ -89,6 +90,7 @@ pub struct Client {
     commands: crate::queue::Sender<Command>,
     events: async_channel::Receiver<ConnectionEvent>,
     completions: Arc<Completions>,
+    statistics: Arc<Counters>,
 }
 
 impl Client {
@@ -103,6 +105,7 @@ impl Client {
                 commands: tx,
                 events,
                 completions: Completions::new(),
+                statistics: Arc::default(),
             },
             rx,
         )
@@ -333,6 +336,18 @@ impl Client {
     }
 
     /// The completion slots of this client's publishes, which the connection task fills.
+    /// What the connection task has done so far, and where it stands (see [`Statistics`]).
+    /// Cheap (a few dozen relaxed loads, no lock, no message to the task), from any clone,
+    /// at any time, also after the task ended.
+    pub fn statistics(&self) -> Statistics {
+        self.statistics.snapshot()
+    }
+
+    /// The counters the connection task keeps.
+    pub(crate) fn counters(&self) -> Arc<Counters> {
+        self.statistics.clone()
+    }
+
     pub(crate) fn completions(&self) -> Arc<Completions> {
         self.completions.clone()
     }

@@ -116,6 +116,7 @@ impl Driver {
     /// A connection attempt failed before MQTT began: try the next server after the backoff.
     pub fn connect_failed(&mut self, now: Instant, error: String) {
         tracing::warn!(server = self.server_index(), %error, "connecting failed");
+        self.stats.connect_failed();
         let _ = self.events.force_send(ConnectionEvent::ConnectFailed {
             server: self.server_index(),
             error,
@@ -159,6 +160,7 @@ impl Driver {
             return false;
         }
         buf.clear();
+        self.stats.connect_failed();
         let error = "the server answered in TLS: this is a TLS port, use mqtts:// (or wss://)";
         let _ = self.events.force_send(ConnectionEvent::ConnectFailed {
             server: self.server_index(),

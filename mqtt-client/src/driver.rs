@@ -24,6 +24,7 @@ use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::request::Responses;
 use crate::routing::{Routing, SeqMap};
 use crate::signal::Wake;
+use crate::statistics::Counters;
 use crate::store::{StartError, Store};
 use crate::subscribing::{Requests, UnsubscribeResult};
 
@@ -338,6 +339,8 @@ pub struct Driver {
     /// v5 enhanced authentication: the exchange under way, and session events held while a
     /// CONNACK is checked (see [`crate::auth`]).
     pub(crate) auth: Auth,
+    /// What the task has done, shared with the clients (see [`crate::statistics`]).
+    pub(crate) stats: Arc<Counters>,
 }
 
 impl Driver {
@@ -395,6 +398,7 @@ impl Driver {
             wake,
             close_by: None,
             abandon_writes: false,
+            stats: client.counters(),
         })
     }
 
@@ -624,7 +628,9 @@ impl Driver {
         if self.answered_in_tls(now, buf) {
             return;
         }
+        let before = buf.len();
         self.session.handle_read(now, buf);
+        self.stats.read(before.saturating_sub(buf.len()));
         self.auth.after_read(now, &mut self.session);
     }
 
@@ -690,6 +696,9 @@ impl Driver {
             }
             total += n;
         }
+        if total > 0 {
+            self.stats.wrote(total);
+        }
         total
     }
 
@@ -702,6 +711,12 @@ impl Driver {
     /// connection [MQTT-4.8.0-2] (see [`crate::store`]).
     pub fn step(&mut self, now: Instant, transport_up: bool, tx: &mut BytesMut) -> Step {
         self.drain(now, tx);
+        self.stats.set_gauges(
+            self.session.inflight(),
+            self.session.queued() + self.held.len(),
+            self.session.acks_owed(),
+            self.routing.held_bytes(),
+        );
         match self.persist(now) {
             Persist::Done => {}
             Persist::Save => return Step::Save,
@@ -1036,8 +1051,10 @@ impl Driver {
                 continue;
             };
             let durable = self.store.is_some() && message.qos != QoS::AtMostOnce;
+            let (qos, size) = (message.qos, message.payload.len());
             match self.session.publish(now, message) {
                 Ok(t) => {
+                    self.stats.message_sent(qos, size);
                     if durable {
                         // Accepted once it is on disk (see `saved`).
                         self.unsaved.push((t.id, t.packet_id));
@@ -1132,6 +1149,7 @@ impl Driver {
                         "connected"
                     );
                     self.ever_connected = true;
+                    self.stats.connected();
                     self.responses.set_topic(
                         c.client_id.as_str(),
                         c.properties.response_information.as_deref(),
@@ -1146,12 +1164,16 @@ impl Driver {
                     });
                 }
                 Event::Message(m) if self.responses.is_response(&m) => {
+                    self.stats
+                        .message_received(m.publish.qos(), m.publish.payload.len());
                     if let Some(token) = m.ack_token {
                         let _ = self.session.ack(now, token);
                     }
                     self.responses.answer(m);
                 }
                 Event::Message(m) => {
+                    self.stats
+                        .message_received(m.publish.qos(), m.publish.payload.len());
                     self.routing.deliver(&self.session, m);
                     self.ack_due(now);
                 }
@@ -1160,6 +1182,7 @@ impl Driver {
                     packet_id,
                     reason_code,
                 } => {
+                    self.stats.publish_completed();
                     if let Some(completer) = self.publishes.remove(&id) {
                         completer.complete(Ok(PublishDone {
                             id,
@@ -1170,6 +1193,7 @@ impl Driver {
                 }
                 Event::PublishFailed { id, reason, .. } => {
                     tracing::debug!(?id, ?reason, "publish failed");
+                    self.stats.publish_failed();
                     if let Some(completer) = self.publishes.remove(&id) {
                         completer.complete(Err(ClientError::PublishFailed(reason)));
                     }
@@ -1205,6 +1229,7 @@ impl Driver {
                 }
                 Event::Disconnected(reason) => {
                     tracing::info!(?reason, "disconnected");
+                    self.stats.disconnected(&reason);
                     if matches!(
                         reason,
                         DisconnectReason::KeepAliveTimeout | DisconnectReason::ConnAckTimeout
@@ -1277,6 +1302,7 @@ impl Driver {
             Redirect::None => return,
             Redirect::Follow(reference) => {
                 tracing::info!(%reference, "following the server's redirect");
+                self.stats.redirected();
                 (reference, true)
             }
             Redirect::Ignore {

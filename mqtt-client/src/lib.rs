@@ -22,6 +22,9 @@
 //! * [`WebSocketOptions`]: the WebSocket handshake's path and headers, and a hook that signs
 //!   the request before it is sent.
 //! * [`Store`]: where the session is kept across restarts and crashes ([`FileStore`]: a file).
+//! * [`Statistics`]: what the connection has done (messages and bytes per QoS, publishes in
+//!   flight, reconnects by cause), read at any time with [`Client::statistics`]; exported
+//!   through the `metrics` facade with the `metrics` feature.
 //! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
 //!   choice, redirects), so that a runtime's loop only moves bytes and time.
 //!
@@ -48,6 +51,7 @@ mod request;
 mod routing;
 mod scram;
 mod signal;
+pub mod statistics;
 pub mod store;
 mod subscribing;
 #[cfg(test)]
@@ -76,6 +80,7 @@ pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use scram::ScramSha256;
+pub use statistics::{DisconnectCause, Disconnects, PerQoS, Statistics};
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
 pub use tls::{handshake_error as tls_handshake_error, TlsError, TlsOptions};

@@ -128,6 +128,11 @@ impl Routing {
         self.held >= self.budget
     }
 
+    /// Bytes of the messages held for readers (counted against the budget).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.held
+    }
+
     /// The acknowledgements due since the last call.
     pub(crate) fn take_acks(&mut self) -> impl Iterator<Item = AckToken> + '_ {
         self.acks.drain(..)

@@ -93,6 +93,11 @@ impl Inbound {
         qos1 + self.qos2.len()
     }
 
+    /// How many acknowledgements the application owes, or owes before they go out in order.
+    pub(crate) fn owed(&self) -> usize {
+        self.owed.len()
+    }
+
     /// Records an acknowledgement the application owes and returns its token.
     pub(crate) fn owe(&mut self, packet_id: PacketId, qos: QoS) -> AckToken {
         self.next_token += 1;

@@ -222,6 +222,12 @@ impl<I: Instant> Session<I> {
         self.outbound.queued()
     }
 
+    /// QoS 1/2 messages received whose PUBACK or PUBREC has not been released yet (in
+    /// manual-ack mode: the application has not acknowledged them, or one before them).
+    pub fn acks_owed(&self) -> usize {
+        self.inbound.owed()
+    }
+
     /// Publishes not yet completed, of any stage.
     pub fn pending_publishes(&self) -> usize {
         self.outbound.len()

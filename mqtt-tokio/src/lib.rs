@@ -24,11 +24,12 @@ pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection};
 pub use mqtt_client::{
     AuthError, AuthExchange, Authenticator, Client, ClientError, ConnectCredentials,
-    ConnectionEvent, CredentialsError, CredentialsFuture, CredentialsProvider, Delivery, FileStore,
-    Message, Options, OptionsError, Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind,
-    PublishCompletion, PublishDone, PublishHandle, Scheme, ScramSha256, Server,
-    SharedCredentialsProvider, StartError, Store, Subscription, TlsError, TlsOptions,
-    UnsubscribeResult, WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner,
+    ConnectionEvent, CredentialsError, CredentialsFuture, CredentialsProvider, Delivery,
+    DisconnectCause, Disconnects, FileStore, Message, Options, OptionsError, PerQoS, Proxies,
+    Proxy, ProxyError, ProxyHandshake, ProxyKind, PublishCompletion, PublishDone, PublishHandle,
+    Scheme, ScramSha256, Server, SharedCredentialsProvider, StartError, Statistics, Store,
+    Subscription, TlsError, TlsOptions, UnsubscribeResult, WebSocketError, WebSocketOptions,
+    WebSocketRequest, WebSocketSigner,
 };
 pub use mqtt_proto::{
     ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,

@@ -41,6 +41,7 @@ mod reliability;
 mod request;
 mod restart;
 mod scram;
+mod statistics;
 mod store;
 mod subscribing;
 mod tls;
@@ -95,6 +96,7 @@ pub use scram::{
     scram_sha_256_authenticates_and_reauthenticates, scram_sha_256_connect_failures,
     scram_sha_256_reauthentication_failures, scram_sha_256_wrong_password_is_refused,
 };
+pub use statistics::statistics_count_what_was_sent_and_received;
 pub use store::{
     a_crashed_client_finishes_from_its_store, a_failing_store_closes_the_connection, gated_store,
     GatedStore, StoreGate,
@@ -604,6 +606,10 @@ macro_rules! scenarios {
                 tls_and_plain_ports_mixed_up_are_named => tls_and_plain_ports_mixed_up_are_named(),
                 tls_platform_trust_and_provider_choice =>
                     tls_platform_trust_and_provider_choice(),
+                statistics_count_what_was_sent_and_received_v311 =>
+                    statistics_count_what_was_sent_and_received($crate::ProtocolVersion::V311),
+                statistics_count_what_was_sent_and_received_v5 =>
+                    statistics_count_what_was_sent_and_received($crate::ProtocolVersion::V5),
             );
         }
     };
