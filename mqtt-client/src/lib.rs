@@ -56,9 +56,7 @@ pub mod tls_provider;
 mod websocket;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};
-pub use client::{
-    Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
-};
+pub use client::{Client, Command, PublishHandle, Subscription, SubscriptionSink};
 pub use completion::Completer;
 pub use connecting::{Attempt, Prepared};
 pub use credentials::{

@@ -27,9 +27,9 @@ pub use mqtt_client::{
     AuthError, AuthExchange, Authenticator, Client, ClientError, ConnectCredentials,
     ConnectionEvent, CredentialsError, CredentialsFuture, CredentialsProvider, Delivery, FileStore,
     Message, Options, OptionsError, Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind,
-    PublishCompletion, PublishDone, PublishHandle, Scheme, ScramSha256, Server,
-    SharedCredentialsProvider, StartError, Store, Subscription, TlsError, TlsOptions,
-    UnsubscribeResult, WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner,
+    PublishDone, PublishHandle, Scheme, ScramSha256, Server, SharedCredentialsProvider, StartError,
+    Store, Subscription, TlsError, TlsOptions, UnsubscribeResult, WebSocketError, WebSocketOptions,
+    WebSocketRequest, WebSocketSigner,
 };
 pub use mqtt_proto::{
     ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,
