@@ -260,3 +260,104 @@ pub struct PublishDone {
     /// PUBACK's reason code, or PUBREC's for QoS 2 (Success for QoS 0).
     pub reason_code: ReasonCode,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_proto::{MqttString, PublishProperties, QosPid, SubscriptionIdentifier};
+
+    fn with_properties() -> Message {
+        let topic = TopicName::try_from("sensors/1").unwrap();
+        let mut publish = Publish::new(
+            topic,
+            "21.5",
+            QosPid::ExactlyOnce(PacketId::new(7).unwrap()),
+        );
+        publish.retain = true;
+        publish.dup = true;
+        let p = &mut publish.properties;
+        p.payload_format_indicator = Some(PayloadFormat::Utf8);
+        p.message_expiry_interval = Some(120);
+        p.set_content_type(Some(MqttString::new("text/plain").unwrap()))
+            .unwrap();
+        p.set_response_topic(Some(TopicName::try_from("replies/1").unwrap()))
+            .unwrap();
+        p.set_correlation_data(Some(Bytes::from_static(b"c-1")))
+            .unwrap();
+        p.push_user_property("unit", "celsius").unwrap();
+        p.push_user_property("unit", "kelvin").unwrap();
+        p.set_subscription_identifiers(
+            [3, 9]
+                .into_iter()
+                .filter_map(SubscriptionIdentifier::new)
+                .collect(),
+        )
+        .unwrap();
+        Message::new(publish, None)
+    }
+
+    #[test]
+    fn the_accessors_read_the_publish_and_its_v5_properties() {
+        let m = with_properties();
+        assert_eq!(m.topic().as_str(), "sensors/1");
+        assert_eq!(m.payload(), &Bytes::from_static(b"21.5"));
+        assert_eq!(m.qos(), QoS::ExactlyOnce);
+        assert!(m.retain());
+        assert!(m.dup());
+        assert_eq!(m.packet_id(), PacketId::new(7));
+        assert_eq!(m.ack_token(), None);
+        assert_eq!(m.content_type().as_deref(), Some("text/plain"));
+        assert_eq!(m.response_topic().as_deref(), Some("replies/1"));
+        assert_eq!(m.correlation_data(), Some(Bytes::from_static(b"c-1")));
+        let pairs: Vec<(&str, &str)> = m.user_properties().collect();
+        assert_eq!(pairs, [("unit", "celsius"), ("unit", "kelvin")]);
+        assert_eq!(m.message_expiry_interval(), Some(120));
+        assert_eq!(m.payload_format_indicator(), Some(PayloadFormat::Utf8));
+        let ids: Vec<u32> = m
+            .subscription_identifiers()
+            .iter()
+            .map(|i| i.get())
+            .collect();
+        assert_eq!(ids, [3, 9]);
+    }
+
+    /// A message without properties (every MQTT 3.1.1 message) reads as none.
+    #[test]
+    fn a_message_without_properties_reads_as_none() {
+        let topic = TopicName::try_from("t").unwrap();
+        let m = Message::new(Publish::new(topic, "x", QosPid::AtMostOnce), None);
+        assert!(!m.retain() && !m.dup());
+        assert_eq!(m.packet_id(), None);
+        assert_eq!(m.content_type(), None);
+        assert_eq!(m.response_topic(), None);
+        assert_eq!(m.correlation_data(), None);
+        assert_eq!(m.user_properties().count(), 0);
+        assert_eq!(m.message_expiry_interval(), None);
+        assert_eq!(m.payload_format_indicator(), None);
+        assert!(m.subscription_identifiers().is_empty());
+        assert_eq!(m.publish().properties, PublishProperties::default());
+    }
+
+    /// User properties read the same from a decoded PUBLISH, where they share the read
+    /// buffer with the other properties, as from one built by hand.
+    #[test]
+    fn user_properties_read_from_a_decoded_publish() {
+        let built = with_properties();
+        let mut wire = bytes::BytesMut::new();
+        mqtt_proto::Packet::Publish(built.publish().clone())
+            .encode(mqtt_proto::ProtocolVersion::V5, &mut wire)
+            .unwrap();
+        // Sent by the server: only a server sends Subscription Identifiers.
+        let decoder =
+            mqtt_proto::Decoder::new(mqtt_proto::ProtocolVersion::V5, mqtt_proto::Role::Server);
+        let decoded = decoder.decode(&mut wire);
+        let Ok(mqtt_proto::Decoded::Packet(mqtt_proto::Packet::Publish(publish))) = decoded else {
+            panic!("{decoded:?}");
+        };
+        let m = Message::new(publish, None);
+        assert_eq!(m, built);
+        let pairs: Vec<(&str, &str)> = m.user_properties().collect();
+        assert_eq!(pairs, [("unit", "celsius"), ("unit", "kelvin")]);
+        assert_eq!(m.content_type().as_deref(), Some("text/plain"));
+    }
+}
