@@ -83,6 +83,10 @@ pub enum Command {
     Reauthenticate(oneshot::Sender<Result<(), ClientError>>),
 }
 
+/// The connection events of a client, as a stream ([`Client::events`]); each event goes to
+/// one of the receivers that share it.
+pub type ConnectionEvents = async_channel::Receiver<ConnectionEvent>;
+
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -93,6 +97,7 @@ pub struct Client {
 
 impl Client {
     /// A client and the receiving end of its commands, for a driver to run.
+    #[doc(hidden)]
     pub fn new(
         command_capacity: usize,
         events: async_channel::Receiver<ConnectionEvent>,
@@ -325,7 +330,7 @@ impl Client {
     }
 
     /// Connection events as a stream.
-    pub fn events(&self) -> async_channel::Receiver<ConnectionEvent> {
+    pub fn events(&self) -> ConnectionEvents {
         self.events.clone()
     }
 
@@ -336,6 +341,7 @@ impl Client {
 
     /// The sending side of the command channel, for the connection task (subscriptions send
     /// their unsubscribe through it).
+    #[doc(hidden)]
     pub fn command_sender(&self) -> crate::queue::Sender<Command> {
         self.commands.clone()
     }
@@ -485,6 +491,7 @@ impl Subscription {
     }
 
     /// The number the connection task knows this stream by.
+    #[doc(hidden)]
     pub fn stream_id(&self) -> u64 {
         self.stream
     }

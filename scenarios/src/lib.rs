@@ -37,6 +37,7 @@ pub mod interop;
 mod net;
 mod policy;
 mod proxy;
+mod public_face;
 mod reliability;
 mod request;
 mod restart;
