@@ -39,8 +39,8 @@
 //!   ([`rustls::crypto::CryptoProvider::install_default`]), or the one given to
 //!   [`TlsOptions::crypto_provider`].
 //! * `webpki-roots`: Mozilla's root certificates, bundled, trusted by default.
-//! * `native-roots`: [`TlsOptions::native_roots`] trusts the operating system's root store.
-//! * `platform-verifier`: [`TlsOptions::platform_verifier`] verifies with the operating
+//! * `native-roots`: `TlsOptions::native_roots` trusts the operating system's root store.
+//! * `platform-verifier`: `TlsOptions::platform_verifier` verifies with the operating
 //!   system's verifier.
 #![forbid(unsafe_code)]
 
