@@ -33,7 +33,8 @@ pub async fn smol_quickstart(url: &str, prefix: &str) -> Result<(), Box<dyn std:
                 format!("hello from {prefix}"),
                 qos,
             )
-            .await?;
+            .await? // queued: the handle has the rest
+            .await?; // the QoS flow completed
         println!(
             "published at QoS {}: packet id {:?}",
             qos as u8, done.packet_id

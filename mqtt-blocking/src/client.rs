@@ -77,22 +77,23 @@ impl Client {
         &self.inner
     }
 
-    /// Publishes and waits until the QoS flow completes (PUBACK / PUBCOMP, or written for
-    /// QoS 0).
+    /// Queues a publish and returns once the connection's queue took it, without waiting
+    /// for the server (a burst of publishes goes out in few writes): [`Publish::accepted`]
+    /// and [`Publish::wait`] then wait for the session (and the store) and for the
+    /// completion (PUBACK / PUBCOMP, or written for QoS 0).
     pub fn publish(
         &self,
         topic: &str,
         payload: impl Into<Bytes>,
         qos: QoS,
-    ) -> Result<PublishDone, ClientError> {
-        block_on(self.inner.publish(topic, payload, qos))
+    ) -> Result<Publish, ClientError> {
+        let inner = block_on(self.inner.publish(topic, payload, qos))?;
+        Ok(Publish { inner })
     }
 
-    /// Queues `message` and returns once the connection's queue took it, without waiting for
-    /// the server: [`Publish::accepted`] and [`Publish::wait`] then wait for the session (and
-    /// the store) and for the completion.
-    pub fn publish_queued(&self, message: OutboundMessage) -> Result<Publish, ClientError> {
-        let inner = block_on(self.inner.publish_queued(message))?;
+    /// [`Client::publish`] for a message with properties (v5), retain or a QoS of its own.
+    pub fn publish_message(&self, message: OutboundMessage) -> Result<Publish, ClientError> {
+        let inner = block_on(self.inner.publish_message(message))?;
         Ok(Publish { inner })
     }
 
@@ -140,10 +141,10 @@ impl Client {
 #[error("the time allowed passed first")]
 pub struct Elapsed;
 
-/// A queued publish (see [`Client::publish_queued`]).
+/// A queued publish (see [`Client::publish`]).
 #[derive(Debug)]
 pub struct Publish {
-    inner: mqtt_client::PublishCompletion,
+    inner: mqtt_client::PublishHandle,
 }
 
 impl Publish {

@@ -9,7 +9,7 @@
 //! use mqtt_blocking::{Client, Options, QoS};
 //! let client = Client::connect(Options::new("mqtt://127.0.0.1:1883", "demo")?)?;
 //! let mut messages = client.subscribe("demo/#", QoS::AtLeastOnce)?;
-//! client.publish("demo/1", "hello", QoS::AtLeastOnce)?;
+//! client.publish("demo/1", "hello", QoS::AtLeastOnce)?.wait()?;
 //! if let Some(message) = messages.next() {
 //!     println!("{}: {:?}", message.topic(), message.payload());
 //! }
@@ -31,11 +31,6 @@ mod transport;
 pub use callback::{subscribe_with, CallbackHandle};
 pub use client::{new, Client, Connection, Elapsed, Publish, SpawnError, Subscription};
 pub use executor::{block_on, block_on_within};
+pub use mqtt_client::api::*;
 /// The async client handle and subscription underneath (see [`Client::as_async`]).
 pub use mqtt_client::{Client as AsyncClient, Subscription as AsyncSubscription};
-pub use mqtt_client::{
-    ClientError, ConnectionEvent, Delivery, FileStore, Message, Options, OptionsError, PublishDone,
-    StartError, Store, TlsOptions,
-};
-pub use mqtt_proto::{ProtocolVersion, QoS, ReasonCode, TopicFilter, TopicName};
-pub use mqtt_session::{OutboundMessage, PublishId};

@@ -7,7 +7,7 @@ use crate::connect::{self, qos};
 use crate::progress::{pace, percentiles, Progress};
 use crate::Error;
 use bytes::{BufMut, Bytes, BytesMut};
-use mqtt_tokio::{Client, Delivery, OutboundMessage, PublishCompletion, TopicName};
+use mqtt_tokio::{Client, Delivery, OutboundMessage, PublishHandle, TopicName};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -114,7 +114,7 @@ async fn publish(
     rate: Option<f64>,
     base: Instant,
 ) -> Result<u64, Error> {
-    let mut inflight: VecDeque<PublishCompletion> = VecDeque::new();
+    let mut inflight: VecDeque<PublishHandle> = VecDeque::new();
     let start = Instant::now();
     for n in 0..count {
         pace(start, n, rate).await;
@@ -127,7 +127,7 @@ async fn publish(
                 done.await?;
             }
         }
-        inflight.push_back(client.publish_queued(message).await?);
+        inflight.push_back(client.publish_message(message).await?);
     }
     for done in inflight {
         done.await?;

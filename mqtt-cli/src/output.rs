@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The message as a JSON object: time, topic, QoS, retain, payload (a string when it is UTF-8,
 /// else `payload_hex`), and the v5 properties it carries.
 pub fn json(message: &Message) -> Value {
-    let publish = &message.publish;
+    let publish = message.publish();
     let mut object = Map::new();
     object.insert("tst".into(), Value::String(iso_time(SystemTime::now())));
     object.insert("topic".into(), json!(publish.topic.as_str()));
@@ -31,7 +31,7 @@ pub fn json(message: &Message) -> Value {
 }
 
 fn properties_json(message: &Message) -> Map<String, Value> {
-    let p = &message.publish.properties;
+    let p = &message.publish().properties;
     let mut out = Map::new();
     if let Some(format) = p.payload_format_indicator {
         out.insert("payload_format_indicator".into(), json!(format as u8));
@@ -101,7 +101,7 @@ pub fn iso_time(time: SystemTime) -> String {
 
 /// Renders `message` with a mosquitto_sub `-F` format: `%` fields and `\` escapes.
 pub fn format(template: &str, message: &Message) -> Vec<u8> {
-    let publish = &message.publish;
+    let publish = message.publish();
     let p = &publish.properties;
     let mut out = Vec::new();
     let mut chars = template.chars();

@@ -7,7 +7,7 @@ use crate::connect::{self, qos};
 use crate::progress::{pace, percentiles, Progress};
 use crate::{props, Error};
 use bytes::Bytes;
-use mqtt_tokio::{Client, OutboundMessage, PublishCompletion, TopicName};
+use mqtt_tokio::{Client, OutboundMessage, PublishHandle, TopicName};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
@@ -77,7 +77,7 @@ struct Sender<'a> {
     topic: TopicName,
     start: Instant,
     sent: u64,
-    inflight: VecDeque<(Instant, PublishCompletion)>,
+    inflight: VecDeque<(Instant, PublishHandle)>,
     progress: Progress,
     latencies: Vec<Duration>,
 }
@@ -104,7 +104,7 @@ impl<'a> Sender<'a> {
         if self.inflight.len() >= WINDOW {
             self.complete_one().await?;
         }
-        let completion = self.client.publish_queued(message).await?;
+        let completion = self.client.publish_message(message).await?;
         self.inflight.push_back((Instant::now(), completion));
         self.sent += 1;
         Ok(())

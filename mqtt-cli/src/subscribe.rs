@@ -61,10 +61,10 @@ pub async fn run(args: SubArgs) -> Result<ExitCode, Error> {
                 None => return Err::<(), Error>("the connection ended".into()),
             };
             progress.tick(None);
-            if args.retained_only && !message.publish.retain {
+            if args.retained_only && !message.retain() {
                 return Ok(());
             }
-            if (args.no_stale && message.publish.retain)
+            if (args.no_stale && message.retain())
                 || hidden.iter().any(|f| f.matches(message.topic().as_str()))
             {
                 continue;

@@ -428,7 +428,7 @@ mod tests {
             let (client, mut driver, rx) = start(scram_options());
             let now = Instant::now();
             let message = OutboundMessage::new(TopicName::new("t").unwrap(), "x", QoS::AtLeastOnce);
-            let mut queued = pin!(client.publish_queued(message));
+            let mut queued = pin!(client.publish_message(message));
             let mut cx = Context::from_waker(Waker::noop());
             assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
             driver.commands(now, rx.try_recv().unwrap(), &rx);

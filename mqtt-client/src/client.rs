@@ -84,6 +84,10 @@ pub enum Command {
     Reauthenticate(oneshot::Sender<Result<(), ClientError>>),
 }
 
+/// The connection events of a client, as a stream ([`Client::events`]); each event goes to
+/// one of the receivers that share it.
+pub type ConnectionEvents = async_channel::Receiver<ConnectionEvent>;
+
 /// The handle applications use: cheap to clone, `Send + Sync`, usable from many tasks.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -95,6 +99,7 @@ pub struct Client {
 
 impl Client {
     /// A client and the receiving end of its commands, for a driver to run.
+    #[doc(hidden)]
     pub fn new(
         command_capacity: usize,
         events: async_channel::Receiver<ConnectionEvent>,
@@ -118,38 +123,63 @@ impl Client {
             .map_err(|_| ClientError::Closed)
     }
 
-    /// Publishes and waits until the QoS flow completes (PUBACK / PUBCOMP, or written for
-    /// QoS 0). Waits (backpressure) while the command queue is full. Dropping the future does
-    /// not cancel the publish.
+    /// Publishes `payload` to `topic` at `qos`: queues the publish and returns its
+    /// [`PublishHandle`] as soon as the connection task's command queue took it, with no round
+    /// trip to the connection task, so a burst of publishes from one task goes out in few
+    /// writes. Waits only while that queue is full (backpressure).
+    ///
+    /// The handle gives the rest when it is wanted: [`PublishHandle::accepted`] the Packet
+    /// Identifier once the session took the publish (with a store, once it is on disk), and
+    /// awaiting the handle (or [`PublishHandle::completed`]) the end of the QoS flow (PUBACK,
+    /// PUBCOMP, or written for QoS 0). Dropping the handle does not cancel the publish, and
+    /// [`Client::disconnect`] waits for publishes in flight.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtt_client::Client) -> Result<(), mqtt_client::ClientError> {
+    /// use mqtt_proto::QoS;
+    /// // Fire and forget: returns without waiting for the server.
+    /// client.publish("sensors/1", "21.5", QoS::AtLeastOnce).await?;
+    /// // Waits for the PUBACK.
+    /// let done = client.publish("sensors/1", "21.6", QoS::AtLeastOnce).await?.await?;
+    /// println!("acknowledged: {:?}", done.reason_code);
+    /// # Ok(()) }
+    /// ```
     pub async fn publish(
         &self,
         topic: &str,
         payload: impl Into<Bytes>,
         qos: QoS,
-    ) -> Result<PublishDone, ClientError> {
+    ) -> Result<PublishHandle, ClientError> {
         let topic = TopicName::new(topic.to_string())
             .map_err(|e| ClientError::Session(mqtt_session::Error::Invalid(e.into())))?;
-        self.publish_queued(OutboundMessage::new(topic, payload, qos))
-            .await?
+        self.publish_message(OutboundMessage::new(topic, payload, qos))
             .await
     }
 
-    /// Hands a message to the session and returns once the session has taken it, with its id
-    /// and Packet Identifier; await the handle for the completion. With a store
-    /// ([`Options::store`](crate::Options)) a QoS 1 or 2 message is taken once it is on disk:
-    /// when this returns, a crash can no longer lose it.
+    /// Publishes a message built in full (retain, properties, an expiry, ...), as
+    /// [`Client::publish`] does: queued, with no round trip to the connection task.
+    ///
+    /// The message is then in this process's memory only: a crash before the session took it
+    /// loses it. With a store ([`Options::store`](crate::Options)), a QoS 1 or 2 publish is
+    /// accepted ([`PublishHandle::accepted`] resolves) only once it is on disk: from then on a
+    /// crash can no longer lose it.
+    ///
+    /// No allocation: the message and its outcome travel in a slot of a table the client's
+    /// publishes share and reuse.
     pub async fn publish_message(
         &self,
         message: OutboundMessage,
     ) -> Result<PublishHandle, ClientError> {
-        let done = self.publish_queued(message).await?;
-        let (id, packet_id) =
-            std::future::poll_fn(|cx| done.completions.poll_accepted(done.key, cx)).await?;
-        Ok(PublishHandle {
-            id,
-            packet_id,
-            done,
-        })
+        let key = self.completions.open(message);
+        // The caller's hold first: if this future is dropped while the queue is full, both
+        // holds are let go (the command, dropped with it, closes the slot).
+        let handle = PublishHandle {
+            completions: self.completions.clone(),
+            key,
+        };
+        let completer = Completer::new(self.completions.clone(), key);
+        self.send(Command::Publish { completer }).await?;
+        Ok(handle)
     }
 
     /// Sends a request and waits for its response (MQTT v5 request/response, section 4.10):
@@ -184,36 +214,8 @@ impl Client {
             .set_response_topic(Some(topic))
             .and_then(|()| properties.set_correlation_data(Some(correlation)))
             .map_err(mqtt_session::Error::from)?;
-        self.publish_message(message).await?;
+        self.publish_message(message).await?.accepted().await?;
         response.await.map_err(|_| ClientError::Closed)?
-    }
-
-    /// Queues a message and returns as soon as the connection task's command queue took it
-    /// (waiting only while that queue is full, which is the backpressure): unlike
-    /// [`Client::publish_message`] there is no round trip to the connection task, so a burst
-    /// of publishes from one task goes out in few writes. The returned [`PublishCompletion`]
-    /// resolves when the QoS flow completes, with the publish's id and Packet Identifier.
-    /// Dropping it does not cancel the publish.
-    ///
-    /// The message is then in this process's memory only: a crash before the session took it
-    /// loses it. With a store, [`PublishCompletion::accepted`] resolves once it is on disk.
-    ///
-    /// No allocation: the message and its outcome travel in a slot of a table the client's
-    /// publishes share and reuse.
-    pub async fn publish_queued(
-        &self,
-        message: OutboundMessage,
-    ) -> Result<PublishCompletion, ClientError> {
-        let key = self.completions.open(message);
-        // The caller's hold first: if this future is dropped while the queue is full, both
-        // holds are let go (the command, dropped with it, closes the slot).
-        let done = PublishCompletion {
-            completions: self.completions.clone(),
-            key,
-        };
-        let completer = Completer::new(self.completions.clone(), key);
-        self.send(Command::Publish { completer }).await?;
-        Ok(done)
     }
 
     /// Subscribes to one filter; resolves when the server answered. Fails with
@@ -263,7 +265,7 @@ impl Client {
     /// session the server has since lost, is ignored (with a `tracing` warning). Fails only
     /// with [`ClientError::Closed`] when the connection task has stopped.
     pub async fn ack(&self, message: &Message) -> Result<(), ClientError> {
-        let Some(token) = message.ack_token else {
+        let Some(token) = message.ack_token() else {
             return Ok(());
         };
         self.send(Command::Ack(token)).await
@@ -280,7 +282,7 @@ impl Client {
     /// can then still be acknowledged. A message without an ack token needs no answer, and a
     /// token answered before is ignored (with a `tracing` warning), as by [`Client::ack`].
     pub async fn reject(&self, message: &Message, reason: ReasonCode) -> Result<(), ClientError> {
-        let Some(token) = message.ack_token else {
+        let Some(token) = message.ack_token() else {
             return Ok(());
         };
         let (reply, rx) = oneshot::channel();
@@ -331,7 +333,7 @@ impl Client {
     }
 
     /// Connection events as a stream.
-    pub fn events(&self) -> async_channel::Receiver<ConnectionEvent> {
+    pub fn events(&self) -> ConnectionEvents {
         self.events.clone()
     }
 
@@ -354,55 +356,49 @@ impl Client {
 
     /// The sending side of the command channel, for the connection task (subscriptions send
     /// their unsubscribe through it).
+    #[doc(hidden)]
     pub fn command_sender(&self) -> crate::queue::Sender<Command> {
         self.commands.clone()
     }
 }
 
-/// A publish on its way; await it for the completion.
+/// A publish on its way, from [`Client::publish`] or [`Client::publish_message`]: its
+/// Packet Identifier once the session took it ([`PublishHandle::accepted`]), and its
+/// completion (await the handle, or [`PublishHandle::completed`]). Dropping it does not cancel
+/// the publish.
 #[derive(Debug)]
 pub struct PublishHandle {
-    /// Its lasting id.
-    pub id: PublishId,
-    /// Its Packet Identifier (QoS 1/2).
-    pub packet_id: Option<PacketId>,
-    done: PublishCompletion,
-}
-
-impl Future for PublishHandle {
-    type Output = Result<PublishDone, ClientError>;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.done).poll(cx)
-    }
-}
-
-/// A publish queued by [`Client::publish_queued`]; await it for the completion (which says
-/// the Packet Identifier the publish got).
-#[derive(Debug)]
-pub struct PublishCompletion {
     completions: Arc<Completions>,
     key: u32,
 }
 
-impl PublishCompletion {
+impl PublishHandle {
     /// Resolves once the session has taken the publish, with its id and Packet Identifier
     /// (QoS 1/2). With a store ([`Options::store`](crate::Options)) a QoS 1 or 2 publish is
     /// taken only once it is on disk, so that a crash after this resolved cannot lose it: the
     /// next process started from the store sends it. Publishes waiting together share one
-    /// write and one sync. Fails as the publish does if the session refused it.
+    /// write and one sync. Fails as the publish does if the session refused it. May be called
+    /// again, and before or after the completion.
     pub async fn accepted(&mut self) -> Result<(PublishId, Option<PacketId>), ClientError> {
         std::future::poll_fn(|cx| self.completions.poll_accepted(self.key, cx)).await
     }
+
+    /// Resolves when the QoS flow completes (PUBACK for QoS 1, PUBCOMP for QoS 2, written
+    /// for QoS 0), with the publish's id, Packet Identifier and the server's reason code; the
+    /// same as awaiting the handle.
+    pub async fn completed(self) -> Result<PublishDone, ClientError> {
+        self.await
+    }
 }
 
-impl Future for PublishCompletion {
+impl Future for PublishHandle {
     type Output = Result<PublishDone, ClientError>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.completions.poll_done(self.key, cx)
     }
 }
 
-impl Drop for PublishCompletion {
+impl Drop for PublishHandle {
     fn drop(&mut self) {
         self.completions.release_caller(self.key);
     }
@@ -510,6 +506,7 @@ impl Subscription {
     }
 
     /// The number the connection task knows this stream by.
+    #[doc(hidden)]
     pub fn stream_id(&self) -> u64 {
         self.stream
     }
@@ -642,10 +639,10 @@ mod tests {
         let (client, commands) = Client::new(1, events_rx);
         let message =
             || OutboundMessage::new(TopicName::try_from("t").unwrap(), "x", QoS::AtLeastOnce);
-        let first = futures_lite::future::block_on(client.publish_queued(message())).unwrap();
+        let first = futures_lite::future::block_on(client.publish_message(message())).unwrap();
         assert_eq!(client.completions.usage().0, 1);
         {
-            let mut second = Box::pin(client.publish_queued(message()));
+            let mut second = Box::pin(client.publish_message(message()));
             let polled =
                 futures_lite::future::block_on(futures_lite::future::poll_once(second.as_mut()));
             assert!(

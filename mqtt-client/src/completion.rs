@@ -2,9 +2,9 @@
 //! allocation per publish.
 //!
 //! Each publish takes a slot of one shared table ([`Completions`]) for as long as either side
-//! holds it: the caller's [`PublishCompletion`](crate::PublishCompletion) (or the
-//! `publish_message` future before it) and the connection task's [`Completer`], which is
-//! what the command queue carries. The slot holds the message until the connection task
+//! holds it: the caller's [`PublishHandle`](crate::PublishHandle) (or the
+//! `publish_message` future before it returns the handle) and the connection task's
+//! [`Completer`], which is what the command queue carries. The slot holds the message until the connection task
 //! takes it, then the outcome until the caller takes it. The table keeps its freed slots, so
 //! steady traffic reuses them; before, each publish allocated a box for its message and the
 //! shared state of a channel for its outcome. The table's lock is held only to read or write

@@ -1515,7 +1515,7 @@ mod save {
         (pair.client, pair.driver, pair.commands)
     }
 
-    /// `client.publish_queued(message)`, taken by the driver.
+    /// `client.publish_message(message)`, taken by the driver.
     fn take_publish(
         client: &Client,
         driver: &mut Driver,
@@ -1523,7 +1523,7 @@ mod save {
         now: Instant,
         message: OutboundMessage,
     ) {
-        let mut queued = pin!(client.publish_queued(message));
+        let mut queued = pin!(client.publish_message(message));
         let mut cx = Context::from_waker(Waker::noop());
         assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
         driver.commands(now, rx.try_recv().unwrap(), rx);
@@ -1693,8 +1693,8 @@ mod save {
         }
     }
 
-    /// With a store, a QoS 1/2 publish is accepted (its caller's `publish_message` returns,
-    /// a `PublishCompletion`'s `accepted` resolves) only once the write that holds it is done:
+    /// With a store, a QoS 1/2 publish is accepted (its `PublishHandle::accepted` resolves)
+    /// only once the write that holds it is done:
     /// several publishes taken in one turn share that write. A write that fails accepts none of
     /// them; the whole journal written next does. QoS 0 is accepted at once (it is not kept).
     #[test]
@@ -1707,22 +1707,25 @@ mod save {
         let message = |qos| OutboundMessage::new(TopicName::new("durable/t").unwrap(), "x", qos);
         let mut queued = Vec::new();
         for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtMostOnce] {
-            let mut publish = pin!(client.publish_queued(message(qos)));
+            let mut publish = pin!(client.publish_message(message(qos)));
             match publish.as_mut().poll(&mut cx) {
                 Poll::Ready(Ok(completion)) => queued.push(completion),
                 other => panic!("{other:?}"),
             }
         }
         driver.commands(now, rx.try_recv().unwrap(), &rx);
-        // `publish_message` returns when the publish is accepted: not before it is on disk.
-        let mut handed = pin!(client.publish_message(message(QoS::AtLeastOnce)));
+        // A publish waited for until accepted: not before it is on disk.
+        let mut handed = pin!(async {
+            let mut handle = client.publish_message(message(QoS::AtLeastOnce)).await?;
+            handle.accepted().await
+        });
         assert!(handed.as_mut().poll(&mut cx).is_pending());
         driver.commands(now, rx.try_recv().unwrap(), &rx);
         assert!(
             handed.as_mut().poll(&mut cx).is_pending(),
             "not on disk yet"
         );
-        let accepted = |queued: &mut Vec<crate::PublishCompletion>| -> Vec<bool> {
+        let accepted = |queued: &mut Vec<crate::PublishHandle>| -> Vec<bool> {
             let mut cx = Context::from_waker(Waker::noop());
             queued
                 .iter_mut()

@@ -25,8 +25,11 @@
 //! * [`Statistics`]: what the connection has done (messages and bytes per QoS, publishes in
 //!   flight, reconnects by cause), read at any time with [`Client::statistics`]; exported
 //!   through the `metrics` facade with the `metrics` feature.
-//! * [`Driver`]: the bookkeeping of a connection task (commands, routing, completions, server
-//!   choice, redirects), so that a runtime's loop only moves bytes and time.
+//!
+//! What only a driver needs (the bookkeeping of a connection task, `Driver`, and the pieces
+//! its loop handles: commands, save jobs, timers, read sizes, the command queue) is public for
+//! the driver crates but hidden from this documentation: it is not part of the API an
+//! application uses, and may change with the drivers.
 //!
 //! The client needs nothing outside the specification to work with a server: it sends only
 //! the packets and properties MQTT defines, and the scenarios of `mqtt-scenarios` run against a
@@ -34,6 +37,7 @@
 //! access, persistence) [MQTT-7.0.0-2].
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod auth;
 mod client;
 mod completion;
@@ -43,6 +47,7 @@ mod driver;
 pub mod event_loop;
 mod options;
 mod proxy;
+#[doc(hidden)]
 pub mod queue;
 mod quickack;
 mod redirect;
@@ -62,20 +67,24 @@ mod websocket;
 mod ws_transport;
 
 pub use auth::{AuthError, AuthExchange, Authenticator};
-pub use client::{
-    Client, Command, PublishCompletion, PublishHandle, Subscription, SubscriptionSink,
-};
+pub use client::{Client, ConnectionEvents, PublishHandle, Subscription};
+#[doc(hidden)]
+pub use client::{Command, SubscriptionSink};
+#[doc(hidden)]
 pub use completion::Completer;
+#[doc(hidden)]
 pub use connecting::{Attempt, Prepared};
 pub use credentials::{
     ConnectCredentials, CredentialsError, CredentialsFuture, CredentialsProvider,
     SharedCredentialsProvider,
 };
+#[doc(hidden)]
 pub use driver::{
     ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
 };
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
+#[doc(hidden)]
 pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
@@ -83,6 +92,8 @@ pub use scram::ScramSha256;
 pub use statistics::{DisconnectCause, Disconnects, PerQoS, Statistics};
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
-pub use tls::{handshake_error as tls_handshake_error, TlsError, TlsOptions};
+#[doc(hidden)]
+pub use tls::handshake_error as tls_handshake_error;
+pub use tls::{TlsError, TlsOptions};
 pub use websocket::{WebSocketError, WebSocketOptions, WebSocketRequest, WebSocketSigner};
 pub use ws_transport::{websocket_connect, WebSocketTransport};

@@ -189,10 +189,7 @@ impl Responses {
             tracing::debug!("a response no request waits for: dropped");
             return;
         };
-        let _ = waiting.answer.send(Ok(Message {
-            publish: message.publish,
-            ack_token: None,
-        }));
+        let _ = waiting.answer.send(Ok(Message::new(message.publish, None)));
     }
 
     /// The earliest deadline of a request.

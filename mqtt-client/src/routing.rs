@@ -338,10 +338,7 @@ impl Routing {
             }
             let owes = if user_acks { None } else { token };
             let delivered = s.sink.deliver(
-                Message {
-                    publish: message.publish,
-                    ack_token: if user_acks { token } else { None },
-                },
+                Message::new(message.publish, if user_acks { token } else { None }),
                 owes.is_some(),
             );
             if delivered {

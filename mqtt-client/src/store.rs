@@ -5,9 +5,9 @@
 //! [`Snapshot`]: publishes not yet completed, the QoS 2 identifiers whose PUBREC went out,
 //! subscriptions, the identifier counters) whenever it changed. What is on disk when:
 //!
-//! * **a publish is accepted once it is stored**: `publish_message` returns, and
-//!   `PublishCompletion::accepted` resolves, only once the write that holds the message is
-//!   done (QoS 1 and 2; QoS 0 is never stored). After a crash the next process sends every
+//! * **a publish is accepted once it is stored**: its
+//!   [`PublishHandle::accepted`](crate::PublishHandle::accepted) resolves only once the write
+//!   that holds the message is done (QoS 1 and 2; QoS 0 is never stored). After a crash the next process sends every
 //!   accepted message again (with DUP, in order) or, if the server lost the session, starts
 //!   it over. What was not accepted yet may be lost: publish it again;
 //! * **what the QoS 2 flows depend on is stored before the packet that follows from it**: a

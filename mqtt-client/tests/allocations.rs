@@ -68,7 +68,7 @@ fn a_publish_through_the_client_allocates_nothing_once_warm() {
     let round = |id: PublishId| {
         block_on(async {
             let message = OutboundMessage::new(topic.clone(), payload.clone(), QoS::AtMostOnce);
-            let done = client.publish_queued(message).await.unwrap();
+            let done = client.publish_message(message).await.unwrap();
             let Ok(Command::Publish { completer }) = commands.try_recv() else {
                 panic!("the publish is queued");
             };
@@ -150,10 +150,7 @@ fn manually_acknowledged_messages(n: u16) -> Vec<Message> {
             });
             let message = message.unwrap();
             assert!(message.ack_token.is_some());
-            Message {
-                publish: message.publish,
-                ack_token: message.ack_token,
-            }
+            Message::from(message)
         })
         .collect()
 }
@@ -169,7 +166,7 @@ fn a_manual_ack_through_the_client_allocates_nothing_once_warm() {
         let Ok(Command::Ack(token)) = commands.try_recv() else {
             panic!("the acknowledgement is queued");
         };
-        assert_eq!(Some(token), message.ack_token);
+        assert_eq!(Some(token), message.ack_token());
     };
     for message in &messages[..1_000] {
         round(message);

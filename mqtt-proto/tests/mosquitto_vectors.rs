@@ -205,6 +205,17 @@ fn v5_publish_properties_written_by_mosquitto_pub() {
     let props = &p.properties;
     assert_eq!(p.qos(), QoS::AtLeastOnce);
     assert_eq!(props.user_properties().len(), 2);
+    // The borrowed pairs are the same entries, in the same order, as the owned list.
+    let owned: Vec<(String, String)> = props
+        .user_properties()
+        .iter()
+        .map(|p| (p.key.as_str().to_owned(), p.value.as_str().to_owned()))
+        .collect();
+    let borrowed: Vec<(String, String)> = props
+        .user_property_pairs()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    assert_eq!(borrowed, owned);
     assert!(props.message_expiry_interval.is_some());
     assert!(props.content_type().is_some());
     assert!(props.response_topic().is_some());

@@ -370,7 +370,7 @@ async fn ours_throughput<R: Runtime>(
         let mut handles = Vec::with_capacity(n as usize);
         for payload in payloads {
             let m = mqtt_session::OutboundMessage::new(t.clone(), payload, qos);
-            handles.push(p.publish_queued(m).await.unwrap());
+            handles.push(p.publish_message(m).await.unwrap());
         }
         for h in handles {
             h.await.unwrap();
@@ -748,6 +748,8 @@ async fn ours_round_trips(mut lat: OursLatency, k: usize) -> OursLatency {
         let start = Instant::now();
         lat.client
             .publish(&lat.topic, payload(seq, 64), QoS::AtLeastOnce)
+            .await
+            .unwrap()
             .await
             .unwrap();
         lat.subscription.next_message().await.unwrap();

@@ -5,7 +5,7 @@
 //! Run: `cargo bench -p mqtt-tokio --bench store` (`STORE_MESSAGES`, default 20,000;
 //! `STORE_ROUNDS`, default 3; `STORE_SIZE`, payload bytes, default 64).
 //!
-//! The publisher queues every message with `publish_queued` and awaits the completions at the
+//! The publisher queues every message with `publish_message` and awaits the completions at the
 //! end, as the clients bench does; with the store, a message is accepted once it is on disk,
 //! and the messages the connection task takes in one turn share one write and one sync.
 #![allow(clippy::unwrap_used, clippy::panic, missing_docs)]
@@ -57,7 +57,7 @@ async fn round(port: u16, n: usize, size: usize, store: Option<&TempDir>, tag: &
         let mut handles = Vec::with_capacity(n);
         for _ in 0..n {
             let m = OutboundMessage::new(topic.clone(), payload.clone(), QoS::AtLeastOnce);
-            handles.push(publisher.publish_queued(m).await.unwrap());
+            handles.push(publisher.publish_message(m).await.unwrap());
         }
         for h in handles {
             h.await.unwrap();

@@ -1,4 +1,4 @@
-//! The MQTT client for tokio: a thin loop around the sans-IO [`mqtt_session::Session`]. The
+//! The MQTT client for tokio: a thin loop around the sans-IO `mqtt_session::Session`. The
 //! public face ([`Client`], [`Subscription`], [`Options`], ...) comes from the runtime-agnostic
 //! `mqtt-client` crate, shared with `mqtt-smol`; this crate adds the transports and the loop.
 //!
@@ -7,13 +7,41 @@
 //! use mqtt_tokio::{Options, QoS};
 //! let client = mqtt_tokio::spawn(Options::new("mqtt://127.0.0.1:1883", "demo")?)?;
 //! let mut sub = client.subscribe("demo/#", QoS::AtLeastOnce).await?;
-//! client.publish("demo/1", "hello", QoS::AtLeastOnce).await?;
+//! client.publish("demo/1", "hello", QoS::AtLeastOnce).await?; // queued, no round trip
+//! let done = client.publish("demo/2", "bye", QoS::AtLeastOnce).await?.await?; // PUBACK came
+//! println!("acknowledged: {}", done.reason_code);
 //! if let Some(message) = sub.next_message().await {
 //!     println!("{}: {:?}", message.topic(), message.payload());
 //! }
 //! client.disconnect().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # The public face
+//!
+//! This crate is the only one an application needs: it re-exports every type its API takes
+//! or returns, from the message types ([`Message`], [`OutboundMessage`], [`TopicName`],
+//! [`TopicFilter`], [`QoS`], [`ReasonCode`], the properties types, [`Bytes`]) to the errors
+//! nested in [`ClientError`] ([`SessionError`], [`PacketError`], ...) and the [`rustls`] crate
+//! that [`TlsOptions`] speaks.
+//!
+//! [`Client::publish`] queues and returns at once (no round trip per message) with a
+//! [`PublishHandle`]: [`PublishHandle::accepted`] gives the Packet Identifier once the session
+//! took the publish (with a [`Store`], once it is on disk), and awaiting the handle gives the
+//! end of its QoS flow.
+//!
+//! # Features
+//!
+//! Forwarded to `mqtt-client`'s TLS (see its `tls_provider` module):
+//!
+//! * `ring` (default) or `aws-lc-rs`: the rustls crypto provider built in (aws-lc-rs when
+//!   both are on). With neither, the process's default provider is used
+//!   ([`rustls::crypto::CryptoProvider::install_default`]), or the one given to
+//!   [`TlsOptions::crypto_provider`].
+//! * `webpki-roots`: Mozilla's root certificates, bundled, trusted by default.
+//! * `native-roots`: `TlsOptions::native_roots` trusts the operating system's root store.
+//! * `platform-verifier`: `TlsOptions::platform_verifier` verifies with the operating
+//!   system's verifier.
 #![forbid(unsafe_code)]
 
 mod callback;
@@ -22,21 +50,5 @@ mod transport;
 
 pub use callback::{subscribe_with, CallbackHandle};
 pub use connection::{new, spawn, Connection};
-pub use mqtt_client::{
-    AuthError, AuthExchange, Authenticator, Client, ClientError, ConnectCredentials,
-    ConnectionEvent, CredentialsError, CredentialsFuture, CredentialsProvider, Delivery,
-    DisconnectCause, Disconnects, FileStore, Message, Options, OptionsError, PerQoS, Proxies,
-    Proxy, ProxyError, ProxyHandshake, ProxyKind, PublishCompletion, PublishDone, PublishHandle,
-    Scheme, ScramSha256, Server, SharedCredentialsProvider, StartError, Statistics, Store,
-    Subscription, TlsError, TlsOptions, UnsubscribeResult, WebSocketError, WebSocketOptions,
-    WebSocketRequest, WebSocketSigner,
-};
-pub use mqtt_proto::{
-    ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties, TopicFilter, TopicName,
-    Will,
-};
-pub use mqtt_session::{
-    Backoff, Config, DisconnectReason, OutboundMessage, PublishFailure, PublishId, ReconnectStop,
-    ServerLimits,
-};
+pub use mqtt_client::api::*;
 pub use transport::{Connector, TcpConnector, Transport};

@@ -67,9 +67,14 @@ fn scram_sha_256_against_the_mqtt5_broker() {
             let mut sub = within("SUBACK", client.subscribe("interop/#", QoS::AtLeastOnce))
                 .await
                 .unwrap();
-            within("PUBACK", client.publish("interop/t", "x", QoS::AtLeastOnce))
-                .await
-                .unwrap();
+            within("PUBACK", async {
+                client
+                    .publish("interop/t", "x", QoS::AtLeastOnce)
+                    .await?
+                    .await
+            })
+            .await
+            .unwrap();
             let message = within("the message", sub.next_message()).await.unwrap();
             assert_eq!(&message.payload()[..], b"x");
             // Re-authentication on the open connection (AUTH 0x19, 0x18, 0x00), twice; the
@@ -78,9 +83,14 @@ fn scram_sha_256_against_the_mqtt5_broker() {
                 within("the re-authentication", client.reauthenticate())
                     .await
                     .unwrap();
-                within("PUBACK", client.publish("interop/t", "y", QoS::AtLeastOnce))
-                    .await
-                    .unwrap();
+                within("PUBACK", async {
+                    client
+                        .publish("interop/t", "y", QoS::AtLeastOnce)
+                        .await?
+                        .await
+                })
+                .await
+                .unwrap();
             }
             within("DISCONNECT", client.disconnect()).await.unwrap();
 

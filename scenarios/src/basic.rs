@@ -42,8 +42,8 @@ pub async fn qos_round_trips<R: Runtime>(rt: &R, version: ProtocolVersion) {
         assert_eq!(m.payload(), &Bytes::from(payload));
         assert_eq!(m.qos(), qos);
     }
-    // The non-waiting form says its packet id at once.
-    let handle = within(
+    // The handle says the packet id once the session took the publish.
+    let mut handle = within(
         "publish_message",
         client.publish_message(OutboundMessage::new(
             TopicName::new("rt/h").unwrap(),
@@ -53,8 +53,10 @@ pub async fn qos_round_trips<R: Runtime>(rt: &R, version: ProtocolVersion) {
     )
     .await
     .unwrap();
-    assert!(handle.packet_id.is_some());
-    let id = handle.id;
+    let (id, packet_id) = within("the handle's acceptance", handle.accepted())
+        .await
+        .unwrap();
+    assert!(packet_id.is_some());
     assert_eq!(
         within("the handle's completion", handle).await.unwrap().id,
         id
@@ -69,7 +71,7 @@ pub async fn qos_round_trips<R: Runtime>(rt: &R, version: ProtocolVersion) {
     disconnect(&client).await;
 }
 
-/// A burst of publishes queued without waiting (`publish_queued`, as fast as the command
+/// A burst of publishes queued without waiting (`publish_message`, as fast as the command
 /// queue takes them): every completion comes back once, QoS 1 ones with a Packet Identifier,
 /// and the subscriber receives all of them once, in order within each QoS.
 pub async fn queued_publishes_complete_in_order<R: Runtime>(rt: &R, version: ProtocolVersion) {
@@ -94,9 +96,9 @@ pub async fn queued_publishes_complete_in_order<R: Runtime>(rt: &R, version: Pro
         };
         let message =
             OutboundMessage::new(TopicName::new("queued/t").unwrap(), format!("{n}"), qos);
-        let completion = within("the command queue", client.publish_queued(message))
+        let completion = within("the command queue", client.publish_message(message))
             .await
-            .unwrap_or_else(|e| panic!("publish_queued: {e}"));
+            .unwrap_or_else(|e| panic!("publish_message: {e}"));
         completions.push((qos, completion));
     }
     // Packet Identifiers are reused once acknowledged; the publishes' own ids never are.
@@ -205,7 +207,7 @@ pub async fn retained_messages<R: Runtime>(rt: &R, version: ProtocolVersion) {
     let subscriber = connected(rt, options(&url, &format!("ret-s-{}", R::NAME), version)).await;
     let mut sub = subscribe(&subscriber, "ret/#", QoS::AtLeastOnce).await;
     let m = next_message(&mut sub, "the retained message").await;
-    assert!(m.publish.retain);
+    assert!(m.retain());
     assert_eq!(m.topic().as_str(), "ret/t");
     assert_eq!(m.payload(), &Bytes::from_static(b"kept"));
     // Clear it.
@@ -233,7 +235,7 @@ pub async fn retained_messages<R: Runtime>(rt: &R, version: ProtocolVersion) {
         (m.topic().as_str(), text(&m).as_str()),
         ("ret/marker", "live")
     );
-    assert!(!m.publish.retain);
+    assert!(!m.retain());
     disconnect(&publisher).await;
     disconnect(&subscriber).await;
 }
@@ -259,10 +261,9 @@ pub async fn will_on_a_cut_connection<R: Runtime>(rt: &R, version: ProtocolVersi
     assert_eq!(m.payload(), &Bytes::from_static(b"gone"));
     assert_eq!(m.qos(), QoS::AtLeastOnce);
     // The cut client's handle says so.
-    let result = within(
-        "a publish on the cut client",
-        client.publish("x", "y", QoS::AtMostOnce),
-    )
+    let result = within("a publish on the cut client", async {
+        client.publish("x", "y", QoS::AtMostOnce).await?.await
+    })
     .await;
     assert_eq!(result, Err(ClientError::Closed));
     disconnect(&watcher).await;
@@ -318,10 +319,9 @@ pub async fn commands_after_disconnect_report_closed<R: Runtime>(rt: &R, version
     )
     .await;
     disconnect(&client).await;
-    let result = within(
-        "a publish after disconnect",
-        client.publish("x", "y", QoS::AtLeastOnce),
-    )
+    let result = within("a publish after disconnect", async {
+        client.publish("x", "y", QoS::AtLeastOnce).await?.await
+    })
     .await;
     assert!(
         matches!(

@@ -34,7 +34,7 @@ pub async fn manual_acks<R: Runtime>(rt: &R, version: ProtocolVersion) {
         (text(&first).as_str(), text(&second).as_str()),
         ("first", "second")
     );
-    assert!(first.ack_token.is_some() && second.ack_token.is_some());
+    assert!(first.ack_token().is_some() && second.ack_token().is_some());
     within("the ack", client.ack(&first)).await.unwrap();
     // A second ack of the same message is ignored.
     within("the second ack", client.ack(&first)).await.unwrap();
@@ -121,7 +121,7 @@ pub async fn refused_messages_are_not_sent_again<R: Runtime>(rt: &R, version: Pr
 
     // On the wire: the refused message's PUBREC carried the reason (v5) and the broker sent
     // no PUBREL for it; every PUBREL answers a PUBREC that accepted.
-    let refused_id = first.publish.packet_id().unwrap();
+    let refused_id = first.packet_id().unwrap();
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
     for packet in packets(&proxy.client_bytes(), version, Role::Client) {
         if let Packet::PubRec(rec) = packet {

@@ -8,7 +8,7 @@
 //! `FAULT_CUTS` (default 100) and `FAULT_SEED` (default 1) change the run; the README names a
 //! longer one.
 
-use mqtt_client::{PublishCompletion, Subscription};
+use mqtt_client::{PublishHandle, Subscription};
 use mqtt_proto::{Packet, ProtocolVersion, QoS, Role, TopicName};
 use mqtt_session::OutboundMessage;
 use mqtt_test_support::fault::Passed;
@@ -139,7 +139,7 @@ pub async fn cuts_lose_nothing<R: Runtime>(rt: &R, version: ProtocolVersion, qos
 
     // Publish while the relay cuts, a window of publishes in flight at a time.
     let mut published = 0usize;
-    let mut waiting: VecDeque<PublishCompletion> = VecDeque::new();
+    let mut waiting: VecDeque<PublishHandle> = VecDeque::new();
     let mut seen = Vec::new();
     while !cut_enough(&relays) {
         assert!(
@@ -147,7 +147,7 @@ pub async fn cuts_lose_nothing<R: Runtime>(rt: &R, version: ProtocolVersion, qos
             "a schedule ended before {cuts} cuts"
         );
         let message = OutboundMessage::new(topic.clone(), published.to_string(), qos);
-        let completion = within("queueing a publish", publisher.publish_queued(message))
+        let completion = within("queueing a publish", publisher.publish_message(message))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         waiting.push_back(completion);

@@ -37,6 +37,7 @@ pub mod interop;
 mod net;
 mod policy;
 mod proxy;
+mod public_face;
 mod reliability;
 mod request;
 mod restart;
@@ -374,10 +375,9 @@ pub async fn publish(
     payload: impl Into<bytes::Bytes>,
     qos: QoS,
 ) -> PublishDone {
-    within(
-        &format!("the completion of a publish to {topic}"),
-        client.publish(topic, payload, qos),
-    )
+    within(&format!("the completion of a publish to {topic}"), async {
+        client.publish(topic, payload, qos).await?.await
+    })
     .await
     .unwrap_or_else(|e| panic!("publishing to {topic}: {e}"))
 }

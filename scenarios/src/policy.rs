@@ -101,7 +101,10 @@ pub async fn a_message_the_broker_refuses_does_not_block_the_rest<R: Runtime>(rt
     let mut o = options(&url(broker.port()), &format!("limit-{}", R::NAME), version);
     o.session.max_outgoing_packet_size = Some(4096);
     let client = connected(rt, o).await;
-    let refused = within("a publish over the limit", client.publish_message(big())).await;
+    let refused = within("a publish over the limit", async {
+        client.publish_message(big()).await?.accepted().await
+    })
+    .await;
     assert!(
         matches!(
             refused,
@@ -118,13 +121,13 @@ pub async fn a_message_the_broker_refuses_does_not_block_the_rest<R: Runtime>(rt
     o.session.poison_limit = 5;
     let limit = o.session.poison_limit;
     let client = connected(rt, o).await;
-    let poison = within("queueing the poison", client.publish_queued(big()))
+    let poison = within("queueing the poison", client.publish_message(big()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let topic = TopicName::new("poison/small".to_string()).unwrap_or_else(|e| panic!("{e}"));
     let behind = within(
         "queueing a message behind it",
-        client.publish_queued(OutboundMessage::new(topic, "ok", QoS::AtLeastOnce)),
+        client.publish_message(OutboundMessage::new(topic, "ok", QoS::AtLeastOnce)),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));

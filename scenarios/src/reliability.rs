@@ -182,7 +182,7 @@ pub async fn a_hung_server_is_left<R: Runtime>(rt: &R, version: ProtocolVersion)
         let payload = bytes::Bytes::from(vec![0u8; 256 * 1024]);
         for _ in 0..200 {
             let message = OutboundMessage::new(topic.clone(), payload.clone(), QoS::AtMostOnce);
-            if filler.publish_queued(message).await.is_err() {
+            if filler.publish_message(message).await.is_err() {
                 break;
             }
         }

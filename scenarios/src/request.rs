@@ -44,12 +44,15 @@ pub async fn v5_requests_get_their_responses<R: Runtime>(rt: &R) {
         let mut topics = BTreeSet::new();
         for _ in 0..3 {
             let request = next_message(&mut calls, "a request").await;
-            let topic = request.publish.properties.response_topic();
+            let topic = request.response_topic();
             topics.insert(topic.map(|t| t.as_str().to_string()));
-            within(
-                "the response published",
-                service.publish_message(answer(request)),
-            )
+            within("the response published", async {
+                service
+                    .publish_message(answer(request))
+                    .await?
+                    .accepted()
+                    .await
+            })
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         }
@@ -94,17 +97,26 @@ pub async fn v5_requests_get_their_responses<R: Runtime>(rt: &R) {
         Either::Left((response, _)) => panic!("a response before the request: {response:?}"),
     };
     drop(abandoned);
-    within(
-        "the late response",
-        service.publish_message(answer(request)),
-    )
+    within("the late response", async {
+        service
+            .publish_message(answer(request))
+            .await?
+            .accepted()
+            .await
+    })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let next = async {
         let request = next_message(&mut calls, "the next request").await;
-        within("its response", service.publish_message(answer(request)))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        within("its response", async {
+            service
+                .publish_message(answer(request))
+                .await?
+                .accepted()
+                .await
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     };
     let (response, ()) = future::join(
         within(

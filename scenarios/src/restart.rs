@@ -147,7 +147,7 @@ pub async fn broker_killed_with_persistence_loses_nothing_acknowledged<R: Runtim
         let message = OutboundMessage::new(topic.clone(), format!("{n}"), QoS::AtLeastOnce);
         let queued = within(
             "queueing a publish while the broker is dead",
-            publisher.publish_queued(message),
+            publisher.publish_message(message),
         )
         .await
         .unwrap_or_else(|e| panic!("queueing a publish: {e}"));

@@ -110,7 +110,7 @@ pub async fn scram_sha_256_connect_failures<R: Runtime>(rt: &R) {
         let client = spawn(rt, scram_options::<R>(&broker, "scram-bad", PASSWORD));
         let topic = TopicName::new("scram/queued").unwrap();
         let queued = client
-            .publish_queued(OutboundMessage::new(topic, "held", QoS::AtLeastOnce))
+            .publish_message(OutboundMessage::new(topic, "held", QoS::AtLeastOnce))
             .await
             .unwrap();
         assert_eq!(failure(&client).await, expected, "{script:?}");

@@ -63,7 +63,7 @@ pub async fn a_crashed_client_finishes_from_its_store<R: Runtime>(
         let topic = TopicName::new(format!("crash/{payload}")).unwrap();
         within(
             "a queued publish",
-            client.publish_queued(OutboundMessage::new(topic, payload, qos)),
+            client.publish_message(OutboundMessage::new(topic, payload, qos)),
         )
         .await
         .unwrap_or_else(|e| panic!("publishing: {e}"));

@@ -144,7 +144,7 @@ pub async fn v5_message_expiry<R: Runtime>(rt: &R) {
     let mut late = subscribe(&b, "v5/exp/#", QoS::AtLeastOnce).await;
     let m = next_message(&mut late, "the unexpired retained message").await;
     assert_eq!(m.topic().as_str(), "v5/exp/long");
-    let left = m.publish.properties.message_expiry_interval;
+    let left = m.message_expiry_interval();
     assert!(matches!(left, Some(1..=300)), "{left:?}");
     let more = first_within(Duration::from_millis(500), late.next()).await;
     assert!(
@@ -241,28 +241,17 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
         let m = next_message(&mut requests, "the request").await;
         assert_eq!(m.topic().as_str(), "v5/req/x");
         assert_eq!(text(&m), "ping");
-        let p = &m.publish.properties;
-        assert_eq!(p.response_topic().as_deref(), Some("v5/resp"));
-        assert_eq!(p.correlation_data().as_ref(), Some(&correlation));
-        assert_eq!(p.content_type().as_deref(), Some("text/plain"));
-        let pairs: Vec<(String, String)> = p
-            .user_properties()
-            .iter()
-            .map(|u| (u.key.to_string(), u.value.to_string()))
-            .collect();
-        assert_eq!(
-            pairs,
-            [
-                ("k".to_string(), "v".to_string()),
-                ("k".to_string(), "second value, same key".to_string())
-            ]
-        );
+        assert_eq!(m.response_topic().as_deref(), Some("v5/resp"));
+        assert_eq!(m.correlation_data().as_ref(), Some(&correlation));
+        assert_eq!(m.content_type().as_deref(), Some("text/plain"));
+        let pairs: Vec<(&str, &str)> = m.user_properties().collect();
+        assert_eq!(pairs, [("k", "v"), ("k", "second value, same key")]);
 
         let mut response =
-            OutboundMessage::new(p.response_topic().unwrap(), "pong", QoS::AtLeastOnce);
+            OutboundMessage::new(m.response_topic().unwrap(), "pong", QoS::AtLeastOnce);
         response
             .properties
-            .set_correlation_data(p.correlation_data())
+            .set_correlation_data(m.correlation_data())
             .unwrap();
         within("the response's completion", async {
             responder.publish_message(response).await.unwrap().await
@@ -271,7 +260,7 @@ pub async fn v5_request_response_and_user_properties<R: Runtime>(rt: &R) {
         .unwrap();
         let r = next_message(&mut responses, "the response").await;
         assert_eq!(text(&r), "pong");
-        assert_eq!(r.publish.properties.correlation_data(), Some(correlation));
+        assert_eq!(r.correlation_data(), Some(correlation));
     }
     disconnect(&requester).await;
     disconnect(&responder).await;

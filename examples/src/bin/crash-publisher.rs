@@ -79,7 +79,7 @@ async fn publish(client: Client, args: &Args, first: u64) -> Result<(), String> 
     for n in first..=args.last {
         let message = OutboundMessage::new(topic.clone(), n.to_string(), args.qos);
         let completion = client
-            .publish_queued(message)
+            .publish_message(message)
             .await
             .map_err(|e| e.to_string())?;
         waiting.push_back((n, completion));

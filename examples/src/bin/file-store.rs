@@ -40,7 +40,7 @@ async fn run(url: String) -> mqtt_examples::ExampleResult {
     for n in 1..=5 {
         let topic = TopicName::new(format!("examples/store/{n}"))?;
         let message = OutboundMessage::new(topic, format!("reading {n}"), QoS::AtLeastOnce);
-        first.publish_queued(message).await?.accepted().await?;
+        first.publish_message(message).await?.accepted().await?;
     }
     println!("first client: 5 messages accepted (on disk); crashing now");
     task.abort();

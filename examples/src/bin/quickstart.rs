@@ -102,7 +102,8 @@ async fn run(url: &str, version: ProtocolVersion) -> Result<(), Box<dyn std::err
         let topic = format!("quickstart/qos{}", qos as u8);
         let done = client
             .publish(&topic, format!("hello at QoS {}", qos as u8), qos)
-            .await?;
+            .await? // queued, no round trip; the handle says the rest
+            .await?; // the QoS flow completed: PUBACK, PUBCOMP, or written for QoS 0
         let id = done
             .packet_id
             .map_or("none".to_string(), |id| id.to_string());

@@ -125,6 +125,20 @@ impl PublishProperties {
         UserProperties(self.entries(PropertyId::UserProperty))
     }
 
+    /// User Properties (3.3.2.3.7) as name and value pairs borrowed from the block, in the
+    /// order they arrived or were added; no allocation and no reference count per pair.
+    pub fn user_property_pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let held = self.holds(PropertyId::UserProperty);
+        self.other_entries()
+            .filter(move |e| held && e.0 == PropertyId::UserProperty)
+            .filter_map(|(_, _, start, end)| {
+                let value = self.block.get(start..end)?;
+                let (key, rest) = prefixed_str(value)?;
+                let (value, _) = prefixed_str(rest)?;
+                Some((key, value))
+            })
+    }
+
     /// Subscription Identifiers (3.3.2.3.8), which only a server sends [MQTT-3.3.4-6]; they
     /// share the block.
     pub fn subscription_identifiers(&self) -> SubscriptionIdentifiers {
@@ -455,6 +469,14 @@ impl PublishProperties {
         }
         self.write_fields(left, buf);
     }
+}
+
+/// A UTF-8 Encoded String at the start of `bytes` (a two-byte length, then the string), and
+/// what follows it.
+fn prefixed_str(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let len = usize::from(u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]));
+    let string = bytes.get(2..2 + len)?;
+    Some((core::str::from_utf8(string).ok()?, &bytes[2 + len..]))
 }
 
 /// Checks a Topic Name received as a property value: UTF-8 [MQTT-1.5.4-1], no U+0000

@@ -149,10 +149,12 @@ async fn send(c: &Joined, message: OutboundMessage) -> Result<(), String> {
 }
 
 async fn publish(c: &Joined, topic: &str, payload: &str, qos: QoS) -> Result<(), String> {
-    attempt(
-        "publish completion",
-        c.client.publish(topic, payload.to_string(), qos),
-    )
+    attempt("publish completion", async {
+        c.client
+            .publish(topic, payload.to_string(), qos)
+            .await?
+            .await
+    })
     .await?
     .map(|_| ())
     .map_err(|e| format!("publish failed: {e}"))
@@ -235,7 +237,7 @@ async fn retained<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String> {
     let got = next(&mut subscription, "retained message").await;
     leave(&[&s.client, &p.client]).await;
     let got = got.map_err(|_| "not retained".to_string())?;
-    Ok(match (text(&got).as_str(), got.publish.retain) {
+    Ok(match (text(&got).as_str(), got.retain()) {
         ("kept", true) => OK.into(),
         ("kept", false) => "delivered without the retain flag".into(),
         (other, _) => format!("got {other:?}"),
@@ -449,8 +451,14 @@ async fn flow_control<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String> {
     // Theirs: more publishes at once than the broker's Receive Maximum when it is small; the
     // client holds back what does not fit.
     let burst = usize::from(theirs.min(16)) + 4;
+    let publisher = &p.client;
     let sends: Vec<_> = (0..burst)
-        .map(|n| p.client.publish("flow/t", n.to_string(), QoS::AtLeastOnce))
+        .map(|n| async move {
+            publisher
+                .publish("flow/t", n.to_string(), QoS::AtLeastOnce)
+                .await?
+                .await
+        })
         .collect();
     let done = attempt("burst completions", futures::future::join_all(sends)).await?;
     if let Some(e) = done.iter().find_map(|r| r.as_ref().err()) {
@@ -510,13 +518,13 @@ async fn properties<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String> {
     send(&p, properties_message()?).await?;
     let m = next(&mut subscription, "message").await?;
     leave(&[&s.client, &p.client]).await;
-    let got = &m.publish.properties;
+    let got = &m;
     let mut lost = Vec::new();
-    if got.payload_format_indicator != Some(PayloadFormat::Utf8) {
+    if got.payload_format_indicator() != Some(PayloadFormat::Utf8) {
         lost.push("payload format");
     }
     if !got
-        .message_expiry_interval
+        .message_expiry_interval()
         .is_some_and(|s| s > 0 && s <= 300)
     {
         lost.push("message expiry");
@@ -532,8 +540,7 @@ async fn properties<R: Runtime>(ctx: &Ctx<'_, R>) -> Result<String, String> {
     }
     let users: Vec<(String, String)> = got
         .user_properties()
-        .iter()
-        .map(|u| (u.key.to_string(), u.value.to_string()))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let sent = [
         ("k".to_string(), "v".to_string()),
