@@ -84,6 +84,7 @@ mod poison;
 mod reconnect;
 mod session;
 mod subscriptions;
+mod tables;
 mod time;
 mod version;
 mod violation;
@@ -101,5 +102,8 @@ pub use journal::{Journal, JournalWrite};
 pub use outbound::Stage;
 pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
 pub use session::{OutboundMessage, Session, State};
+#[cfg(feature = "bounded")]
+pub use tables::Bounded;
+pub use tables::{Growable, Tables};
 pub use time::{Instant, Timer};
 pub use violation::ProtocolViolation;

@@ -26,11 +26,25 @@ impl crate::Instant for VirtualInstant {
     }
 }
 
+/// The tables of the session a [`Pair`] drives: growable, or with feature `testing-bounded`
+/// fixed ones, large enough for every test of this crate that is not about a full table, so
+/// that the whole suite runs against the fixed-capacity tables too.
+#[cfg(not(feature = "testing-bounded"))]
+pub type TestTables = crate::Growable;
+/// The tables of the session a [`Pair`] drives: growable, or with feature `testing-bounded`
+/// fixed ones, large enough for every test of this crate that is not about a full table, so
+/// that the whole suite runs against the fixed-capacity tables too.
+#[cfg(feature = "testing-bounded")]
+pub type TestTables = crate::Bounded<256, 64, 16, 16>;
+
+/// The session a [`Pair`] drives.
+pub type TestSession = Session<VirtualInstant, TestTables>;
+
 /// A session, the server end of its connection, and a virtual clock.
 #[derive(Debug)]
 pub struct Pair {
     /// The session under test.
-    pub session: Session<VirtualInstant>,
+    pub session: TestSession,
     /// The virtual time.
     pub now: VirtualInstant,
     /// Whether the transport is open.
@@ -43,7 +57,7 @@ impl Pair {
     /// A pair with a session made from `config`, not connected yet.
     pub fn new(config: Config) -> Self {
         Pair {
-            session: Session::new(config).expect("valid config"),
+            session: TestSession::with_tables(config).expect("valid config"),
             now: VirtualInstant::default(),
             open: false,
             client_bytes: BytesMut::new(),
@@ -173,7 +187,7 @@ impl Pair {
     /// Runs a command on the session at the current time, then drains its outputs.
     pub fn command<T>(
         &mut self,
-        f: impl FnOnce(&mut Session<VirtualInstant>, VirtualInstant) -> T,
+        f: impl FnOnce(&mut TestSession, VirtualInstant) -> T,
     ) -> (T, Vec<Packet>) {
         let result = f(&mut self.session, self.now);
         (result, self.pump())
