@@ -131,7 +131,11 @@ impl<T: Tables> OutboundAliases<T> {
         }
         if self.entries.len() < usize::from(self.max) {
             let alias = NonZeroU16::new(self.entries.len() as u16 + 1).unwrap_or(NonZeroU16::MIN);
-            if self.entries.push((topic.clone(), alias, self.clock)).is_ok() {
+            if self
+                .entries
+                .push((topic.clone(), alias, self.clock))
+                .is_ok()
+            {
                 return AliasUse::Assign(alias);
             }
         }

@@ -26,8 +26,12 @@ use super::{Sealed, Tables};
 /// ```
 /// # #[cfg(feature = "std")] {
 /// use mqtt_session::{Bounded, Config, Session};
+/// use mqtt_proto::{MqttString, ProtocolVersion};
+///
 /// type SmallSession = Session<std::time::Instant, Bounded<8, 8, 4, 4>>;
-/// let session = SmallSession::with_tables(Config::new("sensor-1")).unwrap();
+/// let config = Config::new(ProtocolVersion::V5, MqttString::try_from("sensor-1").unwrap());
+/// let session = SmallSession::with_tables(config).unwrap();
+/// // The Receive Maximum sent in CONNECT is the inbound capacity.
 /// assert_eq!(session.config().receive_maximum, 8);
 /// # }
 /// ```
@@ -93,12 +97,14 @@ impl<T: Debug, const N: usize> Table<T> for heapless::Vec<T, N> {
     }
     fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = &'a T>
     where
-        T: 'a {
+        T: 'a,
+    {
         self.as_slice().iter()
     }
     fn iter_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut T>
     where
-        T: 'a {
+        T: 'a,
+    {
         self.as_mut_slice().iter_mut()
     }
     fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {

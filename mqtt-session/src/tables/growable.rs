@@ -70,13 +70,15 @@ impl<T: Debug> Table<T> for Vec<T> {
     #[inline]
     fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = &'a T>
     where
-        T: 'a {
+        T: 'a,
+    {
         <[T]>::iter(self)
     }
     #[inline]
     fn iter_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut T>
     where
-        T: 'a {
+        T: 'a,
+    {
         <[T]>::iter_mut(self)
     }
     fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
@@ -145,13 +147,15 @@ impl<T: Debug> Table<T> for VecDeque<T> {
     #[inline]
     fn iter<'a>(&'a self) -> impl DoubleEndedIterator<Item = &'a T>
     where
-        T: 'a {
+        T: 'a,
+    {
         VecDeque::iter(self)
     }
     #[inline]
     fn iter_mut<'a>(&'a mut self) -> impl Iterator<Item = &'a mut T>
     where
-        T: 'a {
+        T: 'a,
+    {
         VecDeque::iter_mut(self)
     }
     fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
