@@ -3,14 +3,15 @@
 //! connection [MQTT-3.3.2-7].
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::num::NonZeroU16;
 use mqtt_proto::TopicName;
 
+use crate::tables::{cap_u16, Table, Tables};
+
 /// The aliases the server has set up towards us, indexed by alias - 1.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct InboundAliases {
-    map: Vec<Option<TopicName>>,
+#[derive(Debug)]
+pub(crate) struct InboundAliases<T: Tables> {
+    map: T::Aliases<Option<TopicName>>,
     max: u16,
 }
 
@@ -23,10 +24,17 @@ pub(crate) enum AliasError {
     Unknown,
 }
 
-impl InboundAliases {
-    /// Starts a connection with `max` aliases allowed.
+impl<T: Tables> InboundAliases<T> {
+    pub(crate) fn new() -> Self {
+        InboundAliases {
+            map: Table::new(),
+            max: 0,
+        }
+    }
+
+    /// Starts a connection with `max` aliases allowed (at most the table's capacity).
     pub(crate) fn reset(&mut self, max: u16) {
-        self.max = max;
+        self.max = cap_u16(max, T::ALIASES);
         self.map.clear();
     }
 
@@ -48,8 +56,11 @@ impl InboundAliases {
                 .and_then(|t| t.clone())
                 .ok_or(AliasError::Unknown);
         }
-        if self.map.len() <= index {
-            self.map.resize(index + 1, None);
+        while self.map.len() <= index {
+            // `max` is within the table's capacity, so there is room up to it.
+            if self.map.push(None).is_err() {
+                return Err(AliasError::OutOfRange);
+            }
         }
         if let Some(slot) = self.map.get_mut(index) {
             // A server that repeats the topic with its alias costs no new copy.
@@ -82,16 +93,25 @@ pub(crate) enum AliasUse {
 }
 
 /// Our aliases to the server: at most `max`, the least recently used one replaced.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OutboundAliases {
-    entries: Vec<(TopicName, NonZeroU16, u64)>,
+#[derive(Debug)]
+pub(crate) struct OutboundAliases<T: Tables> {
+    entries: T::Aliases<(TopicName, NonZeroU16, u64)>,
     max: u16,
     clock: u64,
 }
 
-impl OutboundAliases {
+impl<T: Tables> OutboundAliases<T> {
+    pub(crate) fn new() -> Self {
+        OutboundAliases {
+            entries: Table::new(),
+            max: 0,
+            clock: 0,
+        }
+    }
+
+    /// Starts a connection with `max` aliases to assign (at most the table's capacity).
     pub(crate) fn reset(&mut self, max: u16) {
-        self.max = max;
+        self.max = cap_u16(max, T::ALIASES);
         self.entries.clear();
         self.clock = 0;
     }
@@ -111,8 +131,13 @@ impl OutboundAliases {
         }
         if self.entries.len() < usize::from(self.max) {
             let alias = NonZeroU16::new(self.entries.len() as u16 + 1).unwrap_or(NonZeroU16::MIN);
-            self.entries.push((topic.clone(), alias, self.clock));
-            return AliasUse::Assign(alias);
+            if self
+                .entries
+                .push((topic.clone(), alias, self.clock))
+                .is_ok()
+            {
+                return AliasUse::Assign(alias);
+            }
         }
         // Replace the least recently used mapping.
         let Some(lru) = self.entries.iter_mut().min_by_key(|(_, _, used)| *used) else {
@@ -128,7 +153,7 @@ impl OutboundAliases {
 mod tests {
     use super::*;
 
-    impl OutboundAliases {
+    impl OutboundAliases<crate::Growable> {
         fn use_for_test(&mut self, topic: &TopicName) -> AliasUse {
             self.use_for(topic, true)
         }
@@ -140,7 +165,7 @@ mod tests {
 
     #[test]
     fn outbound_aliases_assign_reuse_and_replace_the_least_recently_used() {
-        let mut a = OutboundAliases::default();
+        let mut a = OutboundAliases::<crate::Growable>::new();
         a.reset(2);
         let one = NonZeroU16::new(1).unwrap();
         let two = NonZeroU16::new(2).unwrap();
@@ -156,7 +181,7 @@ mod tests {
 
     #[test]
     fn inbound_aliases() {
-        let mut a = InboundAliases::default();
+        let mut a = InboundAliases::<crate::Growable>::new();
         a.reset(2);
         let one = NonZeroU16::new(1).unwrap();
         assert_eq!(

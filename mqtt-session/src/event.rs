@@ -364,9 +364,14 @@ pub enum Error {
     /// All 65,535 Packet Identifiers are in use: wait for completions (backpressure).
     #[error("no free packet identifier")]
     NoFreePacketId,
-    /// The queue of waiting publishes is full (see `Config::max_queued`).
+    /// The queue of waiting publishes is full (see `Config::max_queued`), or a
+    /// fixed-capacity outbound table is (it holds the publishes in flight too).
     #[error("the publish queue is full")]
     QueueFull,
+    /// As many subscribe (or unsubscribe) requests as a fixed-capacity table holds are
+    /// waiting for their answer; another may follow once one is answered.
+    #[error("too many subscribe or unsubscribe requests are waiting for their answer")]
+    RequestsFull,
     /// The packet is larger than the server's Maximum Packet Size.
     #[error("packet of {size} bytes exceeds the server's maximum packet size {max}")]
     PacketTooLarge {
@@ -425,4 +430,7 @@ pub enum ConfigError {
     /// The transmit buffer limit must be at least 1 byte, or no PUBLISH would ever be sent.
     #[error("transmit buffer limit must be at least 1 byte")]
     TransmitBufferLimitZero,
+    /// A snapshot holds more of something than the session's fixed-capacity tables.
+    #[error("the snapshot holds more {0} than the session's tables")]
+    SnapshotTooLarge(&'static str),
 }

@@ -1,11 +1,10 @@
 //! Inbound QoS 1/2 state: the QoS 2 Packet Identifiers awaiting PUBREL, and, in manual-ack
 //! mode, the acknowledgements the application still owes, in arrival order.
 
-use alloc::collections::VecDeque;
-use alloc::vec::Vec;
 use mqtt_proto::{PacketId, QoS, ReasonCode};
 
 use crate::event::AckToken;
+use crate::tables::{Full, Table, Tables};
 
 /// A QoS 2 message received and not yet released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,30 +41,50 @@ pub(crate) struct Release {
     pub(crate) reason: ReasonCode,
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Inbound {
+#[derive(Debug)]
+pub(crate) struct Inbound<T: Tables> {
     /// QoS 2 identifiers awaiting PUBREL (this is session state: it survives reconnects when
     /// the session is resumed [MQTT-4.1.0-1]).
-    qos2: Vec<(PacketId, Qos2)>,
-    owed: VecDeque<Owed>,
+    qos2: T::InboundQos2<(PacketId, Qos2)>,
+    owed: T::InboundOwed<Owed>,
     next_token: u64,
 }
 
-impl Inbound {
+impl<T: Tables> Inbound<T> {
+    pub(crate) fn new() -> Self {
+        Inbound {
+            qos2: Table::new(),
+            owed: Table::new(),
+            next_token: 0,
+        }
+    }
+
+    /// Whether another QoS 1/2 message can be taken in: a fixed-capacity table that is full
+    /// cannot.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.qos2.is_full() && !self.owed.is_full()
+    }
+
     pub(crate) fn qos2_state(&self, id: PacketId) -> Option<Qos2> {
         self.qos2.iter().find(|(p, _)| *p == id).map(|&(_, s)| s)
     }
 
-    pub(crate) fn set_qos2(&mut self, id: PacketId, state: Qos2) {
-        match self.qos2.iter_mut().find(|(p, _)| *p == id) {
-            Some(entry) => entry.1 = state,
-            None => self.qos2.push((id, state)),
+    /// Sets the state of `id`, adding it if new; refused when the table is full.
+    pub(crate) fn set_qos2(&mut self, id: PacketId, state: Qos2) -> Result<(), Full> {
+        let found = self.qos2.iter().position(|(p, _)| *p == id);
+        match found.and_then(|i| self.qos2.get_mut(i)) {
+            Some(entry) => {
+                entry.1 = state;
+                Ok(())
+            }
+            None => self.qos2.push((id, state)).map_err(|_| Full),
         }
     }
 
     /// PUBREL: forgets the identifier; false if it was unknown.
     pub(crate) fn release_qos2(&mut self, id: PacketId) -> bool {
-        match self.qos2.iter().position(|(p, _)| *p == id) {
+        let found = self.qos2.iter().position(|(p, _)| *p == id);
+        match found {
             Some(i) => {
                 self.qos2.swap_remove(i);
                 true
@@ -98,18 +117,21 @@ impl Inbound {
         self.owed.len()
     }
 
-    /// Records an acknowledgement the application owes and returns its token.
-    pub(crate) fn owe(&mut self, packet_id: PacketId, qos: QoS) -> AckToken {
+    /// Records an acknowledgement the application owes and returns its token; refused when
+    /// the table is full.
+    pub(crate) fn owe(&mut self, packet_id: PacketId, qos: QoS) -> Result<AckToken, Full> {
+        let token = AckToken(self.next_token + 1);
+        self.owed
+            .push(Owed {
+                token,
+                packet_id,
+                qos,
+                acked: false,
+                reason: ReasonCode::Success,
+            })
+            .map_err(|_| Full)?;
         self.next_token += 1;
-        let token = AckToken(self.next_token);
-        self.owed.push_back(Owed {
-            token,
-            packet_id,
-            qos,
-            acked: false,
-            reason: ReasonCode::Success,
-        });
-        token
+        Ok(token)
     }
 
     /// The application acknowledged `token`, with `reason` (Success, or the error it refuses

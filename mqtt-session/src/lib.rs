@@ -34,6 +34,24 @@
 //! session noted as changed), write what it says (the changes to append, or everything)
 //! before writing what `poll_transmit` gave, and read it back with [`Journal::read`].
 //!
+//! # Fixed-capacity tables
+//!
+//! `Session<I>` keeps the state that grows with traffic in heap tables ([`Growable`]). With
+//! feature `bounded`, `Session<I, Bounded<OUTBOUND, INBOUND, ALIASES, REQUESTS>>` (made with
+//! [`Session::with_tables`]) keeps it in `heapless` arrays sized at compile time: publishes
+//! out (queued and in flight), unacknowledged messages in, topic aliases each way, and
+//! subscribe and unsubscribe requests awaiting an answer. The Receive Maximum and Topic Alias
+//! Maximum in CONNECT come from those capacities, and a full table refuses
+//! ([`Error::QueueFull`], [`Error::RequestsFull`]) instead of growing. Payloads and topics
+//! stay `Bytes`, so `alloc` is still needed; the tables are what no longer grow.
+//!
+//! | `core::mem::size_of` (x86_64) | bytes |
+//! |---|---|
+//! | `Session<I>` (tables on the heap) | 1,360 |
+//! | `Session<I, Bounded<8, 8, 4, 4>>` | 4,144 |
+//!
+//! (`cargo test -p mqtt-session --test bounded -- --nocapture` prints them.)
+//!
 //! # A whole run loop
 //!
 //! The loop of a driver that owns its own I/O ends this page: the `custom-event-loop` example of
@@ -84,6 +102,7 @@ mod poison;
 mod reconnect;
 mod session;
 mod subscriptions;
+mod tables;
 mod time;
 mod version;
 mod violation;
@@ -101,5 +120,8 @@ pub use journal::{Journal, JournalWrite};
 pub use outbound::Stage;
 pub use persist::{PersistedPublish, PersistedSubscription, Snapshot, SnapshotError};
 pub use session::{OutboundMessage, Session, State};
+#[cfg(feature = "bounded")]
+pub use tables::Bounded;
+pub use tables::{Growable, Tables};
 pub use time::{Instant, Timer};
 pub use violation::ProtocolViolation;

@@ -7,7 +7,6 @@
 //! its acknowledgement (v3.1.1 [MQTT-2.3.1-3]), and carries DUP [MQTT-3.3.1-1]; after its
 //! PUBREL only the PUBREL is ever resent [MQTT-4.3.3-6].
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::time::Duration;
 use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
@@ -15,6 +14,7 @@ use mqtt_proto::{PacketId, Publish, QoS, ReasonCode};
 use crate::changes::ChangeLog;
 use crate::event::PublishId;
 use crate::poison::{Strikes, Watch};
+use crate::tables::{Full, Table, Tables};
 use crate::time::Instant;
 
 /// Where a publish stands.
@@ -59,9 +59,9 @@ impl<I> Outgoing<I> {
 }
 
 /// The queue and its counters.
-#[derive(Debug, Clone)]
-pub(crate) struct Outbound<I> {
-    entries: VecDeque<Outgoing<I>>,
+#[derive(Debug)]
+pub(crate) struct Outbound<I: Instant, T: Tables> {
+    entries: T::Outbound<Outgoing<I>>,
     /// QoS 1/2 entries in `Sent` or `Released` on this connection: what Receive Maximum limits.
     in_flight: usize,
     /// Entries in `Queued`.
@@ -79,10 +79,10 @@ pub(crate) struct Outbound<I> {
     watch: Watch,
 }
 
-impl<I: Instant> Outbound<I> {
+impl<I: Instant, T: Tables> Outbound<I, T> {
     pub(crate) fn new() -> Self {
         Outbound {
-            entries: VecDeque::new(),
+            entries: Table::new(),
             in_flight: 0,
             queued: 0,
             pending_tx: 0,
@@ -123,11 +123,17 @@ impl<I: Instant> Outbound<I> {
         self.changes
             .appended(self.entries.back().map(|last| last.id), entry.id);
         self.note(entry.id, urgent(&entry) && entry.stage != Stage::Queued);
-        self.entries.push_back(entry);
+        // The callers checked for room first.
+        let _ = self.entries.push(entry);
     }
 
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Whether the table is full: a fixed-capacity one refuses another publish.
+    pub(crate) fn is_full(&self) -> bool {
+        self.entries.is_full()
     }
 
     /// Removes entry `index`, keeping the scan start in place.
@@ -144,9 +150,7 @@ impl<I: Instant> Outbound<I> {
 
     /// Gives back the memory of a queue that grew in a burst and is empty again.
     pub(crate) fn shrink_if_drained(&mut self) {
-        if self.entries.is_empty() && self.entries.capacity() > 16 {
-            self.entries.shrink_to(4);
-        }
+        self.entries.shrink_if_drained();
     }
 
     pub(crate) fn queued(&self) -> usize {
@@ -161,8 +165,16 @@ impl<I: Instant> Outbound<I> {
         self.entries.iter()
     }
 
-    /// Accepts a new publish, waiting to be sent.
-    pub(crate) fn push(&mut self, id: PublishId, publish: Publish, expires_at: Option<I>) {
+    /// Accepts a new publish, waiting to be sent; refused when the table is full.
+    pub(crate) fn push(
+        &mut self,
+        id: PublishId,
+        publish: Publish,
+        expires_at: Option<I>,
+    ) -> Result<(), Full> {
+        if self.entries.is_full() {
+            return Err(Full);
+        }
         self.queued += 1;
         self.pending_tx += 1;
         if expires_at.is_some() {
@@ -177,11 +189,15 @@ impl<I: Instant> Outbound<I> {
             rec_reason: ReasonCode::Success,
             strikes: Strikes::default(),
         });
+        Ok(())
     }
 
     /// Puts back an entry restored from persistence, in its stage, to be resent on the next
-    /// connection.
-    pub(crate) fn restore(&mut self, entry: Outgoing<I>) {
+    /// connection; refused when the table is full.
+    pub(crate) fn restore(&mut self, entry: Outgoing<I>) -> Result<(), Full> {
+        if self.entries.is_full() {
+            return Err(Full);
+        }
         if entry.stage == Stage::Queued {
             self.queued += 1;
             if entry.expires_at.is_some() {
@@ -195,6 +211,7 @@ impl<I: Instant> Outbound<I> {
         }
         self.push_entry(entry);
         self.scan_from = 0;
+        Ok(())
     }
 
     /// The index of the entry with this Packet Identifier. Acknowledgements mostly come in
@@ -537,7 +554,7 @@ mod tests {
     use alloc::vec;
     use mqtt_proto::{QosPid, TopicName};
 
-    type Queue = Outbound<std::time::Instant>;
+    type Queue = Outbound<std::time::Instant, crate::Growable>;
 
     fn publish(qos: u16) -> Publish {
         let qos_pid = match qos {
@@ -558,12 +575,12 @@ mod tests {
     #[test]
     fn changes_are_noted_once_a_journal_asks() {
         let mut q = Queue::new();
-        q.push(PublishId(1), publish(1), None);
+        q.push(PublishId(1), publish(1), None).unwrap();
         assert_eq!(changes(&mut q), None, "the first call starts the log");
         assert_eq!(changes(&mut q), Some(vec![]));
 
-        q.push(PublishId(2), publish(0), None);
-        q.push(PublishId(3), publish(3), None);
+        q.push(PublishId(2), publish(0), None).unwrap();
+        q.push(PublishId(3), publish(3), None).unwrap();
         for _ in 0..3 {
             let index = q.next_due(10).unwrap();
             q.mark_written(index);
@@ -582,7 +599,7 @@ mod tests {
         // Entry 1 is due again (the second resume): each turn below writes it or the QoS 0
         // publish before, leaving the last one queued.
         for id in 10..10 + 2000 {
-            q.push(PublishId(id), publish(0), None);
+            q.push(PublishId(id), publish(0), None).unwrap();
             let index = q.next_due(10).unwrap();
             q.mark_written(index);
         }
@@ -597,7 +614,8 @@ mod tests {
             expires_at: None,
             rec_reason: ReasonCode::Success,
             strikes: Strikes::default(),
-        });
+        })
+        .unwrap();
         let ids: Vec<u64> = q.entries.iter().map(|e| e.id.0).collect();
         assert_eq!(ids, [1, 2009, 5]);
         assert_eq!(changes(&mut q), None, "an entry out of order");
@@ -606,7 +624,7 @@ mod tests {
         assert_eq!(changes(&mut q), None, "until the queue empties");
         let index = q.next_due(10).unwrap();
         assert_eq!(q.mark_written(index).unwrap().id, PublishId(2009));
-        q.push(PublishId(3000), publish(0), None);
+        q.push(PublishId(3000), publish(0), None).unwrap();
         assert_eq!(changes(&mut q), Some(vec![2009, 3000]), "in order again");
     }
 }

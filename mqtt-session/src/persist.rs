@@ -13,6 +13,7 @@ use crate::event::{ConfigError, PublishId};
 use crate::outbound::{expiry_deadline, Outgoing, Stage};
 use crate::session::Session;
 use crate::subscriptions::Subscription;
+use crate::tables::Tables;
 use crate::time::Instant;
 
 /// A publish not yet completed.
@@ -279,6 +280,14 @@ fn take_packet(bytes: &mut Bytes) -> Result<Packet, SnapshotError> {
 }
 
 impl<I: Instant> Session<I> {
+    /// A session that continues the one `snapshot` was taken of, with growable tables: see
+    /// [`Session::restore_with_tables`].
+    pub fn restore(config: Config, snapshot: Snapshot, now: I) -> Result<Self, ConfigError> {
+        Self::restore_with_tables(config, snapshot, now)
+    }
+}
+
+impl<I: Instant, T: Tables> Session<I, T> {
     /// The state to keep across a process restart. Take it after every batch of inputs (or on
     /// the events that change it: publish accepted, completed, subscribed) and store it.
     pub fn snapshot(&self) -> Snapshot {
@@ -300,9 +309,14 @@ impl<I: Instant> Session<I> {
     /// resume the session, resends `Sent` publishes with DUP and `Released` ones' PUBREL in
     /// order if the server still has it, and starts them over and resubscribes if not.
     /// `config` must name the same protocol version; its client id is replaced by the
-    /// snapshot's, the identifier the state belongs to [MQTT-3.1.3-2].
-    pub fn restore(config: Config, snapshot: Snapshot, now: I) -> Result<Self, ConfigError> {
-        let mut session = Session::new(config)?;
+    /// snapshot's, the identifier the state belongs to [MQTT-3.1.3-2]. A snapshot that holds
+    /// more than fixed-capacity tables do is refused with [`ConfigError::SnapshotTooLarge`].
+    pub fn restore_with_tables(
+        config: Config,
+        snapshot: Snapshot,
+        now: I,
+    ) -> Result<Self, ConfigError> {
+        let mut session = Session::with_tables(config)?;
         let outgoing = snapshot
             .outgoing
             .into_iter()
@@ -334,7 +348,7 @@ impl<I: Instant> Session<I> {
                 .into_iter()
                 .map(|s| (s.filter, s.identifier))
                 .collect(),
-        );
+        )?;
         Ok(session)
     }
 }

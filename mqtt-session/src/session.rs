@@ -26,6 +26,7 @@ use crate::limits::{self, Exceeded};
 use crate::outbound::{expiry_deadline, Outbound, Outgoing, Stage};
 use crate::reconnect::{Ended, Next, Reconnect};
 use crate::subscriptions::{PendingSubscribe, PendingUnsubscribe, Subscription, Subscriptions};
+use crate::tables::{cap_u16, Growable, Table, Tables};
 use crate::time::{after, Instant, Timer, Timers};
 use crate::version::Negotiation;
 use crate::violation::ProtocolViolation;
@@ -91,8 +92,12 @@ enum Control {
 
 /// The client side of one MQTT session, over any number of connections. See the
 /// [crate documentation](crate) for the method groups and the order a driver calls them in.
+///
+/// `T` says where the state that grows with traffic is kept: [`Growable`] heap tables (the
+/// default), or fixed-capacity ones (`Bounded`, feature `bounded`; see
+/// [`Session::with_tables`]).
 #[derive(Debug)]
-pub struct Session<I> {
+pub struct Session<I: Instant, T: Tables = Growable> {
     config: Config,
     client_id: MqttString,
     state: State,
@@ -117,12 +122,12 @@ pub struct Session<I> {
     keep_alive: Duration,
     connected_at: Option<I>,
     ping_outstanding: bool,
-    ids: PacketIds,
-    outbound: Outbound<I>,
-    inbound: Inbound,
-    in_aliases: InboundAliases,
-    out_aliases: OutboundAliases,
-    subs: Subscriptions,
+    ids: PacketIds<T::PacketIds>,
+    outbound: Outbound<I, T>,
+    inbound: Inbound<T>,
+    in_aliases: InboundAliases<T>,
+    out_aliases: OutboundAliases<T>,
+    subs: Subscriptions<T>,
     control: VecDeque<Control>,
     events: VecDeque<Event>,
     reconnect: Reconnect,
@@ -133,9 +138,28 @@ pub struct Session<I> {
 }
 
 impl<I: Instant> Session<I> {
-    /// A session that has not connected yet. Checks that the configuration makes a valid
-    /// CONNECT.
+    /// A session that has not connected yet, with growable tables. Checks that the
+    /// configuration makes a valid CONNECT.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::with_tables(config)
+    }
+}
+
+impl<I: Instant, T: Tables> Session<I, T> {
+    /// A session that has not connected yet, keeping its tables in `T`. Checks that the
+    /// configuration makes a valid CONNECT.
+    ///
+    /// The configuration is fitted to the tables' capacities: the Receive Maximum and Topic
+    /// Alias Maximum sent in CONNECT, the aliases the session assigns and
+    /// [`Config::max_queued`] are at most what the tables hold ([`Session::config`] shows the
+    /// values in use), so that the server never needs more room than there is
+    /// [MQTT-3.3.4-9], [MQTT-3.3.2-9]. A capacity of zero inbound messages is a Receive
+    /// Maximum of zero, which the configuration refuses.
+    pub fn with_tables(mut config: Config) -> Result<Self, ConfigError> {
+        config.receive_maximum = cap_u16(config.receive_maximum, T::INBOUND);
+        config.topic_alias_maximum = cap_u16(config.topic_alias_maximum, T::ALIASES);
+        config.outbound_topic_aliases = cap_u16(config.outbound_topic_aliases, T::ALIASES);
+        config.max_queued = config.max_queued.min(T::OUTBOUND);
         if config.receive_maximum == 0 {
             return Err(ConfigError::ReceiveMaximumZero);
         }
@@ -164,10 +188,10 @@ impl<I: Instant> Session<I> {
             ping_outstanding: false,
             ids: PacketIds::new(),
             outbound: Outbound::new(),
-            inbound: Inbound::default(),
-            in_aliases: InboundAliases::default(),
-            out_aliases: OutboundAliases::default(),
-            subs: Subscriptions::default(),
+            inbound: Inbound::new(),
+            in_aliases: InboundAliases::new(),
+            out_aliases: OutboundAliases::new(),
+            subs: Subscriptions::new(),
             control: VecDeque::new(),
             // One event is the common case; a queue that grew in a burst is given back once
             // the connection is quiet (see `give_back_burst_memory`).
@@ -237,7 +261,8 @@ impl<I: Instant> Session<I> {
     pub fn can_publish(&self) -> bool {
         !self.user_closed
             && self.outbound.queued() < self.config.max_queued
-            && self.ids.len() < usize::from(u16::MAX)
+            && !self.outbound.is_full()
+            && self.ids.has_room()
     }
 
     /// Whether the session wants a new connection at `now`: it is idle, the application has not
@@ -459,7 +484,8 @@ impl<I: Instant> Session<I> {
         }
         let size = publish.encoded_len(self.config.protocol_version)?;
         self.check_limits(&publish, size).map_err(Exceeded::error)?;
-        if self.outbound.queued() >= self.config.max_queued {
+        // A fixed-capacity table holds the publishes in flight as well as the queued ones.
+        if self.outbound.queued() >= self.config.max_queued || self.outbound.is_full() {
             return Err(Error::QueueFull);
         }
         let packet_id = if message.qos == QoS::AtMostOnce {
@@ -475,7 +501,13 @@ impl<I: Instant> Session<I> {
             ProtocolVersion::V5 => expiry_deadline(now, publish.properties.message_expiry_interval),
             ProtocolVersion::V311 => None,
         };
-        self.outbound.push(id, publish, expires_at);
+        if self.outbound.push(id, publish, expires_at).is_err() {
+            // Not reached: room was checked above.
+            if let Some(packet_id) = packet_id {
+                self.ids.release(packet_id);
+            }
+            return Err(Error::QueueFull);
+        }
         self.update_expiry_timer();
         Ok(PublishTicket { id, packet_id })
     }
@@ -517,6 +549,9 @@ impl<I: Instant> Session<I> {
             properties: properties.clone(),
         }
         .encoded_len(self.config.protocol_version)?;
+        if self.subs.subscribes.is_full() {
+            return Err(Error::RequestsFull);
+        }
         let packet_id = self.ids.allocate().ok_or(Error::NoFreePacketId)?;
         let request = self.next_request();
         let mut keys = Vec::with_capacity(filters.len());
@@ -529,9 +564,11 @@ impl<I: Instant> Session<I> {
                 filter,
                 identifier: properties.subscription_identifier,
                 active: false,
+                remake: false,
             });
         }
-        self.subs.subscribes.push(PendingSubscribe {
+        // Room was checked above.
+        let _ = self.subs.subscribes.push(PendingSubscribe {
             request,
             packet_id,
             keys: keys.clone(),
@@ -559,9 +596,13 @@ impl<I: Instant> Session<I> {
             properties: properties.clone(),
         }
         .encoded_len(self.config.protocol_version)?;
+        if self.subs.unsubscribes.is_full() {
+            return Err(Error::RequestsFull);
+        }
         let packet_id = self.ids.allocate().ok_or(Error::NoFreePacketId)?;
         let request = self.next_request();
-        self.subs.unsubscribes.push(PendingUnsubscribe {
+        // Room was checked above.
+        let _ = self.subs.unsubscribes.push(PendingUnsubscribe {
             request,
             packet_id,
             filters,
@@ -618,7 +659,8 @@ impl<I: Instant> Session<I> {
                     } else {
                         Qos2::Received
                     };
-                    self.inbound.set_qos2(r.packet_id, state);
+                    // The entry is there (AwaitingApp) unless the server released it early.
+                    let _ = self.inbound.set_qos2(r.packet_id, state);
                     PacketType::PubRec
                 }
                 _ => PacketType::PubAck,
@@ -1199,6 +1241,8 @@ impl<I: Instant> Session<I> {
         if ack.session_present {
             // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP) and PUBREL, in order.
             self.outbound.resume(self.send_quota());
+            // What an earlier lost session left to subscribe again, if the table had no room.
+            self.remake_subscriptions();
         } else {
             // The server has no session: discard the protocol state of the old one
             // [MQTT-3.2.2-5] (inbound QoS 2 ids, packets in flight). This happens here, at
@@ -1223,27 +1267,37 @@ impl<I: Instant> Session<I> {
         }
     }
 
-    /// Queues a SUBSCRIBE for every group of granted subscriptions (one per original request,
-    /// keeping its Subscription Identifier) that no unanswered request covers.
+    /// The server lost the session: every granted subscription that no unanswered request
+    /// covers is to be made again, in groups (one per original request, keeping its
+    /// Subscription Identifier).
     fn resubscribe(&mut self) {
-        let mut requests: Vec<RequestId> = Vec::new();
-        for s in self.subs.granted() {
-            let pending = self.subs.subscribes.iter().any(|p| p.keys.contains(&s.key));
-            if !pending && !requests.contains(&s.request) {
-                requests.push(s.request);
-            }
+        let Subscriptions {
+            list, subscribes, ..
+        } = &mut self.subs;
+        for s in list.iter_mut().filter(|s| s.active) {
+            s.remake = !subscribes.iter().any(|p| p.keys.contains(&s.key));
         }
-        for request in requests {
+        self.remake_subscriptions();
+    }
+
+    /// Queues a SUBSCRIBE for each group of subscriptions still to be made again, as far as
+    /// the request table and the Packet Identifiers have room; the rest go once an answer
+    /// frees some.
+    fn remake_subscriptions(&mut self) {
+        while !self.subs.subscribes.is_full() {
+            let Some(request) = self.subs.list.iter().find(|s| s.remake).map(|s| s.request) else {
+                return;
+            };
             let Some(packet_id) = self.ids.allocate() else {
                 return;
             };
-            let keys: Vec<SubscriptionKey> = self
-                .subs
-                .list
-                .iter()
-                .filter(|s| s.active && s.request == request)
-                .map(|s| s.key)
-                .collect();
+            let mut keys: Vec<SubscriptionKey> = Vec::new();
+            for s in self.subs.list.iter_mut().filter(|s| s.request == request) {
+                if s.active {
+                    keys.push(s.key);
+                }
+                s.remake = false;
+            }
             let identifier = self
                 .subs
                 .list
@@ -1254,7 +1308,8 @@ impl<I: Instant> Session<I> {
                 subscription_identifier: identifier,
                 ..SubscribeProperties::default()
             };
-            self.subs.subscribes.push(PendingSubscribe {
+            // Room was checked by the loop.
+            let _ = self.subs.subscribes.push(PendingSubscribe {
                 request,
                 packet_id,
                 keys,
@@ -1299,14 +1354,20 @@ impl<I: Instant> Session<I> {
         let v5 = self.config.protocol_version == ProtocolVersion::V5;
         let over_receive_maximum =
             v5 && self.inbound.unacknowledged() >= usize::from(self.config.receive_maximum);
+        // A fixed-capacity table that is full takes no more: on v5 the server went past the
+        // Receive Maximum (which is at most the capacity); v3.1.1 cannot tell the server, so
+        // the connection ends there and the server sends the message again on the next one.
+        let full = !self.inbound.has_room();
         match publish.qos_pid {
             QosPid::AtMostOnce => self.deliver(publish, None),
             QosPid::AtLeastOnce(id) => {
-                if over_receive_maximum {
+                if over_receive_maximum || (manual && full) {
                     return self.receive_maximum_exceeded(now);
                 }
                 if manual {
-                    let token = self.inbound.owe(id, QoS::AtLeastOnce);
+                    let Ok(token) = self.inbound.owe(id, QoS::AtLeastOnce) else {
+                        return self.receive_maximum_exceeded(now);
+                    };
                     self.deliver(publish, Some(token));
                 } else {
                     self.control.push_back(Control::Ack(
@@ -1330,15 +1391,22 @@ impl<I: Instant> Session<I> {
                 }
                 Some(Qos2::AwaitingApp) => {}
                 None => {
-                    if over_receive_maximum {
+                    if over_receive_maximum || full {
                         return self.receive_maximum_exceeded(now);
                     }
                     if manual {
-                        self.inbound.set_qos2(id, Qos2::AwaitingApp);
-                        let token = self.inbound.owe(id, QoS::ExactlyOnce);
+                        let token = match self.inbound.set_qos2(id, Qos2::AwaitingApp) {
+                            Ok(()) => self.inbound.owe(id, QoS::ExactlyOnce),
+                            Err(full) => Err(full),
+                        };
+                        let Ok(token) = token else {
+                            return self.receive_maximum_exceeded(now);
+                        };
                         self.deliver(publish, Some(token));
                     } else {
-                        self.inbound.set_qos2(id, Qos2::Received);
+                        if self.inbound.set_qos2(id, Qos2::Received).is_err() {
+                            return self.receive_maximum_exceeded(now);
+                        }
                         self.control.push_back(Control::Ack(
                             PacketType::PubRec,
                             id,
@@ -1460,11 +1528,12 @@ impl<I: Instant> Session<I> {
         else {
             return;
         };
-        let pending = self.subs.subscribes.remove(index);
-        if self.subs.subscribes.is_empty() {
-            self.subs.subscribes = Vec::new();
-        }
+        let Some(pending) = self.subs.subscribes.remove(index) else {
+            return;
+        };
+        self.subs.subscribes.free_if_empty();
         self.ids.release(pending.packet_id);
+        self.remake_subscriptions();
         // [MQTT-3.8.4-6], [MQTT-3.9.3-1]: one reason code per filter, in order.
         if ack.reason_codes.len() != pending.keys.len() {
             let violation = ProtocolViolation::ReasonCodeCount {
@@ -1520,11 +1589,12 @@ impl<I: Instant> Session<I> {
         else {
             return;
         };
-        let pending = self.subs.unsubscribes.remove(index);
-        if self.subs.unsubscribes.is_empty() {
-            self.subs.unsubscribes = Vec::new();
-        }
+        let Some(pending) = self.subs.unsubscribes.remove(index) else {
+            return;
+        };
+        self.subs.unsubscribes.free_if_empty();
         self.ids.release(pending.packet_id);
+        self.remake_subscriptions();
         let results = match self.config.protocol_version {
             ProtocolVersion::V311 => alloc::vec![ReasonCode::Success; pending.filters.len()],
             ProtocolVersion::V5 => ack.reason_codes,
@@ -1687,7 +1757,16 @@ impl<I: Instant> Session<I> {
 
     // ------------------------------------------------------------- persistence hooks
 
-    pub(crate) fn parts(&self) -> (&PacketIds, &Outbound<I>, &Inbound, &Subscriptions, u64) {
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &PacketIds<T::PacketIds>,
+        &Outbound<I, T>,
+        &Inbound<T>,
+        &Subscriptions<T>,
+        u64,
+    ) {
         (
             &self.ids,
             &self.outbound,
@@ -1710,7 +1789,7 @@ impl<I: Instant> Session<I> {
         outgoing: Vec<Outgoing<I>>,
         inbound_qos2: Vec<PacketId>,
         subscriptions: Vec<(SubscribeFilter, Option<SubscriptionIdentifier>)>,
-    ) {
+    ) -> Result<(), ConfigError> {
         self.client_id = client_id;
         self.resumable = true;
         // Never hand out a PublishId or a Subscription Identifier that a restored entry has.
@@ -1723,11 +1802,15 @@ impl<I: Instant> Session<I> {
             if let Some(id) = entry.packet_id() {
                 self.ids.claim(id);
             }
-            self.outbound.restore(entry);
+            self.outbound
+                .restore(entry)
+                .map_err(|_| ConfigError::SnapshotTooLarge("outbound publishes"))?;
         }
         self.ids.set_next(next_packet_id);
         for id in inbound_qos2 {
-            self.inbound.set_qos2(id, Qos2::Received);
+            self.inbound
+                .set_qos2(id, Qos2::Received)
+                .map_err(|_| ConfigError::SnapshotTooLarge("inbound QoS 2 messages"))?;
         }
         for (filter, identifier) in subscriptions {
             let request = self.next_request();
@@ -1738,8 +1821,10 @@ impl<I: Instant> Session<I> {
                 filter,
                 identifier,
                 active: true,
+                remake: false,
             });
         }
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@ use mqtt_proto::{
 };
 
 use crate::event::{RequestId, SubscriptionKey};
+use crate::tables::{Table, Tables};
 
 /// One topic filter the application subscribed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub(crate) struct Subscription {
     pub(crate) identifier: Option<SubscriptionIdentifier>,
     /// Whether the server granted it (a SUBACK success); until then it only waits.
     pub(crate) active: bool,
+    /// The server lost the session and this granted subscription is not subscribed again yet
+    /// (a bounded request table had no room for its SUBSCRIBE).
+    pub(crate) remake: bool,
 }
 
 /// A SUBSCRIBE that is not answered yet.
@@ -43,15 +47,24 @@ pub(crate) struct PendingUnsubscribe {
     pub(crate) sent: bool,
 }
 
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Subscriptions {
+#[derive(Debug)]
+pub(crate) struct Subscriptions<T: Tables> {
     pub(crate) list: Vec<Subscription>,
-    pub(crate) subscribes: Vec<PendingSubscribe>,
-    pub(crate) unsubscribes: Vec<PendingUnsubscribe>,
+    pub(crate) subscribes: T::Requests<PendingSubscribe>,
+    pub(crate) unsubscribes: T::Requests<PendingUnsubscribe>,
     next_key: u64,
 }
 
-impl Subscriptions {
+impl<T: Tables> Subscriptions<T> {
+    pub(crate) fn new() -> Self {
+        Subscriptions {
+            list: Vec::new(),
+            subscribes: Table::new(),
+            unsubscribes: Table::new(),
+            next_key: 0,
+        }
+    }
+
     /// SUBSCRIBE and UNSUBSCRIBE requests not yet sent on this connection, in the order they
     /// were asked for. The server answers in order, so an UNSUBSCRIBE followed by a SUBSCRIBE of
     /// the same filter (a subscription stream dropped and made again) leaves the filter
@@ -208,10 +221,10 @@ impl Subscriptions {
 
     /// The connection ended: every unanswered request will be sent again.
     pub(crate) fn connection_lost(&mut self) {
-        for p in &mut self.subscribes {
+        for p in self.subscribes.iter_mut() {
             p.sent = false;
         }
-        for p in &mut self.unsubscribes {
+        for p in self.unsubscribes.iter_mut() {
             p.sent = false;
         }
     }

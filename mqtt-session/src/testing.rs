@@ -11,7 +11,7 @@ use bytes::BytesMut;
 use core::time::Duration;
 use mqtt_proto::{ConnAck, Connect, Decoded, Decoder, Packet, ProtocolVersion, PubResponse, Role};
 
-use crate::{Config, Event, Session, Timer};
+use crate::{Config, Event, Session, Tables, Timer};
 
 /// A point in virtual time: the time since the test began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -26,11 +26,34 @@ impl crate::Instant for VirtualInstant {
     }
 }
 
+/// The tables of the session a [`Pair`] drives: growable, or with feature `testing-bounded`
+/// fixed ones, large enough for every test of this crate that is not about a full table, so
+/// that the whole suite runs against the fixed-capacity tables too.
+#[cfg(not(feature = "testing-bounded"))]
+pub type TestTables = crate::Growable;
+/// The tables of the session a [`Pair`] drives: growable, or with feature `testing-bounded`
+/// fixed ones, large enough for every test of this crate that is not about a full table, so
+/// that the whole suite runs against the fixed-capacity tables too.
+#[cfg(feature = "testing-bounded")]
+pub type TestTables = crate::Bounded<256, 64, 16, 256>;
+
+/// The Receive Maximum a [`Pair`]'s CONNECT carries with a default configuration: none (the
+/// default 65,535 is left out) with growable tables, the inbound capacity with bounded ones.
+#[cfg(not(feature = "testing-bounded"))]
+pub const CONNECT_RECEIVE_MAXIMUM: Option<core::num::NonZeroU16> = None;
+/// The Receive Maximum a [`Pair`]'s CONNECT carries with a default configuration: none (the
+/// default 65,535 is left out) with growable tables, the inbound capacity with bounded ones.
+#[cfg(feature = "testing-bounded")]
+pub const CONNECT_RECEIVE_MAXIMUM: Option<core::num::NonZeroU16> = core::num::NonZeroU16::new(64);
+
+/// The session a [`Pair`] drives.
+pub type TestSession = Session<VirtualInstant, TestTables>;
+
 /// A session, the server end of its connection, and a virtual clock.
 #[derive(Debug)]
-pub struct Pair {
+pub struct Pair<T: Tables = TestTables> {
     /// The session under test.
-    pub session: Session<VirtualInstant>,
+    pub session: Session<VirtualInstant, T>,
     /// The virtual time.
     pub now: VirtualInstant,
     /// Whether the transport is open.
@@ -42,8 +65,16 @@ pub struct Pair {
 impl Pair {
     /// A pair with a session made from `config`, not connected yet.
     pub fn new(config: Config) -> Self {
+        Self::with_tables(config)
+    }
+}
+
+impl<T: Tables> Pair<T> {
+    /// A pair with a session made from `config` that keeps its tables in `T`, not connected
+    /// yet.
+    pub fn with_tables(config: Config) -> Self {
         Pair {
-            session: Session::new(config).expect("valid config"),
+            session: Session::with_tables(config).expect("valid config"),
             now: VirtualInstant::default(),
             open: false,
             client_bytes: BytesMut::new(),
@@ -171,10 +202,10 @@ impl Pair {
     }
 
     /// Runs a command on the session at the current time, then drains its outputs.
-    pub fn command<T>(
+    pub fn command<R>(
         &mut self,
-        f: impl FnOnce(&mut Session<VirtualInstant>, VirtualInstant) -> T,
-    ) -> (T, Vec<Packet>) {
+        f: impl FnOnce(&mut Session<VirtualInstant, T>, VirtualInstant) -> R,
+    ) -> (R, Vec<Packet>) {
         let result = f(&mut self.session, self.now);
         (result, self.pump())
     }

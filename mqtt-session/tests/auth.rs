@@ -84,6 +84,7 @@ fn authenticated_pair() -> Pair {
     let expected = ConnectProperties {
         // The default Maximum Packet Size (1 MiB) is announced too.
         maximum_packet_size: core::num::NonZeroU32::new(1024 * 1024),
+        receive_maximum: mqtt_session::testing::CONNECT_RECEIVE_MAXIMUM,
         authentication_method: Some(MqttString::try_from(METHOD).unwrap()),
         authentication_data: Some(Bytes::from_static(b"client-first")),
         ..ConnectProperties::default()

@@ -185,6 +185,8 @@ fn connect_with_the_default_config() {
             // Receive Maximum 65,535 and Session Expiry 0 are the defaults and left out; the
             // 1 MiB Maximum Packet Size is not.
             expected.properties.maximum_packet_size = NonZeroU32::new(1024 * 1024);
+            // Fixed-capacity tables announce their inbound capacity.
+            expected.properties.receive_maximum = mqtt_session::testing::CONNECT_RECEIVE_MAXIMUM;
         }
         assert_eq!(connect, expected, "{version}");
     }
@@ -491,6 +493,7 @@ fn v5_server_limits_from_connack() {
     expected.clean_start = false;
     expected.keep_alive = 60;
     expected.properties.maximum_packet_size = NonZeroU32::new(1024 * 1024);
+    expected.properties.receive_maximum = mqtt_session::testing::CONNECT_RECEIVE_MAXIMUM;
     assert_eq!(connect, expected);
 }
 

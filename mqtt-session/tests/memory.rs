@@ -43,7 +43,8 @@ fn a_burst_reuses_the_event_queue_and_a_quiet_connection_gives_it_back() {
         pair.connect();
         assert!(matches!(&pair.events()[..], [Event::Connected(_)]));
         let now = pair.now;
-        let read_and_drain = |session: &mut mqtt_session::Session<_>, mut wire: BytesMut| {
+        let read_and_drain = |session: &mut mqtt_session::testing::TestSession,
+                              mut wire: BytesMut| {
             count_allocations_here(|| {
                 session.handle_read(now, &mut wire);
                 let mut messages = 0;
@@ -116,7 +117,7 @@ fn manually_acknowledged_messages_allocate_nothing_once_warm() {
                 .collect();
             let mut out = BytesMut::with_capacity(4096);
             let mut round =
-                |session: &mut mqtt_session::Session<_>,
+                |session: &mut mqtt_session::testing::TestSession,
                  (mut publish, mut release): (BytesMut, BytesMut)| {
                     session.handle_read(now, &mut publish);
                     let Some(Event::Message(Message {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use core::num::NonZeroU32;
 use core::time::Duration;
 use mqtt_proto::*;
-use mqtt_session::testing::Pair;
-use mqtt_session::{Config, Error, Event, OutboundMessage, PublishFailure, Session};
+use mqtt_session::testing::{Pair, TestSession};
+use mqtt_session::{Config, Error, Event, OutboundMessage, PublishFailure};
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
 
@@ -121,7 +121,9 @@ fn a_restored_publish_over_the_limit_fails_and_the_rest_flows() {
 
         let max = size(version, 100) as u32;
         let mut pair = Pair::new(config(version, Some(max)));
-        pair.session = Session::restore(config(version, Some(max)), snapshot, pair.now).unwrap();
+        pair.session =
+            TestSession::restore_with_tables(config(version, Some(max)), snapshot, pair.now)
+                .unwrap();
         let sent = pair.connect();
         let published: Vec<_> = sent
             .iter()

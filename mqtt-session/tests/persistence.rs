@@ -5,10 +5,10 @@
 use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 use mqtt_proto::*;
-use mqtt_session::testing::{Pair, VirtualInstant};
+use mqtt_session::testing::{Pair, TestSession, VirtualInstant};
 use mqtt_session::{
     Config, Event, Journal, JournalWrite, Message, OutboundMessage, PersistedSubscription,
-    PublishTicket, Session, Snapshot, SnapshotError, Stage, SubscriptionKey,
+    PublishTicket, Snapshot, SnapshotError, Stage, SubscriptionKey,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -122,7 +122,7 @@ fn round_trip(snapshot: &Snapshot) -> Snapshot {
 
 fn restored_pair(version: ProtocolVersion, snapshot: Snapshot) -> Pair {
     let mut pair = Pair::new(config(version));
-    pair.session = Session::restore(config(version), snapshot, pair.now).unwrap();
+    pair.session = TestSession::restore_with_tables(config(version), snapshot, pair.now).unwrap();
     assert!(pair.session.should_connect(pair.now));
     pair
 }
@@ -408,7 +408,9 @@ fn a_restored_session_never_reuses_a_publish_id() {
 
 /// Restores `snapshot` and runs it through a resumed and a lost session; must not panic.
 fn exercise(version: ProtocolVersion, snapshot: Snapshot) {
-    let Ok(session) = Session::restore(config(version), snapshot, Default::default()) else {
+    let Ok(session) =
+        TestSession::restore_with_tables(config(version), snapshot, Default::default())
+    else {
         return;
     };
     let mut pair = Pair::new(config(version));
@@ -591,7 +593,8 @@ fn a_restored_session_delivers_again_a_qos2_message_the_application_had_not_ackn
 
         // The process restarts before the application acknowledged it.
         let mut pair = Pair::new(c.clone());
-        pair.session = Session::restore(c, round_trip(&snapshot), pair.now).unwrap();
+        pair.session =
+            TestSession::restore_with_tables(c, round_trip(&snapshot), pair.now).unwrap();
         pair.open();
         pair.send(ConnAck {
             session_present: true,
@@ -630,7 +633,8 @@ fn a_restored_session_connects_with_the_client_id_its_state_belongs_to() {
         let mut other = config(version);
         other.client_id = MqttString::try_from("someone-else").unwrap();
         let mut pair = Pair::new(other.clone());
-        pair.session = Session::restore(other, round_trip(&snapshot), pair.now).unwrap();
+        pair.session =
+            TestSession::restore_with_tables(other, round_trip(&snapshot), pair.now).unwrap();
         let connect = pair.open();
         assert_eq!(connect.client_id.as_str(), "persist", "{version}");
         assert!(!connect.clean_start);
@@ -652,7 +656,8 @@ fn a_restored_session_connects_with_the_client_id_its_state_belongs_to() {
     let snapshot = pair.session.snapshot();
     assert_eq!(snapshot.client_id.as_str(), "auto-3");
     let mut pair = Pair::new(first.clone());
-    pair.session = Session::restore(first, round_trip(&snapshot), pair.now).unwrap();
+    pair.session =
+        TestSession::restore_with_tables(first, round_trip(&snapshot), pair.now).unwrap();
     let connect = pair.open();
     assert_eq!(connect.client_id.as_str(), "auto-3");
     assert!(!connect.clean_start);

@@ -5,9 +5,9 @@
 use bytes::BytesMut;
 use core::time::Duration;
 use mqtt_proto::*;
-use mqtt_session::testing::{Pair, VirtualInstant};
+use mqtt_session::testing::{Pair, TestSession, VirtualInstant};
 use mqtt_session::{
-    Config, DisconnectReason, Event, ProtocolViolation, RequestId, Session, SubscriptionKey,
+    Config, DisconnectReason, Event, ProtocolViolation, RequestId, SubscriptionKey,
 };
 
 const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
@@ -221,7 +221,7 @@ fn a_suback_with_the_wrong_number_of_codes_is_a_protocol_error() {
 /// Drives a bare session to its first SUBSCRIBE and returns that SUBSCRIBE's bytes.
 fn subscribe_bytes(version: ProtocolVersion, f: SubscribeFilter) -> Vec<u8> {
     let now = VirtualInstant::default();
-    let mut session: Session<VirtualInstant> = Session::new(config(version)).unwrap();
+    let mut session = TestSession::with_tables(config(version)).unwrap();
     session.handle_connected(now);
     let mut out = BytesMut::new();
     while session.poll_transmit(now, &mut out) > 0 {}

@@ -29,6 +29,7 @@ use crate::persist::{
     MAGIC as SNAPSHOT_MAGIC,
 };
 use crate::session::Session;
+use crate::tables::Tables;
 use crate::time::Instant;
 use crc::crc32;
 
@@ -315,7 +316,10 @@ impl Journal {
     /// after a write that was neither [`written`](Journal::written) nor
     /// [`failed`](Journal::failed), compare the whole snapshot; so does one after more
     /// changes than the session keeps notes of (about four per publish it holds).
-    pub fn write_session<I: Instant>(&mut self, session: &mut Session<I>) -> JournalWrite<'_> {
+    pub fn write_session<I: Instant, T: Tables>(
+        &mut self,
+        session: &mut Session<I, T>,
+    ) -> JournalWrite<'_> {
         let noted = session.take_outgoing_changes(&mut self.ids);
         let saved = match &self.saved {
             Some(saved)
@@ -386,7 +390,7 @@ impl Journal {
     /// store is still doing (compared with what the store held before it) or when the
     /// journal has not written yet, never no when the answer is yes. Call it before
     /// [`Journal::write_session`], which forgets the changes it writes.
-    pub fn urgent<I: Instant>(&self, session: &Session<I>) -> bool {
+    pub fn urgent<I: Instant, T: Tables>(&self, session: &Session<I, T>) -> bool {
         let Some(saved) = &self.saved else {
             return true;
         };

@@ -16,8 +16,8 @@ use mqtt_proto::{
     Decoded, Decoder, MqttString, ProtocolVersion, QoS, Role, SubscribeFilter, TopicFilter,
     TopicName,
 };
-use mqtt_session::testing::VirtualInstant;
-use mqtt_session::{Config, Event, Journal, JournalWrite, OutboundMessage, Session};
+use mqtt_session::testing::{TestSession, VirtualInstant};
+use mqtt_session::{Config, Event, Journal, JournalWrite, OutboundMessage};
 
 pub fn session_target(data: &[u8]) {
     let Some((&first, mut rest)) = data.split_first() else {
@@ -36,7 +36,7 @@ pub fn session_target(data: &[u8]) {
     config.outbound_topic_aliases = 2;
     config.receive_maximum = 8;
     config.max_queued = 64;
-    let mut session: Session<VirtualInstant> = Session::new(config).unwrap();
+    let mut session = TestSession::with_tables(config).unwrap();
     let mut now = VirtualInstant::default();
     let mut wire = BytesMut::new();
     let mut out = BytesMut::new();
