@@ -147,8 +147,9 @@ fn the_journal_is_written_whole_again_once_changes_add_up() {
     let mut journal = Journal::new();
     let mut store = Vec::new();
     let mut s = snapshot();
-    // A backlog of 400 publishes of 1 KiB, completed one at a time.
-    s.outgoing = (1..=400)
+    // A backlog of 1,200 publishes of 1 KiB (more than `COMPACT_AT_LEAST`), completed one
+    // at a time.
+    s.outgoing = (1..=1200)
         .map(|id| publish(id, Stage::Queued, 1024))
         .collect();
     write(&mut journal, &mut store, &s);
@@ -171,8 +172,8 @@ fn the_journal_is_written_whole_again_once_changes_add_up() {
         assert!(store.len() <= 2 * backlog + Journal::COMPACT_AT_LEAST);
     }
     assert_eq!(Journal::read(store.clone().into()).unwrap(), s);
-    // Each turn appends one publish and one removal (about 1 KiB): 400 KiB, and the
-    // journal written whole a few times; a snapshot per turn would have written 80 MB.
+    // Each turn appends one publish and one removal (about 1 KiB): 1.2 MB, and the journal
+    // written whole a few times; a snapshot per turn would have written 720 MB.
     assert!(replaced >= 1, "never compacted");
     assert!(
         written < 4 * backlog,
