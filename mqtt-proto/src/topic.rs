@@ -56,6 +56,12 @@ impl TopicName {
         MqttString::from_topic_bytes(bytes).map(TopicName)
     }
 
+    /// [`TopicName::from_bytes`] for bytes already scanned for NUL and wildcards.
+    #[inline(always)]
+    pub(crate) fn from_scanned(bytes: Bytes, found: (bool, bool)) -> Result<Self, Error> {
+        MqttString::from_scanned_topic(bytes, found).map(TopicName)
+    }
+
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
