@@ -46,6 +46,19 @@ impl MqttString {
         Self::from_scanned_topic(bytes, found)
     }
 
+    /// Validates the bytes of a string received from the network that [`nul_and_wildcard`]
+    /// scanned (`nul`: whether it found a zero byte): UTF-8 first [MQTT-1.5.4-1], then NUL
+    /// [MQTT-1.5.4-2], as [`MqttString::from_bytes`]. The two-byte length prefix the bytes came
+    /// with kept them within [`MAX_STRING_LEN`].
+    #[inline(always)]
+    pub(crate) fn from_scanned(bytes: Bytes, nul: bool) -> Result<Self, Error> {
+        let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
+        if nul {
+            return Err(Error::NullCharacter);
+        }
+        Ok(MqttString(s))
+    }
+
     /// [`MqttString::from_topic_bytes`] for bytes already scanned by [`nul_and_wildcard`]
     /// (`found`). UTF-8 is checked first, so a name that breaks several rules is refused for
     /// the same one whichever way it was read.

@@ -117,3 +117,84 @@ fn publish_topic_names_are_judged_as_byte_by_byte() {
     }
     assert!(checked > 100_000, "{checked}");
 }
+
+/// What a Topic Filter received in a SUBSCRIBE or UNSUBSCRIBE must be: UTF-8 [MQTT-1.5.4-1],
+/// without U+0000 [MQTT-1.5.4-2], not empty [MQTT-4.7.3-1], wildcards alone in their levels
+/// and `#` last [MQTT-4.7.1-1], [MQTT-4.7.1-2], a shared subscription well formed
+/// [MQTT-4.8.2-1], [MQTT-4.8.2-2]: for the rules after the first three, what
+/// `TopicFilter::new` says of the string (its own level-by-level test is in topic.rs).
+fn filter_reference(filter: &[u8]) -> Result<(), Error> {
+    let Ok(s) = std::str::from_utf8(filter) else {
+        return Err(Error::InvalidUtf8);
+    };
+    if filter.contains(&0) {
+        return Err(Error::NullCharacter);
+    }
+    TopicFilter::new(s.to_owned()).map(|_| ())
+}
+
+fn subscribe(filter: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x00, 0x07];
+    body.extend_from_slice(&(filter.len() as u16).to_be_bytes());
+    body.extend_from_slice(filter);
+    body.push(0x01);
+    let mut wire = vec![0x82, body.len() as u8];
+    wire.extend_from_slice(&body);
+    wire
+}
+
+fn unsubscribe(filter: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x00, 0x07];
+    body.extend_from_slice(&(filter.len() as u16).to_be_bytes());
+    body.extend_from_slice(filter);
+    let mut wire = vec![0xA2, body.len() as u8];
+    wire.extend_from_slice(&body);
+    wire
+}
+
+#[test]
+fn subscribe_and_unsubscribe_filters_are_judged_as_byte_by_byte() {
+    let mut filters = names(SPECIALS);
+    for shared in [
+        &b"$share/g/a/+/b"[..],
+        b"$share/g+/a",
+        b"$share//a",
+        b"$share/g",
+        b"$share/g/",
+        b"$share/g/#",
+        b"$share/group-with-a-long-name/sensors/+/temp/#",
+        b"$shared/g/a",
+        b"sensors/+/temp/#",
+        b"sensors/+/temp/#/x",
+        b"sensors/+x/temp",
+        b"sensors/x+/temp/abcdefgh",
+        b"abcdefgh/#",
+        b"abcdefg#",
+        b"#abcdefgh",
+    ] {
+        filters.push(shared.to_vec());
+    }
+    let mut checked = 0;
+    for filter in filters {
+        let expected = filter_reference(&filter);
+        let decoder = Decoder::new(ProtocolVersion::V311, Role::Client);
+        let mut buf = BytesMut::from(&subscribe(&filter)[..]);
+        match (decoder.decode(&mut buf), &expected) {
+            (Ok(Decoded::Packet(Packet::Subscribe(p))), Ok(())) => {
+                assert_eq!(p.filters[0].filter.as_bytes(), &filter[..]);
+            }
+            (Err(e), Err(r)) => assert_eq!(&e, r, "{filter:02x?}"),
+            (got, _) => panic!("{filter:02x?}: {got:?}, expected {expected:?}"),
+        }
+        let mut buf = BytesMut::from(&unsubscribe(&filter)[..]);
+        match (decoder.decode(&mut buf), &expected) {
+            (Ok(Decoded::Packet(Packet::Unsubscribe(p))), Ok(())) => {
+                assert_eq!(p.filters[0].as_bytes(), &filter[..]);
+            }
+            (Err(e), Err(r)) => assert_eq!(&e, r, "{filter:02x?}"),
+            (got, _) => panic!("{filter:02x?}: {got:?}, expected {expected:?}"),
+        }
+        checked += 1;
+    }
+    assert!(checked > 10_000, "{checked}");
+}
