@@ -101,7 +101,13 @@ impl Decoder {
         let Some(&first) = buf.first() else {
             return Ok(Decoded::Incomplete { needed: 2 });
         };
-        let packet_type = self.check_first_byte(first)?;
+        // PUBLISH, the packet most read, is sent by both sides in both versions and its flags
+        // are the PUBLISH decoder's to check: nothing of `check_first_byte` applies to it.
+        let packet_type = if first >> 4 == PacketType::Publish as u8 {
+            PacketType::Publish
+        } else {
+            self.check_first_byte(first)?
+        };
         let flags = first & 0x0F;
         let (remaining, len_bytes) = match parse_varint(&buf[1..])? {
             VarintPrefix::Done(value, len) => (value, len),

@@ -42,8 +42,34 @@ impl MqttString {
     /// Validates the bytes of a Topic Name received from the network: UTF-8, then NUL and
     /// wildcards in one pass ([`nul_and_wildcard`]).
     pub(crate) fn from_topic_bytes(bytes: Bytes) -> Result<Self, Error> {
+        let found = nul_and_wildcard(&bytes);
+        Self::from_scanned_topic(bytes, found)
+    }
+
+    /// Validates the bytes of a string received from the network that [`nul_and_wildcard`]
+    /// scanned (`nul`: whether it found a zero byte): UTF-8 first [MQTT-1.5.4-1], then NUL
+    /// [MQTT-1.5.4-2], as [`MqttString::from_bytes`]. The two-byte length prefix the bytes came
+    /// with kept them within [`MAX_STRING_LEN`].
+    #[inline(always)]
+    pub(crate) fn from_scanned(bytes: Bytes, nul: bool) -> Result<Self, Error> {
         let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
-        check_topic_nul_and_wildcards(s.as_bytes())?;
+        if nul {
+            return Err(Error::NullCharacter);
+        }
+        Ok(MqttString(s))
+    }
+
+    /// [`MqttString::from_topic_bytes`] for bytes already scanned by [`nul_and_wildcard`]
+    /// (`found`). UTF-8 is checked first, so a name that breaks several rules is refused for
+    /// the same one whichever way it was read.
+    #[inline(always)]
+    pub(crate) fn from_scanned_topic(bytes: Bytes, found: (bool, bool)) -> Result<Self, Error> {
+        // [MQTT-1.5.4-1]
+        let s = ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8)?;
+        // [MQTT-1.5.4-2], [MQTT-3.3.2-2]
+        if found != (false, false) {
+            return Err(topic_error(found));
+        }
         Ok(MqttString(s))
     }
 
@@ -153,6 +179,13 @@ fn contains_nul(bytes: &[u8]) -> bool {
 /// for both checks of a Topic Name received from the network.
 #[inline]
 pub(crate) fn nul_and_wildcard(bytes: &[u8]) -> (bool, bool) {
+    if let (Some((first, _)), Some((_, last))) =
+        (bytes.split_first_chunk(), bytes.split_last_chunk())
+    {
+        if bytes.len() <= 32 {
+            return nul_and_wildcard_in_two_blocks(first, last);
+        }
+    }
     // `+` (0x2B) and `#` (0x23) differ only in bit 3, and no other byte becomes 0x2B when
     // that bit is set: one comparison finds both.
     const BIT3: u64 = LOW * 0x08;
@@ -164,13 +197,41 @@ pub(crate) fn nul_and_wildcard(bytes: &[u8]) -> (bool, bool) {
     (found & HIGH != 0, found & (HIGH >> 1) != 0)
 }
 
+/// [`nul_and_wildcard`] for 16 to 32 bytes, the common length of a topic: the first and the
+/// last 16 bytes, which may overlap. Written byte by byte over fixed-size blocks, so that the
+/// compiler compares each block at once where the target has vectors (SSE2 on every x86-64);
+/// a loop of them over longer names would be vectorized across blocks instead, in kilobytes of
+/// code, and the word-at-a-time scan does those.
+#[inline]
+fn nul_and_wildcard_in_two_blocks(first: &[u8; 16], last: &[u8; 16]) -> (bool, bool) {
+    let mut lanes = [0u8; 16];
+    for ((lane, &a), &b) in lanes.iter_mut().zip(first).zip(last) {
+        let nul = u8::from(a == 0) | u8::from(b == 0);
+        let wildcard = u8::from(a | 0x08 == b'+') | u8::from(b | 0x08 == b'+');
+        *lane = nul | (wildcard << 1);
+    }
+    let found = u128::from_le_bytes(lanes);
+    const LANES: u128 = u128::MAX / 0xFF;
+    (found & LANES != 0, found & (LANES << 1) != 0)
+}
+
 /// Refuses a Topic Name holding U+0000 [MQTT-1.5.4-2] or a wildcard [MQTT-3.3.2-2], checked in
 /// one pass; the UTF-8 check is the caller's.
 pub(crate) fn check_topic_nul_and_wildcards(bytes: &[u8]) -> Result<(), Error> {
     match nul_and_wildcard(bytes) {
-        (true, _) => Err(Error::NullCharacter),
-        (false, true) => Err(Error::WildcardInTopicName),
         (false, false) => Ok(()),
+        found => Err(topic_error(found)),
+    }
+}
+
+/// The error for a Topic Name [`nul_and_wildcard`] found something in: NUL before wildcards.
+#[cold]
+#[inline(never)]
+pub(crate) fn topic_error((nul, _): (bool, bool)) -> Error {
+    if nul {
+        Error::NullCharacter
+    } else {
+        Error::WildcardInTopicName
     }
 }
 

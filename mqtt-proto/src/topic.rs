@@ -56,6 +56,12 @@ impl TopicName {
         MqttString::from_topic_bytes(bytes).map(TopicName)
     }
 
+    /// [`TopicName::from_bytes`] for bytes already scanned for NUL and wildcards.
+    #[inline(always)]
+    pub(crate) fn from_scanned(bytes: Bytes, found: (bool, bool)) -> Result<Self, Error> {
+        MqttString::from_scanned_topic(bytes, found).map(TopicName)
+    }
+
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -150,6 +156,19 @@ impl TopicFilter {
         Ok(TopicFilter(s))
     }
 
+    /// [`TopicFilter::from_string`] for a string in which [`nul_and_wildcard`] found no
+    /// wildcard (`wildcard` false): then a filter that is not empty and not shared holds
+    /// nothing more to check.
+    ///
+    /// [`nul_and_wildcard`]: crate::string::nul_and_wildcard
+    #[inline(always)]
+    pub(crate) fn from_scanned(s: MqttString, wildcard: bool) -> Result<Self, Error> {
+        if !wildcard && !s.is_empty() && !s.starts_with(SHARE_PREFIX) {
+            return Ok(TopicFilter(s));
+        }
+        Self::from_string(s)
+    }
+
     /// The whole filter as sent, `$share/` prefix included.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -201,19 +220,50 @@ impl TopicFilter {
 /// `#` alone and last, `+` alone in its level: v5 [MQTT-4.7.1-1], [MQTT-4.7.1-2]; v3.1.1
 /// [MQTT-4.7.1-2], [MQTT-4.7.1-3].
 ///
-/// One pass over the bytes: a wildcard must start and end its level, and `#` must end the
-/// filter.
+/// A wildcard must start and end its level, and `#` must end the filter. Filters of eight bytes
+/// or more are read eight bytes at a time and only the wildcards found are looked at; shorter
+/// ones byte by byte.
 fn check_wildcards(filter: &str) -> Result<(), Error> {
+    const LOW7: u64 = u64::MAX / 0xFF * 0x7F;
+    const BIT3: u64 = u64::MAX / 0xFF * 0x08;
+    const PLUS: u64 = u64::MAX / 0xFF * b'+' as u64;
     let bytes = filter.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'+' || b == b'#' {
-            let starts_level = i == 0 || bytes[i - 1] == b'/';
-            let is_last = i + 1 == bytes.len();
-            let ends_level = is_last || bytes[i + 1] == b'/';
-            if !starts_level || !ends_level || (b == b'#' && !is_last) {
-                return Err(Error::InvalidWildcard);
+    let len = bytes.len();
+    if len < 8 {
+        for (i, &b) in bytes.iter().enumerate() {
+            if b | 0x08 == b'+' {
+                check_wildcard_at(bytes, i)?;
             }
         }
+        return Ok(());
+    }
+    let mut at = 0;
+    while at < len {
+        // The last word may overlap the one before it: a wildcard checked twice is checked.
+        let start = at.min(len - 8);
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[start..start + 8]);
+        let x = u64::from_le_bytes(word);
+        // `+` and `#` differ only in bit 3 (see `nul_and_wildcard`): zero bytes of `y` are
+        // wildcards of `x`, found exactly (no carry between bytes) by the high bit of each.
+        let y = (x | BIT3) ^ PLUS;
+        let mut found = !(((y & LOW7) + LOW7) | y) & !LOW7;
+        while found != 0 {
+            check_wildcard_at(bytes, start + (found.trailing_zeros() / 8) as usize)?;
+            found &= found - 1;
+        }
+        at = start + 8;
+    }
+    Ok(())
+}
+
+/// The wildcard at `i` starts and ends its level; `#` is the last character.
+fn check_wildcard_at(bytes: &[u8], i: usize) -> Result<(), Error> {
+    let starts_level = i == 0 || bytes[i - 1] == b'/';
+    let is_last = i + 1 == bytes.len();
+    let ends_level = is_last || bytes[i + 1] == b'/';
+    if !starts_level || !ends_level || (bytes[i] == b'#' && !is_last) {
+        return Err(Error::InvalidWildcard);
     }
     Ok(())
 }
@@ -281,7 +331,8 @@ impl TryFrom<alloc::string::String> for TopicFilter {
 mod tests {
     use super::*;
 
-    /// Every string of up to six bytes over `a / + #` is judged as the level-by-level reading
+    /// Every string of up to nine bytes over `a / + #` (the short ones read byte by byte, the
+    /// longer ones word by word) is judged as the level-by-level reading
     /// of the rules judges it: a level holding a wildcard is that wildcard alone, and `#` is the
     /// last level.
     #[test]
@@ -296,7 +347,7 @@ mod tests {
         }
         let alphabet = [b'a', b'/', b'+', b'#'];
         let mut checked = 0;
-        for len in 1..=6u32 {
+        for len in 1..=9u32 {
             for mut code in 0..4usize.pow(len) {
                 let mut bytes = alloc::vec::Vec::new();
                 for _ in 0..len {
@@ -312,7 +363,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 4 + 16 + 64 + 256 + 1024 + 4096);
+        assert_eq!(checked, (1..=9).map(|n| 4usize.pow(n)).sum::<usize>());
     }
 
     /// Every valid filter of up to five bytes over `a / + #` against every name of up to five

@@ -189,6 +189,17 @@ impl Reader {
         crate::TopicName::from_bytes(self.binary()?)
     }
 
+    /// A Topic Filter (section 4.7), validated: the string scanned for NUL and wildcards in
+    /// place in one pass, before it is sliced off the body.
+    #[inline(always)]
+    pub(crate) fn topic_filter(&mut self) -> Result<crate::TopicFilter, Error> {
+        let len = usize::from(self.u16()?);
+        self.need(len)?;
+        let (nul, wildcard) = crate::string::nul_and_wildcard(&self.buf[..len]);
+        let s = MqttString::from_scanned(self.buf.split_to(len), nul)?;
+        crate::TopicFilter::from_scanned(s, wildcard)
+    }
+
     /// Checks a UTF-8 Encoded String (section 1.5.4) and skips it, without taking a
     /// reference to the buffer.
     pub(crate) fn skip_string(&mut self) -> Result<(), Error> {

@@ -118,7 +118,8 @@ fn huge_remaining_length_allocates_nothing() {
 /// * UNSUBSCRIBE: one `TopicFilter` per at least 3 bytes;
 /// * SUBACK and UNSUBACK: one `ReasonCode` per byte (reserved up front from the bytes left).
 ///
-/// A `Vec` grown by pushing has a capacity below twice its length (or the minimum of 4). The other
+/// Each list is allocated once, for as many entries as the body can hold (SUBSCRIBE and
+/// UNSUBSCRIBE count them from their lengths, capped at the shares above). The other
 /// allocations have fixed sizes: a boxed `Connect` or `ConnAck`, the control block of `bytes`.
 /// Neither the size of the input nor any length a packet announces appears in the bound.
 fn largest_allowed(limit: usize) -> usize {
@@ -140,7 +141,7 @@ fn largest_allowed(limit: usize) -> usize {
     .into_iter()
     .max()
     .unwrap_or(0);
-    (2 * list).max(fixed)
+    list.max(fixed)
 }
 
 /// A small deterministic generator (xorshift64*), so that the inputs are the same on every run and

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::error::{EncodeError, Error};
 use crate::property::{block_len, AckProperties, PublishProperties};
+use crate::string::nul_and_wildcard;
 use crate::topic::TopicName;
 use crate::wire::{put_binary, varint_into, Reader};
 use crate::{PacketId, ProtocolVersion, QoS, ReasonCode};
@@ -198,8 +199,11 @@ impl Publish {
         let retain = flags & 0x01 != 0;
         // [MQTT-3.3.1-4]
         let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(Error::InvalidQoS)?;
-        // [MQTT-3.3.2-2]: no wildcards in a topic name.
-        let topic = r.topic_name()?;
+        // [MQTT-3.3.2-2]: no wildcards in a topic name. The name is scanned for NUL and
+        // wildcards in place, before it is taken as a slice of the body.
+        let len = usize::from(r.u16()?);
+        let found = nul_and_wildcard(r.peek().get(..len).ok_or(Error::UnexpectedEnd)?);
+        let topic = TopicName::from_scanned(r.take(len)?, found)?;
         let qos_pid = match qos {
             QoS::AtMostOnce => QosPid::AtMostOnce,
             QoS::AtLeastOnce => QosPid::AtLeastOnce(read_packet_id(r)?),

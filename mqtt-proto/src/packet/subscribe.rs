@@ -146,10 +146,10 @@ impl Subscribe {
             ProtocolVersion::V5 => SubscribeProperties::read(r)?,
             ProtocolVersion::V311 => SubscribeProperties::default(),
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(count_entries(r.peek(), 1));
         while !r.is_empty() {
             // [MQTT-3.8.3-1]: UTF-8 Encoded Strings, valid filters.
-            let filter = TopicFilter::from_string(r.string()?)?;
+            let filter = r.topic_filter()?;
             let options = SubscriptionOptions::from_byte(r.u8()?, version)?;
             let entry = SubscribeFilter { filter, options };
             entry.check(version)?;
@@ -200,6 +200,22 @@ impl Body for Subscribe {
             buf.put_u8(f.options.to_byte(version));
         }
     }
+}
+
+/// How many entries of a two-byte length, that many bytes and `extra` bytes more `body` holds,
+/// so that the list is allocated once. A well-formed entry takes at least `3 + extra` bytes (a
+/// filter is not empty [MQTT-4.7.3-1]): the count is capped at that share of the body, so that
+/// a malformed body cannot have more allocated than a well-formed one of its size.
+fn count_entries(mut body: &[u8], extra: usize) -> usize {
+    let cap = body.len() / (3 + extra);
+    let mut n = 0;
+    while let [hi, lo, rest @ ..] = body {
+        n += 1;
+        body = rest
+            .get(usize::from(u16::from_be_bytes([*hi, *lo])) + extra..)
+            .unwrap_or(&[]);
+    }
+    n.min(cap)
 }
 
 /// SUBACK reason codes (section 3.9.3, [MQTT-3.9.3-2]).
@@ -331,10 +347,10 @@ impl Unsubscribe {
             ProtocolVersion::V5 => UnsubscribeProperties::read(r)?,
             ProtocolVersion::V311 => UnsubscribeProperties::default(),
         };
-        let mut filters = Vec::new();
+        let mut filters = Vec::with_capacity(count_entries(r.peek(), 0));
         while !r.is_empty() {
             // [MQTT-3.10.3-1]
-            filters.push(TopicFilter::from_string(r.string()?)?);
+            filters.push(r.topic_filter()?);
         }
         // [MQTT-3.10.3-2]
         if filters.is_empty() {
