@@ -31,8 +31,11 @@ fn config(client_id: &'static str, version: ProtocolVersion) -> Config {
 }
 
 /// A client with socket buffers leaked for the test's lifetime (the example uses statics), on
-/// the session tables `T`.
-fn client<T: Tables>(stack: Stack<'static>, config: Config) -> Client<'static, T> {
+/// the session tables `T` with an inbox of `INBOX` messages.
+fn client<T: Tables, const INBOX: usize>(
+    stack: Stack<'static>,
+    config: Config,
+) -> Client<'static, T, INBOX> {
     let rx: &'static mut [u8] = Box::leak(vec![0; 2048].into_boxed_slice());
     let tx: &'static mut [u8] = Box::leak(vec![0; 2048].into_boxed_slice());
     let broker = IpEndpoint::new(BROKER_ADDRESS.into(), BROKER_PORT);
@@ -93,7 +96,7 @@ async fn publishes_and_receives<T: Tables>(
     stack: Stack<'static>,
     version: ProtocolVersion,
 ) -> Result<(), String> {
-    let mut client = client::<T>(stack, config("embassy-device", version));
+    let mut client = client::<T, 4>(stack, config("embassy-device", version));
     client
         .connect()
         .await
@@ -200,13 +203,85 @@ fn publishes_at_each_qos_and_receives_its_subscription_v311_growable() {
     );
 }
 
+/// With an inbox of one message, messages that arrive while it is full wait in the session,
+/// and the client stops reading; each is handed over once, in order.
+async fn an_inbox_of_one_loses_nothing(stack: Stack<'static>) -> Result<(), String> {
+    let mut client = client::<mqtt_embassy::DefaultTables, 1>(
+        stack,
+        config("embassy-inbox", ProtocolVersion::V5),
+    );
+    client
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    client
+        .subscribe("embassy/inbox/#", QoS::AtLeastOnce)
+        .await
+        .map_err(|e| format!("subscribe: {e}"))?;
+    let topics = ["embassy/inbox/0", "embassy/inbox/1", "embassy/inbox/2"];
+    let mut received = Vec::new();
+    let mut inbox_full = 0;
+    for topic in topics {
+        match client
+            .publish(topic, topic.as_bytes(), QoS::AtLeastOnce)
+            .await
+        {
+            Ok(()) => {}
+            // The echo of an earlier publish fills the inbox before this one's PUBACK is
+            // taken: the publish stays in flight in the session, and taking the message
+            // lets the client read again.
+            Err(Error::InboxFull) => {
+                inbox_full += 1;
+                let message = client
+                    .next_message()
+                    .await
+                    .map_err(|e| format!("next_message: {e}"))?;
+                received.push(message.publish.topic.to_string());
+            }
+            Err(e) => return Err(format!("publish {topic}: {e}")),
+        }
+    }
+    while received.len() < topics.len() {
+        let message = client
+            .next_message()
+            .await
+            .map_err(|e| format!("next_message: {e}"))?;
+        received.push(message.publish.topic.to_string());
+    }
+    println!(
+        "{inbox_full} of the {} publishes ended with InboxFull",
+        topics.len()
+    );
+    if received != topics {
+        return Err(format!("received {received:?}"));
+    }
+    client
+        .disconnect()
+        .await
+        .map_err(|e| format!("disconnect: {e}"))?;
+    Ok(())
+}
+
+#[test]
+fn an_inbox_of_one_message_hands_over_every_message_in_order() {
+    support::in_namespace(
+        "an_inbox_of_one_message_hands_over_every_message_in_order",
+        || {
+            let _broker = broker();
+            support::run_embassy(embassy_time::Duration::from_secs(60), |stack| {
+                Box::pin(an_inbox_of_one_loses_nothing(stack))
+            });
+        },
+    );
+}
+
 async fn survives_restart<T: Tables>(
     stack: Stack<'static>,
     mut broker: Mosquitto,
 ) -> Result<(), String> {
     let mut config = config("embassy-restart", ProtocolVersion::V5);
     config.backoff.initial = core::time::Duration::from_millis(200);
-    let mut client = client::<T>(stack, config);
+    let mut client = client::<T, 4>(stack, config);
     client
         .connect()
         .await
@@ -270,7 +345,7 @@ fn reconnects_after_the_broker_restarts_growable() {
 }
 
 async fn refused_for_good(stack: Stack<'static>) -> Result<(), String> {
-    let mut client = client::<mqtt_embassy::DefaultTables>(
+    let mut client = client::<mqtt_embassy::DefaultTables, 4>(
         stack,
         config("embassy-refused", ProtocolVersion::V5),
     );
