@@ -1,6 +1,7 @@
 //! `sensor`: a device publishing a temperature reading at QoS 1 every interval, with a fixed
-//! memory budget: the socket buffers are statics sized at compile time, and the client lives
-//! in the task's future.
+//! memory budget: the socket buffers are statics sized at compile time, the session's tables
+//! and the inbox are fixed-capacity arrays inside the [`SensorClient`] (its capacities are
+//! type parameters), and the client lives in the task's future.
 //!
 //! ```text
 //! sensor [--tap tap0] [--address 10.42.0.2/24] [--broker 10.42.0.1:1883] [--count 10] [--interval-ms 2000]
@@ -22,7 +23,7 @@ use embassy_executor::Spawner;
 use embassy_net::{IpEndpoint, Ipv4Address, Ipv4Cidr, Runner, Stack, StackResources};
 use embassy_net_tuntap::TunTapDevice;
 use embassy_time::Duration;
-use mqtt_embassy::{Client, Config, QoS};
+use mqtt_embassy::{Bounded, Client, Config, QoS};
 use mqtt_proto::{MqttString, ProtocolVersion};
 use static_cell::StaticCell;
 
@@ -30,6 +31,15 @@ use static_cell::StaticCell;
 const SOCKET_RX: usize = 1024;
 /// The TCP transmit window.
 const SOCKET_TX: usize = 1024;
+
+/// The client with the sensor's capacities: 2 publishes out (each reading is awaited until its
+/// PUBACK, so one is in flight), 1 unacknowledged message in (Receive Maximum 1: the sensor
+/// subscribes to nothing), 1 topic alias each way (the reading's topic goes out once, then as
+/// a 2-byte alias), 1 subscribe request; an inbox of 1 message.
+type SensorClient = Client<'static, Bounded<2, 1, 1, 1>, 1>;
+
+/// The largest packet the broker may send (announced in CONNECT): it bounds the read buffer.
+const MAXIMUM_PACKET_SIZE: u32 = 1024;
 
 static RX: StaticCell<[u8; SOCKET_RX]> = StaticCell::new();
 static TX: StaticCell<[u8; SOCKET_TX]> = StaticCell::new();
@@ -97,8 +107,9 @@ async fn sensor(
 ) -> Result<(), mqtt_embassy::Error> {
     let mut config = Config::new(ProtocolVersion::V5, MqttString::try_from("sensor-1")?);
     config.keep_alive = core::time::Duration::from_secs(30);
+    config.maximum_packet_size = MAXIMUM_PACKET_SIZE;
     let (rx, tx) = (RX.init([0; SOCKET_RX]), TX.init([0; SOCKET_TX]));
-    let mut client = Client::new(stack, rx, tx, broker, config)?.with_inbox_capacity(1);
+    let mut client = SensorClient::new(stack, rx, tx, broker, config)?;
     client.connect().await?;
     for n in 0..count {
         let reading = read_temperature(n);

@@ -1,8 +1,7 @@
 //! The [`Client`]: one MQTT connection over an embassy-net TCP socket, driven by the caller's
 //! awaits.
 
-use crate::{Error, Instant};
-use alloc::collections::VecDeque;
+use crate::{DefaultTables, Error, Instant};
 use alloc::vec;
 use bytes::{Bytes, BytesMut};
 use embassy_futures::select::{select, Either};
@@ -12,7 +11,7 @@ use embassy_time::Timer;
 use mqtt_proto::{QoS, ReasonCode, SubscribeFilter, TopicFilter, TopicName};
 use mqtt_session::{
     Config, DisconnectReason, Event, Message, OutboundMessage, PublishFailure, PublishId,
-    ReconnectStop, RequestId, Session, State,
+    ReconnectStop, RequestId, Session, State, Tables,
 };
 
 /// Bytes asked of the socket per read: the session keeps a partial packet between reads.
@@ -40,22 +39,35 @@ enum Outcome {
 /// to do between readings awaits [`Client::run_for`] instead of a bare timer, so PINGREQ goes
 /// out on time.
 ///
-/// Received messages wait in an inbox of a fixed number of messages
-/// ([`Client::with_inbox_capacity`]). Each QoS 1/2 message is acknowledged when
-/// [`Client::next_message`] hands it over, never before (the session's manual-ack mode): a
-/// device that resets before it took a message gets it again.
-pub struct Client<'a> {
+/// The type parameters fix the memory at compile time:
+///
+/// * `T`, the session's [`Tables`]: [`DefaultTables`] unless told, fixed-capacity tables
+///   (`Bounded<OUTBOUND, INBOUND, ALIASES, REQUESTS>`) that refuse new work when full instead
+///   of growing; [`Growable`](mqtt_session::Growable) keeps them on the heap instead.
+/// * `INBOX` (at least 1): how many received messages wait for [`Client::next_message`].
+///   While the inbox is full the client stops taking the session's events and reading from
+///   the broker, and says so ([`Error::InboxFull`]); nothing is dropped.
+///
+/// Each QoS 1/2 message is acknowledged when [`Client::next_message`] hands it over, never
+/// before (the session's manual-ack mode): a device that resets before it took a message
+/// gets it again.
+pub struct Client<'a, T: Tables = DefaultTables, const INBOX: usize = 4> {
     socket: TcpSocket<'a>,
     broker: IpEndpoint,
-    session: Session<Instant>,
-    /// Bytes read and not yet a whole packet.
+    session: Session<Instant, T>,
+    /// Bytes read and not yet a whole packet. Its allocation is reused from read to read;
+    /// the session's `maximum_packet_size` bounds it.
     rx: BytesMut,
-    /// Bytes the session encoded and the socket has not yet taken.
+    /// Bytes the session encoded; cleared (keeping its allocation) once the socket took them.
     tx: BytesMut,
+    /// How much of `tx` the socket has taken.
+    tx_sent: usize,
+    /// The topic of the last publish, reused while the next one names the same topic, so a
+    /// sensor publishing to one topic does not copy it for every reading.
+    last_topic: Option<TopicName>,
     /// Whether the TCP connection is up (the session may already have ended the MQTT one).
     open: bool,
-    inbox: VecDeque<Message>,
-    inbox_capacity: usize,
+    inbox: heapless::Deque<Message, INBOX>,
     waiting: Waiting,
     outcome: Option<Outcome>,
     /// MQTT connections accepted by the server so far.
@@ -64,12 +76,14 @@ pub struct Client<'a> {
     stopped: Option<ReconnectStop>,
 }
 
-impl<'a> Client<'a> {
+impl<'a, T: Tables, const INBOX: usize> Client<'a, T, INBOX> {
     /// A client of the broker at `broker` over a TCP socket of `stack` with the caller's
     /// receive and transmit buffers (their sizes are the TCP windows). `config` is the
     /// session's: client identifier, protocol version, keep-alive, backoff, ... Its
     /// `manual_acks` is turned on: messages are acknowledged when the application takes them.
-    /// Nothing is sent until an operation is awaited.
+    /// Its `transmit_buffer_limit` is lowered to the transmit buffer's size: the session
+    /// encodes no more publishes at once than the socket can take. Nothing is sent until an
+    /// operation is awaited.
     pub fn new(
         stack: Stack<'a>,
         socket_rx: &'a mut [u8],
@@ -77,16 +91,19 @@ impl<'a> Client<'a> {
         broker: impl Into<IpEndpoint>,
         mut config: Config,
     ) -> Result<Self, Error> {
+        const { assert!(INBOX > 0, "a Client's INBOX holds at least one message") };
         config.manual_acks = true;
+        config.transmit_buffer_limit = config.transmit_buffer_limit.min(socket_tx.len());
         Ok(Client {
             socket: TcpSocket::new(stack, socket_rx, socket_tx),
             broker: broker.into(),
-            session: Session::new(config)?,
+            session: Session::with_tables(config)?,
             rx: BytesMut::new(),
             tx: BytesMut::new(),
+            tx_sent: 0,
+            last_topic: None,
             open: false,
-            inbox: VecDeque::new(),
-            inbox_capacity: 4,
+            inbox: heapless::Deque::new(),
             waiting: Waiting::Nothing,
             outcome: None,
             connections: 0,
@@ -95,16 +112,8 @@ impl<'a> Client<'a> {
         })
     }
 
-    /// Keeps at most `capacity` received messages (at least 1) before the client stops
-    /// reading from the broker. One read of the socket may take it past `capacity` by the
-    /// whole packets that read completed. 4 unless told.
-    pub fn with_inbox_capacity(mut self, capacity: usize) -> Self {
-        self.inbox_capacity = capacity.max(1);
-        self
-    }
-
     /// The session, for what this client does not wrap (its state, server limits, ...).
-    pub fn session(&self) -> &Session<Instant> {
+    pub fn session(&self) -> &Session<Instant, T> {
         &self.session
     }
 
@@ -139,7 +148,14 @@ impl<'a> Client<'a> {
     /// way is made again and the publish sent again (with DUP), so QoS 1 is delivered at least
     /// once and QoS 2 exactly once.
     pub async fn publish(&mut self, topic: &str, payload: &[u8], qos: QoS) -> Result<(), Error> {
-        let topic = TopicName::new(topic)?;
+        let topic = match &self.last_topic {
+            Some(last) if last.as_str() == topic => last.clone(),
+            _ => {
+                let name = TopicName::new(topic)?;
+                self.last_topic = Some(name.clone());
+                name
+            }
+        };
         let message = OutboundMessage::new(topic, Bytes::copy_from_slice(payload), qos);
         let ticket = self.session.publish(Instant::now(), message)?;
         self.waiting = Waiting::Publish(ticket.id);
@@ -213,11 +229,11 @@ impl<'a> Client<'a> {
     }
 
     /// Drives the connection until `done` gives a value, or `until` passed (`Ok(None)`).
-    async fn run_until<T>(
+    async fn run_until<R>(
         &mut self,
         until: Option<Instant>,
-        mut done: impl FnMut(&mut Self) -> Option<T>,
-    ) -> Result<Option<T>, Error> {
+        mut done: impl FnMut(&mut Self) -> Option<R>,
+    ) -> Result<Option<R>, Error> {
         loop {
             self.service().await?;
             if let Some(value) = done(self) {
@@ -228,6 +244,10 @@ impl<'a> Client<'a> {
                 return Ok(None);
             }
             if !self.open && !self.session.should_connect(now) {
+                if self.inbox.is_full() {
+                    // The events that say why the session stopped wait behind the messages.
+                    return Err(Error::InboxFull);
+                }
                 if let Some(stop) = self.stopped {
                     let reason = self
                         .last_disconnect
@@ -265,7 +285,12 @@ impl<'a> Client<'a> {
                 self.session.handle_closed(Instant::now());
             }
         }
-        while let Some(event) = self.session.poll_event() {
+        // Events wait in the session while the inbox is full, so a message is never taken
+        // without a place to put it.
+        while !self.inbox.is_full() {
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
             self.on_event(event);
         }
         Ok(())
@@ -282,6 +307,7 @@ impl<'a> Client<'a> {
                 self.open = true;
                 self.rx.clear();
                 self.tx.clear();
+                self.tx_sent = 0;
                 self.session.handle_connected(Instant::now());
             }
             Either::First(Err(_)) | Either::Second(()) => {
@@ -293,12 +319,15 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// Writes all of `tx` to the socket.
+    /// Writes all of `tx` to the socket, then empties it (keeping its allocation for the
+    /// next packets).
     async fn write_out(&mut self) -> Result<(), embassy_net::tcp::Error> {
-        while !self.tx.is_empty() {
-            let n = self.socket.write(&self.tx).await?;
-            let _ = self.tx.split_to(n);
+        while let Some(rest) = self.tx.get(self.tx_sent..).filter(|r| !r.is_empty()) {
+            let n = self.socket.write(rest).await?;
+            self.tx_sent += n;
         }
+        self.tx.clear();
+        self.tx_sent = 0;
         Ok(())
     }
 
@@ -309,7 +338,7 @@ impl<'a> Client<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if self.open && self.inbox.len() >= self.inbox_capacity {
+        if self.open && self.inbox.is_full() {
             return Err(Error::InboxFull);
         }
         if self.open {
@@ -365,7 +394,10 @@ impl<'a> Client<'a> {
                 self.connections = self.connections.saturating_add(1);
                 self.stopped = None;
             }
-            Event::Message(message) => self.inbox.push_back(message),
+            Event::Message(message) => {
+                // `service` takes an event only while the inbox has room.
+                let _ = self.inbox.push_back(message);
+            }
             Event::PublishCompleted { id, .. } if self.waiting == Waiting::Publish(id) => {
                 self.outcome = Some(Outcome::Published(Ok(())));
             }

@@ -22,10 +22,19 @@
 //!
 //! # Memory
 //!
-//! The socket buffers are the caller's (`&mut [u8]`, typically `static`); the rest is the
-//! [`Client`] value itself plus what the session allocates: `alloc` is needed today (a global
-//! allocator, e.g. `embedded-alloc`, on a bare-metal target), for the session's tables and for
-//! the packets of messages in flight. The crate's README gives the sizes the example needs.
+//! The socket buffers are the caller's (`&mut [u8]`, typically `static`). The [`Client`] value
+//! holds the session with its tables and the inbox, sized at compile time by its type
+//! parameters: `Client<'a, Bounded<OUTBOUND, INBOUND, ALIASES, REQUESTS>, INBOX>`
+//! ([`DefaultTables`] and an inbox of 4 unless told), whose `core::mem::size_of` is what it
+//! takes. A full table refuses new work ([`Error::Command`] with
+//! [`QueueFull`](mqtt_session::Error::QueueFull) or
+//! [`RequestsFull`](mqtt_session::Error::RequestsFull)) rather than growing.
+//!
+//! `alloc` is still needed (a global allocator, e.g. `embedded-alloc`, on a bare-metal
+//! target): the codec's packets hold their topics and payloads as `Bytes`, so a publish's
+//! payload is copied to the heap until its flow completes, received messages are slices of
+//! the heap read buffer, and the session's read and write buffers are `BytesMut` (reused,
+//! bounded by the largest packet). The crate's README gives the sizes the example needs.
 //!
 //! # Example
 //!
@@ -47,8 +56,21 @@ pub use time::Instant;
 
 pub use mqtt_proto::{QoS, ReasonCode};
 pub use mqtt_session::{
-    Backoff, Config, DisconnectReason, Message, PublishFailure, ReconnectStop, Session,
+    Backoff, Bounded, Config, DisconnectReason, Growable, Message, PublishFailure, ReconnectStop,
+    Session, Tables,
 };
+
+/// The session tables of a [`Client`] unless told: 4 publishes out (queued or in flight), 4
+/// unacknowledged messages in (the Receive Maximum sent in CONNECT), 1 topic alias each way,
+/// 2 subscribe and 2 unsubscribe requests awaiting their answer.
+///
+/// Fixed capacities by default because this crate is for devices whose RAM is budgeted when
+/// the program is linked: the client's size is then known statically and a burst of traffic
+/// cannot exhaust the heap through the session. [`Client`] awaits each publish and subscribe
+/// to its end, so few entries are in use at once. Name [`Growable`] instead
+/// (`Client<'a, Growable>`) for tables that grow on the heap, e.g. to queue many publishes
+/// while offline.
+pub type DefaultTables = Bounded<4, 4, 1, 2>;
 
 /// `duration` on embassy-time's clock, saturating at its longest.
 pub(crate) fn embassy_duration(duration: core::time::Duration) -> embassy_time::Duration {

@@ -6,7 +6,7 @@
 mod support;
 
 use embassy_net::{IpEndpoint, Stack};
-use mqtt_embassy::{Client, Config, Error, QoS};
+use mqtt_embassy::{Client, Config, Error, Growable, QoS, Tables};
 use mqtt_proto::{MqttString, ProtocolVersion};
 use mqtt_test_support::mosquitto::{Mosquitto, Options};
 use support::{BROKER_ADDRESS, BROKER_PORT};
@@ -30,8 +30,12 @@ fn config(client_id: &'static str, version: ProtocolVersion) -> Config {
     config
 }
 
-/// A client with socket buffers leaked for the test's lifetime (the example uses statics).
-fn client(stack: Stack<'static>, config: Config) -> Client<'static> {
+/// A client with socket buffers leaked for the test's lifetime (the example uses statics), on
+/// the session tables `T` with an inbox of `INBOX` messages.
+fn client<T: Tables, const INBOX: usize>(
+    stack: Stack<'static>,
+    config: Config,
+) -> Client<'static, T, INBOX> {
     let rx: &'static mut [u8] = Box::leak(vec![0; 2048].into_boxed_slice());
     let tx: &'static mut [u8] = Box::leak(vec![0; 2048].into_boxed_slice());
     let broker = IpEndpoint::new(BROKER_ADDRESS.into(), BROKER_PORT);
@@ -88,11 +92,11 @@ fn verifier_takes(broker: &Mosquitto, filter: &str, count: usize) -> String {
     )
 }
 
-async fn publishes_and_receives(
+async fn publishes_and_receives<T: Tables>(
     stack: Stack<'static>,
     version: ProtocolVersion,
 ) -> Result<(), String> {
-    let mut client = client(stack, config("embassy-device", version));
+    let mut client = client::<T, 4>(stack, config("embassy-device", version));
     client
         .connect()
         .await
@@ -146,12 +150,12 @@ async fn publishes_and_receives(
     Ok(())
 }
 
-fn publish_and_receive_at_each_qos(name: &str, version: ProtocolVersion) {
+fn publish_and_receive_at_each_qos<T: Tables>(name: &str, version: ProtocolVersion) {
     support::in_namespace(name, || {
         let broker = broker();
         verifier_subscribes(&broker, "embassy/echo/#");
         support::run_embassy(embassy_time::Duration::from_secs(60), |stack| {
-            Box::pin(publishes_and_receives(stack, version))
+            Box::pin(publishes_and_receives::<T>(stack, version))
         });
         let seen = verifier_takes(&broker, "embassy/echo/#", 3);
         for line in [
@@ -169,7 +173,7 @@ fn publish_and_receive_at_each_qos(name: &str, version: ProtocolVersion) {
 
 #[test]
 fn publishes_at_each_qos_and_receives_its_subscription_v5() {
-    publish_and_receive_at_each_qos(
+    publish_and_receive_at_each_qos::<mqtt_embassy::DefaultTables>(
         "publishes_at_each_qos_and_receives_its_subscription_v5",
         ProtocolVersion::V5,
     );
@@ -177,16 +181,107 @@ fn publishes_at_each_qos_and_receives_its_subscription_v5() {
 
 #[test]
 fn publishes_at_each_qos_and_receives_its_subscription_v311() {
-    publish_and_receive_at_each_qos(
+    publish_and_receive_at_each_qos::<mqtt_embassy::DefaultTables>(
         "publishes_at_each_qos_and_receives_its_subscription_v311",
         ProtocolVersion::V311,
     );
 }
 
-async fn survives_restart(stack: Stack<'static>, mut broker: Mosquitto) -> Result<(), String> {
+#[test]
+fn publishes_at_each_qos_and_receives_its_subscription_v5_growable() {
+    publish_and_receive_at_each_qos::<Growable>(
+        "publishes_at_each_qos_and_receives_its_subscription_v5_growable",
+        ProtocolVersion::V5,
+    );
+}
+
+#[test]
+fn publishes_at_each_qos_and_receives_its_subscription_v311_growable() {
+    publish_and_receive_at_each_qos::<Growable>(
+        "publishes_at_each_qos_and_receives_its_subscription_v311_growable",
+        ProtocolVersion::V311,
+    );
+}
+
+/// With an inbox of one message, messages that arrive while it is full wait in the session,
+/// and the client stops reading; each is handed over once, in order.
+async fn an_inbox_of_one_loses_nothing(stack: Stack<'static>) -> Result<(), String> {
+    let mut client = client::<mqtt_embassy::DefaultTables, 1>(
+        stack,
+        config("embassy-inbox", ProtocolVersion::V5),
+    );
+    client
+        .connect()
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    client
+        .subscribe("embassy/inbox/#", QoS::AtLeastOnce)
+        .await
+        .map_err(|e| format!("subscribe: {e}"))?;
+    let topics = ["embassy/inbox/0", "embassy/inbox/1", "embassy/inbox/2"];
+    let mut received = Vec::new();
+    let mut inbox_full = 0;
+    for topic in topics {
+        match client
+            .publish(topic, topic.as_bytes(), QoS::AtLeastOnce)
+            .await
+        {
+            Ok(()) => {}
+            // The echo of an earlier publish fills the inbox before this one's PUBACK is
+            // taken: the publish stays in flight in the session, and taking the message
+            // lets the client read again.
+            Err(Error::InboxFull) => {
+                inbox_full += 1;
+                let message = client
+                    .next_message()
+                    .await
+                    .map_err(|e| format!("next_message: {e}"))?;
+                received.push(message.publish.topic.to_string());
+            }
+            Err(e) => return Err(format!("publish {topic}: {e}")),
+        }
+    }
+    while received.len() < topics.len() {
+        let message = client
+            .next_message()
+            .await
+            .map_err(|e| format!("next_message: {e}"))?;
+        received.push(message.publish.topic.to_string());
+    }
+    println!(
+        "{inbox_full} of the {} publishes ended with InboxFull",
+        topics.len()
+    );
+    if received != topics {
+        return Err(format!("received {received:?}"));
+    }
+    client
+        .disconnect()
+        .await
+        .map_err(|e| format!("disconnect: {e}"))?;
+    Ok(())
+}
+
+#[test]
+fn an_inbox_of_one_message_hands_over_every_message_in_order() {
+    support::in_namespace(
+        "an_inbox_of_one_message_hands_over_every_message_in_order",
+        || {
+            let _broker = broker();
+            support::run_embassy(embassy_time::Duration::from_secs(60), |stack| {
+                Box::pin(an_inbox_of_one_loses_nothing(stack))
+            });
+        },
+    );
+}
+
+async fn survives_restart<T: Tables>(
+    stack: Stack<'static>,
+    mut broker: Mosquitto,
+) -> Result<(), String> {
     let mut config = config("embassy-restart", ProtocolVersion::V5);
     config.backoff.initial = core::time::Duration::from_millis(200);
-    let mut client = client(stack, config);
+    let mut client = client::<T, 4>(stack, config);
     client
         .connect()
         .await
@@ -232,13 +327,28 @@ fn reconnects_after_the_broker_restarts() {
     support::in_namespace("reconnects_after_the_broker_restarts", || {
         let broker = broker();
         support::run_embassy(embassy_time::Duration::from_secs(60), |stack| {
-            Box::pin(survives_restart(stack, broker))
+            Box::pin(survives_restart::<mqtt_embassy::DefaultTables>(
+                stack, broker,
+            ))
+        });
+    });
+}
+
+#[test]
+fn reconnects_after_the_broker_restarts_growable() {
+    support::in_namespace("reconnects_after_the_broker_restarts_growable", || {
+        let broker = broker();
+        support::run_embassy(embassy_time::Duration::from_secs(60), |stack| {
+            Box::pin(survives_restart::<Growable>(stack, broker))
         });
     });
 }
 
 async fn refused_for_good(stack: Stack<'static>) -> Result<(), String> {
-    let mut client = client(stack, config("embassy-refused", ProtocolVersion::V5));
+    let mut client = client::<mqtt_embassy::DefaultTables, 4>(
+        stack,
+        config("embassy-refused", ProtocolVersion::V5),
+    );
     match client.connect().await {
         Err(Error::ReconnectStopped { .. }) => Ok(()),
         other => Err(format!(
