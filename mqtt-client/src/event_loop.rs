@@ -86,7 +86,15 @@ pub trait Runtime: Send + 'static {
     fn save(job: SaveJob) -> Self::Saving;
 }
 
-/// A connection task not yet running, on runtime `R`.
+/// A runtime whose transports come from a connector the application may replace (the driver
+/// crates' `Connector`s: a Unix socket, an in-memory pipe, ...).
+pub trait UseConnector<C>: Runtime {
+    /// Opens transports with `connector` from now on.
+    fn use_connector(&mut self, connector: C);
+}
+
+/// A connection task not yet running, on runtime `R`: run it with [`Connection::run`] on
+/// that runtime.
 pub struct Connection<R> {
     // Boxed: the loop's future keeps more than one copy of `self` (the compiler does not
     // overlap an async fn's argument with its locals), so `self` must be small; an idle
@@ -134,9 +142,13 @@ impl<R: Runtime> Connection<R> {
         Ok((pair.client, connection))
     }
 
-    /// The runtime the task runs on.
-    pub fn runtime_mut(&mut self) -> &mut R {
-        &mut self.runtime
+    /// Opens transports with `connector` instead of the runtime's built-in one.
+    pub fn with_connector<C>(mut self, connector: C) -> Self
+    where
+        R: UseConnector<C>,
+    {
+        self.runtime.use_connector(connector);
+        self
     }
 
     /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in

@@ -16,18 +16,16 @@ use crate::transport::{Connector, TcpConnector, Transport};
 /// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
 
-/// A connection task not yet running: run it on your executor with [`Connection::run`], or
-/// use [`spawn`].
-#[derive(Debug)]
-pub struct Connection(event_loop::Connection<AsyncIo>);
+/// A connection task not yet running: run it yourself with `run()`, or use [`spawn`]; open
+/// its transports with a [`Connector`] of your own with `with_connector`.
+pub type Connection = event_loop::Connection<AsyncIo>;
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
     let runtime = AsyncIo {
         connector: Box::new(TcpConnector),
     };
-    let (client, connection) = event_loop::Connection::new(options, EVENT_BUFFER, runtime)?;
-    Ok((client, Connection(connection)))
+    event_loop::Connection::new(options, EVENT_BUFFER, runtime)
 }
 
 /// Why [`spawn`] failed.
@@ -51,28 +49,26 @@ pub fn spawn(options: Options) -> Result<Client, SpawnError> {
     Ok(client)
 }
 
-impl Connection {
-    /// Uses `connector` instead of plain TCP / TLS.
-    pub fn with_connector(mut self, connector: impl Connector) -> Self {
-        self.0.runtime_mut().connector = Box::new(connector);
-        self
-    }
+/// async-io, as the connection loop's runtime.
+pub struct AsyncIo {
+    connector: Box<dyn Connector>,
+}
 
-    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
-    /// the `tracing` span `mqtt` with the client id.
-    pub fn run(self) -> impl Future<Output = ()> + Send {
-        self.0.run()
+impl std::fmt::Debug for AsyncIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncIo").finish_non_exhaustive()
     }
 }
 
-/// async-io, as the connection loop's runtime.
-struct AsyncIo {
-    connector: Box<dyn Connector>,
+impl<C: Connector> event_loop::UseConnector<C> for AsyncIo {
+    fn use_connector(&mut self, connector: C) {
+        self.connector = Box::new(connector);
+    }
 }
 
 /// A transport's reading half, with the buffer it reads into: futures-io reads into
 /// initialized bytes, so what a read brings is copied into the loop's read buffer.
-struct Reader {
+pub struct Reader {
     half: ReadHalf<Box<dyn Transport>>,
     // Grown on the first read, then as reads grow.
     scratch: Vec<u8>,

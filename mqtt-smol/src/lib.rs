@@ -53,6 +53,6 @@ mod connection;
 mod transport;
 
 pub use callback::{subscribe_with, CallbackHandle};
-pub use connection::{new, spawn, Connection, SpawnError};
+pub use connection::{new, spawn, AsyncIo, Connection, SpawnError};
 pub use mqtt_client::api::*;
 pub use transport::{Connector, TcpConnector, Transport};

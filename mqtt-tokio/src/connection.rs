@@ -15,18 +15,16 @@ use crate::transport::{Connector, TcpConnector, Transport};
 /// Events a connection keeps for readers who come late; older ones are dropped.
 const EVENT_BUFFER: usize = 16;
 
-/// A connection task not yet running: run it yourself with [`Connection::run`], or use
-/// [`spawn`].
-#[derive(Debug)]
-pub struct Connection(event_loop::Connection<Tokio>);
+/// A connection task not yet running: run it yourself with `run()`, or use [`spawn`]; open
+/// its transports with a [`Connector`] of your own with `with_connector`.
+pub type Connection = event_loop::Connection<Tokio>;
 
 /// A client and its connection task, not yet running.
 pub fn new(options: Options) -> Result<(Client, Connection), StartError> {
     let tokio = Tokio {
         connector: Box::new(TcpConnector),
     };
-    let (client, connection) = event_loop::Connection::new(options, EVENT_BUFFER, tokio)?;
-    Ok((client, Connection(connection)))
+    event_loop::Connection::new(options, EVENT_BUFFER, tokio)
 }
 
 /// A client whose connection task runs on the current tokio runtime. It connects at once and
@@ -37,27 +35,25 @@ pub fn spawn(options: Options) -> Result<Client, StartError> {
     Ok(client)
 }
 
-impl Connection {
-    /// Uses `connector` instead of plain TCP.
-    pub fn with_connector(mut self, connector: impl Connector) -> Self {
-        self.0.runtime_mut().connector = Box::new(connector);
-        self
-    }
-
-    /// Runs until `disconnect` (or until every `Client` and `Subscription` is dropped), in
-    /// the `tracing` span `mqtt` with the client id.
-    pub fn run(self) -> impl std::future::Future<Output = ()> + Send {
-        self.0.run()
-    }
-}
-
 /// Tokio, as the connection loop's runtime.
-struct Tokio {
+pub struct Tokio {
     connector: Box<dyn Connector>,
 }
 
+impl std::fmt::Debug for Tokio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokio").finish_non_exhaustive()
+    }
+}
+
+impl<C: Connector> event_loop::UseConnector<C> for Tokio {
+    fn use_connector(&mut self, connector: C) {
+        self.connector = Box::new(connector);
+    }
+}
+
 /// A store write on tokio's blocking pool.
-struct Saving(tokio::task::JoinHandle<Option<Saved>>);
+pub struct Saving(tokio::task::JoinHandle<Option<Saved>>);
 
 impl std::future::Future for Saving {
     type Output = Option<Saved>;

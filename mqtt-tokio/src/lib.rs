@@ -49,6 +49,6 @@ mod connection;
 mod transport;
 
 pub use callback::{subscribe_with, CallbackHandle};
-pub use connection::{new, spawn, Connection};
+pub use connection::{new, spawn, Connection, Tokio};
 pub use mqtt_client::api::*;
 pub use transport::{Connector, TcpConnector, Transport};
