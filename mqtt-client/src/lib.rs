@@ -45,6 +45,7 @@ mod connecting;
 mod credentials;
 mod driver;
 pub mod event_loop;
+mod loop_helpers;
 mod options;
 mod proxy;
 #[doc(hidden)]
@@ -79,9 +80,9 @@ pub use credentials::{
     SharedCredentialsProvider,
 };
 #[doc(hidden)]
-pub use driver::{
-    ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
-};
+pub use driver::{ClientPair, Driver, SaveJob, Saved, Signals, Step, COMMAND_BATCH};
+#[doc(hidden)]
+pub use loop_helpers::{ReadSize, TimerSlot};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
 pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
 #[doc(hidden)]
