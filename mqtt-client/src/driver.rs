@@ -23,7 +23,7 @@ use crate::redirect::{Redirect, Redirects};
 use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::request::Responses;
 use crate::routing::{Routing, SeqMap};
-use crate::signal::Wake;
+use crate::signal::{Signals, Wake};
 use crate::statistics::Counters;
 use crate::store::{StartError, Store};
 use crate::subscribing::{Requests, UnsubscribeResult};
@@ -165,27 +165,6 @@ pub struct ClientPair {
     pub commands: crate::queue::Receiver<Command>,
     /// The readers' wake-ups, for the loop to wait on and hand to [`Driver::signalled`].
     pub signals: Signals,
-}
-
-/// Wake-ups from subscription readers that took messages: a loop waits on
-/// [`Signals::recv`] beside its commands and calls [`Driver::signalled`] for each.
-#[derive(Debug)]
-pub struct Signals(crate::queue::Receiver<()>);
-
-impl Signals {
-    /// The next wake-up. Never ends while the driver lives (it holds a sender).
-    pub async fn recv(&self) {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    /// [`Signals::recv`], polled: ready with the next wake-up.
-    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        match self.0.poll_recv(cx) {
-            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
-            // Closed: no wake-up comes again.
-            _ => std::task::Poll::Pending,
-        }
-    }
 }
 
 /// The runtime-agnostic part of a connection task.
@@ -459,7 +438,7 @@ impl Driver {
             client,
             driver,
             commands,
-            signals: Signals(signals),
+            signals: Signals::new(signals),
         })
     }
 

@@ -80,7 +80,7 @@ pub use credentials::{
     SharedCredentialsProvider,
 };
 #[doc(hidden)]
-pub use driver::{ClientPair, Driver, SaveJob, Saved, Signals, Step, COMMAND_BATCH};
+pub use driver::{ClientPair, Driver, SaveJob, Saved, Step, COMMAND_BATCH};
 #[doc(hidden)]
 pub use loop_helpers::{ReadSize, TimerSlot};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
@@ -90,6 +90,8 @@ pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use scram::ScramSha256;
+#[doc(hidden)]
+pub use signal::Signals;
 pub use statistics::{DisconnectCause, Disconnects, PerQoS, Statistics};
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;
