@@ -3,15 +3,13 @@
 //! handles, picks the server to connect to, and turns session events into connection events.
 //! A driver only moves bytes and time: see the loop in `mqtt-tokio` or `mqtt-smol`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_channel::oneshot;
 use mqtt_proto::{
-    DisconnectProperties, PacketId, ProtocolVersion, QoS, ReasonCode, SubscribeFilter,
-    SubscribeProperties, TopicFilter,
+    DisconnectProperties, ProtocolVersion, QoS, ReasonCode, SubscribeFilter, SubscribeProperties,
+    TopicFilter,
 };
-use mqtt_session::{
-    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, Session, State,
-};
+use mqtt_session::{AckToken, DisconnectReason, Event, PublishId, Session, State};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,13 +17,14 @@ use crate::auth::Auth;
 use crate::client::{Client, Command, Subscription};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
+use crate::persistence::{self, Persist, Persistence, SaveJob, Saved};
 use crate::redirect::{Redirect, Redirects};
 use crate::report::{ClientError, ConnectionEvent, PublishDone};
 use crate::request::Responses;
 use crate::routing::{Routing, SeqMap};
 use crate::signal::{Signals, Wake};
 use crate::statistics::Counters;
-use crate::store::{StartError, Store};
+use crate::store::StartError;
 use crate::subscribing::{Requests, UnsubscribeResult};
 
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
@@ -58,101 +57,6 @@ pub enum Step {
     Save,
 }
 
-/// One write to the session store (see [`Step::Save`]): the changes a turn made, or the
-/// whole journal.
-#[derive(Debug)]
-pub struct SaveJob {
-    store: Arc<dyn Store>,
-    bytes: Vec<u8>,
-    replace: bool,
-    holds_output: bool,
-}
-
-impl SaveJob {
-    /// Whether the loop writes nothing of its outputs until this write is done: what they
-    /// hold depends on it (a QoS 2 publish's packet identifier or release, the QoS 2 packet
-    /// identifiers received, subscriptions; see [`Journal::urgent`]). Otherwise they may go
-    /// out while it runs: a crash then sends a QoS 1 message again, or a PUBREL, which the
-    /// MQTT flows allow. Publishes are accepted once the write holding them is done either
-    /// way.
-    pub fn holds_output(&self) -> bool {
-        self.holds_output
-    }
-
-    /// Writes to the store, blocking until it is done ([`Store::save`] or [`Store::append`]:
-    /// file I/O and an `fsync` for a [`crate::FileStore`]). A store that panics is a store
-    /// that failed: `None`, which [`Driver::saved`] takes as such.
-    pub fn run(self) -> Option<Saved> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let result = if self.replace {
-                self.store.save(&self.bytes)
-            } else {
-                self.store.append(&self.bytes)
-            };
-            Saved {
-                result,
-                bytes: self.bytes,
-            }
-        }))
-        .ok()
-    }
-
-    /// How many bytes it writes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Whether it writes nothing (never: a save with nothing to write is not made).
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-}
-
-/// What a [`SaveJob`] did, for [`Driver::saved`].
-#[derive(Debug)]
-pub struct Saved {
-    result: std::io::Result<()>,
-    /// The job's buffer, used again for the next one.
-    bytes: Vec<u8>,
-}
-
-/// A driver's session store and what it knows of the store's contents.
-#[derive(Debug)]
-struct Persistence {
-    store: Arc<dyn Store>,
-    /// What the store holds and what to write to it next.
-    journal: Journal,
-    /// The write the loop is to run next (see [`Step::Save`]).
-    job: Option<SaveJob>,
-    /// A write the loop took is running: the next is made once it is done.
-    running: bool,
-    /// When the write that new publishes wait for is made, at the latest (see
-    /// [`SAVE_WINDOW`]).
-    due: Option<Instant>,
-    /// The last write failed: the next step drops the outputs and closes the connection.
-    failed: bool,
-    /// The buffer of the last job, for the next one.
-    buf: Vec<u8>,
-}
-
-/// How long a write that only new publishes wait for (nothing sent depends on it) waits for
-/// more of them: the publishes of a burst share one write and one sync (group commit) instead
-/// of the first going alone. Their callers learn they were accepted that much later.
-const SAVE_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// The most capacity a driver keeps in its store write buffer between writes.
-const SAVE_BUF_KEEP: usize = 64 * 1024;
-
-/// What [`Driver::persist`] found.
-enum Persist {
-    /// The store holds the session as it is (or there is no store).
-    Done,
-    /// The last write failed.
-    Failed,
-    /// A write is to be made first.
-    Save,
-}
-
 /// A client and the driver of its connection task, wired together (see
 /// [`Driver::client_pair`]).
 #[derive(Debug)]
@@ -176,10 +80,6 @@ pub struct Driver {
     commands: crate::queue::WeakSender<Command>,
     pub(crate) events: async_channel::Sender<ConnectionEvent>,
     publishes: SeqMap<PublishId, Completer>,
-    /// With a store: publishes the session took that are not yet on disk, and those the
-    /// running save writes. Their callers learn they were accepted once the save is done.
-    unsaved: Vec<(PublishId, Option<PacketId>)>,
-    saving: Vec<(PublishId, Option<PacketId>)>,
     /// Subscribe and unsubscribe requests waiting for their answers.
     requests: Requests,
     disconnect: Option<(Reply<()>, Instant)>,
@@ -234,7 +134,7 @@ impl Driver {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
-        let session = Self::load(options.store.as_deref(), config, now)?;
+        let session = persistence::load(options.store.as_deref(), config, now)?;
         let store = options.store.clone();
         let routing = Routing::new(options.inbound_budget, options.session.manual_acks);
         Ok(Driver {
@@ -244,8 +144,6 @@ impl Driver {
             commands: client.command_sender().downgrade(),
             events,
             publishes: SeqMap::default(),
-            unsaved: Vec::new(),
-            saving: Vec::new(),
             requests: Requests::default(),
             disconnect: None,
             disconnecting: false,
@@ -255,17 +153,7 @@ impl Driver {
             ever_connected: false,
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
-            store: store.map(|store| {
-                Box::new(Persistence {
-                    store,
-                    journal: Journal::new(),
-                    job: None,
-                    running: false,
-                    due: None,
-                    failed: false,
-                    buf: Vec::new(),
-                })
-            }),
+            store: store.map(|store| Box::new(Persistence::new(store))),
             routing,
             responses: Responses::default(),
             wake,
@@ -275,105 +163,31 @@ impl Driver {
         })
     }
 
-    /// The session `store` holds, or a new one when there is no store or nothing in it. The
-    /// first save after it writes the whole journal again (so a store of an older format is
-    /// rewritten in this one).
-    fn load(
-        store: Option<&dyn Store>,
-        mut config: Config,
-        now: Instant,
-    ) -> Result<Session<Instant>, StartError> {
-        let Some(bytes) = store
-            .map(|s| s.load())
-            .transpose()
-            .map_err(StartError::StoreRead)?
-            .flatten()
-        else {
-            return Ok(Session::new(config)?);
-        };
-        let snapshot = Journal::read(Bytes::from(bytes))?;
-        // A v5 session that fell back to 3.1.1 was saved as 3.1.1.
-        let fell_back = config.v311_fallback && snapshot.protocol_version == ProtocolVersion::V311;
-        if fell_back {
-            config.protocol_version = ProtocolVersion::V311;
-        }
-        if snapshot.protocol_version != config.protocol_version {
-            return Err(StartError::StoreVersion {
-                stored: snapshot.protocol_version,
-                configured: config.protocol_version,
-            });
-        }
-        tracing::debug!(
-            publishes = snapshot.outgoing.len(),
-            subscriptions = snapshot.subscriptions.len(),
-            "session loaded from the store"
-        );
-        Ok(Session::restore(config, snapshot, now)?)
-    }
-
-    /// Whether the store holds the session as it is. If not, makes the write that brings it
-    /// there (what changed since the last save appended to the store's journal, or the
-    /// journal written whole: the first time, after a failure, and once the changes add up;
-    /// see [`Journal`]) for the loop to run ([`Step::Save`]).
+    /// Whether the store holds the session as it is (see [`Persistence::persist`]), telling
+    /// routing when the acknowledgements of what readers took are being written, or on disk.
     fn persist(&mut self, now: Instant) -> Persist {
+        let closing = self.finished || self.disconnect.is_some() || self.disconnecting;
         let Some(p) = &mut self.store else {
             return Persist::Done;
         };
-        if std::mem::take(&mut p.failed) {
-            return Persist::Failed;
+        let persist = p.persist(&mut self.session, closing, now);
+        match persist {
+            Persist::Unchanged => self.routing.all_saved(),
+            // The write holds the acknowledgements of what readers took so far, too.
+            Persist::Made => self.routing.saving(),
+            Persist::Done | Persist::Save | Persist::Failed => {}
         }
-        if p.job.is_some() {
-            return Persist::Save;
-        }
-        let urgent = p.journal.urgent(&self.session);
-        if p.running {
-            // Outputs that depend on a change wait for the write running and the next one,
-            // which holds the change; others go on.
-            return if urgent { Persist::Save } else { Persist::Done };
-        }
-        let closing = self.finished || self.disconnect.is_some() || self.disconnecting;
-        if !urgent && !closing && !self.unsaved.is_empty() {
-            let due = *p.due.get_or_insert(now + SAVE_WINDOW);
-            if now < due {
-                return Persist::Done;
-            }
-        }
-        p.due = None;
-        let (bytes, replace) = match p.journal.write_session(&mut self.session) {
-            JournalWrite::Unchanged => {
-                self.routing.all_saved();
-                return Persist::Done;
-            }
-            JournalWrite::Replace(bytes) => (bytes, true),
-            JournalWrite::Append(bytes) => (bytes, false),
-        };
-        let mut buf = std::mem::take(&mut p.buf);
-        buf.clear();
-        buf.extend_from_slice(bytes);
-        // Every publish taken so far is in this write: one write and one sync for all of
-        // them (group commit); so are the acknowledgements of what readers took.
-        self.saving.append(&mut self.unsaved);
-        self.routing.saving();
-        p.job = Some(SaveJob {
-            store: p.store.clone(),
-            bytes: buf,
-            replace,
-            holds_output: urgent,
-        });
-        Persist::Save
+        persist
     }
 
     /// The store write a loop is to run after [`Step::Save`].
     pub fn take_save(&mut self) -> Option<SaveJob> {
-        let p = self.store.as_mut()?;
-        let job = p.job.take()?;
-        p.running = true;
-        Some(job)
+        self.store.as_mut()?.take_save()
     }
 
     /// Whether a write the loop took is not done yet (see [`Step::Save`]).
     fn saving(&self) -> bool {
-        self.store.as_ref().is_some_and(|p| p.running)
+        self.store.as_ref().is_some_and(|p| p.running())
     }
 
     /// The outcome of the [`SaveJob`] from [`Driver::take_save`]: `None` when it did not
@@ -384,35 +198,16 @@ impl Driver {
         let Some(p) = &mut self.store else {
             return;
         };
-        p.running = false;
-        let result = match saved {
-            Some(saved) => {
-                p.buf = saved.bytes;
-                // A whole journal can be large; the appends after it are small. Kept for
-                // reuse, the buffer would hold the largest write ever made.
-                if p.buf.capacity() > SAVE_BUF_KEEP {
-                    p.buf = Vec::new();
-                }
-                saved.result
-            }
-            None => Err(std::io::Error::other("the store panicked")),
-        };
-        match result {
-            Ok(()) => {
-                p.journal.written();
+        match p.saved(saved) {
+            Ok(accepted) => {
                 self.routing.saved();
-                for (id, packet_id) in self.saving.drain(..) {
+                for (id, packet_id) in accepted {
                     if let Some(completer) = self.publishes.get(&id) {
                         completer.accept(id, packet_id);
                     }
                 }
             }
             Err(error) => {
-                p.journal.failed();
-                p.failed = true;
-                // Not on disk: the whole journal, written next, takes them.
-                self.saving.append(&mut self.unsaved);
-                std::mem::swap(&mut self.saving, &mut self.unsaved);
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events
@@ -547,7 +342,7 @@ impl Driver {
             disconnect,
             self.close_by,
             self.responses.next_deadline(),
-            self.store.as_ref().and_then(|p| p.due),
+            self.store.as_ref().and_then(|p| p.due()),
         ]
         .into_iter()
         .flatten()
@@ -591,8 +386,8 @@ impl Driver {
             self.routing.held_bytes(),
         );
         match self.persist(now) {
-            Persist::Done => {}
-            Persist::Save => return Step::Save,
+            Persist::Done | Persist::Unchanged => {}
+            Persist::Save | Persist::Made => return Step::Save,
             Persist::Failed => {
                 tx.clear();
                 if transport_up {
@@ -923,16 +718,14 @@ impl Driver {
             let Some(message) = completer.take_message() else {
                 continue;
             };
-            let durable = self.store.is_some() && message.qos != QoS::AtMostOnce;
             let (qos, size) = (message.qos, message.payload.len());
             match self.session.publish(now, message) {
                 Ok(t) => {
                     self.stats.message_sent(qos, size);
-                    if durable {
+                    match self.store.as_mut().filter(|_| qos != QoS::AtMostOnce) {
                         // Accepted once it is on disk (see `saved`).
-                        self.unsaved.push((t.id, t.packet_id));
-                    } else {
-                        completer.accept(t.id, t.packet_id);
+                        Some(p) => p.took(t.id, t.packet_id),
+                        None => completer.accept(t.id, t.packet_id),
                     }
                     self.publishes.insert(t.id, completer);
                 }
@@ -1281,6 +1074,7 @@ mod disconnect {
 mod save {
     use super::{connack, Driver, Step};
     use crate::client::Command;
+    use crate::persistence::{SAVE_BUF_KEEP, SAVE_WINDOW};
     use crate::queue::Receiver;
     use crate::{Client, ConnectionEvent, Options, Store};
     use bytes::BytesMut;
@@ -1434,8 +1228,8 @@ mod save {
         assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
         assert!(!tx.is_empty(), "the QoS 1 PUBLISH goes out");
         tx.clear();
-        assert_eq!(driver.next_deadline(), Some(now + super::SAVE_WINDOW));
-        let now = now + super::SAVE_WINDOW;
+        assert_eq!(driver.next_deadline(), Some(now + SAVE_WINDOW));
+        let now = now + SAVE_WINDOW;
         assert_eq!(driver.step(now, true, &mut tx), Step::Save);
         let running = driver.take_save().unwrap();
         assert!(!running.holds_output());
@@ -1592,7 +1386,7 @@ mod save {
         let (client, mut driver, rx) = start(&store, "big");
         let now = Instant::now();
         let mut tx = BytesMut::new();
-        let kept = |driver: &Driver| driver.store.as_ref().unwrap().buf.capacity();
+        let kept = |driver: &Driver| driver.store.as_ref().unwrap().kept_buffer();
         assert_eq!(driver.step(now, false, &mut tx), Step::Save);
         let job = driver.take_save().unwrap();
         let small = job.len();
@@ -1600,17 +1394,17 @@ mod save {
         assert!(kept(&driver) >= small, "kept for the next write");
 
         let topic = TopicName::new("big/t").unwrap();
-        let payload = vec![7u8; 2 * super::SAVE_BUF_KEEP];
+        let payload = vec![7u8; 2 * SAVE_BUF_KEEP];
         let message = OutboundMessage::new(topic, payload, QoS::AtLeastOnce);
         take_publish(&client, &mut driver, &rx, now, message);
         assert_eq!(driver.step(now, false, &mut tx), Step::Wait, "group commit");
-        let now = now + super::SAVE_WINDOW;
+        let now = now + SAVE_WINDOW;
         assert_eq!(driver.step(now, false, &mut tx), Step::Save);
         let job = driver.take_save().unwrap();
-        assert!(job.len() > super::SAVE_BUF_KEEP);
+        assert!(job.len() > SAVE_BUF_KEEP);
         driver.saved(job.run());
         assert!(
-            store.held() >= small + 2 * super::SAVE_BUF_KEEP,
+            store.held() >= small + 2 * SAVE_BUF_KEEP,
             "the message is in the store"
         );
         assert_eq!(kept(&driver), 0, "let go");

@@ -47,6 +47,7 @@ mod driver;
 pub mod event_loop;
 mod loop_helpers;
 mod options;
+mod persistence;
 mod proxy;
 #[doc(hidden)]
 pub mod queue;
@@ -80,10 +81,12 @@ pub use credentials::{
     SharedCredentialsProvider,
 };
 #[doc(hidden)]
-pub use driver::{ClientPair, Driver, SaveJob, Saved, Step, COMMAND_BATCH};
+pub use driver::{ClientPair, Driver, Step, COMMAND_BATCH};
 #[doc(hidden)]
 pub use loop_helpers::{ReadSize, TimerSlot};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+#[doc(hidden)]
+pub use persistence::{SaveJob, Saved};
 pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
 #[doc(hidden)]
 pub use quickack::quickack;
