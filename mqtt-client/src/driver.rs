@@ -1,38 +1,42 @@
 //! The bookkeeping every driver loop shares, whatever the runtime: it owns the `Session`,
 //! answers the `Client`'s commands, routes messages to subscription streams, completes publish
 //! handles, picks the server to connect to, and turns session events into connection events.
-//! A driver only moves bytes and time: see the loop in `mqtt-tokio` or `mqtt-smol`.
+//! A driver only moves bytes and time: see the loop in `mqtt_client::event_loop`.
+//!
+//! `Driver` is the facade the loop calls, and composes the parts that own their rules: the
+//! client's commands (`commands`), the session's events (`dispatch`), the store's writes
+//! ([`crate::persistence`]), inbound messages ([`crate::routing`]), subscribe requests
+//! ([`crate::subscribing`]), request/response ([`crate::request`]) and redirects
+//! ([`crate::redirect`]). Here: its turns, the connection's life and the graceful disconnect.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_channel::oneshot;
-use mqtt_proto::{
-    DisconnectProperties, PacketId, ProtocolVersion, QoS, ReasonCode, SubscribeFilter,
-    SubscribeProperties, TopicFilter,
-};
-use mqtt_session::{
-    AckToken, Config, DisconnectReason, Event, Journal, JournalWrite, PublishId, Session, State,
-};
+use mqtt_proto::{DisconnectProperties, QoS, ReasonCode};
+use mqtt_session::{PublishId, Session, State};
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::auth::Auth;
-use crate::client::{Client, Command, Subscription};
+use crate::client::{Client, Command};
 use crate::completion::{Completer, Completions};
 use crate::options::{Options, Server};
-use crate::redirect::{Redirect, Redirects};
-use crate::report::{ClientError, ConnectionEvent, PublishDone};
+use crate::persistence::{self, Persist, Persistence, SaveJob, Saved};
+use crate::redirect::Redirects;
+use crate::report::{ClientError, ConnectionEvent};
 use crate::request::Responses;
 use crate::routing::{Routing, SeqMap};
-use crate::signal::Wake;
+use crate::signal::{Signals, Wake};
 use crate::statistics::Counters;
-use crate::store::{StartError, Store};
-use crate::subscribing::{Requests, UnsubscribeResult};
+use crate::store::StartError;
+use crate::subscribing::Requests;
 
+mod commands;
+mod dispatch;
+
+pub use commands::COMMAND_BATCH;
+
+/// Where a command's caller waits for its outcome.
 type Reply<T> = oneshot::Sender<Result<T, ClientError>>;
-
-/// The most commands a loop takes in one wake-up (see [`Driver::commands`]): enough to fill
-/// a write, few enough that reads and timers are never kept waiting long.
-pub const COMMAND_BATCH: usize = 64;
 
 /// What a loop does next (see [`Driver::step`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,207 +62,6 @@ pub enum Step {
     Save,
 }
 
-/// One write to the session store (see [`Step::Save`]): the changes a turn made, or the
-/// whole journal.
-#[derive(Debug)]
-pub struct SaveJob {
-    store: Arc<dyn Store>,
-    bytes: Vec<u8>,
-    replace: bool,
-    holds_output: bool,
-}
-
-impl SaveJob {
-    /// Whether the loop writes nothing of its outputs until this write is done: what they
-    /// hold depends on it (a QoS 2 publish's packet identifier or release, the QoS 2 packet
-    /// identifiers received, subscriptions; see [`Journal::urgent`]). Otherwise they may go
-    /// out while it runs: a crash then sends a QoS 1 message again, or a PUBREL, which the
-    /// MQTT flows allow. Publishes are accepted once the write holding them is done either
-    /// way.
-    pub fn holds_output(&self) -> bool {
-        self.holds_output
-    }
-
-    /// Writes to the store, blocking until it is done ([`Store::save`] or [`Store::append`]:
-    /// file I/O and an `fsync` for a [`crate::FileStore`]). A store that panics is a store
-    /// that failed: `None`, which [`Driver::saved`] takes as such.
-    pub fn run(self) -> Option<Saved> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-            let result = if self.replace {
-                self.store.save(&self.bytes)
-            } else {
-                self.store.append(&self.bytes)
-            };
-            Saved {
-                result,
-                bytes: self.bytes,
-            }
-        }))
-        .ok()
-    }
-
-    /// How many bytes it writes.
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    /// Whether it writes nothing (never: a save with nothing to write is not made).
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
-}
-
-/// What a [`SaveJob`] did, for [`Driver::saved`].
-#[derive(Debug)]
-pub struct Saved {
-    result: std::io::Result<()>,
-    /// The job's buffer, used again for the next one.
-    bytes: Vec<u8>,
-}
-
-/// A driver's session store and what it knows of the store's contents.
-#[derive(Debug)]
-struct Persistence {
-    store: Arc<dyn Store>,
-    /// What the store holds and what to write to it next.
-    journal: Journal,
-    /// The write the loop is to run next (see [`Step::Save`]).
-    job: Option<SaveJob>,
-    /// A write the loop took is running: the next is made once it is done.
-    running: bool,
-    /// When the write that new publishes wait for is made, at the latest (see
-    /// [`SAVE_WINDOW`]).
-    due: Option<Instant>,
-    /// The last write failed: the next step drops the outputs and closes the connection.
-    failed: bool,
-    /// The buffer of the last job, for the next one.
-    buf: Vec<u8>,
-}
-
-/// How long a write that only new publishes wait for (nothing sent depends on it) waits for
-/// more of them: the publishes of a burst share one write and one sync (group commit) instead
-/// of the first going alone. Their callers learn they were accepted that much later.
-const SAVE_WINDOW: std::time::Duration = std::time::Duration::from_millis(1);
-
-/// The most capacity a driver keeps in its store write buffer between writes.
-const SAVE_BUF_KEEP: usize = 64 * 1024;
-
-/// What [`Driver::persist`] found.
-enum Persist {
-    /// The store holds the session as it is (or there is no store).
-    Done,
-    /// The last write failed.
-    Failed,
-    /// A write is to be made first.
-    Save,
-}
-
-/// How much room a loop makes for one read: 512 bytes at first, doubled after every read that
-/// filled all of it, up to 16 KiB. A busy connection reads many packets per system call; an
-/// idle one holds little; and at most a few hundred small messages are delivered between two
-/// turns of the subscribers (the loops yield to them after every read).
-#[derive(Debug, Clone, Copy)]
-pub struct ReadSize(usize);
-
-impl ReadSize {
-    const FIRST: usize = 512;
-    const MAX: usize = 16 * 1024;
-
-    /// The first size.
-    pub fn new() -> Self {
-        ReadSize(Self::FIRST)
-    }
-
-    /// How many bytes to make room for.
-    pub fn get(&self) -> usize {
-        self.0
-    }
-
-    /// Makes room in `buf` for the next read: the room left after the last packets when that
-    /// is at least a quarter of the size, else [`ReadSize::get`] bytes. Returns the room.
-    ///
-    /// Decoded messages share the read buffer, so while a subscriber has not taken them yet
-    /// the buffer cannot be reused: making the full size of room then allocates a new buffer.
-    /// At QoS 1 and 2, where each read brings a message or two, insisting on the full size
-    /// allocated a fresh 16 KiB buffer for almost every message; reading into the tail of the
-    /// last one does not.
-    pub fn reserve(&self, buf: &mut BytesMut) -> usize {
-        self.reserve_at_least(buf, self.0 / 4)
-    }
-
-    /// Makes at least `n` bytes of room in `buf`: the room left in its tail when there is
-    /// that much, else a new buffer with room for a whole read (at least [`ReadSize::get`]
-    /// bytes), so that the reads after this one fit too (see [`ReadSize::reserve`]). Returns
-    /// the room.
-    ///
-    /// When `buf` holds the start of a packet larger than a read, room for all the rest of it
-    /// is made at once: its messages share this buffer for as long as a reader holds them, so
-    /// it must not be larger than the packet (growing it read by read doubles it, and a 1 MiB
-    /// message would then pin 2 MiB). The packet's size was checked against the Maximum Packet
-    /// Size by the decoder before this is called.
-    fn reserve_at_least(&self, buf: &mut BytesMut, n: usize) -> usize {
-        let rest = packet_rest(buf).filter(|&rest| rest > self.0);
-        let want = rest.map_or(n, |rest| rest.max(n));
-        if buf.capacity() - buf.len() < want {
-            buf.reserve(if rest.is_some() { want } else { self.0.max(n) });
-        }
-        buf.capacity() - buf.len()
-    }
-
-    /// A read returned `n` bytes into `room`; returns whether it filled the room (the socket
-    /// may hold more), in which case the next read is made larger.
-    pub fn read(&mut self, n: usize, room: usize) -> bool {
-        let filled = n >= room;
-        if filled {
-            self.0 = (self.0 * 2).min(Self::MAX);
-        }
-        filled
-    }
-}
-
-/// The bytes still to come of the packet that `buf` starts with, once its fixed header is
-/// there (a Remaining Length of at most four bytes).
-fn packet_rest(buf: &[u8]) -> Option<usize> {
-    let mut remaining = 0usize;
-    for (i, &byte) in buf.iter().skip(1).take(4).enumerate() {
-        remaining |= usize::from(byte & 0x7F) << (7 * i);
-        if byte & 0x80 == 0 {
-            let total = 1 + (i + 1) + remaining;
-            return Some(total.saturating_sub(buf.len()));
-        }
-    }
-    None
-}
-
-impl Default for ReadSize {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Keeps one timer for the life of a loop, moved only when the deadline moves: registering a
-/// fresh timer on every wake-up cost more than the rest of the loop.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TimerSlot(Option<Instant>);
-
-impl TimerSlot {
-    /// The instant to move the timer to, when `deadline` differs from where it is set.
-    pub fn rearm(&mut self, deadline: Option<Instant>) -> Option<Instant> {
-        match deadline {
-            Some(at) if self.0 != Some(at) => {
-                self.0 = Some(at);
-                Some(at)
-            }
-            _ => None,
-        }
-    }
-
-    /// The timer fired: it must be set again, even for the same instant.
-    pub fn fired(&mut self) {
-        self.0 = None;
-    }
-}
-
 /// A client and the driver of its connection task, wired together (see
 /// [`Driver::client_pair`]).
 #[derive(Debug)]
@@ -273,27 +76,6 @@ pub struct ClientPair {
     pub signals: Signals,
 }
 
-/// Wake-ups from subscription readers that took messages: a loop waits on
-/// [`Signals::recv`] beside its commands and calls [`Driver::signalled`] for each.
-#[derive(Debug)]
-pub struct Signals(crate::queue::Receiver<()>);
-
-impl Signals {
-    /// The next wake-up. Never ends while the driver lives (it holds a sender).
-    pub async fn recv(&self) {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
-    }
-
-    /// [`Signals::recv`], polled: ready with the next wake-up.
-    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        match self.0.poll_recv(cx) {
-            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
-            // Closed: no wake-up comes again.
-            _ => std::task::Poll::Pending,
-        }
-    }
-}
-
 /// The runtime-agnostic part of a connection task.
 #[derive(Debug)]
 pub struct Driver {
@@ -303,10 +85,6 @@ pub struct Driver {
     commands: crate::queue::WeakSender<Command>,
     pub(crate) events: async_channel::Sender<ConnectionEvent>,
     publishes: SeqMap<PublishId, Completer>,
-    /// With a store: publishes the session took that are not yet on disk, and those the
-    /// running save writes. Their callers learn they were accepted once the save is done.
-    unsaved: Vec<(PublishId, Option<PacketId>)>,
-    saving: Vec<(PublishId, Option<PacketId>)>,
     /// Subscribe and unsubscribe requests waiting for their answers.
     requests: Requests,
     disconnect: Option<(Reply<()>, Instant)>,
@@ -361,7 +139,7 @@ impl Driver {
         let mut config = options.session.clone();
         // The driver holds acknowledgements back while a reader's buffer is full.
         config.manual_acks = true;
-        let session = Self::load(options.store.as_deref(), config, now)?;
+        let session = persistence::load(options.store.as_deref(), config, now)?;
         let store = options.store.clone();
         let routing = Routing::new(options.inbound_budget, options.session.manual_acks);
         Ok(Driver {
@@ -371,8 +149,6 @@ impl Driver {
             commands: client.command_sender().downgrade(),
             events,
             publishes: SeqMap::default(),
-            unsaved: Vec::new(),
-            saving: Vec::new(),
             requests: Requests::default(),
             disconnect: None,
             disconnecting: false,
@@ -382,17 +158,7 @@ impl Driver {
             ever_connected: false,
             held: std::collections::VecDeque::new(),
             completions: client.completions(),
-            store: store.map(|store| {
-                Box::new(Persistence {
-                    store,
-                    journal: Journal::new(),
-                    job: None,
-                    running: false,
-                    due: None,
-                    failed: false,
-                    buf: Vec::new(),
-                })
-            }),
+            store: store.map(|store| Box::new(Persistence::new(store))),
             routing,
             responses: Responses::default(),
             wake,
@@ -402,105 +168,31 @@ impl Driver {
         })
     }
 
-    /// The session `store` holds, or a new one when there is no store or nothing in it. The
-    /// first save after it writes the whole journal again (so a store of an older format is
-    /// rewritten in this one).
-    fn load(
-        store: Option<&dyn Store>,
-        mut config: Config,
-        now: Instant,
-    ) -> Result<Session<Instant>, StartError> {
-        let Some(bytes) = store
-            .map(|s| s.load())
-            .transpose()
-            .map_err(StartError::StoreRead)?
-            .flatten()
-        else {
-            return Ok(Session::new(config)?);
-        };
-        let snapshot = Journal::read(Bytes::from(bytes))?;
-        // A v5 session that fell back to 3.1.1 was saved as 3.1.1.
-        let fell_back = config.v311_fallback && snapshot.protocol_version == ProtocolVersion::V311;
-        if fell_back {
-            config.protocol_version = ProtocolVersion::V311;
-        }
-        if snapshot.protocol_version != config.protocol_version {
-            return Err(StartError::StoreVersion {
-                stored: snapshot.protocol_version,
-                configured: config.protocol_version,
-            });
-        }
-        tracing::debug!(
-            publishes = snapshot.outgoing.len(),
-            subscriptions = snapshot.subscriptions.len(),
-            "session loaded from the store"
-        );
-        Ok(Session::restore(config, snapshot, now)?)
-    }
-
-    /// Whether the store holds the session as it is. If not, makes the write that brings it
-    /// there (what changed since the last save appended to the store's journal, or the
-    /// journal written whole: the first time, after a failure, and once the changes add up;
-    /// see [`Journal`]) for the loop to run ([`Step::Save`]).
+    /// Whether the store holds the session as it is (see [`Persistence::persist`]), telling
+    /// routing when the acknowledgements of what readers took are being written, or on disk.
     fn persist(&mut self, now: Instant) -> Persist {
+        let closing = self.finished || self.disconnect.is_some() || self.disconnecting;
         let Some(p) = &mut self.store else {
             return Persist::Done;
         };
-        if std::mem::take(&mut p.failed) {
-            return Persist::Failed;
+        let persist = p.persist(&mut self.session, closing, now);
+        match persist {
+            Persist::Unchanged => self.routing.all_saved(),
+            // The write holds the acknowledgements of what readers took so far, too.
+            Persist::Made => self.routing.saving(),
+            Persist::Done | Persist::Save | Persist::Failed => {}
         }
-        if p.job.is_some() {
-            return Persist::Save;
-        }
-        let urgent = p.journal.urgent(&self.session);
-        if p.running {
-            // Outputs that depend on a change wait for the write running and the next one,
-            // which holds the change; others go on.
-            return if urgent { Persist::Save } else { Persist::Done };
-        }
-        let closing = self.finished || self.disconnect.is_some() || self.disconnecting;
-        if !urgent && !closing && !self.unsaved.is_empty() {
-            let due = *p.due.get_or_insert(now + SAVE_WINDOW);
-            if now < due {
-                return Persist::Done;
-            }
-        }
-        p.due = None;
-        let (bytes, replace) = match p.journal.write_session(&mut self.session) {
-            JournalWrite::Unchanged => {
-                self.routing.all_saved();
-                return Persist::Done;
-            }
-            JournalWrite::Replace(bytes) => (bytes, true),
-            JournalWrite::Append(bytes) => (bytes, false),
-        };
-        let mut buf = std::mem::take(&mut p.buf);
-        buf.clear();
-        buf.extend_from_slice(bytes);
-        // Every publish taken so far is in this write: one write and one sync for all of
-        // them (group commit); so are the acknowledgements of what readers took.
-        self.saving.append(&mut self.unsaved);
-        self.routing.saving();
-        p.job = Some(SaveJob {
-            store: p.store.clone(),
-            bytes: buf,
-            replace,
-            holds_output: urgent,
-        });
-        Persist::Save
+        persist
     }
 
     /// The store write a loop is to run after [`Step::Save`].
     pub fn take_save(&mut self) -> Option<SaveJob> {
-        let p = self.store.as_mut()?;
-        let job = p.job.take()?;
-        p.running = true;
-        Some(job)
+        self.store.as_mut()?.take_save()
     }
 
     /// Whether a write the loop took is not done yet (see [`Step::Save`]).
     fn saving(&self) -> bool {
-        self.store.as_ref().is_some_and(|p| p.running)
+        self.store.as_ref().is_some_and(|p| p.running())
     }
 
     /// The outcome of the [`SaveJob`] from [`Driver::take_save`]: `None` when it did not
@@ -511,35 +203,16 @@ impl Driver {
         let Some(p) = &mut self.store else {
             return;
         };
-        p.running = false;
-        let result = match saved {
-            Some(saved) => {
-                p.buf = saved.bytes;
-                // A whole journal can be large; the appends after it are small. Kept for
-                // reuse, the buffer would hold the largest write ever made.
-                if p.buf.capacity() > SAVE_BUF_KEEP {
-                    p.buf = Vec::new();
-                }
-                saved.result
-            }
-            None => Err(std::io::Error::other("the store panicked")),
-        };
-        match result {
-            Ok(()) => {
-                p.journal.written();
+        match p.saved(saved) {
+            Ok(accepted) => {
                 self.routing.saved();
-                for (id, packet_id) in self.saving.drain(..) {
+                for (id, packet_id) in accepted {
                     if let Some(completer) = self.publishes.get(&id) {
                         completer.accept(id, packet_id);
                     }
                 }
             }
             Err(error) => {
-                p.journal.failed();
-                p.failed = true;
-                // Not on disk: the whole journal, written next, takes them.
-                self.saving.append(&mut self.unsaved);
-                std::mem::swap(&mut self.saving, &mut self.unsaved);
                 tracing::error!(%error, "saving the session failed: closing the connection");
                 let _ = self
                     .events
@@ -565,7 +238,7 @@ impl Driver {
             client,
             driver,
             commands,
-            signals: Signals(signals),
+            signals: Signals::new(signals),
         })
     }
 
@@ -674,7 +347,7 @@ impl Driver {
             disconnect,
             self.close_by,
             self.responses.next_deadline(),
-            self.store.as_ref().and_then(|p| p.due),
+            self.store.as_ref().and_then(|p| p.due()),
         ]
         .into_iter()
         .flatten()
@@ -718,8 +391,8 @@ impl Driver {
             self.routing.held_bytes(),
         );
         match self.persist(now) {
-            Persist::Done => {}
-            Persist::Save => return Step::Save,
+            Persist::Done | Persist::Unchanged => {}
+            Persist::Save | Persist::Made => return Step::Save,
             Persist::Failed => {
                 tx.clear();
                 if transport_up {
@@ -820,28 +493,6 @@ impl Driver {
         let _ = self.events.force_send(ConnectionEvent::Stopped);
     }
 
-    /// The application's answer to a manual-ack message: an ack, or a refusal with `reason`.
-    /// A token that is unknown or stale (answered before, or from a session the server has
-    /// since lost) is ignored with a warning; other errors go back to the caller.
-    fn answer(
-        &mut self,
-        now: Instant,
-        token: AckToken,
-        reason: Option<ReasonCode>,
-    ) -> Result<(), ClientError> {
-        let result = match reason {
-            None => self.session.ack(now, token),
-            Some(reason) => self.session.reject(now, token, reason),
-        };
-        match result {
-            Err(mqtt_session::Error::UnknownAckToken) => {
-                tracing::warn!(?token, "answer ignored: unknown or stale ack token");
-                Ok(())
-            }
-            other => other.map_err(ClientError::from),
-        }
-    }
-
     /// Sends DISCONNECT once nothing is in flight any more, or the grace period is over.
     fn maybe_disconnect(&mut self, now: Instant) {
         let Some((_, deadline)) = &self.disconnect else {
@@ -869,460 +520,6 @@ impl Driver {
         }
     }
 
-    /// The loop has stopped: closes `rx` and drops the commands still queued in it, so that
-    /// their callers get [`ClientError::Closed`] instead of waiting for replies that will never
-    /// come (a command sent at the moment `disconnect` finished lands there).
-    pub fn refuse_queued(&mut self, rx: &crate::queue::Receiver<Command>) {
-        rx.close();
-        while rx.try_recv().is_ok() {}
-    }
-
-    /// A command from a client, then the commands already waiting behind it in `rx` (at most
-    /// [`COMMAND_BATCH`] in all, and only while [`Self::accepts_commands`]), so that a burst of
-    /// publishes goes out in one write instead of one write each. Returns `false` when `rx` is
-    /// closed and empty: every `Client` is gone, and the driver is disconnecting.
-    pub fn commands(
-        &mut self,
-        now: Instant,
-        first: Command,
-        rx: &crate::queue::Receiver<Command>,
-    ) -> bool {
-        self.command(now, first);
-        for _ in 1..COMMAND_BATCH {
-            if !self.accepts_commands() {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(command) => self.command(now, command),
-                Err(crate::queue::TryRecvError::Empty) => break,
-                Err(crate::queue::TryRecvError::Closed) => {
-                    self.clients_gone(now);
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    /// A command from a client.
-    pub fn command(&mut self, now: Instant, command: Command) {
-        match command {
-            Command::Publish { completer } => {
-                if self.disconnecting || self.disconnect.is_some() {
-                    completer.complete(Err(mqtt_session::Error::Closing.into()));
-                    return;
-                }
-                self.held.push_back(completer);
-                self.publish_held(now);
-            }
-            Command::Subscribe {
-                filters,
-                properties,
-                reply,
-            } => {
-                let filter_names: Vec<TopicFilter> =
-                    filters.iter().map(|f| f.filter.clone()).collect();
-                // Held by the server for no stream of this process (restored, or resumed from
-                // an earlier process): see `Requests::subscribing`. A filter a stream of this
-                // process has is subscribed again to replace it [MQTT-3.8.4-3]: that waits
-                // for the SUBACK, after which the server tags its messages for the new one.
-                let held = filters
-                    .iter()
-                    .all(|f| {
-                        self.session.holds_subscription(f) && !self.routing.has_filter(&f.filter)
-                    })
-                    .then(|| filters.iter().map(|f| Ok(f.options.qos)).collect());
-                let Some(commands) = self.commands.upgrade() else {
-                    let _ = reply.send(Err(ClientError::Closed));
-                    return;
-                };
-                match self.session.subscribe(now, filters, *properties) {
-                    Ok((request, keys)) => {
-                        // With a store, automatic acknowledgements are saved before they go
-                        // out: a reader runs at most this many takes ahead of the disk.
-                        let ahead = if self.store.is_some() && !self.options.session.manual_acks {
-                            u64::from(self.options.takes_ahead_of_store.max(1))
-                        } else {
-                            0
-                        };
-                        let (subscription, sink, taken) = Subscription::channel(
-                            self.options.subscription_capacity,
-                            commands,
-                            filter_names.clone(),
-                            self.wake.clone(),
-                            ahead,
-                        );
-                        let stream = subscription.stream_id();
-                        self.routing
-                            .add_stream(stream, keys, filter_names, sink, taken);
-                        self.requests
-                            .subscribing(request, reply, subscription, held);
-                        // Messages that arrived for no stream and match this one are its.
-                        self.routing.reroute(&self.session);
-                        self.settle(now);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
-            }
-            Command::Unsubscribe { stream, reply } => self.unsubscribe(now, stream, reply),
-            Command::UnsubscribeFilters {
-                stream,
-                filters,
-                reply,
-            } => self.unsubscribe_filters(now, stream, filters, reply),
-            Command::Ack(token) => {
-                // An ack can only fail on its token, which `answer` reports as a warning.
-                let _ = self.answer(now, token, None);
-            }
-            Command::Reject(token, reason, reply) => {
-                let _ = reply.send(self.answer(now, token, Some(reason)));
-            }
-            Command::Request {
-                timeout,
-                ready,
-                answer,
-            } => {
-                if self.session.protocol_version() != ProtocolVersion::V5 {
-                    let _ = ready.send(Err(ClientError::Unsupported(
-                        "request/response needs MQTT 5",
-                    )));
-                    return;
-                }
-                if !self.options.session.request_response_information {
-                    // Known now, unless the server is to assign it.
-                    let client_id = self.session.client_id();
-                    if !client_id.is_empty() {
-                        self.responses.set_topic(client_id, None);
-                    }
-                }
-                if let Some(filter) = self.responses.register(now, timeout, ready, answer) {
-                    self.ask_for_responses(now, filter);
-                }
-            }
-            Command::Reauthenticate(reply) => {
-                self.auth.reauthenticate(now, &mut self.session, reply);
-            }
-            Command::Reconnect => {
-                if !self.disconnecting && self.disconnect.is_none() {
-                    self.session.reconnect(now);
-                }
-            }
-            Command::Disconnect(reply) => {
-                if self.finished {
-                    let _ = reply.send(Ok(()));
-                    return;
-                }
-                // What readers took before the application disconnected is acknowledged
-                // before the DISCONNECT: their wake-up may still be on its way, behind this
-                // command.
-                self.settle(now);
-                self.disconnect = Some((reply, now + self.options.disconnect_timeout));
-                self.maybe_disconnect(now);
-            }
-        }
-    }
-
-    /// Subscribes to the response topic of [`Client::request`].
-    fn ask_for_responses(&mut self, now: Instant, filter: SubscribeFilter) {
-        match self
-            .session
-            .subscribe(now, vec![filter], SubscribeProperties::default())
-        {
-            Ok((id, _)) => self.responses.asked(id),
-            Err(e) => self.responses.ask_failed(&e.into()),
-        }
-    }
-
-    /// Whether the loop should take more commands: not while publishes wait for room in the
-    /// session (backpressure reaches the callers through the bounded command channel).
-    pub fn accepts_commands(&self) -> bool {
-        self.held.is_empty()
-    }
-
-    /// Hands waiting publishes to the session, in order, while it has room.
-    fn publish_held(&mut self, now: Instant) {
-        while !self.held.is_empty() && self.session.can_publish() {
-            let Some(completer) = self.held.pop_front() else {
-                return;
-            };
-            let Some(message) = completer.take_message() else {
-                continue;
-            };
-            let durable = self.store.is_some() && message.qos != QoS::AtMostOnce;
-            let (qos, size) = (message.qos, message.payload.len());
-            match self.session.publish(now, message) {
-                Ok(t) => {
-                    self.stats.message_sent(qos, size);
-                    if durable {
-                        // Accepted once it is on disk (see `saved`).
-                        self.unsaved.push((t.id, t.packet_id));
-                    } else {
-                        completer.accept(t.id, t.packet_id);
-                    }
-                    self.publishes.insert(t.id, completer);
-                }
-                Err(e) => completer.complete(Err(e.into())),
-            }
-        }
-    }
-
-    /// Stops feeding a stream, and unsubscribes from the filters no other stream uses.
-    fn unsubscribe(&mut self, now: Instant, stream: u64, reply: Option<Reply<Vec<ReasonCode>>>) {
-        // What waited for this reader counts as taken.
-        let Some(filters) = self.routing.remove_stream(stream) else {
-            if let Some(reply) = reply {
-                let _ = reply.send(Ok(Vec::new()));
-            }
-            return;
-        };
-        self.settle(now);
-        if filters.is_empty() || self.finished {
-            if let Some(reply) = reply {
-                let _ = reply.send(Ok(Vec::new()));
-            }
-            return;
-        }
-        match self.session.unsubscribe(now, filters, Default::default()) {
-            Ok(request) => {
-                if let Some(reply) = reply {
-                    self.requests.unsubscribing(request, reply);
-                }
-            }
-            Err(e) => {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Err(e.into()));
-                }
-            }
-        }
-    }
-
-    /// Stops feeding a stream some of its filters, and unsubscribes from those no other
-    /// stream uses.
-    fn unsubscribe_filters(
-        &mut self,
-        now: Instant,
-        stream: u64,
-        filters: Vec<TopicFilter>,
-        reply: Reply<Vec<UnsubscribeResult>>,
-    ) {
-        let still_used = self.routing.remove_filters(stream, &filters);
-        self.settle(now);
-        let send: Vec<TopicFilter> = filters
-            .into_iter()
-            .zip(&still_used)
-            .filter(|(_, &used)| !used)
-            .map(|(f, _)| f)
-            .collect();
-        let request = if send.is_empty() || self.finished {
-            None
-        } else {
-            match self.session.unsubscribe(now, send, Default::default()) {
-                Ok(request) => Some(request),
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                    return;
-                }
-            }
-        };
-        self.requests
-            .unsubscribing_filters(request, reply, &still_used);
-    }
-
-    /// Turns the session's events into deliveries, completions and connection events; returns
-    /// whether there were any (acknowledgements they caused may be due for transmission).
-    pub fn dispatch(&mut self, now: Instant) -> bool {
-        self.settle(now);
-        if !self.held.is_empty() {
-            self.publish_held(now);
-        }
-        let mut any = false;
-        while let Some(event) = self.auth.next_event(&mut self.session) {
-            any = true;
-            match event {
-                Event::Connected(c) => {
-                    tracing::info!(
-                        server = self.server_index(),
-                        session_present = c.session_present,
-                        receive_maximum = c.limits.receive_maximum,
-                        "connected"
-                    );
-                    self.ever_connected = true;
-                    self.stats.connected();
-                    self.responses.set_topic(
-                        c.client_id.as_str(),
-                        c.properties.response_information.as_deref(),
-                    );
-                    if let Some(filter) = self.responses.filter() {
-                        self.ask_for_responses(now, filter);
-                    }
-                    let _ = self.events.force_send(ConnectionEvent::Connected {
-                        server: self.server_index(),
-                        session_present: c.session_present,
-                        limits: Box::new(c.limits),
-                    });
-                }
-                Event::Message(m) if self.responses.is_response(&m) => {
-                    self.stats
-                        .message_received(m.publish.qos(), m.publish.payload.len());
-                    if let Some(token) = m.ack_token {
-                        let _ = self.session.ack(now, token);
-                    }
-                    self.responses.answer(m);
-                }
-                Event::Message(m) => {
-                    self.stats
-                        .message_received(m.publish.qos(), m.publish.payload.len());
-                    self.routing.deliver(&self.session, m);
-                    self.ack_due(now);
-                }
-                Event::PublishCompleted {
-                    id,
-                    packet_id,
-                    reason_code,
-                } => {
-                    self.stats.publish_completed();
-                    if let Some(completer) = self.publishes.remove(&id) {
-                        completer.complete(Ok(PublishDone {
-                            id,
-                            packet_id,
-                            reason_code,
-                        }));
-                    }
-                }
-                Event::PublishFailed { id, reason, .. } => {
-                    tracing::debug!(?id, ?reason, "publish failed");
-                    self.stats.publish_failed();
-                    if let Some(completer) = self.publishes.remove(&id) {
-                        completer.complete(Err(ClientError::PublishFailed(reason)));
-                    }
-                }
-                Event::Subscribed {
-                    id,
-                    keys,
-                    results,
-                    resubscribe,
-                } => {
-                    if resubscribe {
-                        tracing::info!(?results, "resubscribed: the server had lost the session");
-                        let _ = self
-                            .events
-                            .force_send(ConnectionEvent::Resubscribed(results));
-                        continue;
-                    }
-                    let granted = results.iter().all(|r| r.is_ok());
-                    let refused = || {
-                        ClientError::SubscribeFailed(
-                            results.iter().filter_map(|r| r.err()).collect(),
-                        )
-                    };
-                    if self.responses.subscribed(id, granted, &refused()) {
-                        continue;
-                    }
-                    self.requests
-                        .subscribed(&mut self.routing, id, &keys, results);
-                }
-                Event::Unsubscribed { id, results } => {
-                    let version = self.session.protocol_version();
-                    self.requests.unsubscribed(id, version, results);
-                }
-                Event::Disconnected(reason) => {
-                    tracing::info!(?reason, "disconnected");
-                    self.stats.disconnected(&reason);
-                    if matches!(
-                        reason,
-                        DisconnectReason::KeepAliveTimeout | DisconnectReason::ConnAckTimeout
-                    ) {
-                        self.abandon_writes = true;
-                    }
-                    self.follow_redirect(&reason);
-                    let _ = self
-                        .events
-                        .force_send(ConnectionEvent::Disconnected(reason));
-                }
-                Event::ReconnectScheduled { delay, attempt } => {
-                    tracing::debug!(?delay, attempt, "reconnecting after a delay");
-                    let _ = self
-                        .events
-                        .force_send(ConnectionEvent::Reconnecting { delay, attempt });
-                }
-                Event::ReconnectStopped(stop) => {
-                    // The session connects again only after `Client::reconnect`.
-                    tracing::warn!(%stop, "not reconnecting");
-                    let _ = self
-                        .events
-                        .force_send(ConnectionEvent::ReconnectStopped(stop));
-                }
-                Event::AuthChallenge { .. } => {}
-            }
-        }
-        self.maybe_disconnect(now);
-        any
-    }
-
-    /// Hands the session the acknowledgements routing found due.
-    fn ack_due(&mut self, now: Instant) {
-        for token in self.routing.take_acks() {
-            // An ack fails only for a token the session no longer knows (its connection's
-            // session was lost): nothing is owed for it then.
-            let _ = self.session.ack(now, token);
-        }
-    }
-
-    /// Accounts for what readers took (acknowledgements, memory) and moves messages that
-    /// waited for room.
-    fn settle(&mut self, now: Instant) {
-        self.routing.collect();
-        self.ack_due(now);
-    }
-
-    /// A reader woke the loop (see [`Signals`]): it took messages.
-    pub fn signalled(&mut self, now: Instant) {
-        self.wake.clear();
-        self.settle(now);
-    }
-
-    /// Whether the loop should stop reading the socket: the messages held for readers have
-    /// spent the inbound budget ([`Options::inbound_budget`]). A reader that takes messages
-    /// wakes the loop ([`Signals`]) to read again.
-    pub fn reading_paused(&self) -> bool {
-        self.routing.is_full()
-    }
-
-    /// v5 Server Reference on "use another server" / "server moved", in a CONNACK or a
-    /// DISCONNECT: connect there next, unless following is off or it would loop (see
-    /// [`crate::redirect`]). Reported either way.
-    fn follow_redirect(&mut self, reason: &DisconnectReason) {
-        let Some(configured) = self.options.servers.get(self.server_index()) else {
-            return;
-        };
-        let follow = self.options.follow_server_reference;
-        let (reference, followed) = match self.redirects.ended(reason, configured, follow) {
-            Redirect::None => return,
-            Redirect::Follow(reference) => {
-                tracing::info!(%reference, "following the server's redirect");
-                self.stats.redirected();
-                (reference, true)
-            }
-            Redirect::Ignore {
-                reference,
-                why,
-                next_server,
-            } => {
-                tracing::warn!(%reference, why, "not following the server's redirect");
-                if next_server {
-                    self.server = self.server.wrapping_add(1);
-                }
-                (reference, false)
-            }
-        };
-        let _ = self.events.force_send(ConnectionEvent::Redirected {
-            reference,
-            followed,
-        });
-    }
-
     /// The granted QoS of the session's subscriptions (for tests and diagnostics).
     pub fn subscriptions(&self) -> Vec<(String, QoS)> {
         self.session
@@ -1333,454 +530,4 @@ impl Driver {
 }
 
 #[cfg(test)]
-mod loop_helpers {
-    use super::{ReadSize, TimerSlot};
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn read_size_doubles_after_full_reads_up_to_16_kib() {
-        let mut size = ReadSize::new();
-        assert_eq!(size.get(), 512);
-        size.read(100, 512);
-        assert_eq!(size.get(), 512, "a short read keeps the size");
-        let mut seen = vec![];
-        for _ in 0..10 {
-            let room = size.get();
-            size.read(room, room);
-            seen.push(size.get());
-        }
-        assert_eq!(
-            seen,
-            [1024, 2048, 4096, 8192, 16384, 16384, 16384, 16384, 16384, 16384]
-        );
-    }
-
-    #[test]
-    fn timer_slot_rearms_only_when_the_deadline_moves_or_fired() {
-        let now = Instant::now();
-        let later = now + Duration::from_secs(1);
-        let mut slot = TimerSlot::default();
-        assert_eq!(slot.rearm(None), None);
-        assert_eq!(slot.rearm(Some(now)), Some(now));
-        assert_eq!(slot.rearm(Some(now)), None, "already set there");
-        assert_eq!(slot.rearm(Some(later)), Some(later));
-        slot.fired();
-        assert_eq!(
-            slot.rearm(Some(later)),
-            Some(later),
-            "a fired timer is set again"
-        );
-    }
-}
-
-/// A v3.1.1 CONNACK accepting a new session, for the tests of a driver's turns.
-#[cfg(test)]
-fn connack(buf: &mut BytesMut) {
-    use mqtt_proto::{ConnAck, Packet, ProtocolVersion};
-    Packet::ConnAck(Box::new(ConnAck {
-        session_present: false,
-        reason_code: ReasonCode::Success,
-        properties: Default::default(),
-    }))
-    .encode(ProtocolVersion::V311, buf)
-    .unwrap();
-}
-
-#[cfg(test)]
-mod disconnect {
-    use super::{Driver, Step};
-    use crate::Options;
-    use bytes::BytesMut;
-    use mqtt_proto::ProtocolVersion;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-    use std::time::{Duration, Instant};
-
-    /// `disconnect` resolves only after the loop has written the DISCONNECT and closed the
-    /// transport (after reading until the server closed, within the disconnect timeout), not
-    /// as soon as the DISCONNECT is encoded: a client that connects again with the same id
-    /// right after would otherwise race the old connection's last packets to the server.
-    #[test]
-    fn disconnect_resolves_once_the_transport_is_closed() {
-        let options = Options::new("mqtt://127.0.0.1:1883", "linger")
-            .unwrap()
-            .protocol_version(ProtocolVersion::V311);
-        let pair = Driver::client_pair(options, 4, Instant::now()).unwrap();
-        let (client, mut driver, rx) = (pair.client, pair.driver, pair.commands);
-        let now = Instant::now();
-        let mut tx = BytesMut::new();
-        assert_eq!(driver.linger_until(), None);
-        driver.connected(now);
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        assert!(!tx.is_empty(), "CONNECT");
-        tx.clear();
-        let mut connack = BytesMut::new();
-        super::connack(&mut connack);
-        driver.read(now, &mut connack);
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut done = pin!(client.disconnect());
-        assert!(done.as_mut().poll(&mut cx).is_pending());
-        let command = rx.try_recv().unwrap();
-        driver.commands(now, command, &rx);
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        assert_eq!(&tx[..], [0xE0, 0x00], "DISCONNECT, not yet written");
-        assert!(done.as_mut().poll(&mut cx).is_pending());
-
-        tx.clear(); // written
-        assert_eq!(driver.step(now, true, &mut tx), Step::Close);
-        assert!(done.as_mut().poll(&mut cx).is_pending(), "still open");
-        let linger = driver.linger_until().unwrap();
-        assert!(linger > now && linger <= now + Duration::from_secs(5));
-
-        driver.closed_by_us(now);
-        assert!(
-            done.as_mut().poll(&mut cx).is_pending(),
-            "the loop has not stepped"
-        );
-        assert_eq!(driver.step(now, false, &mut tx), Step::Stop);
-        assert!(matches!(done.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
-    }
-}
-
-#[cfg(test)]
-mod save {
-    use super::{connack, Driver, Step};
-    use crate::client::Command;
-    use crate::queue::Receiver;
-    use crate::{Client, ConnectionEvent, Options, Store};
-    use bytes::BytesMut;
-    use mqtt_proto::{ProtocolVersion, QoS, TopicName};
-    use mqtt_session::OutboundMessage;
-    use std::future::Future;
-    use std::io;
-    use std::pin::pin;
-    use std::sync::atomic::{AtomicU8, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::task::{Context, Poll, Waker};
-    use std::time::Instant;
-
-    const WORKS: u8 = 0;
-    const FAILS: u8 = 1;
-    const PANICS: u8 = 2;
-
-    /// A store in memory that works, fails or panics, as told.
-    #[derive(Debug, Clone, Default)]
-    struct Memory(Arc<(Mutex<Vec<u8>>, AtomicU8)>);
-
-    impl Memory {
-        fn held(&self) -> usize {
-            self.0 .0.lock().unwrap().len()
-        }
-        fn set(&self, mode: u8) {
-            self.0 .1.store(mode, Ordering::Relaxed);
-        }
-        fn write(&self, bytes: &[u8], replace: bool) -> io::Result<()> {
-            match self.0 .1.load(Ordering::Relaxed) {
-                FAILS => return Err(io::Error::other("disk full")),
-                PANICS => panic!("a store that panics"),
-                _ => {}
-            }
-            let mut held = self.0 .0.lock().unwrap();
-            if replace {
-                held.clear();
-            }
-            held.extend_from_slice(bytes);
-            Ok(())
-        }
-    }
-
-    impl Store for Memory {
-        fn load(&self) -> io::Result<Option<Vec<u8>>> {
-            Ok(None)
-        }
-        fn save(&self, bytes: &[u8]) -> io::Result<()> {
-            self.write(bytes, true)
-        }
-        fn append(&self, bytes: &[u8]) -> io::Result<()> {
-            self.write(bytes, false)
-        }
-    }
-
-    /// A client and its driver, with `store`.
-    fn start(store: &Memory, id: &str) -> (Client, Driver, Receiver<Command>) {
-        let options = Options::new("mqtt://127.0.0.1:1883", id)
-            .unwrap()
-            .protocol_version(ProtocolVersion::V311)
-            .clean_start(false)
-            .store(store.clone());
-        let pair = Driver::client_pair(options, 8, Instant::now()).unwrap();
-        (pair.client, pair.driver, pair.commands)
-    }
-
-    /// `client.publish_message(message)`, taken by the driver.
-    fn take_publish(
-        client: &Client,
-        driver: &mut Driver,
-        rx: &Receiver<Command>,
-        now: Instant,
-        message: OutboundMessage,
-    ) {
-        let mut queued = pin!(client.publish_message(message));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(matches!(queued.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
-        driver.commands(now, rx.try_recv().unwrap(), rx);
-    }
-
-    /// The outputs of a turn that changed the session wait in `tx` until the loop has run the
-    /// store write (`Step::Save`, then `saved`); a write that fails, or a store that panics,
-    /// drops them and closes the connection, with `StoreFailed`; the next write is the whole
-    /// journal again.
-    #[test]
-    fn outputs_wait_for_the_store_and_a_failed_write_closes() {
-        let store = Memory::default();
-        let (client, mut driver, rx) = start(&store, "saver");
-        let now = Instant::now();
-        let mut tx = BytesMut::new();
-        driver.connected(now);
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-        assert!(!tx.is_empty(), "the CONNECT waits for the save");
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save, "not run yet");
-        let job = driver.take_save().unwrap();
-        assert!(driver.take_save().is_none(), "one write at a time");
-        assert_eq!(store.held(), 0);
-        let first = job.len();
-        driver.saved(job.run());
-        assert_eq!(store.held(), first, "the whole journal");
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        assert!(!tx.is_empty(), "the CONNECT is still there to write");
-        tx.clear();
-        let mut input = BytesMut::new();
-        connack(&mut input);
-        driver.read(now, &mut input);
-        assert_eq!(
-            driver.step(now, true, &mut tx),
-            Step::Wait,
-            "nothing to save"
-        );
-
-        // A QoS 2 publish the session took: appended before its PUBLISH may go out (sent
-        // again after a crash that lost its packet identifier, it would be a new message).
-        let message = |payload: &'static str, qos| {
-            let topic = TopicName::new("saver/t").unwrap();
-            OutboundMessage::new(topic, payload, qos)
-        };
-        take_publish(
-            &client,
-            &mut driver,
-            &rx,
-            now,
-            message("one", QoS::ExactlyOnce),
-        );
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-        assert!(!tx.is_empty(), "the PUBLISH waits for the save");
-        let job = driver.take_save().unwrap();
-        assert!(job.holds_output());
-        let appended = job.len();
-        driver.saved(job.run());
-        assert_eq!(
-            store.held(),
-            first + appended,
-            "the change alone is appended"
-        );
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        tx.clear();
-
-        // A QoS 1 publish goes out while the write that holds it runs (a crash may send it
-        // twice, which QoS 1 allows); an output that depends on a change made meanwhile (a
-        // QoS 2 publish) waits for that write and the next.
-        take_publish(
-            &client,
-            &mut driver,
-            &rx,
-            now,
-            message("fast", QoS::AtLeastOnce),
-        );
-        // The write waits a moment for more publishes (group commit); the PUBLISH does not.
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        assert!(!tx.is_empty(), "the QoS 1 PUBLISH goes out");
-        tx.clear();
-        assert_eq!(driver.next_deadline(), Some(now + super::SAVE_WINDOW));
-        let now = now + super::SAVE_WINDOW;
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-        let running = driver.take_save().unwrap();
-        assert!(!running.holds_output());
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        take_publish(
-            &client,
-            &mut driver,
-            &rx,
-            now,
-            message("slow", QoS::ExactlyOnce),
-        );
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-        assert!(driver.take_save().is_none(), "one write at a time");
-        let held = store.held();
-        driver.saved(running.run());
-        assert!(store.held() > held);
-        assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-        let job = driver.take_save().unwrap();
-        assert!(job.holds_output(), "the QoS 2 PUBLISH waits for this one");
-        driver.saved(job.run());
-        assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-        assert!(!tx.is_empty());
-        tx.clear();
-
-        // A write that fails: nothing of this turn is written, the connection closes.
-        for mode in [FAILS, PANICS] {
-            store.set(mode);
-            take_publish(
-                &client,
-                &mut driver,
-                &rx,
-                now,
-                message("two", QoS::ExactlyOnce),
-            );
-            assert_eq!(driver.step(now, true, &mut tx), Step::Save);
-            let saved = driver.take_save().unwrap().run();
-            assert_eq!(saved.is_none(), mode == PANICS);
-            driver.saved(saved);
-            assert_eq!(driver.step(now, true, &mut tx), Step::Close);
-            assert!(tx.is_empty(), "what depended on the save is dropped");
-            let mut cx = Context::from_waker(Waker::noop());
-            let mut event = pin!(client.next_event());
-            let failed = loop {
-                match event.as_mut().poll(&mut cx) {
-                    Poll::Ready(Some(ConnectionEvent::StoreFailed(why))) => break why,
-                    Poll::Ready(Some(_)) => event.set(client.next_event()),
-                    other => panic!("no StoreFailed event: {other:?}"),
-                }
-            };
-            assert!(failed.contains(if mode == FAILS {
-                "disk full"
-            } else {
-                "panicked"
-            }));
-            driver.closed_by_us(now);
-            store.set(WORKS);
-            assert_eq!(driver.step(now, false, &mut tx), Step::Save);
-            let job = driver.take_save().unwrap();
-            let whole = job.len();
-            assert!(
-                whole > first,
-                "the whole journal again, the publishes in it"
-            );
-            driver.saved(job.run());
-            assert_eq!(store.held(), whole, "written whole, not appended");
-            assert_eq!(driver.step(now, false, &mut tx), Step::Wait);
-            driver.connected(now);
-            assert_eq!(driver.step(now, true, &mut tx), Step::Wait);
-            assert!(!tx.is_empty(), "CONNECT");
-            tx.clear();
-            let mut input = BytesMut::new();
-            connack(&mut input);
-            driver.read(now, &mut input);
-            // The resumed session sends the pending publishes again (after saving that it
-            // did, if that changed anything).
-            loop {
-                match driver.step(now, true, &mut tx) {
-                    Step::Save => {
-                        let job = driver.take_save().unwrap();
-                        driver.saved(job.run());
-                    }
-                    Step::Wait => break,
-                    other => panic!("{other:?}"),
-                }
-            }
-            tx.clear();
-        }
-    }
-
-    /// With a store, a QoS 1/2 publish is accepted (its `PublishHandle::accepted` resolves)
-    /// only once the write that holds it is done:
-    /// several publishes taken in one turn share that write. A write that fails accepts none of
-    /// them; the whole journal written next does. QoS 0 is accepted at once (it is not kept).
-    #[test]
-    fn publishes_are_accepted_once_they_are_on_disk() {
-        let store = Memory::default();
-        let (client, mut driver, rx) = start(&store, "durable");
-        let now = Instant::now();
-        let mut tx = BytesMut::new();
-        let mut cx = Context::from_waker(Waker::noop());
-        let message = |qos| OutboundMessage::new(TopicName::new("durable/t").unwrap(), "x", qos);
-        let mut queued = Vec::new();
-        for qos in [QoS::AtLeastOnce, QoS::ExactlyOnce, QoS::AtMostOnce] {
-            let mut publish = pin!(client.publish_message(message(qos)));
-            match publish.as_mut().poll(&mut cx) {
-                Poll::Ready(Ok(completion)) => queued.push(completion),
-                other => panic!("{other:?}"),
-            }
-        }
-        driver.commands(now, rx.try_recv().unwrap(), &rx);
-        // A publish waited for until accepted: not before it is on disk.
-        let mut handed = pin!(async {
-            let mut handle = client.publish_message(message(QoS::AtLeastOnce)).await?;
-            handle.accepted().await
-        });
-        assert!(handed.as_mut().poll(&mut cx).is_pending());
-        driver.commands(now, rx.try_recv().unwrap(), &rx);
-        assert!(
-            handed.as_mut().poll(&mut cx).is_pending(),
-            "not on disk yet"
-        );
-        let accepted = |queued: &mut Vec<crate::PublishHandle>| -> Vec<bool> {
-            let mut cx = Context::from_waker(Waker::noop());
-            queued
-                .iter_mut()
-                .map(|c| pin!(c.accepted()).poll(&mut cx).is_ready())
-                .collect()
-        };
-        assert_eq!(accepted(&mut queued), [false, false, true], "QoS 0 at once");
-        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
-        store.set(FAILS);
-        let job = driver.take_save().unwrap();
-        driver.saved(job.run());
-        assert_eq!(accepted(&mut queued), [false, false, true], "not on disk");
-        let _ = driver.step(now, false, &mut tx);
-        store.set(WORKS);
-        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
-        let job = driver.take_save().unwrap();
-        assert_eq!(accepted(&mut queued), [false, false, true], "being written");
-        driver.saved(job.run());
-        assert_eq!(
-            accepted(&mut queued),
-            [true, true, true],
-            "one write for all"
-        );
-        assert!(handed.as_mut().poll(&mut cx).is_ready(), "on disk");
-    }
-
-    /// The buffer a write used is kept for the next one, unless it grew large: a whole journal
-    /// with a big message in it is not held for the small appends after it.
-    #[test]
-    fn a_large_write_buffer_is_not_kept() {
-        let store = Memory::default();
-        let (client, mut driver, rx) = start(&store, "big");
-        let now = Instant::now();
-        let mut tx = BytesMut::new();
-        let kept = |driver: &Driver| driver.store.as_ref().unwrap().buf.capacity();
-        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
-        let job = driver.take_save().unwrap();
-        let small = job.len();
-        driver.saved(job.run());
-        assert!(kept(&driver) >= small, "kept for the next write");
-
-        let topic = TopicName::new("big/t").unwrap();
-        let payload = vec![7u8; 2 * super::SAVE_BUF_KEEP];
-        let message = OutboundMessage::new(topic, payload, QoS::AtLeastOnce);
-        take_publish(&client, &mut driver, &rx, now, message);
-        assert_eq!(driver.step(now, false, &mut tx), Step::Wait, "group commit");
-        let now = now + super::SAVE_WINDOW;
-        assert_eq!(driver.step(now, false, &mut tx), Step::Save);
-        let job = driver.take_save().unwrap();
-        assert!(job.len() > super::SAVE_BUF_KEEP);
-        driver.saved(job.run());
-        assert!(
-            store.held() >= small + 2 * super::SAVE_BUF_KEEP,
-            "the message is in the store"
-        );
-        assert_eq!(kept(&driver), 0, "let go");
-    }
-}
+mod tests;

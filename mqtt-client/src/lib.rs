@@ -45,7 +45,9 @@ mod connecting;
 mod credentials;
 mod driver;
 pub mod event_loop;
+mod loop_helpers;
 mod options;
+mod persistence;
 mod proxy;
 #[doc(hidden)]
 pub mod queue;
@@ -79,16 +81,20 @@ pub use credentials::{
     SharedCredentialsProvider,
 };
 #[doc(hidden)]
-pub use driver::{
-    ClientPair, Driver, ReadSize, SaveJob, Saved, Signals, Step, TimerSlot, COMMAND_BATCH,
-};
+pub use driver::{ClientPair, Driver, Step, COMMAND_BATCH};
+#[doc(hidden)]
+pub use loop_helpers::{ReadSize, TimerSlot};
 pub use options::{Credentials, Options, OptionsError, Scheme, Server};
+#[doc(hidden)]
+pub use persistence::{SaveJob, Saved};
 pub use proxy::{Proxies, Proxy, ProxyError, ProxyHandshake, ProxyKind};
 #[doc(hidden)]
 pub use quickack::quickack;
 pub use report::{ClientError, ConnectionEvent, Delivery, Message, PublishDone};
 pub use rustls;
 pub use scram::ScramSha256;
+#[doc(hidden)]
+pub use signal::Signals;
 pub use statistics::{DisconnectCause, Disconnects, PerQoS, Statistics};
 pub use store::{FileStore, StartError, Store};
 pub use subscribing::UnsubscribeResult;

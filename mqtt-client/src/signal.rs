@@ -52,6 +52,33 @@ impl Wake {
     }
 }
 
+/// Wake-ups from subscription readers that took messages: a loop waits on
+/// [`Signals::recv`] beside its commands and calls
+/// [`Driver::signalled`](crate::Driver::signalled) for each.
+#[derive(Debug)]
+pub struct Signals(queue::Receiver<()>);
+
+impl Signals {
+    /// The loop's end of the readers' wake-ups (see [`Wake::new`]).
+    pub(crate) fn new(rx: queue::Receiver<()>) -> Signals {
+        Signals(rx)
+    }
+
+    /// The next wake-up. Never ends while the driver lives (it holds a sender).
+    pub async fn recv(&self) {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// [`Signals::recv`], polled: ready with the next wake-up.
+    pub fn poll_recv(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        match self.0.poll_recv(cx) {
+            std::task::Poll::Ready(Ok(())) => std::task::Poll::Ready(()),
+            // Closed: no wake-up comes again.
+            _ => std::task::Poll::Pending,
+        }
+    }
+}
+
 /// What one reader took, as the connection task learns it.
 #[derive(Debug, Default)]
 pub(crate) struct Taken {
