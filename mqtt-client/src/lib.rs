@@ -61,6 +61,7 @@ mod signal;
 pub mod statistics;
 pub mod store;
 mod subscribing;
+mod subscription;
 #[cfg(test)]
 mod test_waker;
 mod tls;
